@@ -58,6 +58,8 @@ public:
         std::vector<uint8_t> data; // empty when streamed
     };
     const std::vector<Tensor>& tensors() const { return tensors_; }
+    // The header, tensor table and padding up to the data section (tensor data follows).
+    std::vector<uint8_t> header_bytes() const;
 
 private:
     struct Entry {
@@ -66,7 +68,6 @@ private:
         std::vector<uint8_t> payload; // encoded value after the type field
     };
     void set_entry(std::string_view key, ValueType type, std::vector<uint8_t> payload);
-    std::vector<uint8_t> header_bytes() const;
 
     uint32_t alignment_;
     std::vector<Entry> entries_;
