@@ -1,1 +1,87 @@
-int main() { return 0; }
+// `latent`: the command-line face of the engine, and the contract other tools and tests rely
+// on. Results go to stdout; errors go to stderr with a non-zero exit status; logging goes
+// through spdlog to stderr (-v for debug).
+#include "commands.h"
+
+#include "core/error.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const std::vector<std::string>&);
+};
+
+const Command kCommands[] = {
+    {"info", "describe a model file: shapes, parameters, types, tokenizer, chat format, KV cache", latent::cli::run_info},
+    {"tokenize", "print the token ids of a text as a JSON array", latent::cli::run_tokenize},
+    {"dump", "write one tensor, decoded to little-endian float32, to stdout", latent::cli::run_dump},
+};
+
+void print_help() {
+    std::printf("latent %s - run DeepSeek-architecture GGUF models locally\n\nusage: latent [-v] COMMAND [options]\n\ncommands:\n", LATENT_VERSION);
+    for (const Command& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+    std::printf("\n'latent COMMAND --help' shows a command's options. -v logs debug messages to stderr.\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    auto logger = spdlog::stderr_color_mt("latent");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    spdlog::set_level(spdlog::level::warn);
+
+    std::vector<std::string> args(argv + 1, argv + argc);
+    // Global flags before the command.
+    while (!args.empty() && (args.front() == "-v" || args.front() == "--verbose")) {
+        spdlog::set_level(spdlog::level::debug);
+        args.erase(args.begin());
+    }
+    if (args.empty() || args.front() == "-h" || args.front() == "--help" || args.front() == "help") {
+        print_help();
+        return args.empty() ? 2 : 0;
+    }
+    if (args.front() == "--version") {
+        std::printf("latent %s\n", LATENT_VERSION);
+        return 0;
+    }
+    const std::string name = args.front();
+    args.erase(args.begin());
+    // -v is also accepted after the command.
+    for (auto it = args.begin(); it != args.end();) {
+        if (*it == "-v" || *it == "--verbose") {
+            spdlog::set_level(spdlog::level::debug);
+            it = args.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const Command& c : kCommands) {
+        if (name != c.name) continue;
+        try {
+            return c.run(args);
+        } catch (const latent::Error& e) {
+            std::fprintf(stderr, "latent %s: error: %s\n", c.name, e.what());
+            return 1;
+        } catch (const std::bad_alloc&) {
+            std::fprintf(stderr, "latent %s: error: out of memory\n", c.name);
+            return 1;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "latent %s: internal error: %s\n", c.name, e.what());
+            return 3;
+        }
+    }
+    std::fprintf(stderr, "latent: unknown command '%s' (see latent --help)\n", name.c_str());
+    return 2;
+}

@@ -1,0 +1,14 @@
+// Subcommands of `latent`. Each takes the arguments after its name and returns the exit code;
+// errors are thrown as latent::Error and printed by main.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace latent::cli {
+
+int run_info(const std::vector<std::string>& argv);
+int run_tokenize(const std::vector<std::string>& argv);
+int run_dump(const std::vector<std::string>& argv);
+
+} // namespace latent::cli

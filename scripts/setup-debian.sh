@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One command to set up a fresh Debian 12 machine: installs the Debian packages the project
+# needs, configures and builds into build/ (executables in build/bin/).
+#   scripts/setup-debian.sh                 # everything (desktop app when its sources exist)
+#   LATENT_CMAKE_ARGS="-DLATENT_APP=OFF" scripts/setup-debian.sh   # engine + CLI only
+# The CUDA backend is built when nvcc is on PATH or in /usr/local/cuda (NVIDIA's CUDA toolkit
+# is not a Debian 12 main package; install it from NVIDIA if you want the GPU backend).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+packages=(
+    build-essential cmake ninja-build pkg-config git
+    clang libclang-rt-14-dev            # libFuzzer target for the GGUF reader
+    libpcre2-dev                        # tokenizer pre-tokenizer regexes (UTF + UCP)
+    libspdlog-dev                       # logging
+    libsqlite3-dev                      # chat history
+    qt6-base-dev qt6-declarative-dev    # Qt 6: Core, Test, Gui, Quick
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    $SUDO apt-get update
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export CUDACXX=/usr/local/cuda/bin/nvcc
+fi
+
+# shellcheck disable=SC2086
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${LATENT_CMAKE_ARGS:-}
+cmake --build build --parallel "$(nproc)"
+echo "Built: $(ls build/bin | tr '\n' ' ')"

@@ -1,0 +1,290 @@
+// The `latent` CLI as other tools use it: real process, real files, exit codes and stderr.
+#include "core/error.h"
+#include "gguf/gguf.h"
+#include "model/model_builder.h"
+#include "tensor/tensor_types.h"
+#include "test_support.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+
+using namespace latent;
+
+namespace {
+
+struct Run {
+    int exit_code = -1;
+    QByteArray out, err;
+};
+
+Run run_cli(const QStringList& args, const QByteArray& input = {}) {
+    QProcess p;
+    p.start(QString::fromStdString(test::cli_path().string()), args);
+    if (!p.waitForStarted(10000)) return {};
+    if (!input.isEmpty()) p.write(input);
+    p.closeWriteChannel();
+    p.waitForFinished(120000);
+    Run r;
+    r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+QJsonObject parse_object(const QByteArray& bytes) {
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(bytes, &error);
+    if (error.error != QJsonParseError::NoError || !doc.isObject()) qWarning("not a JSON object: %s", bytes.constData());
+    return doc.object();
+}
+
+QString str(const std::filesystem::path& p) { return QString::fromStdString(p.string()); }
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir dir_;
+    std::filesystem::path tiny_;   // generated "tiny" model, F32
+    std::filesystem::path tiny_q_; // generated "tiny-v3" model, Q4_K_M
+
+private slots:
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        tiny_ = test::to_path(dir_.filePath("tiny.gguf"));
+        BuildOptions options;
+        options.seed = 7;
+        build_model_file(*model_shape_preset("tiny"), options, tiny_);
+        tiny_q_ = test::to_path(dir_.filePath("tiny-v3-q4km.gguf"));
+        options.scheme = WeightScheme::Q4_K_M;
+        ModelShape wide = *model_shape_preset("tiny-v3");
+        wide.n_embd = 256; // so that Q4_K applies (ne0 must be a multiple of 256)
+        build_model_file(wide, options, tiny_q_);
+    }
+
+    void help_and_usage_errors() {
+        const Run help = run_cli({"--help"});
+        QCOMPARE(help.exit_code, 0);
+        QVERIFY(help.out.contains("info") && help.out.contains("tokenize") && help.out.contains("dump"));
+        const Run none = run_cli({});
+        QVERIFY(none.exit_code != 0);
+        const Run unknown = run_cli({"frobnicate"});
+        QVERIFY(unknown.exit_code != 0);
+        QVERIFY(unknown.err.contains("unknown command 'frobnicate'"));
+        const Run bad_option = run_cli({"info", "--bogus"});
+        QVERIFY(bad_option.exit_code != 0);
+        QVERIFY2(bad_option.err.contains("unknown option '--bogus'"), bad_option.err.constData());
+        const Run no_model = run_cli({"info"});
+        QVERIFY(no_model.exit_code != 0);
+        QVERIFY(no_model.err.contains("--model"));
+        const Run version = run_cli({"--version"});
+        QCOMPARE(version.exit_code, 0);
+        QVERIFY(version.out.startsWith("latent "));
+    }
+
+    void info_on_generated_model() {
+        const Run text = run_cli({"info", "-m", str(tiny_)});
+        QCOMPARE(text.exit_code, 0);
+        QVERIFY2(text.out.contains("architecture:      deepseek2"), text.out.constData());
+        QVERIFY(text.out.contains("kv cache:"));
+        QVERIFY(text.out.contains("chat format:"));
+
+        const Run json = run_cli({"info", "-m", str(tiny_q_), "--json"});
+        QCOMPARE(json.exit_code, 0);
+        const QJsonObject o = parse_object(json.out);
+        const ModelShape shape = *model_shape_preset("tiny-v3");
+        QCOMPARE(o["architecture"].toString(), QString("deepseek2"));
+        QCOMPARE(o["quantization"].toString(), QString("Q4_K_M"));
+        QCOMPARE(o["n_layer"].toInt(), static_cast<int>(shape.n_layer));
+        QCOMPARE(o["n_embd"].toInt(), 256);
+        QCOMPARE(o["attention"].toObject()["q_lora_rank"].toInt(), static_cast<int>(shape.q_lora_rank));
+        QCOMPARE(o["ffn"].toObject()["n_expert"].toInt(), static_cast<int>(shape.n_expert));
+        QCOMPARE(o["ffn"].toObject()["gating"].toString(), QString("sigmoid"));
+        QCOMPARE(o["chat_format"].toObject()["name"].toString(), QString("deepseek3"));
+        // KV cache bytes per token: MLA keeps kv_lora_rank + rope dims per layer; uncompressed
+        // keeps every head's key and value.
+        const QJsonObject kv = o["kv_cache_bytes_per_token"].toObject();
+        const double mla = shape.n_layer * (shape.kv_lora_rank + shape.qk_rope_dim) * 2.0;
+        const double mha = shape.n_layer * shape.n_head * (shape.qk_head_dim() + shape.v_head_dim) * 2.0;
+        QCOMPARE(kv["mla"].toDouble(), mla);
+        QCOMPARE(kv["uncompressed"].toDouble(), mha);
+        QVERIFY(std::abs(kv["reduction_percent"].toDouble() - 100.0 * (1.0 - mla / mha)) < 1e-3);
+        // Parameters: total = all tensor elements in the file.
+        auto files = gguf::ModelFiles::open(tiny_q_);
+        double total = 0;
+        for (const auto& t : files->tensors()) total += static_cast<double>(t.element_count());
+        QCOMPARE(o["parameters"].toObject()["total"].toDouble(), total);
+        QVERIFY(o["parameters"].toObject()["active_per_token"].toDouble() < total);
+        const QJsonArray types = o["tensor_types"].toArray();
+        QVERIFY(types.size() >= 3); // f32 norms, q4_K body, q6_K output at least
+    }
+
+    void info_on_conformance_models_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("layers");
+        QTest::addColumn<int>("experts");
+        QTest::addColumn<int>("used");
+        QTest::addColumn<int>("shared");
+        QTest::addColumn<QString>("gating");
+        QTest::addColumn<QString>("chat");
+        QTest::newRow("tiny-v2lite-f32e") << "tiny-v2lite-f32e" << 27 << 6 << 2 << 2 << "softmax" << "deepseek2";
+        QTest::newRow("tiny-v3-f32e") << "tiny-v3-f32e" << 4 << 16 << 4 << 1 << "sigmoid" << "deepseek3";
+        QTest::newRow("tiny-v3-q8_0") << "tiny-v3-q8_0" << 4 << 16 << 4 << 1 << "sigmoid" << "deepseek3";
+    }
+    void info_on_conformance_models() {
+        LATENT_REQUIRE_CONFORMANCE(kit);
+        QFETCH(QString, model);
+        QFETCH(int, layers);
+        QFETCH(int, experts);
+        QFETCH(int, used);
+        QFETCH(int, shared);
+        QFETCH(QString, gating);
+        QFETCH(QString, chat);
+        const Run r = run_cli({"info", "-m", str(kit / "models" / (model.toStdString() + ".gguf")), "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const QJsonObject o = parse_object(r.out);
+        QCOMPARE(o["n_layer"].toInt(), layers);
+        QCOMPARE(o["n_leading_dense"].toInt(), 1);
+        QCOMPARE(o["ffn"].toObject()["n_expert"].toInt(), experts);
+        QCOMPARE(o["ffn"].toObject()["n_expert_used"].toInt(), used);
+        QCOMPARE(o["ffn"].toObject()["n_expert_shared"].toInt(), shared);
+        QCOMPARE(o["ffn"].toObject()["gating"].toString(), gating);
+        QCOMPARE(o["chat_format"].toObject()["name"].toString(), chat);
+        QCOMPARE(o["rope"].toObject()["scaling"].toString(), QString("yarn"));
+        QCOMPARE(o["rope"].toObject()["factor"].toDouble(), 40.0);
+        QCOMPARE(o["tokenizer"].toObject()["tokens"].toInt(), 32256);
+        QCOMPARE(o["attention"].toObject()["q_lora_rank"].toInt() > 0, model.startsWith("tiny-v3"));
+    }
+
+    void info_on_bad_files() {
+        const auto garbage = test::to_path(dir_.filePath("garbage.gguf"));
+        {
+            QFile f(str(garbage));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("this is not a model");
+        }
+        const Run r = run_cli({"info", "-m", str(garbage)});
+        QVERIFY(r.exit_code != 0);
+        QVERIFY2(r.err.contains("not a GGUF file"), r.err.constData());
+        QVERIFY(r.out.isEmpty());
+        const Run missing = run_cli({"info", "-m", dir_.filePath("absent.gguf")});
+        QVERIFY(missing.exit_code != 0);
+        QVERIFY(missing.err.contains("absent.gguf"));
+        // Truncated model: cut the generated file in half.
+        const auto cut = test::to_path(dir_.filePath("cut.gguf"));
+        std::filesystem::copy_file(tiny_, cut);
+        std::filesystem::resize_file(cut, std::filesystem::file_size(tiny_) / 2);
+        const Run truncated = run_cli({"info", "-m", str(cut)});
+        QVERIFY(truncated.exit_code != 0);
+        QVERIFY2(truncated.err.contains("extends beyond the end of the file"), truncated.err.constData());
+    }
+
+    void tokenize_kit_vocabulary() {
+        LATENT_REQUIRE_CONFORMANCE(kit);
+        const QString vocab = str(kit / "vocab" / "deepseek-llm.gguf");
+        // Expected ids are the kit's reference (tokenizer/deepseek-llm.jsonl, first case).
+        const Run plain = run_cli({"tokenize", "-m", vocab, "Hello world"});
+        QCOMPARE(plain.exit_code, 0);
+        QCOMPARE(plain.out, QByteArray("[17464,1843]\n"));
+        const Run bos = run_cli({"tokenize", "-m", vocab, "--add-bos", "--parse-special", "Hello world"});
+        QCOMPARE(bos.out, QByteArray("[100000,17464,1843]\n"));
+        // Every case of the kit through --file, against both reference files.
+        for (const char* pre : {"deepseek-llm", "deepseek-v3"}) {
+            const QString jsonl = QString::fromStdString(test::read_text_file(kit / "tokenizer" / (std::string(pre) + ".jsonl")));
+            int checked = 0;
+            for (const QString& line : jsonl.split('\n', Qt::SkipEmptyParts)) {
+                const QJsonObject c = QJsonDocument::fromJson(line.toUtf8()).object();
+                const auto text_path = test::to_path(dir_.filePath("case.txt"));
+                {
+                    QFile f(str(text_path));
+                    QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+                    f.write(c["text"].toString().toUtf8());
+                }
+                const Run r = run_cli({"tokenize", "-m", vocab, "--pre", pre, "--file", str(text_path), "--add-bos", "--parse-special"});
+                QCOMPARE(r.exit_code, 0);
+                const QJsonArray got = QJsonDocument::fromJson(r.out).array();
+                QCOMPARE(got, c["ids_bos_special"].toArray());
+                if (++checked == 12) break; // the tokenizer suite checks every case in-process
+            }
+            QCOMPARE(checked, 12);
+        }
+    }
+
+    void tokenize_errors() {
+        const Run both = run_cli({"tokenize", "-m", str(tiny_), "--file", "x", "text"});
+        QVERIFY(both.exit_code != 0);
+        const Run no_text = run_cli({"tokenize", "-m", str(tiny_)});
+        QVERIFY(no_text.exit_code != 0);
+        const Run bad_pre = run_cli({"tokenize", "-m", str(tiny_), "--pre", "gpt-17", "x"});
+        QVERIFY(bad_pre.exit_code != 0);
+        QVERIFY2(bad_pre.err.contains("gpt-17"), bad_pre.err.constData());
+        // Special parsing is off unless asked: the BOS text becomes several ordinary tokens.
+        const Run special = run_cli({"tokenize", "-m", str(tiny_), "--parse-special", "<｜begin▁of▁sentence｜>"});
+        const Run plain = run_cli({"tokenize", "-m", str(tiny_), "<｜begin▁of▁sentence｜>"});
+        QCOMPARE(QJsonDocument::fromJson(special.out).array().size(), 1);
+        QVERIFY(QJsonDocument::fromJson(plain.out).array().size() > 1);
+    }
+
+    // dump writes the decoded tensor; checked against an independent decoding written here.
+    void dump_tensors() {
+        auto files = gguf::ModelFiles::open(tiny_q_);
+        // An F32 tensor: the bytes as stored.
+        const gguf::TensorInfo* norm = files->find_tensor("blk.0.attn_norm.weight");
+        QVERIFY(norm && norm->type == TensorType::F32);
+        const Run r = run_cli({"dump", "-m", str(tiny_q_), "--tensor", "blk.0.attn_norm.weight"});
+        QCOMPARE(r.exit_code, 0);
+        QCOMPARE(static_cast<uint64_t>(r.out.size()), norm->size_bytes);
+        QVERIFY(std::memcmp(r.out.constData(), norm->data, norm->size_bytes) == 0);
+        // A Q4_K tensor: decode with the spec's closed form (deepseek2-gguf.md §7.4).
+        const gguf::TensorInfo* q = nullptr;
+        for (const auto& t : files->tensors()) {
+            if (t.type == TensorType::Q4_K) {
+                q = &t;
+                break;
+            }
+        }
+        QVERIFY(q);
+        const Run rq = run_cli({"dump", "-m", str(tiny_q_), "-t", QString::fromStdString(q->name)});
+        QCOMPARE(rq.exit_code, 0);
+        QCOMPARE(static_cast<uint64_t>(rq.out.size()), q->element_count() * 4);
+        const float* got = reinterpret_cast<const float*>(rq.out.constData());
+        const uint64_t blocks = q->element_count() / 256;
+        for (uint64_t b = 0; b < blocks; ++b) {
+            const uint8_t* blk = q->data + b * 144;
+            uint16_t dh, mh;
+            std::memcpy(&dh, blk, 2);
+            std::memcpy(&mh, blk + 2, 2);
+            const float d = fp16_to_fp32(dh), dmin = fp16_to_fp32(mh);
+            const uint8_t* s = blk + 4;
+            for (int e = 0; e < 256; ++e) {
+                const int g = e / 64, r64 = e % 64, k = 2 * g + (r64 >= 32 ? 1 : 0);
+                const uint8_t byte = blk[16 + 32 * g + (r64 % 32)];
+                const int qv = r64 < 32 ? (byte & 0xF) : (byte >> 4);
+                int sc, m;
+                if (k < 4) {
+                    sc = s[k] & 63;
+                    m = s[k + 4] & 63;
+                } else {
+                    sc = (s[k + 4] & 0x0F) | ((s[k - 4] >> 6) << 4);
+                    m = (s[k + 4] >> 4) | ((s[k] >> 6) << 4);
+                }
+                const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
+                const float expected = d1 * static_cast<float>(qv) - m1;
+                if (got[b * 256 + e] != expected) QFAIL(qPrintable(QString("element %1 differs").arg(b * 256 + e)));
+            }
+        }
+        const Run missing = run_cli({"dump", "-m", str(tiny_q_), "--tensor", "no.such.tensor"});
+        QVERIFY(missing.exit_code != 0);
+        QVERIFY(missing.err.contains("no tensor named 'no.such.tensor'"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
