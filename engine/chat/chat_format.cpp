@@ -93,12 +93,34 @@ ChatFormatChoice choose(ChatFormat format, bool think_prefix, ChatFormatSource s
     return ChatFormatChoice{format, think_prefix, source, std::move(reason)};
 }
 
+// The prompt under construction: template text is appended with +=, message contents with
+// content(), which records where each content lies so that tokenization can keep special-token
+// texts typed by the user from becoming control tokens.
+struct PromptBuilder {
+    std::string text;
+    std::vector<tokenizer::TextRange> content_ranges;
+
+    PromptBuilder& operator+=(std::string_view s) {
+        text += s;
+        return *this;
+    }
+    PromptBuilder& operator+=(char c) {
+        text += c;
+        return *this;
+    }
+    void content(std::string_view s) {
+        if (s.empty()) return;
+        content_ranges.push_back({text.size(), text.size() + s.size()});
+        text += s;
+    }
+};
+
 // An earlier assistant turn as it is fed back to the model.
 std::string past_assistant_content(std::string_view content, const ChatOptions& options) {
     return options.drop_past_reasoning ? strip_reasoning(content) : std::string(content);
 }
 
-void append_generation_prompt(std::string& out, std::string_view opener, const ChatOptions& options) {
+void append_generation_prompt(PromptBuilder& out, std::string_view opener, const ChatOptions& options) {
     if (!options.add_generation_prompt) return;
     out += opener;
     if (options.think_prefix) {
@@ -107,22 +129,22 @@ void append_generation_prompt(std::string& out, std::string_view opener, const C
     }
 }
 
-void format_deepseek_v2(std::string& out, const std::vector<ChatMessage>& messages,
+void format_deepseek_v2(PromptBuilder& out, const std::vector<ChatMessage>& messages,
                         const ChatOptions& options) {
     for (const ChatMessage& message : messages) {
         switch (message.role) {
         case ChatMessage::System:
-            out += message.content;
+            out.content(message.content);
             out += "\n\n";
             break;
         case ChatMessage::User:
             out += "User: ";
-            out += message.content;
+            out.content(message.content);
             out += "\n\n";
             break;
         case ChatMessage::Assistant:
             out += "Assistant: ";
-            out += past_assistant_content(message.content, options);
+            out.content(past_assistant_content(message.content, options));
             out += kEosText;
             break;
         }
@@ -130,7 +152,7 @@ void format_deepseek_v2(std::string& out, const std::vector<ChatMessage>& messag
     append_generation_prompt(out, "Assistant:", options);
 }
 
-void format_deepseek_v3(std::string& out, const std::vector<ChatMessage>& messages,
+void format_deepseek_v3(PromptBuilder& out, const std::vector<ChatMessage>& messages,
                         const ChatOptions& options) {
     // The official template gathers every system message, wherever it sits, into one prompt
     // right after BOS; llama.cpp's built-in variant adds "\n\n" after it, the template does not.
@@ -138,7 +160,7 @@ void format_deepseek_v3(std::string& out, const std::vector<ChatMessage>& messag
     for (const ChatMessage& message : messages) {
         if (message.role != ChatMessage::System) continue;
         if (!first_system) out += "\n\n";
-        out += message.content;
+        out.content(message.content);
         first_system = false;
     }
     for (const ChatMessage& message : messages) {
@@ -147,11 +169,11 @@ void format_deepseek_v3(std::string& out, const std::vector<ChatMessage>& messag
             break;
         case ChatMessage::User:
             out += kUserText;
-            out += message.content;
+            out.content(message.content);
             break;
         case ChatMessage::Assistant:
             out += kAssistantText;
-            out += past_assistant_content(message.content, options);
+            out.content(past_assistant_content(message.content, options));
             out += kEosText;
             break;
         }
@@ -159,20 +181,20 @@ void format_deepseek_v3(std::string& out, const std::vector<ChatMessage>& messag
     append_generation_prompt(out, kAssistantText, options);
 }
 
-void format_kimi(std::string& out, const std::vector<ChatMessage>& messages, const ChatOptions& options) {
+void format_kimi(PromptBuilder& out, const std::vector<ChatMessage>& messages, const ChatOptions& options) {
     for (const ChatMessage& message : messages) {
         switch (message.role) {
         case ChatMessage::System:
             out += "<|im_system|>system<|im_middle|>";
-            out += message.content;
+            out.content(message.content);
             break;
         case ChatMessage::User:
             out += "<|im_user|>user<|im_middle|>";
-            out += message.content;
+            out.content(message.content);
             break;
         case ChatMessage::Assistant:
             out += "<|im_assistant|>assistant<|im_middle|>";
-            out += past_assistant_content(message.content, options);
+            out.content(past_assistant_content(message.content, options));
             break;
         }
         out += "<|im_end|>";
@@ -180,7 +202,7 @@ void format_kimi(std::string& out, const std::vector<ChatMessage>& messages, con
     append_generation_prompt(out, "<|im_assistant|>assistant<|im_middle|>", options);
 }
 
-void format_chatml(std::string& out, const std::vector<ChatMessage>& messages, const ChatOptions& options) {
+void format_chatml(PromptBuilder& out, const std::vector<ChatMessage>& messages, const ChatOptions& options) {
     for (const ChatMessage& message : messages) {
         out += "<|im_start|>";
         out += chat_role_name(message.role);
@@ -194,21 +216,21 @@ void format_chatml(std::string& out, const std::vector<ChatMessage>& messages, c
 
 // llama.cpp's built-in "deepseek" format (deepseek-coder-instruct); the HF template also adds
 // a default system prompt when there is none, which we leave to the caller.
-void format_deepseek_coder(std::string& out, const std::vector<ChatMessage>& messages,
+void format_deepseek_coder(PromptBuilder& out, const std::vector<ChatMessage>& messages,
                            const ChatOptions& options) {
     for (const ChatMessage& message : messages) {
         switch (message.role) {
         case ChatMessage::System:
-            out += message.content;
+            out.content(message.content);
             break;
         case ChatMessage::User:
             out += "### Instruction:\n";
-            out += message.content;
+            out.content(message.content);
             out += '\n';
             break;
         case ChatMessage::Assistant:
             out += "### Response:\n";
-            out += past_assistant_content(message.content, options);
+            out.content(past_assistant_content(message.content, options));
             out += "\n<|EOT|>\n";
             break;
         }
@@ -300,9 +322,9 @@ std::string_view chat_role_name(ChatMessage::Role role) {
     return "user";
 }
 
-std::string format_chat(ChatFormat format, const std::vector<ChatMessage>& messages,
-                        const ChatOptions& options) {
-    std::string out;
+FormattedPrompt format_chat_with_ranges(ChatFormat format, const std::vector<ChatMessage>& messages,
+                                       const ChatOptions& options) {
+    PromptBuilder out;
     if (options.add_bos_text) out += options.bos_text;
     switch (format) {
     case ChatFormat::DeepSeekV2: format_deepseek_v2(out, messages, options); break;
@@ -311,7 +333,22 @@ std::string format_chat(ChatFormat format, const std::vector<ChatMessage>& messa
     case ChatFormat::ChatML: format_chatml(out, messages, options); break;
     case ChatFormat::DeepSeekCoder: format_deepseek_coder(out, messages, options); break;
     }
-    return out;
+    return FormattedPrompt{std::move(out.text), std::move(out.content_ranges)};
+}
+
+std::string format_chat(ChatFormat format, const std::vector<ChatMessage>& messages,
+                        const ChatOptions& options) {
+    return format_chat_with_ranges(format, messages, options).text;
+}
+
+std::vector<int32_t> chat_to_tokens(const tokenizer::Tokenizer& tokenizer, ChatFormat format,
+                                    const std::vector<ChatMessage>& messages, ChatOptions options) {
+    // BOS is emitted as text (parsed back to its id below) exactly when the vocabulary asks for
+    // it, so the prompt never carries two BOS ids.
+    options.add_bos_text = tokenizer.add_bos() && tokenizer.bos().has_value();
+    if (options.add_bos_text) options.bos_text = tokenizer.token_text(*tokenizer.bos());
+    const FormattedPrompt prompt = format_chat_with_ranges(format, messages, options);
+    return tokenizer.encode_with_literal_ranges(prompt.text, prompt.content_ranges);
 }
 
 std::string strip_reasoning(std::string_view assistant_content) {

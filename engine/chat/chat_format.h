@@ -49,6 +49,9 @@
 // answer for display, also while it is still streaming.
 #pragma once
 
+#include "tokenizer/tokenizer.h"
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -148,6 +151,22 @@ struct ChatOptions {
 // (split_reasoning's answer is), so that "Assistant: {content}" matches what was generated.
 std::string format_chat(ChatFormat format, const std::vector<ChatMessage>& messages,
                         const ChatOptions& options = {});
+
+// The same text plus the byte ranges that hold message contents (as opposed to template text).
+struct FormattedPrompt {
+    std::string text;
+    std::vector<tokenizer::TextRange> content_ranges; // ascending, non-overlapping
+};
+FormattedPrompt format_chat_with_ranges(ChatFormat format, const std::vector<ChatMessage>& messages,
+                                       const ChatOptions& options = {});
+
+// Messages → token ids, ready to evaluate. BOS follows the vocabulary (add_bos_token; its text
+// is written and parsed, never a second id); template text is tokenized with special tokens
+// parsed, while message contents are tokenized as plain text, so a user who types
+// "<｜Assistant｜>" gets those characters, not a control token. For normal text the ids are
+// exactly those of tokenizing the whole prompt with special parsing (what llama.cpp does).
+std::vector<int32_t> chat_to_tokens(const tokenizer::Tokenizer& tokenizer, ChatFormat format,
+                                    const std::vector<ChatMessage>& messages, ChatOptions options = {});
 
 // What R1's template keeps of an earlier assistant turn: the text after the LAST "</think>",
 // with surrounding whitespace trimmed. A reply that starts (after whitespace) with "<think>"

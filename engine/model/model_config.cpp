@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <string>
 #include <unordered_set>
@@ -50,6 +51,12 @@ namespace {
 
 constexpr std::string_view kArchitecture = "deepseek2";
 
+std::string format_float(double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%g", v);
+    return buffer;
+}
+
 // Typed, range-checked access to the deepseek2.* keys. Missing keys and wrong types are reported
 // by gguf::File's accessors (which name the key); range violations here.
 class KeyReader {
@@ -88,8 +95,8 @@ private:
     float check_float(std::string_view suffix, float value, float min, float max, bool min_exclusive) const {
         const bool low_ok = min_exclusive ? value > min : value >= min;
         if (!std::isfinite(value) || !low_ok || value > max)
-            fail(key(suffix) + " = " + std::to_string(value) + " is out of range " + (min_exclusive ? "(" : "[") +
-                 std::to_string(min) + ", " + std::to_string(max) + "]");
+            fail(key(suffix) + " = " + format_float(value) + " is out of range " + (min_exclusive ? "(" : "[") +
+                 format_float(min) + ", " + format_float(max) + "]");
         return value;
     }
 
@@ -200,7 +207,7 @@ void read_rope(const KeyReader& keys, const gguf::File& file, ModelConfig& confi
         // llama.cpp's default type; accepted only as the no-op it is with factor 1.
         const float factor = keys.f32_or("rope.scaling.factor", 1.0f, 0.0f, 1.0e4f, true);
         if (factor != 1.0f)
-            keys.fail(type_key + " = 'linear' with factor " + std::to_string(factor) +
+            keys.fail(type_key + " = 'linear' with factor " + format_float(factor) +
                       " is not supported (expected 'yarn' or 'none')");
     } else if (type && *type != "none") {
         keys.fail(type_key + " = '" + std::string(*type) + "' is not supported (expected 'yarn' or 'none')");

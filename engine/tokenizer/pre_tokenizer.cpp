@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <limits>
+#include <optional>
 
 namespace latent::tokenizer {
 
@@ -36,6 +39,12 @@ constexpr std::array<std::string_view, 5> kDeepseekCoder = {
 // What `\s` means once non-ASCII whitespace has been mapped to U+000B (rule 1).
 constexpr std::string_view kSpaceClassBody = R"(\t-\r\x{20})";
 
+// What \p{..} patterns see instead of '~' (rule 2): a noncharacter, general category Cn, so it
+// is in no category, exactly as llama.cpp's classes treat '~'. Literal '~' in such patterns is
+// translated to it; an input U+FDD0 is shown to them as U+FDD1 (also Cn) to stay distinct.
+constexpr uint32_t kTildeStandIn = 0xFDD0;
+constexpr std::string_view kTildeStandInPattern = R"(\x{FDD0})";
+
 // Length of the escape sequence starting at pattern[pos] == '\\'.
 size_t escape_length(std::string_view pattern, size_t pos) {
     if (pos + 1 >= pattern.size()) throw Error("pre-tokenizer pattern ends with a lone backslash");
@@ -45,7 +54,43 @@ size_t escape_length(std::string_view pattern, size_t pos) {
         if (close == std::string_view::npos) throw Error("pre-tokenizer pattern has an unterminated \\" + std::string(1, kind) + "{");
         return close - pos + 1;
     }
+    if (kind == 'x') { // \xhh: up to two hex digits
+        size_t length = 2;
+        while (length < 4 && pos + length < pattern.size() && std::isxdigit(static_cast<unsigned char>(pattern[pos + length]))) ++length;
+        return length;
+    }
     return 2;
+}
+
+// A literal atom of a pattern: one character, written plainly or as an escape.
+struct LiteralAtom {
+    uint32_t code_point = 0;
+    size_t length = 0; // bytes of pattern text
+};
+
+// The literal at pattern[pos], or nullopt for anything else (\p{..}, \s, \d, ...).
+std::optional<LiteralAtom> literal_atom(std::string_view pattern, size_t pos) {
+    if (pattern[pos] != '\\') {
+        const utf8::Decoded d = utf8::decode(pattern, pos);
+        if (d.status != utf8::Decoded::Status::Valid) throw Error("pre-tokenizer pattern is not valid UTF-8");
+        return LiteralAtom{d.code_point, d.length};
+    }
+    const size_t length = escape_length(pattern, pos);
+    const char kind = pattern[pos + 1];
+    if (kind == 'x') {
+        const bool braced = length > 2 && pattern[pos + 2] == '{';
+        const std::string digits(pattern.substr(pos + (braced ? 3 : 2), length - (braced ? 4 : 2)));
+        return LiteralAtom{digits.empty() ? 0u : static_cast<uint32_t>(std::stoul(digits, nullptr, 16)), length};
+    }
+    switch (kind) {
+    case 't': return LiteralAtom{0x09, length};
+    case 'n': return LiteralAtom{0x0A, length};
+    case 'r': return LiteralAtom{0x0D, length};
+    case 'f': return LiteralAtom{0x0C, length};
+    default: break;
+    }
+    if (!std::isalnum(static_cast<unsigned char>(kind))) return LiteralAtom{static_cast<uint8_t>(kind), length};
+    return std::nullopt;
 }
 
 std::string describe_pcre2_error(int code) {
@@ -54,18 +99,19 @@ std::string describe_pcre2_error(int code) {
     return std::string(reinterpret_cast<const char*>(buffer.data()));
 }
 
-// The text as the patterns see it (rules 1 and 3), with a map back to the original bytes.
+// The text as one kind of pattern sees it (rules 1-3), with offset maps both ways. Offsets are
+// only meaningful at character starts and at the end.
 struct MatchView {
     std::string text;
-    // source_offset[v] = offset in the original text of the character that starts at view byte
-    // v (only meaningful at character starts); source_offset[text.size()] = original size.
-    std::vector<size_t> source_offset;
+    std::vector<uint32_t> to_view;   // (source size + 1) source offset -> view offset
+    std::vector<uint32_t> to_source; // (view size + 1) view offset -> source offset
 };
 
-MatchView build_view(std::string_view source) {
+MatchView build_view(std::string_view source, bool for_categories) {
     MatchView view;
     view.text.reserve(source.size());
-    view.source_offset.reserve(source.size() + 1);
+    view.to_view.assign(source.size() + 1, 0);
+    view.to_source.reserve(source.size() + 1);
     for (size_t pos = 0; pos < source.size();) {
         const utf8::Decoded d = utf8::decode(source, pos);
         const size_t view_start = view.text.size();
@@ -73,76 +119,99 @@ MatchView build_view(std::string_view source) {
             view.text.append(utf8::kReplacementUtf8);
         } else if (d.code_point >= 0x80 && utf8::is_whitespace(d.code_point)) {
             view.text.push_back('\x0B');
+        } else if (for_categories && d.code_point == '~') {
+            utf8::append(view.text, kTildeStandIn);
+        } else if (for_categories && d.code_point == kTildeStandIn) {
+            utf8::append(view.text, kTildeStandIn + 1); // keep the stand-in unambiguous
         } else {
             view.text.append(source.substr(pos, d.length));
         }
-        view.source_offset.resize(view.text.size());
-        view.source_offset[view_start] = pos;
+        view.to_view[pos] = static_cast<uint32_t>(view_start);
+        view.to_source.resize(view.text.size());
+        view.to_source[view_start] = static_cast<uint32_t>(pos);
         pos += d.length;
     }
-    view.source_offset.push_back(source.size());
+    view.to_view[source.size()] = static_cast<uint32_t>(view.text.size());
+    view.to_source.push_back(static_cast<uint32_t>(source.size()));
     return view;
 }
 
 } // namespace
 
 std::string translate_pattern(std::string_view pattern) {
+    const bool uses_categories = pattern.find(R"(\p{)") != std::string_view::npos;
+    const auto append_literal = [&](std::string& out, const LiteralAtom& atom, std::string_view text) {
+        if (uses_categories && atom.code_point == '~') {
+            out += kTildeStandInPattern;
+        } else {
+            out += text;
+        }
+    };
+
     std::string out;
     out.reserve(pattern.size() + 32);
     size_t i = 0;
     while (i < pattern.size()) {
-        const char c = pattern[i];
-        if (c == '\\') {
-            const size_t len = escape_length(pattern, i);
-            const std::string_view escape = pattern.substr(i, len);
+        if (pattern[i] == '[') {
+            size_t j = i + 1;
+            const bool negated = j < pattern.size() && pattern[j] == '^';
+            if (negated) ++j;
+            if (j < pattern.size() && pattern[j] == ']') throw Error("pre-tokenizer pattern has a class starting with ']', which is not supported");
+            std::string body;
+            while (j < pattern.size() && pattern[j] != ']') {
+                if (pattern[j] == '\\' && j + 1 < pattern.size() && (pattern[j + 1] == 's' || pattern[j + 1] == 'S')) {
+                    if (pattern[j + 1] == 'S') throw Error("pre-tokenizer pattern uses \\S inside a class, which is not supported");
+                    body += kSpaceClassBody;
+                    j += 2;
+                    continue;
+                }
+                const auto atom = literal_atom(pattern, j);
+                if (!atom) { // a property such as \p{L}
+                    const size_t length = escape_length(pattern, j);
+                    body += pattern.substr(j, length);
+                    j += length;
+                    continue;
+                }
+                const size_t after = j + atom->length;
+                if (after + 1 < pattern.size() && pattern[after] == '-' && pattern[after + 1] != ']') {
+                    const auto high = literal_atom(pattern, after + 1);
+                    if (!high) throw Error("pre-tokenizer pattern has a class range without a literal end");
+                    if (uses_categories && atom->code_point <= '~' && high->code_point >= '~') {
+                        throw Error("pre-tokenizer pattern with \\p{..} has a class range covering '~', which is not supported");
+                    }
+                    const size_t end = after + 1 + high->length;
+                    body += pattern.substr(j, end - j);
+                    j = end;
+                    continue;
+                }
+                append_literal(body, *atom, pattern.substr(j, atom->length));
+                j = after;
+            }
+            if (j >= pattern.size()) throw Error("pre-tokenizer pattern has an unterminated class");
+            out += (negated ? "[^" : "[") + body + "]";
+            i = j + 1;
+            continue;
+        }
+        if (pattern[i] == '\\') {
+            const size_t length = escape_length(pattern, i);
+            const std::string_view escape = pattern.substr(i, length);
             if (escape == R"(\s)") {
                 out += "[" + std::string(kSpaceClassBody) + "]";
             } else if (escape == R"(\S)") {
                 out += "[^" + std::string(kSpaceClassBody) + "]";
-            } else if (escape == R"(\p{S})") {
-                out += R"((?:(?!~)\p{S}))";
+            } else if (const auto atom = literal_atom(pattern, i)) {
+                append_literal(out, *atom, escape);
             } else {
                 out += escape;
             }
-            i += len;
+            i += length;
             continue;
         }
-        if (c == '[') {
-            size_t j = i + 1;
-            const bool negated = j < pattern.size() && pattern[j] == '^';
-            if (negated) ++j;
-            std::string body;
-            bool has_symbol_class = false;
-            while (j < pattern.size() && pattern[j] != ']') {
-                if (pattern[j] != '\\') {
-                    body += pattern[j++];
-                    continue;
-                }
-                const size_t len = escape_length(pattern, j);
-                const std::string_view escape = pattern.substr(j, len);
-                if (escape == R"(\s)") {
-                    body += kSpaceClassBody;
-                } else if (escape == R"(\S)") {
-                    throw Error("pre-tokenizer pattern uses \\S inside a class, which is not supported");
-                } else {
-                    if (escape == R"(\p{S})") has_symbol_class = true;
-                    body += escape;
-                }
-                j += len;
-            }
-            if (j >= pattern.size()) throw Error("pre-tokenizer pattern has an unterminated class");
-            const std::string cls = (negated ? "[^" : "[") + body + "]";
-            if (!has_symbol_class) {
-                out += cls;
-            } else if (negated) {
-                out += "(?:~|" + cls + ")"; // '~' is outside \p{S}, so a negated class takes it
-            } else {
-                out += "(?:(?!~)" + cls + ")";
-            }
-            i = j + 1;
-            continue;
+        if (pattern[i] == '~') {
+            append_literal(out, LiteralAtom{'~', 1}, "~");
+        } else {
+            out += pattern[i];
         }
-        out += c;
         ++i;
     }
     return out;
@@ -150,7 +219,8 @@ std::string translate_pattern(std::string_view pattern) {
 
 struct PreTokenizer::CompiledPattern {
     pcre2_code* code = nullptr;
-    std::string source;
+    std::string source;           // translated PCRE2 pattern
+    bool uses_categories = false; // matched against the category view (rule 2)
     ~CompiledPattern() { pcre2_code_free(code); }
 };
 
@@ -180,6 +250,7 @@ PreTokenizer::PreTokenizer(std::string_view name) : name_(name) {
     for (const std::string_view pattern : patterns_for(name)) {
         auto compiled = std::make_unique<CompiledPattern>();
         compiled->source = translate_pattern(pattern);
+        compiled->uses_categories = pattern.find(R"(\p{)") != std::string_view::npos;
         int error_code = 0;
         PCRE2_SIZE error_offset = 0;
         compiled->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled->source.data()), compiled->source.size(),
@@ -199,47 +270,62 @@ PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
 
 std::vector<TextSpan> PreTokenizer::split(std::string_view text) const {
     if (text.empty()) return {};
-    const MatchView view = build_view(text);
+    if (text.size() >= std::numeric_limits<uint32_t>::max() / 3) throw Error("text too long to pre-tokenize");
 
-    // Pieces are byte ranges of the view until the very end.
-    std::vector<TextSpan> pieces{{0, view.text.size()}};
+    // Views are built on first use; the category view differs only when the text has a '~'
+    // (or the stand-in itself).
+    std::optional<MatchView> plain_view;
+    std::optional<MatchView> category_view;
+    const bool has_tilde = text.find('~') != std::string_view::npos || text.find("\xEF\xB7\x90") != std::string_view::npos;
+    const auto view_for = [&](const CompiledPattern& pattern) -> const MatchView& {
+        if (pattern.uses_categories && has_tilde) {
+            if (!category_view) category_view = build_view(text, true);
+            return *category_view;
+        }
+        if (!plain_view) plain_view = build_view(text, false);
+        return *plain_view;
+    };
+
+    // Pieces are byte ranges of the original text.
+    std::vector<TextSpan> pieces{{0, text.size()}};
     std::vector<TextSpan> next;
     for (const auto& pattern : patterns_) {
+        const MatchView& view = view_for(*pattern);
         std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match_data(
             pcre2_match_data_create_from_pattern(pattern->code, nullptr), &pcre2_match_data_free);
         if (!match_data) throw Error("pre-tokenizer: out of memory for match data");
         next.clear();
         next.reserve(pieces.size() * 2);
         for (const TextSpan piece : pieces) {
-            const auto* subject = reinterpret_cast<PCRE2_SPTR>(view.text.data() + piece.begin);
-            const size_t length = piece.end - piece.begin;
+            const size_t base = view.to_view[piece.begin];
+            const size_t length = view.to_view[piece.end] - base;
+            const auto* subject = reinterpret_cast<PCRE2_SPTR>(view.text.data() + base);
+            const auto source_at = [&](size_t offset) -> size_t { return view.to_source[base + offset]; };
             size_t gap_start = 0;
             size_t search_from = 0;
             uint32_t options = 0;
             while (search_from <= length) {
-                const int rc = pcre2_match(pattern->code, subject, length, search_from, options | PCRE2_NO_UTF_CHECK,
-                                           match_data.get(), nullptr);
+                int rc = pcre2_match(pattern->code, subject, length, search_from, options | PCRE2_NO_UTF_CHECK, match_data.get(), nullptr);
+                if (rc == PCRE2_ERROR_JIT_STACKLIMIT) { // very long runs: the interpreter keeps its frames on the heap
+                    rc = pcre2_match(pattern->code, subject, length, search_from, options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
+                                     match_data.get(), nullptr);
+                }
                 if (rc == PCRE2_ERROR_NOMATCH) break;
                 if (rc < 0) throw Error("pre-tokenizer \"" + name_ + "\": regex match failed: " + describe_pcre2_error(rc));
                 const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match_data.get());
                 const size_t match_begin = ovector[0];
                 const size_t match_end = ovector[1];
-                if (match_begin > gap_start) next.push_back({piece.begin + gap_start, piece.begin + match_begin});
-                if (match_end > match_begin) next.push_back({piece.begin + match_begin, piece.begin + match_end});
+                if (match_begin > gap_start) next.push_back({source_at(gap_start), source_at(match_begin)});
+                if (match_end > match_begin) next.push_back({source_at(match_begin), source_at(match_end)});
                 gap_start = match_end;
                 search_from = match_end;
                 // After an empty match, the next match may not be empty at the same place.
                 options = match_end == match_begin ? PCRE2_NOTEMPTY_ATSTART : 0;
                 if (match_end == match_begin && match_end == length) break;
             }
-            if (gap_start < length) next.push_back({piece.begin + gap_start, piece.end});
+            if (gap_start < length) next.push_back({source_at(gap_start), piece.end});
         }
         pieces.swap(next);
-    }
-
-    for (TextSpan& piece : pieces) {
-        piece.begin = view.source_offset[piece.begin];
-        piece.end = view.source_offset[piece.end];
     }
     return pieces;
 }

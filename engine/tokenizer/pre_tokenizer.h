@@ -8,9 +8,11 @@
 //      U+202F, U+205F, U+3000) are presented to every pattern as U+000B: they match \s and
 //      nothing else (so U+3000 is not inside the range [\x{3000}-\x{3002}] and U+2003 is not a
 //      CJK-range character). `\s` itself means ASCII whitespace [\t-\r ] plus those characters.
-//   2. In \p{S}, ASCII characters are only $ + < = > ^ ` | (llama.cpp's class list leaves out
-//      '~', which Unicode counts as a math symbol). \p{L}, \p{N}, \p{P}, \p{M} agree with
-//      Unicode on ASCII.
+//   2. In patterns that use \p{..} (llama.cpp runs those on text collapsed to one byte per
+//      category, with explicit ASCII lists per class), ASCII '~' belongs to no category: the
+//      list for \p{S} is $ + < = > ^ ` | and leaves out '~', which Unicode counts as a math
+//      symbol. Such patterns see '~' as the noncharacter U+FDD0 (category Cn), and a literal
+//      '~' in them is translated to \x{FDD0}. The other ASCII lists agree with Unicode.
 //   3. Ill-formed UTF-8 bytes are seen by the patterns as U+FFFD, one per maximal subpart (the
 //      bytes themselves are kept and later encoded byte-level, so they round-trip).
 // Non-ASCII characters are otherwise classified by PCRE2's Unicode tables (general categories).
@@ -61,7 +63,8 @@ private:
 };
 
 // Translates one pattern from llama.cpp's dialect (above) into PCRE2 syntax: \s and \S become
-// explicit ASCII classes and every use of \p{S} excludes '~'. Exposed for tests.
+// explicit ASCII classes and, in patterns that use \p{..}, literal '~' becomes \x{FDD0}.
+// Throws latent::Error for constructs the translation does not handle. Exposed for tests.
 std::string translate_pattern(std::string_view pattern);
 
 } // namespace latent::tokenizer

@@ -136,6 +136,40 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
     return out;
 }
 
+std::vector<int32_t> Tokenizer::encode_with_literal_ranges(std::string_view text, const std::vector<TextRange>& literal) const {
+    using Fragment = SpecialTokenMatcher::Fragment;
+    std::vector<Fragment> fragments;
+    auto add_region = [&](size_t begin, size_t end, bool parse_special) {
+        if (begin >= end) return;
+        for (Fragment f : special_tokens_.partition(text.substr(begin, end - begin), parse_special)) {
+            f.begin += begin;
+            f.end += begin;
+            if (f.token < 0 && !fragments.empty() && fragments.back().token < 0 && fragments.back().end == f.begin) {
+                fragments.back().end = f.end; // raw text continues across the boundary
+            } else {
+                fragments.push_back(f);
+            }
+        }
+    };
+    size_t pos = 0;
+    for (const TextRange& range : literal) {
+        if (range.begin < pos || range.end < range.begin || range.end > text.size()) {
+            throw Error("encode_with_literal_ranges: ranges must be ascending, non-overlapping and inside the text");
+        }
+        add_region(pos, range.begin, true);
+        add_region(range.begin, range.end, false);
+        pos = range.end;
+    }
+    add_region(pos, text.size(), true);
+    std::vector<int32_t> out;
+    out.reserve(text.size() / 3 + 2);
+    for (const Fragment& f : fragments) {
+        if (f.token >= 0) out.push_back(f.token);
+        else encode_fragment(text.substr(f.begin, f.end - f.begin), out);
+    }
+    return out;
+}
+
 void Tokenizer::encode_fragment(std::string_view fragment, std::vector<int32_t>& out) const {
     for (const TextSpan span : pre_tokenizer_.split(fragment)) {
         const std::vector<int32_t> ids = bpe_word(fragment.substr(span.begin, span.end - span.begin));

@@ -37,6 +37,12 @@ class File;
 
 namespace latent::tokenizer {
 
+// A byte range [begin, end) of a text.
+struct TextRange {
+    size_t begin = 0;
+    size_t end = 0;
+};
+
 // tokenizer.ggml.token_type values (gguf-py TokenType).
 enum class TokenType : int32_t {
     Normal = 1,
@@ -94,6 +100,12 @@ public:
     // (e.g. "<｜User｜>") as single tokens; USER_DEFINED texts are matched either way.
     // Thread-safe.
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+
+    // Tokenizes a prompt with special tokens parsed everywhere except inside `literal` ranges
+    // (message contents), which are matched as with parse_special = false. Raw text on both
+    // sides of a range boundary is pre-tokenized as one piece, so when the ranges hold no
+    // special-token text the result equals encode(text, false, true). No BOS/EOS is added.
+    std::vector<int32_t> encode_with_literal_ranges(std::string_view text, const std::vector<TextRange>& literal) const;
 
     // The bytes of all ids, concatenated (see the decoding rules above). Throws latent::Error
     // for an id outside the vocabulary.
