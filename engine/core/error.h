@@ -14,3 +14,13 @@ public:
 };
 
 } // namespace latent
+
+namespace latent {
+
+// Thrown when a caller's cancellation request stopped an operation (load, prefill).
+class Cancelled : public Error {
+public:
+    Cancelled() : Error("cancelled") {}
+};
+
+} // namespace latent

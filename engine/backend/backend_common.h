@@ -1,0 +1,39 @@
+// Facts and small helpers shared by every backend: the RoPE/YaRN angle table (ggml's float
+// arithmetic), MoE routing, and the bytes one token reads.
+#pragma once
+
+#include "backend/backend.h"
+#include "model/model_config.h"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace latent {
+
+// cos/sin for the d_r/2 interleaved pairs of a token at position `position`, as ggml's
+// rope_cache_init + rope_yarn compute them (float arithmetic, angle by repeated
+// multiplication). The rotary magnitude is 1 for every deepseek2 model (§4.4).
+void rope_angles(const ModelConfig& config, uint32_t position, float* cos_out, float* sin_out);
+
+// Rotates interleaved pairs (x[2i], x[2i+1]) in place.
+void apply_rope(float* x, uint32_t rope_dim, const float* cos_table, const float* sin_table);
+
+// One token's routing decision in an MoE layer (§4.10): the chosen experts and their weights.
+struct ExpertChoice {
+    std::vector<uint32_t> experts; // K expert indices, best first
+    std::vector<float> weights;    // their weights (unbiased scores, renormalised/scaled per config)
+};
+
+// router_logits: E values W_gate_inp·x. selection_bias: E values or empty.
+ExpertChoice route_token(const ModelConfig& config, std::span<const float> router_logits, std::span<const float> selection_bias);
+
+// Bytes of weights read per generated token: every non-expert weight once (the token
+// embedding only one row), routed experts K/E of their bytes (the average), plus the latent
+// cache of n_cached positions at the cache's element size.
+uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType cache_type);
+
+// Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx.
+void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows);
+
+} // namespace latent
