@@ -26,6 +26,11 @@ const Command kCommands[] = {
     {"info", "describe a model file: shapes, parameters, types, tokenizer, chat format, KV cache", latent::cli::run_info},
     {"tokenize", "print the token ids of a text as a JSON array", latent::cli::run_tokenize},
     {"dump", "write one tensor, decoded to little-endian float32, to stdout", latent::cli::run_dump},
+    {"eval", "logits of a prompt evaluated in one batch, as JSON (conformance format)", latent::cli::run_eval},
+    {"run", "generate text from a prompt, streamed", latent::cli::run_run},
+    {"chat", "interactive multi-turn chat in the terminal", latent::cli::run_chat},
+    {"bench", "prompt and generation tokens/s and achieved memory bandwidth", latent::cli::run_bench},
+    {"make-model", "write a random-weight model of a real shape (for benchmarks and tests)", latent::cli::run_make_model},
 };
 
 void print_help() {

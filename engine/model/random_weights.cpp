@@ -142,6 +142,25 @@ void block_q8_k(uint8_t* b, float sd, WeightRng& rng) {
     }
 }
 
+// IQ4 blocks: 4-bit indices into the non-linear codebook {-127 … 113}, whose RMS over uniform
+// indices is about 62.
+constexpr float kIq4CodebookRms = 62.0f;
+void block_iq4_nl(uint8_t* b, float sd, WeightRng& rng) {
+    put_f16(b, sd / kIq4CodebookRms);
+    rng.fill_bytes(b + 2, 16);
+}
+// IQ4_XS: d, scales_h (u16), scales_l[4], qs[128]; sub-block scale ls − 32 drawn from 1…4.
+void block_iq4_xs(uint8_t* b, float sd, WeightRng& rng) {
+    put_f16(b, sd / (kIq4CodebookRms * 2.5f));
+    uint8_t ls[8];
+    for (uint8_t& v : ls) v = static_cast<uint8_t>(33 + (rng.next() & 3u)); // 33…36 → multiplier 1…4
+    uint16_t high = 0;
+    for (int ib = 0; ib < 8; ++ib) high = static_cast<uint16_t>(high | ((ls[ib] >> 4) & 3) << (2 * ib));
+    put_u16(b + 2, high);
+    for (int k = 0; k < 4; ++k) b[4 + k] = static_cast<uint8_t>((ls[2 * k] & 0xF) | ((ls[2 * k + 1] & 0xF) << 4));
+    rng.fill_bytes(b + 8, 128);
+}
+
 using BlockWriter = void (*)(uint8_t*, float, WeightRng&);
 
 BlockWriter block_writer(TensorType type) {
@@ -157,6 +176,8 @@ BlockWriter block_writer(TensorType type) {
     case TensorType::Q5_K: return block_q5_k;
     case TensorType::Q6_K: return block_q6_k;
     case TensorType::Q8_K: return block_q8_k;
+    case TensorType::IQ4_NL: return block_iq4_nl;
+    case TensorType::IQ4_XS: return block_iq4_xs;
     default: return nullptr;
     }
 }

@@ -1,0 +1,405 @@
+// The `cpu` backend: the same forward pass as `ref`, fast. Weights are used in place from the
+// read-only map; activations are quantised once per matmul and dotted against quantised weight
+// blocks (engine/cpu/quant_dot.h) on a persistent thread pool. Attention always runs in the
+// absorbed form (§4.7): the latent cache rows are the "weights" of a batched matmul against all
+// heads' latent-space queries. MoE groups the batch's tokens by expert so each chosen expert's
+// weights are read once per batch, and only the chosen experts are touched.
+//
+// Memory beyond the map: the KV cache, activation buffers sized by the batch, and a float16
+// (float32 for float weights) copy of the per-head attention up-projections W_UKᵀ and W_UV
+// (n_layer·H·r_kv·(d_n + d_v)·2 bytes: 108 MiB for V2-Lite), which the absorbed form multiplies
+// with float activations.
+#include "backend/backend.h"
+#include "backend/backend_common.h"
+
+#include "core/error.h"
+#include "cpu/quant_dot.h"
+#include "cpu/thread_pool.h"
+#include "tensor/tensor_types.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace latent {
+namespace {
+
+using cpu::ActivationBuffer;
+using cpu::WeightMatrix;
+
+WeightMatrix matrix_of(const gguf::TensorInfo& t) { return cpu::weight_matrix(t); }
+WeightMatrix matrix_of(const gguf::TensorInfo& t, uint64_t index) { return cpu::weight_matrix(t, static_cast<int64_t>(index)); }
+
+void rms_norm_rows(float* x, size_t n, size_t width, const float* gain, float eps) {
+    for (size_t t = 0; t < n; ++t) {
+        float* v = x + t * width;
+        double sum = 0.0;
+        for (size_t i = 0; i < width; ++i) sum += static_cast<double>(v[i]) * v[i];
+        const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(width)) + eps);
+        for (size_t i = 0; i < width; ++i) v[i] = (v[i] * scale) * gain[i];
+    }
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// Per-layer views the forward pass needs beyond the bound tensors.
+struct LayerViews {
+    std::vector<WeightMatrix> wk_t; // per head: r_kv rows × d_n (W_UK,hᵀ): q_latent = wk_t · q_nope
+    std::vector<WeightMatrix> wv;   // per head: d_v rows × r_kv (W_UV,h): o_h = wv · o_latent
+    std::vector<uint8_t> wk_t_store; // owns wk_t: H × r_kv × d_n in copy_type
+    std::vector<uint8_t> wv_store;   // owns wv: H × d_v × r_kv in copy_type
+    std::vector<float> attn_norm, ffn_norm, q_a_norm, kv_a_norm, selection_bias;
+};
+
+class CpuBackend final : public Backend {
+public:
+    CpuBackend(const Model& model, const BackendOptions& options)
+        : model_(model), c_(model.config()), options_(options), pool_(options.n_threads) {
+        if (options.n_ctx == 0) throw Error("context size must be at least 1");
+        row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
+        elem_bytes_ = options.cache_type == KvCacheType::F16 ? 2 : 4;
+        cache_.resize(c_.n_layer);
+        for (auto& layer : cache_) layer.assign(static_cast<size_t>(options.n_ctx) * row_width_ * elem_bytes_, 0);
+        prepare_layers();
+    }
+
+    std::string_view name() const override { return "cpu"; }
+    const Model& model() const override { return model_; }
+    uint32_t context_size() const override { return options_.n_ctx; }
+    uint32_t n_cached() const override { return n_cached_; }
+    void truncate(uint32_t n) override {
+        if (n > n_cached_) throw Error("truncate beyond the cached positions");
+        n_cached_ = n;
+    }
+    uint64_t bytes_per_token() const override { return bytes_read_per_token(model_, n_cached_, options_.cache_type); }
+
+    void evaluate(std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows, float* logits) override {
+        check_batch(model_, n_cached_, options_.n_ctx, tokens, logit_rows);
+        const ModelWeights& w = model_.weights();
+        const size_t n = tokens.size(), d = c_.n_embd;
+
+        std::vector<float>& x = buf_x_;
+        x.resize(n * d);
+        const size_t embd_row_bytes = tensor_row_bytes(w.token_embd->type, static_cast<int64_t>(d));
+        for (size_t t = 0; t < n; ++t) dequantize_row(w.token_embd->type, w.token_embd->data + static_cast<size_t>(tokens[t]) * embd_row_bytes, x.data() + t * d, static_cast<int64_t>(d));
+
+        std::vector<float>& xn = buf_xn_;
+        for (uint32_t il = 0; il < c_.n_layer; ++il) {
+            const LayerWeights& lw = w.layers[il];
+            const LayerViews& lv = views_[il];
+            xn = x;
+            rms_norm_rows(xn.data(), n, d, lv.attn_norm.data(), c_.rms_eps);
+            attention(il, lw, lv, xn, n);
+            for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
+
+            xn = x;
+            rms_norm_rows(xn.data(), n, d, lv.ffn_norm.data(), c_.rms_eps);
+            if (lw.is_moe) moe(lw, lv, xn, n);
+            else dense_ffn(*lw.ffn_gate, *lw.ffn_up, *lw.ffn_down, xn.data(), n, buf_out_);
+            for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
+        }
+        n_cached_ += static_cast<uint32_t>(n);
+
+        if (logit_rows.empty()) return;
+        std::vector<float> rows(logit_rows.size() * d);
+        for (size_t r = 0; r < logit_rows.size(); ++r) std::copy_n(x.data() + logit_rows[r] * d, d, rows.data() + r * d);
+        rms_norm_rows(rows.data(), logit_rows.size(), d, output_norm_.data(), c_.rms_eps);
+        matmul(matrix_of(*w.output), rows.data(), logit_rows.size(), logits);
+    }
+
+private:
+    // y (n × rows) = W · x (n × cols), threaded over the weight's rows.
+    void matmul(const WeightMatrix& wm, const float* x, size_t n, float* y) {
+        cpu::quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
+        cpu::matmul(wm, act_, y, &pool_);
+    }
+
+    // y = W · x with near-float precision on quantised weights: x is rounded to 8-bit blocks,
+    // then the rounding remainder is rounded and multiplied too, so only the remainder's
+    // rounding (about 1/127 of the first) is lost. Used for the projections that feed attention
+    // scores (queries and the latent), where activation rounding costs the most accuracy:
+    // softmax turns score noise into different attention weights.
+    void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) {
+        if (cpu::activation_format(wm.type) == cpu::ActivationFormat::F32) {
+            matmul(wm, x, n, y);
+            return;
+        }
+        const size_t cols = static_cast<size_t>(wm.cols), rows = static_cast<size_t>(wm.rows);
+        cpu::quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
+        cpu::matmul(wm, act_, y, &pool_);
+        residual_.resize(n * cols);
+        for (size_t t = 0; t < n; ++t) {
+            cpu::dequantize_activations(act_, static_cast<int64_t>(t), residual_.data() + t * cols);
+            for (size_t i = 0; i < cols; ++i) residual_[t * cols + i] = x[t * cols + i] - residual_[t * cols + i];
+        }
+        correction_.resize(n * rows);
+        cpu::quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(n), act_);
+        cpu::matmul(wm, act_, correction_.data(), &pool_);
+        for (size_t i = 0; i < n * rows; ++i) y[i] += correction_[i];
+    }
+
+    static std::vector<float> decode_vector(const gguf::TensorInfo* t) {
+        if (!t) return {};
+        std::vector<float> v(t->ne[0]);
+        dequantize_row(t->type, t->data, v.data(), static_cast<int64_t>(t->ne[0]));
+        return v;
+    }
+
+    // Per-head up-projections as float matrices, for both file layouts: the absorbed form
+    // multiplies them with float activations (the latent query and the attention-weighted
+    // latent), which keeps attention as exact as the decompressed form, where each key's latent
+    // is rounded separately and the rounding averages out over the keys. Quantised weights are
+    // kept as float16 (their own rounding is far coarser than f16's), float weights as float32
+    // (exactly the decoded values).
+    void prepare_layers() {
+        const ModelWeights& w = model_.weights();
+        const uint32_t H = c_.n_head, dn = c_.qk_nope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+        output_norm_ = decode_vector(w.output_norm);
+        views_.resize(c_.n_layer);
+        std::vector<float> row(std::max(rkv, dn));
+        for (uint32_t il = 0; il < c_.n_layer; ++il) {
+            const LayerWeights& lw = w.layers[il];
+            LayerViews& v = views_[il];
+            v.attn_norm = decode_vector(lw.attn_norm);
+            v.ffn_norm = decode_vector(lw.ffn_norm);
+            v.q_a_norm = decode_vector(lw.attn_q_a_norm);
+            v.kv_a_norm = decode_vector(lw.attn_kv_a_norm);
+            v.selection_bias = decode_vector(lw.exp_probs_b);
+            const gguf::TensorInfo* source = lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
+            const bool float_source = cpu::activation_format(source->type) == cpu::ActivationFormat::F32;
+            const TensorType copy_type = float_source ? TensorType::F32 : TensorType::F16;
+            const size_t elem = float_source ? 4 : 2;
+            auto put = [&](std::vector<uint8_t>& store, size_t index, float value) {
+                if (float_source) {
+                    std::memcpy(store.data() + index * 4, &value, 4);
+                } else {
+                    const uint16_t h = fp32_to_fp16(value);
+                    std::memcpy(store.data() + index * 2, &h, 2);
+                }
+            };
+            auto matrix = [&](const std::vector<uint8_t>& store, size_t offset, int64_t rows, int64_t cols) {
+                WeightMatrix m;
+                m.type = copy_type;
+                m.rows = rows;
+                m.cols = cols;
+                m.row_bytes = static_cast<size_t>(cols) * elem;
+                m.data = store.data() + offset * elem;
+                return m;
+            };
+            // wk_t[h]: r_kv × d_n (W_UK,hᵀ); wv[h]: d_v × r_kv (W_UV,h).
+            v.wk_t_store.resize(static_cast<size_t>(H) * rkv * dn * elem);
+            v.wv_store.resize(static_cast<size_t>(H) * dv * rkv * elem);
+            for (uint32_t h = 0; h < H; ++h) {
+                const size_t wk = static_cast<size_t>(h) * rkv * dn, wv = static_cast<size_t>(h) * dv * rkv;
+                if (lw.attn_kv_b) {
+                    const size_t row_bytes = tensor_row_bytes(lw.attn_kv_b->type, rkv);
+                    const uint8_t* head = lw.attn_kv_b->data + static_cast<size_t>(h) * (dn + dv) * row_bytes;
+                    for (uint32_t i = 0; i < dn; ++i) {
+                        dequantize_row(lw.attn_kv_b->type, head + i * row_bytes, row.data(), rkv);
+                        for (uint32_t cidx = 0; cidx < rkv; ++cidx) put(v.wk_t_store, wk + static_cast<size_t>(cidx) * dn + i, row[cidx]);
+                    }
+                    for (uint32_t j = 0; j < dv; ++j) {
+                        dequantize_row(lw.attn_kv_b->type, head + (dn + j) * row_bytes, row.data(), rkv);
+                        for (uint32_t cidx = 0; cidx < rkv; ++cidx) put(v.wv_store, wv + static_cast<size_t>(j) * rkv + cidx, row[cidx]);
+                    }
+                } else {
+                    const size_t k_row_bytes = tensor_row_bytes(lw.attn_k_b->type, dn);
+                    const size_t v_row_bytes = tensor_row_bytes(lw.attn_v_b->type, rkv);
+                    for (uint32_t cidx = 0; cidx < rkv; ++cidx) {
+                        dequantize_row(lw.attn_k_b->type, lw.attn_k_b->data + (static_cast<size_t>(h) * rkv + cidx) * k_row_bytes, row.data(), dn);
+                        for (uint32_t i = 0; i < dn; ++i) put(v.wk_t_store, wk + static_cast<size_t>(cidx) * dn + i, row[i]);
+                    }
+                    for (uint32_t j = 0; j < dv; ++j) {
+                        dequantize_row(lw.attn_v_b->type, lw.attn_v_b->data + (static_cast<size_t>(h) * dv + j) * v_row_bytes, row.data(), rkv);
+                        for (uint32_t cidx = 0; cidx < rkv; ++cidx) put(v.wv_store, wv + static_cast<size_t>(j) * rkv + cidx, row[cidx]);
+                    }
+                }
+            }
+            for (uint32_t h = 0; h < H; ++h) {
+                v.wk_t.push_back(matrix(v.wk_t_store, static_cast<size_t>(h) * rkv * dn, rkv, dn));
+                v.wv.push_back(matrix(v.wv_store, static_cast<size_t>(h) * dv * rkv, dv, rkv));
+            }
+        }
+    }
+
+    WeightMatrix cache_matrix(uint32_t il, uint32_t n_rows) const {
+        WeightMatrix m;
+        m.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
+        m.cols = row_width_;
+        m.rows = n_rows;
+        m.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
+        m.data = cache_[il].data();
+        return m;
+    }
+
+    float cache_value(uint32_t il, size_t index) const {
+        if (elem_bytes_ == 2) {
+            uint16_t h;
+            std::memcpy(&h, cache_[il].data() + index * 2, 2);
+            return fp16_to_fp32(h);
+        }
+        float f;
+        std::memcpy(&f, cache_[il].data() + index * 4, 4);
+        return f;
+    }
+
+    void attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
+        const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+        std::vector<float>& q = buf_q_;
+        q.resize(n * H * dqk);
+        if (c_.q_compressed()) {
+            std::vector<float>& qa = buf_tmp_;
+            qa.resize(n * c_.q_lora_rank);
+            matmul_precise(matrix_of(*lw.attn_q_a), xn.data(), n, qa.data());
+            rms_norm_rows(qa.data(), n, c_.q_lora_rank, lv.q_a_norm.data(), c_.rms_eps);
+            matmul_precise(matrix_of(*lw.attn_q_b), qa.data(), n, q.data());
+        } else {
+            matmul_precise(matrix_of(*lw.attn_q), xn.data(), n, q.data());
+        }
+        std::vector<float>& kv = buf_kv_;
+        kv.resize(n * (rkv + dr));
+        matmul_precise(matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, kv.data());
+
+        // Cache rows and roped queries.
+        std::vector<float> cos_table(dr / 2), sin_table(dr / 2);
+        for (size_t t = 0; t < n; ++t) {
+            const uint32_t pos = n_cached_ + static_cast<uint32_t>(t);
+            float* row = kv.data() + t * (rkv + dr);
+            rms_norm_rows(row, 1, rkv, lv.kv_a_norm.data(), c_.rms_eps);
+            rope_angles(c_, pos, cos_table.data(), sin_table.data());
+            apply_rope(row + rkv, dr, cos_table.data(), sin_table.data());
+            uint8_t* dst = cache_[il].data() + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
+            if (elem_bytes_ == 2) {
+                for (uint32_t i = 0; i < row_width_; ++i) {
+                    const uint16_t h = fp32_to_fp16(row[i]);
+                    std::memcpy(dst + i * 2, &h, 2);
+                }
+            } else {
+                std::memcpy(dst, row, row_width_ * 4);
+            }
+            for (uint32_t h = 0; h < H; ++h) apply_rope(q.data() + (t * H + h) * dqk + dn, dr, cos_table.data(), sin_table.data());
+        }
+
+        // Per (token, head): latent-space query [W_UKᵀ q_nope ‖ q_rope], scores against the
+        // cache rows, softmax, latent output, W_UV. Tokens × heads run in parallel.
+        std::vector<float>& o = buf_o_;
+        o.resize(n * H * dv);
+        const size_t n_tasks = n * H;
+        const float kq_scale = c_.kq_scale;
+        pool_.parallel_for(n_tasks, [&](size_t task, unsigned) {
+            const size_t t = task / H;
+            const uint32_t h = static_cast<uint32_t>(task % H);
+            const uint32_t n_keys = n_cached_ + static_cast<uint32_t>(t) + 1;
+            thread_local std::vector<float> query, scores, latent;
+            thread_local ActivationBuffer act;
+            query.resize(row_width_);
+            const float* qh = q.data() + (t * H + h) * dqk;
+            cpu::quantize_activations(lv.wk_t[h].type, qh, dn, 1, act);
+            cpu::matmul(lv.wk_t[h], act, query.data(), nullptr);
+            std::copy_n(qh + dn, dr, query.data() + rkv);
+            const WeightMatrix keys = cache_matrix(il, n_keys);
+            cpu::quantize_activations(keys.type, query.data(), row_width_, 1, act);
+            scores.resize(n_keys);
+            cpu::matmul(keys, act, scores.data(), nullptr);
+            float max = -std::numeric_limits<float>::infinity();
+            for (float& s : scores) {
+                s *= kq_scale;
+                max = std::max(max, s);
+            }
+            double sum = 0.0;
+            for (float& s : scores) {
+                s = std::exp(s - max);
+                sum += s;
+            }
+            const float inv = static_cast<float>(1.0 / sum);
+            latent.assign(rkv, 0.0f);
+            for (uint32_t s = 0; s < n_keys; ++s) {
+                const float a = scores[s] * inv;
+                const size_t base = static_cast<size_t>(s) * row_width_;
+                for (uint32_t cidx = 0; cidx < rkv; ++cidx) latent[cidx] += a * cache_value(il, base + cidx);
+            }
+            cpu::quantize_activations(lv.wv[h].type, latent.data(), rkv, 1, act);
+            cpu::matmul(lv.wv[h], act, o.data() + (t * H + h) * dv, nullptr);
+        });
+        buf_out_.resize(n * c_.n_embd);
+        matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
+    }
+
+    // out (n × D) = down(silu(gate·x) ⊙ up·x) for a 2-D or one matrix of a 3-D tensor.
+    // precise_down: the down projection's input (heavy-tailed: a product of two projections)
+    // is multiplied with matmul_precise.
+    void swiglu(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, const float* x, size_t n, float* out, bool precise_down = false) {
+        std::vector<float>& g = buf_gate_;
+        std::vector<float>& u = buf_up_;
+        g.resize(n * static_cast<size_t>(gate.rows));
+        u.resize(n * static_cast<size_t>(up.rows));
+        cpu::quantize_activations(gate.type, x, gate.cols, static_cast<int64_t>(n), act_);
+        cpu::matmul(gate, act_, g.data(), &pool_);
+        if (up.type != gate.type) cpu::quantize_activations(up.type, x, up.cols, static_cast<int64_t>(n), act_);
+        cpu::matmul(up, act_, u.data(), &pool_);
+        for (size_t i = 0; i < g.size(); ++i) g[i] = silu(g[i]) * u[i];
+        if (precise_down) matmul_precise(down, g.data(), n, out);
+        else matmul(down, g.data(), n, out);
+    }
+
+    void dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out) {
+        out.resize(n * c_.n_embd);
+        swiglu(matrix_of(gate), matrix_of(up), matrix_of(down), x, n, out.data(), true);
+    }
+
+    void moe(const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
+        const size_t d = c_.n_embd;
+        std::vector<float> router(n * c_.n_expert);
+        matmul(matrix_of(*lw.ffn_gate_inp), xn.data(), n, router.data());
+        // Route every token, then gather the tokens of each chosen expert.
+        std::vector<std::vector<std::pair<uint32_t, float>>> by_expert(c_.n_expert); // (token, weight)
+        for (size_t t = 0; t < n; ++t) {
+            const ExpertChoice choice = route_token(c_, std::span<const float>(router.data() + t * c_.n_expert, c_.n_expert), lv.selection_bias);
+            for (size_t k = 0; k < choice.experts.size(); ++k) by_expert[choice.experts[k]].emplace_back(static_cast<uint32_t>(t), choice.weights[k]);
+        }
+        std::vector<float>& out = buf_out_;
+        out.assign(n * d, 0.0f);
+        std::vector<float> gathered, expert_out;
+        for (uint32_t e = 0; e < c_.n_expert; ++e) {
+            const auto& members = by_expert[e];
+            if (members.empty()) continue;
+            gathered.resize(members.size() * d);
+            for (size_t m = 0; m < members.size(); ++m) std::copy_n(xn.data() + members[m].first * d, d, gathered.data() + m * d);
+            expert_out.resize(members.size() * d);
+            swiglu(matrix_of(*lw.ffn_gate_exps, e), matrix_of(*lw.ffn_up_exps, e), matrix_of(*lw.ffn_down_exps, e), gathered.data(), members.size(), expert_out.data());
+            for (size_t m = 0; m < members.size(); ++m) {
+                float* dst = out.data() + members[m].first * d;
+                const float* src = expert_out.data() + m * d;
+                for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
+            }
+        }
+        if (lw.ffn_gate_shexp) {
+            std::vector<float> shared(n * d);
+            swiglu(matrix_of(*lw.ffn_gate_shexp), matrix_of(*lw.ffn_up_shexp), matrix_of(*lw.ffn_down_shexp), xn.data(), n, shared.data());
+            for (size_t i = 0; i < out.size(); ++i) out[i] += shared[i];
+        }
+    }
+
+    const Model& model_;
+    const ModelConfig& c_;
+    BackendOptions options_;
+    cpu::ThreadPool pool_;
+    uint32_t row_width_ = 0;
+    size_t elem_bytes_ = 4;
+    std::vector<std::vector<uint8_t>> cache_; // per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
+    uint32_t n_cached_ = 0;
+    std::vector<LayerViews> views_;
+    std::vector<float> output_norm_;
+    ActivationBuffer act_;
+    std::vector<float> residual_, correction_;
+    std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_, buf_gate_, buf_up_;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> create_cpu_backend(const Model& model, const BackendOptions& options) {
+    return std::make_unique<CpuBackend>(model, options);
+}
+
+} // namespace latent

@@ -1,0 +1,161 @@
+// `latent bench -m MODEL [-p 512] [-n 128] [-t THREADS] [--backend …] [--json]`: prompt
+// processing and generation speed (median of repetitions), and the memory bandwidth that
+// generation achieves: bytes of active weights + KV cache read per token × tokens/s, against
+// the machine's measured copy bandwidth.
+#include "run_options.h"
+#include "cli_args.h"
+#include "commands.h"
+
+#include "backend/backend_common.h"
+#include "core/error.h"
+#include "core/json_writer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <thread>
+
+namespace latent::cli {
+namespace {
+
+const std::vector<OptionSpec> kOptions = {
+    {"--model", "-m", true, "GGUF model file"},
+    {"--prompt", "-p", true, "prompt tokens evaluated in one batch (default 512; 0 skips)"},
+    {"--gen", "-n", true, "tokens generated one at a time (default 128; 0 skips)"},
+    {"--depth", "-d", true, "context already cached before the generation test (default 0)"},
+    {"--reps", "-r", true, "repetitions; the median is reported (default 3)"},
+    {"--threads", "-t", true, "CPU threads (default: all)"},
+    {"--backend", "-b", true, "ref, cpu or auto (default auto)"},
+    {"--cache-type", "", true, "f16 (default) or f32"},
+    {"--json", "", false, "print one JSON object"},
+    {"--help", "-h", false, "show this help"},
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// STREAM-style copy bandwidth (bytes read + bytes written per second) of a buffer far larger
+// than the caches, with `threads` threads; best of 5.
+double copy_bandwidth(unsigned threads) {
+    const size_t bytes = size_t{1} << 30;
+    std::vector<uint8_t> src(bytes, 1), dst(bytes, 0);
+    double best = 0.0;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> pool;
+        const size_t chunk = bytes / threads;
+        for (unsigned t = 0; t < threads; ++t) pool.emplace_back([&, t] { std::memcpy(dst.data() + t * chunk, src.data() + t * chunk, chunk); });
+        for (auto& th : pool) th.join();
+        best = std::max(best, 2.0 * static_cast<double>(bytes) / seconds_since(start));
+    }
+    return best;
+}
+
+} // namespace
+
+int run_bench(const std::vector<std::string>& argv) {
+    const Args args = Args::parse("bench", kOptions, argv);
+    if (args.flag("--help")) {
+        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [--backend ref|cpu|auto] [--json]", kOptions).c_str(), stdout);
+        return 0;
+    }
+    const int64_t n_prompt = args.get_int("--prompt", 512), n_gen = args.get_int("--gen", 128), depth = args.get_int("--depth", 0);
+    const int64_t reps = args.get_int("--reps", 3), threads_arg = args.get_int("--threads", 0);
+    if (n_prompt < 0 || n_gen < 0 || depth < 0 || reps < 1 || threads_arg < 0) throw Error("counts must not be negative and --reps at least 1");
+    const unsigned threads = threads_arg > 0 ? static_cast<unsigned>(threads_arg) : std::max(1u, std::thread::hardware_concurrency());
+
+    const auto load_start = std::chrono::steady_clock::now();
+    const auto model = Model::load(args.require("--model"));
+    BackendOptions options;
+    options.n_ctx = static_cast<uint32_t>(std::max(n_prompt, depth + n_gen) + 1);
+    options.n_threads = threads;
+    options.cache_type = args.get("--cache-type").value_or("f16") == "f32" ? KvCacheType::F32 : KvCacheType::F16;
+    const std::string backend_name = args.get("--backend").value_or("auto");
+    const auto backend = make_backend(*model, backend_name, options);
+    const double load_s = seconds_since(load_start);
+
+    // Token ids do not change the cost; use ordinary ones spread over the vocabulary.
+    const int32_t n_vocab = static_cast<int32_t>(model->config().n_vocab);
+    auto token = [&](int64_t i) { return static_cast<int32_t>((i * 7919 + 13) % n_vocab); };
+    std::vector<float> logits(static_cast<size_t>(n_vocab));
+
+    std::vector<double> pp_runs, tg_runs;
+    for (int64_t rep = 0; rep < reps; ++rep) {
+        if (n_prompt > 0) {
+            backend->truncate(0);
+            std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
+            for (int64_t i = 0; i < n_prompt; ++i) tokens[static_cast<size_t>(i)] = token(i);
+            const uint32_t last = static_cast<uint32_t>(n_prompt - 1);
+            const auto start = std::chrono::steady_clock::now();
+            backend->evaluate(tokens, std::span<const uint32_t>(&last, 1), logits.data());
+            pp_runs.push_back(static_cast<double>(n_prompt) / seconds_since(start));
+        }
+        if (n_gen > 0) {
+            backend->truncate(0);
+            for (int64_t done = 0; done < depth;) {
+                const int64_t chunk = std::min<int64_t>(512, depth - done);
+                std::vector<int32_t> tokens(static_cast<size_t>(chunk));
+                for (int64_t i = 0; i < chunk; ++i) tokens[static_cast<size_t>(i)] = token(done + i);
+                backend->evaluate(tokens, {}, nullptr);
+                done += chunk;
+            }
+            const uint32_t row = 0;
+            const auto start = std::chrono::steady_clock::now();
+            for (int64_t i = 0; i < n_gen; ++i) {
+                const int32_t t = token(depth + i);
+                backend->evaluate(std::span<const int32_t>(&t, 1), std::span<const uint32_t>(&row, 1), logits.data());
+            }
+            tg_runs.push_back(static_cast<double>(n_gen) / seconds_since(start));
+        }
+    }
+    const double pp = median(pp_runs), tg = median(tg_runs);
+    // Bytes per generated token at the middle of the generation run.
+    const uint64_t bytes_at_start = bytes_read_per_token(*model, static_cast<uint32_t>(depth + n_gen / 2), options.cache_type);
+    const double tg_gb_per_s = tg * static_cast<double>(bytes_at_start) / 1e9;
+    const double copy_gb_per_s = copy_bandwidth(threads) / 1e9;
+    const double limit_tokens_per_s = copy_gb_per_s * 1e9 / static_cast<double>(bytes_at_start);
+
+    if (args.flag("--json")) {
+        JsonWriter j;
+        j.begin_object()
+            .key("model").value(args.require("--model"))
+            .key("backend").value(backend->name())
+            .key("threads").value(static_cast<uint64_t>(threads))
+            .key("n_prompt").value(n_prompt)
+            .key("n_gen").value(n_gen)
+            .key("depth").value(depth)
+            .key("reps").value(reps)
+            .key("pp_tokens_per_s").value(pp, 6)
+            .key("tg_tokens_per_s").value(tg, 6)
+            .key("tg_bytes_per_token").value(bytes_at_start)
+            .key("tg_gb_per_s").value(tg_gb_per_s, 6)
+            .key("copy_gb_per_s").value(copy_gb_per_s, 6)
+            .key("tg_percent_of_copy_bandwidth").value(100.0 * tg_gb_per_s / copy_gb_per_s, 4)
+            .key("pp_speedup_per_token_vs_tg").value(tg > 0 ? pp / tg : 0.0, 4)
+            .key("load_s").value(load_s, 4)
+            .end_object();
+        std::printf("%s\n", j.str().c_str());
+        return 0;
+    }
+    std::printf("model:      %s (%s, %s backend, %u threads)\n", args.require("--model").c_str(), model->config().name.c_str(), std::string(backend->name()).c_str(), threads);
+    if (n_prompt > 0) std::printf("prompt:     %lld tokens in one batch: %.2f tokens/s (median of %lld)\n", static_cast<long long>(n_prompt), pp, static_cast<long long>(reps));
+    if (n_gen > 0) {
+        std::printf("generation: %lld tokens at depth %lld: %.2f tokens/s (median of %lld)\n", static_cast<long long>(n_gen), static_cast<long long>(depth), tg,
+                    static_cast<long long>(reps));
+        std::printf("bandwidth:  %.3f GB read per token (active weights + KV cache) -> %.2f GB/s; machine copy bandwidth %.2f GB/s: %.1f%% "
+                    "(limit %.2f tokens/s)\n",
+                    static_cast<double>(bytes_at_start) / 1e9, tg_gb_per_s, copy_gb_per_s, 100.0 * tg_gb_per_s / copy_gb_per_s, limit_tokens_per_s);
+    }
+    if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
+    return 0;
+}
+
+} // namespace latent::cli

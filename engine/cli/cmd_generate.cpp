@@ -1,0 +1,162 @@
+// `latent run` (one prompt, streamed) and `latent chat` (interactive, multi-turn, reusing the
+// KV cache across turns). Text goes to stdout as it is generated; statistics and the stop
+// reason go to stderr.
+#include "commands.h"
+#include "run_options.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace latent::cli {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+std::atomic<bool> g_generating{false};
+
+void on_sigint(int) {
+    if (g_generating.load()) {
+        g_cancel.store(true); // stop this answer; a second Ctrl+C while idle quits
+    } else {
+        std::signal(SIGINT, SIG_DFL);
+        std::raise(SIGINT);
+    }
+}
+
+void print_piece(std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+}
+
+void print_stats(const GenerationResult& r) {
+    const GenerationStats& s = r.stats;
+    std::fprintf(stderr, "\n[%s%s%s | prompt %u tokens (%u reused) at %.1f tokens/s | %u generated at %.2f tokens/s | first token after %.0f ms]\n",
+                 std::string(stop_reason_name(r.reason)).c_str(), r.message.empty() ? "" : ": ", r.message.c_str(), s.n_prompt_tokens, s.n_reused,
+                 s.prompt_tokens_per_s, s.n_generated, s.generation_tokens_per_s, s.time_to_first_token_ms);
+}
+
+std::unique_ptr<Model> load_model(const Args& args) {
+    ModelLoadOptions options;
+    options.chat_format = args.get("--chat-format").value_or("");
+    return Model::load(args.require("--model"), options);
+}
+
+uint32_t default_context(const Model& model) { return std::min<uint32_t>(4096, model.config().n_ctx_train ? model.config().n_ctx_train : 4096); }
+
+} // namespace
+
+int run_run(const std::vector<std::string>& argv) {
+    std::vector<OptionSpec> specs = {
+        {"--prompt", "-p", true, "the prompt text"},
+        {"--file", "-f", true, "read the prompt from a file"},
+        {"--n-predict", "-n", true, "tokens to generate at most (default 256)"},
+        {"--chat", "", false, "wrap the prompt as one user turn in the model's chat format"},
+        {"--system", "", true, "system prompt (with --chat)"},
+        {"--help", "-h", false, "show this help"},
+    };
+    add_run_options(specs);
+    const Args args = Args::parse("run", specs, argv);
+    if (args.flag("--help")) {
+        std::fputs(usage_text("run", "-m MODEL (-p TEXT | --file F) [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--chat]", specs).c_str(), stdout);
+        return 0;
+    }
+    std::string prompt;
+    if (const auto file = args.get("--file")) {
+        std::ifstream in(*file, std::ios::binary);
+        if (!in) throw Error("cannot read " + *file);
+        std::ostringstream s;
+        s << in.rdbuf();
+        prompt = s.str();
+    } else if (const auto p = args.get("--prompt")) {
+        prompt = *p;
+    } else if (args.positional().size() == 1) {
+        prompt = args.positional().front();
+    } else {
+        throw Error("give the prompt with -p TEXT or --file F");
+    }
+    const auto model = load_model(args);
+    const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), backend_options_from(args, default_context(*model)));
+    Session session(*backend);
+    GenerationParams params = generation_params_from(args);
+    params.max_new_tokens = static_cast<int32_t>(args.get_int("--n-predict", 256));
+
+    std::signal(SIGINT, on_sigint);
+    g_generating = true;
+    GenerationResult result;
+    if (args.flag("--chat")) {
+        std::vector<chat::ChatMessage> messages;
+        if (const auto system = args.get("--system")) messages.push_back({chat::ChatMessage::System, *system});
+        messages.push_back({chat::ChatMessage::User, prompt});
+        result = session.generate(messages, params, print_piece, &g_cancel);
+    } else {
+        // A raw prompt: BOS as the model asks, special-token texts parsed (so a hand-written
+        // template works).
+        result = session.generate_tokens(model->tokenizer().encode(prompt, true, true), params, print_piece, &g_cancel);
+    }
+    g_generating = false;
+    print_stats(result);
+    return result.reason == StopReason::Error ? 1 : 0;
+}
+
+int run_chat(const std::vector<std::string>& argv) {
+    std::vector<OptionSpec> specs = {
+        {"--system", "", true, "system prompt"},
+        {"--n-predict", "-n", true, "tokens per answer at most (default 1024)"},
+        {"--help", "-h", false, "show this help"},
+    };
+    add_run_options(specs);
+    const Args args = Args::parse("chat", specs, argv);
+    if (args.flag("--help")) {
+        std::fputs(usage_text("chat", "-m MODEL [--system TEXT] [sampling options]", specs).c_str(), stdout);
+        return 0;
+    }
+    const auto model = load_model(args);
+    const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), backend_options_from(args, default_context(*model)));
+    Session session(*backend);
+    GenerationParams params = generation_params_from(args);
+    params.max_new_tokens = static_cast<int32_t>(args.get_int("--n-predict", 1024));
+
+    std::vector<chat::ChatMessage> messages;
+    if (const auto system = args.get("--system")) messages.push_back({chat::ChatMessage::System, *system});
+    std::fprintf(stderr, "%s: %s chat format, %u-token context on the %s backend. Type a message and press Enter; /reset starts over, "
+                         "/exit or Ctrl+D quits, Ctrl+C stops an answer.\n",
+                 model->config().name.c_str(), chat::describe_chat_format_choice(model->chat_format()).c_str(), backend->context_size(),
+                 std::string(backend->name()).c_str());
+    std::signal(SIGINT, on_sigint);
+    std::string line;
+    while (true) {
+        std::fputs("> ", stderr);
+        std::fflush(stderr);
+        if (!std::getline(std::cin, line)) break;
+        if (line == "/exit" || line == "/quit") break;
+        if (line == "/reset") {
+            messages.erase(std::remove_if(messages.begin(), messages.end(), [](const auto& m) { return m.role != chat::ChatMessage::System; }), messages.end());
+            session.reset();
+            std::fputs("(conversation cleared)\n", stderr);
+            continue;
+        }
+        if (line.empty()) continue;
+        messages.push_back({chat::ChatMessage::User, line});
+        g_cancel = false;
+        g_generating = true;
+        const GenerationResult result = session.generate(messages, params, print_piece, &g_cancel);
+        g_generating = false;
+        print_stats(result);
+        if (result.reason == StopReason::ContextFull && result.text.empty()) {
+            messages.pop_back();
+            std::fputs("(the conversation no longer fits the context; /reset to start over or use a larger --ctx)\n", stderr);
+            continue;
+        }
+        // Keep the answer as the model will see it again: without its reasoning.
+        messages.push_back({chat::ChatMessage::Assistant, chat::split_reasoning(result.text, result.started_in_reasoning).answer});
+    }
+    return 0;
+}
+
+} // namespace latent::cli

@@ -1,0 +1,310 @@
+// AVX2 kernels for the 256-value super-block types (Q2_K .. Q6_K, IQ4_XS) against Q8_K
+// activations.
+//
+// Per super-block and token the integer part is accumulated in 8 int32 lanes: maddubs multiplies
+// 32 weight bytes (unsigned, 0..63) by 32 activation bytes into 16 pair sums, and madd weights
+// each pair by its sub-block's scale (a 16-value sub-block fills one 128-bit lane, a 32-value
+// one the whole register). Offsets (Q3_K's -4, Q6_K's -32) and mins (Q2_K, Q4_K, Q5_K) are
+// applied through the activations' 16-value sums, never per weight. One float multiply-add per
+// super-block and token turns the integers into the result.
+#include "cpu/avx2_common.h"
+
+#if LATENT_HAVE_X86
+
+LATENT_AVX2_BEGIN
+
+namespace latent::cpu::avx2 {
+namespace {
+
+using namespace blocks;
+
+// shuffle_epi8 mask that copies int16 number k (0..7) of each 128-bit lane to all 8 positions.
+inline __m128i int16_picker(int k) { return _mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * k)); }
+
+// From 8 int16 held in both lanes: int16 k everywhere (32-value sub-blocks).
+inline __m256i broadcast_int16(__m256i both_lanes, int k) {
+    return _mm256_shuffle_epi8(both_lanes, _mm256_broadcastsi128_si256(int16_picker(k)));
+}
+
+// From 8 int16 held in both lanes: int16 k in the low lane and k + 1 in the high lane (two
+// 16-value sub-blocks that share 32 bytes).
+inline __m256i pair_int16(__m256i both_lanes, int k) {
+    return _mm256_shuffle_epi8(both_lanes, _mm256_set_m128i(int16_picker(k + 1), int16_picker(k)));
+}
+
+// The final float step shared by all types: acc += d_w * d_x * isum (- dmin_w * d_x * msum).
+inline __m256 scale_and_add(__m256 acc, __m256i isum, float d_scale) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d_scale), acc);
+}
+
+// ---- Q4_K / Q5_K ------------------------------------------------------------------------------
+
+// Eight 6-bit scales and mins from the 12 packed bytes (get_scale_min_k4), four per 32-bit word:
+// scales 0-3 and mins 0-3 are the low 6 bits of bytes 0-3 and 4-7; scales/mins 4-7 take their low
+// nibbles from bytes 8-11 and their top 2 bits from the top of bytes 0-3 / 4-7.
+inline void unpack_k4_scales(const uint8_t* packed, __m256i& scales_both_lanes, __m256i& mins_per_16) {
+    const uint32_t u0 = load_u32(packed);
+    const uint32_t u1 = load_u32(packed + 4);
+    const uint32_t u2 = load_u32(packed + 8);
+    const uint32_t scales_lo = u0 & 0x3F3F3F3Fu;
+    const uint32_t mins_lo = u1 & 0x3F3F3F3Fu;
+    const uint32_t scales_hi = (u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    const uint32_t mins_hi = ((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    const __m128i scales = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(scales_hi), static_cast<int>(scales_lo)));
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(mins_hi), static_cast<int>(mins_lo)));
+    scales_both_lanes = _mm256_broadcastsi128_si256(scales);
+    // Each min twice: it covers two 16-value activation sums.
+    mins_per_16 = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
+}
+
+template <bool kFiveBit>
+struct QK4Row {
+    static constexpr size_t kBytes = kFiveBit ? q5_k::bytes : q4_k::bytes;
+    static constexpr size_t kQs = kFiveBit ? q5_k::qs : q4_k::qs;
+
+    template <int NT>
+    static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
+        __m256 acc[NT];
+        for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
+        const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+        const int64_t n_blocks = cols / 256;
+        const int distance = prefetch_distance();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* block = row + b * static_cast<int64_t>(kBytes);
+            prefetch_block<kBytes>(block, distance);
+            const float d = f16_at(block + 0);
+            const float dmin = f16_at(block + 2);
+            __m256i scales, mins;
+            unpack_k4_scales(block + 4, scales, mins);
+            __m256i isum[NT];
+            for (int i = 0; i < NT; ++i) isum[i] = _mm256_setzero_si256();
+            [[maybe_unused]] __m256i high_bits;
+            if constexpr (kFiveBit) high_bits = load256(block + q5_k::qh);
+            for (int g = 0; g < 4; ++g) {
+                const __m256i packed = load256(block + kQs + 32 * g);
+                __m256i lo = _mm256_and_si256(packed, low_nibble);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibble);
+                if constexpr (kFiveBit) {
+                    // Bit 2g (2g + 1) of qh byte l is the fifth bit of the low (high) nibble
+                    // value l; shift it to bit 4, one sub-block at a time.
+                    const __m256i bit4 = _mm256_set1_epi8(0x10);
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
+                    high_bits = _mm256_srli_epi16(high_bits, 1);
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
+                    high_bits = _mm256_srli_epi16(high_bits, 1);
+                }
+                const __m256i scale_lo = broadcast_int16(scales, 2 * g);
+                const __m256i scale_hi = broadcast_int16(scales, 2 * g + 1);
+                for (int i = 0; i < NT; ++i) {
+                    const int8_t* xq = x.quants[i] + 256 * b + 64 * g;
+                    const __m256i p_lo = dot_u8_s8_scaled(lo, load256(xq), scale_lo);
+                    const __m256i p_hi = dot_u8_s8_scaled(hi, load256(xq + 32), scale_hi);
+                    isum[i] = _mm256_add_epi32(isum[i], _mm256_add_epi32(p_lo, p_hi));
+                }
+            }
+            for (int i = 0; i < NT; ++i) {
+                const float dx = x.scales[i][b];
+                const __m256i msum = _mm256_madd_epi16(load256(x.sums[i] + 16 * b), mins);
+                acc[i] = scale_and_add(acc[i], isum[i], d * dx);
+                acc[i] = scale_and_add(acc[i], msum, -dmin * dx);
+            }
+        }
+        for (int i = 0; i < NT; ++i) out[i] = hsum(acc[i]);
+    }
+};
+
+// ---- Q6_K ---------------------------------------------------------------------------------------
+
+struct Q6KRow {
+    template <int NT>
+    static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
+        __m256 acc[NT];
+        for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
+        const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+        const __m256i high_pair = _mm256_set1_epi8(0x30);
+        const int64_t n_blocks = cols / 256;
+        const int distance = prefetch_distance();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* block = row + b * static_cast<int64_t>(q6_k::bytes);
+            prefetch_block<q6_k::bytes>(block, distance);
+            const float d = f16_at(block + q6_k::d);
+            const __m256i scales = _mm256_cvtepi8_epi16(load128(block + q6_k::scales));
+            __m256i isum[NT];
+            for (int i = 0; i < NT; ++i) isum[i] = _mm256_setzero_si256();
+            for (int n = 0; n < 2; ++n) {
+                // The 8 scales of this half in both lanes.
+                const __m256i half_scales = n == 0 ? _mm256_permute2x128_si256(scales, scales, 0x00)
+                                                   : _mm256_permute2x128_si256(scales, scales, 0x11);
+                const __m256i ql0 = load256(block + q6_k::ql + 64 * n);
+                const __m256i ql1 = load256(block + q6_k::ql + 64 * n + 32);
+                const __m256i qh = load256(block + q6_k::qh + 32 * n);
+                // Plane t: low 4 bits from ql (t < 2: low nibbles of ql[32t..], else high
+                // nibbles of ql[32(t-2)..]), high 2 bits from qh >> 2t; values 0..63.
+                const __m256i q[4] = {
+                    _mm256_or_si256(_mm256_and_si256(ql0, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_pair)),
+                    _mm256_or_si256(_mm256_and_si256(ql1, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_pair)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble), _mm256_and_si256(qh, high_pair)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble),
+                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_pair)),
+                };
+                for (int t = 0; t < 4; ++t) {
+                    const __m256i plane_scales = pair_int16(half_scales, 2 * t);
+                    for (int i = 0; i < NT; ++i) {
+                        const __m256i xq = load256(x.quants[i] + 256 * b + 128 * n + 32 * t);
+                        isum[i] = _mm256_add_epi32(isum[i], dot_u8_s8_scaled(q[t], xq, plane_scales));
+                    }
+                }
+            }
+            for (int i = 0; i < NT; ++i) {
+                // The stored values are q + 32: subtract 32 * sum(scale * activation sum).
+                const __m256i offset = _mm256_madd_epi16(load256(x.sums[i] + 16 * b), scales);
+                isum[i] = _mm256_sub_epi32(isum[i], _mm256_slli_epi32(offset, 5));
+                acc[i] = scale_and_add(acc[i], isum[i], d * x.scales[i][b]);
+            }
+        }
+        for (int i = 0; i < NT; ++i) out[i] = hsum(acc[i]);
+    }
+};
+
+// ---- Q2_K / Q3_K --------------------------------------------------------------------------------
+
+// The 16 Q3_K scales, unbiased (-32..31), as int16. Byte i's low 4 bits are nibble i of bytes
+// 0-7 (low nibbles first), its top 2 bits the 2-bit field i/4 of byte 8 + i%4.
+inline __m256i unpack_q3_k_scales(const uint8_t* packed) {
+    const uint32_t a0 = load_u32(packed);
+    const uint32_t a1 = load_u32(packed + 4);
+    const uint32_t high = load_u32(packed + 8);
+    const uint32_t s0 = (a0 & 0x0F0F0F0Fu) | ((high & 0x03030303u) << 4);
+    const uint32_t s1 = (a1 & 0x0F0F0F0Fu) | (((high >> 2) & 0x03030303u) << 4);
+    const uint32_t s2 = ((a0 >> 4) & 0x0F0F0F0Fu) | (((high >> 4) & 0x03030303u) << 4);
+    const uint32_t s3 = ((a1 >> 4) & 0x0F0F0F0Fu) | (((high >> 6) & 0x03030303u) << 4);
+    const __m128i biased = _mm_set_epi32(static_cast<int>(s3), static_cast<int>(s2), static_cast<int>(s1), static_cast<int>(s0));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
+}
+
+// Both types: two halves of 128 values, each four 2-bit planes of the same 32 bytes; a plane's
+// 32 values are two 16-value sub-blocks with their own scales.
+template <bool kThreeBit>
+struct Q23KRow {
+    static constexpr size_t kBytes = kThreeBit ? q3_k::bytes : q2_k::bytes;
+    static constexpr size_t kQs = kThreeBit ? q3_k::qs : q2_k::qs;
+
+    template <int NT>
+    static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
+        __m256 acc[NT];
+        for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
+        const __m256i two_bits = _mm256_set1_epi8(0x03);
+        const int64_t n_blocks = cols / 256;
+        const int distance = prefetch_distance();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* block = row + b * static_cast<int64_t>(kBytes);
+            prefetch_block<kBytes>(block, distance);
+            float d = 0.0f;
+            float dmin = 0.0f;
+            __m256i scales, mins = _mm256_setzero_si256();
+            [[maybe_unused]] __m256i high_bits;
+            if constexpr (kThreeBit) {
+                d = f16_at(block + q3_k::d);
+                scales = unpack_q3_k_scales(block + q3_k::scales);
+                high_bits = load256(block + q3_k::hmask);
+            } else {
+                d = f16_at(block + q2_k::d);
+                dmin = f16_at(block + q2_k::dmin);
+                const __m128i packed = load128(block + q2_k::scales);
+                scales = _mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F)));
+                mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+            }
+            __m256i isum[NT];
+            for (int i = 0; i < NT; ++i) isum[i] = _mm256_setzero_si256();
+            for (int n = 0; n < 2; ++n) {
+                const __m256i half_scales = n == 0 ? _mm256_permute2x128_si256(scales, scales, 0x00)
+                                                   : _mm256_permute2x128_si256(scales, scales, 0x11);
+                const __m256i packed = load256(block + kQs + 32 * n);
+                for (int j = 0; j < 4; ++j) {
+                    __m256i q = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), two_bits);
+                    if constexpr (kThreeBit) {
+                        // hmask bit 4n + j of byte l is the third bit (value + 4) of value l.
+                        q = _mm256_or_si256(q, _mm256_and_si256(_mm256_slli_epi16(high_bits, 2), _mm256_set1_epi8(0x04)));
+                        high_bits = _mm256_srli_epi16(high_bits, 1);
+                    }
+                    const __m256i plane_scales = pair_int16(half_scales, 2 * j);
+                    for (int i = 0; i < NT; ++i) {
+                        const __m256i xq = load256(x.quants[i] + 256 * b + 128 * n + 32 * j);
+                        isum[i] = _mm256_add_epi32(isum[i], dot_u8_s8_scaled(q, xq, plane_scales));
+                    }
+                }
+            }
+            for (int i = 0; i < NT; ++i) {
+                const float dx = x.scales[i][b];
+                const __m256i bsums = load256(x.sums[i] + 16 * b);
+                if constexpr (kThreeBit) {
+                    // The values above are q + 4: subtract 4 * sum(scale * activation sum).
+                    isum[i] = _mm256_sub_epi32(isum[i], _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales), 2));
+                    acc[i] = scale_and_add(acc[i], isum[i], d * dx);
+                } else {
+                    acc[i] = scale_and_add(acc[i], isum[i], d * dx);
+                    acc[i] = scale_and_add(acc[i], _mm256_madd_epi16(bsums, mins), -dmin * dx);
+                }
+            }
+        }
+        for (int i = 0; i < NT; ++i) out[i] = hsum(acc[i]);
+    }
+};
+
+// ---- IQ4_XS -------------------------------------------------------------------------------------
+
+struct Iq4XsRow {
+    template <int NT>
+    static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
+        __m256 acc[NT];
+        for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
+        const __m256i codebook = _mm256_broadcastsi128_si256(load128(kIq4nlCodebook.data()));
+        const int64_t n_blocks = cols / 256;
+        const int distance = prefetch_distance();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* block = row + b * static_cast<int64_t>(iq4_xs::bytes);
+            prefetch_block<iq4_xs::bytes>(block, distance);
+            const float d = f16_at(block + iq4_xs::d);
+            const uint32_t scales_h = load_u16(block + iq4_xs::scales_h);
+            const uint32_t scales_l = load_u32(block + iq4_xs::scales_l);
+            __m256i isum[NT];
+            for (int i = 0; i < NT; ++i) isum[i] = _mm256_setzero_si256();
+            for (int k = 0; k < 8; ++k) {
+                const int ls = static_cast<int>(((scales_l >> (4 * k)) & 0x0F) | (((scales_h >> (2 * k)) & 3) << 4));
+                const __m256i scale = _mm256_set1_epi16(static_cast<short>(ls - 32));
+                const __m256i w = _mm256_shuffle_epi8(codebook, nibbles_32(block + iq4_xs::qs + 16 * k));
+                const __m256i w_abs = _mm256_sign_epi8(w, w);
+                for (int i = 0; i < NT; ++i) {
+                    const __m256i xs = _mm256_sign_epi8(load256(x.quants[i] + 256 * b + 32 * k), w);
+                    isum[i] = _mm256_add_epi32(isum[i], dot_u8_s8_scaled(w_abs, xs, scale));
+                }
+            }
+            for (int i = 0; i < NT; ++i) acc[i] = scale_and_add(acc[i], isum[i], d * x.scales[i][b]);
+        }
+        for (int i = 0; i < NT; ++i) out[i] = hsum(acc[i]);
+    }
+};
+
+} // namespace
+} // namespace latent::cpu::avx2
+
+LATENT_AVX2_END
+
+namespace latent::cpu::detail {
+
+MatmulKernel avx2_k_kernel(TensorType type) {
+    using namespace avx2;
+    switch (type) {
+    case TensorType::Q2_K: return matmul_rows<Q23KRow<false>>;
+    case TensorType::Q3_K: return matmul_rows<Q23KRow<true>>;
+    case TensorType::Q4_K: return matmul_rows<QK4Row<false>>;
+    case TensorType::Q5_K: return matmul_rows<QK4Row<true>>;
+    case TensorType::Q6_K: return matmul_rows<Q6KRow>;
+    case TensorType::IQ4_XS: return matmul_rows<Iq4XsRow>;
+    default: return nullptr;
+    }
+}
+
+} // namespace latent::cpu::detail
+
+#endif // LATENT_HAVE_X86

@@ -1,0 +1,80 @@
+// Internal to engine/cpu: the kernel table behind matmul and the helpers the portable and SIMD
+// kernel files share.
+#pragma once
+
+#include "cpu/quant_dot.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace latent::cpu::detail {
+
+// Raw pointers into activations (an ActivationBuffer, or a caller's float array).
+struct ActivationView {
+    ActivationFormat format = ActivationFormat::None;
+    int64_t cols = 0;
+    int64_t n_tokens = 0;
+    const float* values = nullptr;   // F32: (n_tokens, cols)
+    const int8_t* quants = nullptr;  // Q8_*: (n_tokens, cols)
+    const float* scales = nullptr;   // Q8_*: (n_tokens, cols / block size)
+    const int16_t* sums = nullptr;   // Q8_*: (n_tokens, cols / sum group)
+    int64_t scales_per_token = 0;
+    int64_t sums_per_token = 0;
+};
+
+ActivationView view_of(const ActivationBuffer& x);
+
+// Computes y[t * y_stride + r] = sum_i W[r][i] x[t][i] for rows [row_begin, row_end) and tokens
+// [token_begin, token_end). The view is in the weight type's format with cols == w.cols.
+using MatmulKernel = void (*)(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
+                              int64_t token_begin, int64_t token_end, float* y, int64_t y_stride);
+
+// nullptr where the level has no kernel for the type (the caller then falls back to portable).
+MatmulKernel portable_kernel(TensorType type);
+MatmulKernel avx2_kernel(TensorType type);
+MatmulKernel avx2_k_kernel(TensorType type); // the super-block types, quant_dot_avx2_k.cpp
+
+// Quantizes n_tokens tokens of cols values into the Q8_32 or Q8_K arrays (block = 32 or 256).
+// Both implementations produce identical bytes.
+using ActivationQuantizer = void (*)(const float* x, int64_t cols, int64_t n_tokens, int64_t block,
+                                     int8_t* quants, float* scales, int16_t* sums);
+void quantize_activations_portable(const float* x, int64_t cols, int64_t n_tokens, int64_t block, int8_t* quants,
+                                   float* scales, int16_t* sums);
+void quantize_activations_avx2(const float* x, int64_t cols, int64_t n_tokens, int64_t block, int8_t* quants,
+                               float* scales, int16_t* sums);
+
+bool cpu_has_avx2();
+
+// Runs body.template operator()<NT>(row, token) for every row in [row_begin, row_end) and every
+// group of NT (<= MaxTokens) consecutive tokens starting at `token`. Token groups are the outer
+// loop: the group's activations stay in L1 while the rows stream past.
+template <int MaxTokens, class Body>
+void for_each_tile(int64_t row_begin, int64_t row_end, int64_t token_begin, int64_t token_end, Body&& body) {
+    static_assert(MaxTokens >= 1 && MaxTokens <= 4);
+    for (int64_t t = token_begin; t < token_end;) {
+        const int64_t group = std::min<int64_t>(MaxTokens, token_end - t);
+        switch (group) {
+        case 4:
+            if constexpr (MaxTokens >= 4) {
+                for (int64_t r = row_begin; r < row_end; ++r) body.template operator()<4>(r, t);
+            }
+            break;
+        case 3:
+            if constexpr (MaxTokens >= 3) {
+                for (int64_t r = row_begin; r < row_end; ++r) body.template operator()<3>(r, t);
+            }
+            break;
+        case 2:
+            if constexpr (MaxTokens >= 2) {
+                for (int64_t r = row_begin; r < row_end; ++r) body.template operator()<2>(r, t);
+            }
+            break;
+        default:
+            for (int64_t r = row_begin; r < row_end; ++r) body.template operator()<1>(r, t);
+            break;
+        }
+        t += group;
+    }
+}
+
+} // namespace latent::cpu::detail

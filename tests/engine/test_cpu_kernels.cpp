@@ -1,0 +1,662 @@
+// CPU kernels: the thread pool, activation quantization, and matmul on every decodable weight
+// type (portable and SIMD paths) against matmul_reference on fresh random weights.
+//
+// Tolerances (per output y[t][o], with W the exactly decoded weights, x the float activations,
+// x^ the activations as quantized, h_i = d/2 of x_i's activation block):
+//  * against the reference on x^ (what the kernel multiplies): only float rounding is left, so
+//    |y - ref(x^)| <= eps * sum_i |W_i| |x^_i|, eps = kappa * (n_terms + 16) * 2^-24, where
+//    n_terms is the number of float products summed per output (blocks, or cols / 8 lanes for
+//    float weights; the standard n*u bound of recursive summation) and kappa = 4 for the types
+//    with a per-block minimum, whose two partial products can each exceed |W_i| (kappa = 1
+//    otherwise).
+//  * against the reference on x: the activation rounding adds at most sum_i |W_i| h_i.
+//  * SIMD against portable: both within eps of ref(x^), so within 2 eps of each other.
+//  * batches, thread counts and row ranges: the per-output arithmetic does not depend on them,
+//    so those results must be bit-identical.
+#include "core/error.h"
+#include "cpu/quant_dot.h"
+#include "cpu/thread_pool.h"
+#include "gguf/gguf.h"
+#include "tensor/block_layouts.h"
+#include "tensor/tensor_types.h"
+
+#include <QtTest>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace latent;
+using namespace latent::cpu;
+
+namespace {
+
+// ---- random data (fixed seeds: every run sees the same "fresh" data) --------------------------
+
+class Random {
+public:
+    explicit Random(uint32_t seed) : engine_(seed) {}
+    uint32_t bits() { return static_cast<uint32_t>(engine_()); }
+    uint8_t byte() { return static_cast<uint8_t>(engine_() >> 24); }
+    double uniform() { return static_cast<double>(engine_() >> 8) * 0x1.0p-24; }
+    double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+    double normal() {
+        const double u1 = 1.0 - uniform();
+        const double u2 = uniform();
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    }
+
+private:
+    std::mt19937 engine_;
+};
+
+const std::vector<TensorType> kDecodableTypes = {
+    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
+    TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
+    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::Q8_K, TensorType::IQ4_NL,
+    TensorType::IQ4_XS,
+};
+
+bool has_block_minimum(TensorType type) {
+    return type == TensorType::Q4_1 || type == TensorType::Q5_1 || type == TensorType::Q2_K ||
+           type == TensorType::Q4_K || type == TensorType::Q5_K;
+}
+
+void store_f16(uint8_t* p, float v) { blocks::store_u16(p, fp32_to_fp16(v)); }
+
+// Random bytes for every field of a block, then sane scales: |d| about 2^-7 (so values stay in
+// a weight-like range), mins positive. Every quant value and every sub-block scale is reachable.
+void randomize_block(TensorType type, uint8_t* b, Random& random) {
+    const TensorTypeInfo& info = tensor_type_info(type);
+    for (uint32_t i = 0; i < info.type_size; ++i) b[i] = random.byte();
+    const auto d = [&] { return static_cast<float>(random.uniform(0.004, 0.012) * (random.bits() & 1 ? 1 : -1)); };
+    const auto positive = [&] { return static_cast<float>(random.uniform(0.0005, 0.003)); };
+    using namespace blocks;
+    switch (type) {
+    case TensorType::Q4_0: store_f16(b + q4_0::d, d()); break;
+    case TensorType::Q4_1: store_f16(b + q4_1::d, d()); store_f16(b + q4_1::m, -4 * positive()); break;
+    case TensorType::Q5_0: store_f16(b + q5_0::d, d()); break;
+    case TensorType::Q5_1: store_f16(b + q5_1::d, d()); store_f16(b + q5_1::m, -8 * positive()); break;
+    case TensorType::Q8_0: store_f16(b + q8_0::d, d() / 16); break;
+    case TensorType::IQ4_NL: store_f16(b + iq4_nl::d, d() / 16); break;
+    case TensorType::Q2_K: store_f16(b + q2_k::d, positive()); store_f16(b + q2_k::dmin, positive()); break;
+    case TensorType::Q3_K: store_f16(b + q3_k::d, d() / 8); break;
+    case TensorType::Q4_K: store_f16(b + q4_k::d, positive() / 4); store_f16(b + q4_k::dmin, positive() / 4); break;
+    case TensorType::Q5_K: store_f16(b + q5_k::d, positive() / 8); store_f16(b + q5_k::dmin, positive() / 4); break;
+    case TensorType::Q6_K: store_f16(b + q6_k::d, d() / 64); break;
+    case TensorType::Q8_K: {
+        const float scale = d() / 16;
+        std::memcpy(b + q8_k::d, &scale, sizeof scale);
+        break;
+    }
+    case TensorType::IQ4_XS: store_f16(b + iq4_xs::d, d() / 256); break;
+    default: break;
+    }
+}
+
+// A (rows, cols) matrix of valid random rows: float types from weight-like floats; block types
+// alternate random-field rows with rows encoded from floats where quantize_row supports the type.
+std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
+    const TensorTypeInfo& info = tensor_type_info(type);
+    const size_t row_bytes = tensor_row_bytes(type, cols);
+    std::vector<uint8_t> data(row_bytes * static_cast<size_t>(rows));
+    Random random(seed);
+    std::vector<float> values(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+        uint8_t* row = data.data() + row_bytes * static_cast<size_t>(r);
+        const bool encode = info.can_encode && (info.block_size == 1 || r % 2 == 1);
+        if (encode) {
+            for (float& v : values) v = static_cast<float>(0.05 * random.normal());
+            values[random.bits() % values.size()] = static_cast<float>(random.uniform(-0.5, 0.5));
+            quantize_row(type, values.data(), row, cols);
+        } else {
+            for (int64_t b = 0; b < cols / info.block_size; ++b) randomize_block(type, row + b * info.type_size, random);
+        }
+    }
+    return data;
+}
+
+// Activations like a hidden state: normal, a few large outliers, one all-zero 32-value stretch.
+std::vector<float> random_activations(int64_t n_tokens, int64_t cols, uint32_t seed) {
+    Random random(seed);
+    std::vector<float> x(static_cast<size_t>(n_tokens * cols));
+    for (float& v : x) v = static_cast<float>(random.normal());
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int k = 0; k < 3; ++k) x[static_cast<size_t>(t * cols + random.bits() % cols)] = static_cast<float>(random.uniform(-30, 30));
+        if (cols >= 64) {
+            for (int64_t i = 32; i < 64; ++i) x[static_cast<size_t>(t * cols + i)] = 0.0f;
+        }
+    }
+    return x;
+}
+
+WeightMatrix matrix_of(TensorType type, const std::vector<uint8_t>& data, int64_t rows, int64_t cols) {
+    WeightMatrix w;
+    w.type = type;
+    w.data = data.data();
+    w.cols = cols;
+    w.rows = rows;
+    w.row_bytes = tensor_row_bytes(type, cols);
+    return w;
+}
+
+std::vector<float> poisoned(size_t n) { return std::vector<float>(n, std::numeric_limits<float>::quiet_NaN()); }
+
+std::vector<SimdLevel> available_levels() {
+    std::vector<SimdLevel> levels{SimdLevel::Portable};
+    if (simd_level_supported() != SimdLevel::Portable) levels.push_back(simd_level_supported());
+    return levels;
+}
+
+// Restores the SIMD level a test changed.
+class SimdLevelScope {
+public:
+    explicit SimdLevelScope(SimdLevel level) : saved_(simd_level()) { set_simd_level(level); }
+    ~SimdLevelScope() { set_simd_level(saved_); }
+    SimdLevelScope(const SimdLevelScope&) = delete;
+    SimdLevelScope& operator=(const SimdLevelScope&) = delete;
+
+private:
+    SimdLevel saved_;
+};
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// What the kernels of one SIMD level produce, and the bounds of the error analysis above.
+struct KernelRun {
+    std::vector<float> y;          // matmul output (n_tokens, rows)
+    std::vector<float> reference_on_quantized; // matmul_reference on the dequantized activations
+    std::vector<float> magnitude;  // sum_i |W_i| |x^_i|
+    std::vector<float> rounding;   // sum_i |W_i| h_i
+};
+
+} // namespace
+
+class TestCpuKernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+
+    void matmulMatchesReference_data();
+    void matmulMatchesReference();
+    void batchEqualsSingleTokens_data();
+    void batchEqualsSingleTokens();
+    void rowRangesAndThreads_data();
+    void rowRangesAndThreads();
+    void quantizersAgree_data();
+    void quantizersAgree();
+    void activationQuantizationBounds();
+    void nonFiniteActivationsGiveNaN();
+    void gatherActivations();
+    void weightMatrixFromTensor();
+    void rejectsMismatchedInputs();
+
+    void threadPoolRunsEveryTaskOnce_data();
+    void threadPoolRunsEveryTaskOnce();
+    void threadPoolPropagatesExceptions();
+    void threadPoolManySmallCalls_data();
+    void threadPoolManySmallCalls();
+    void threadPoolNestedAndConcurrentCalls();
+};
+
+void TestCpuKernels::initTestCase() {
+    qInfo("SIMD level supported: %s, active: %s", std::string(simd_level_name(simd_level_supported())).c_str(),
+          std::string(simd_level_name(simd_level())).c_str());
+}
+
+// ---- matmul against the reference ---------------------------------------------------------------
+
+void TestCpuKernels::matmulMatchesReference_data() {
+    QTest::addColumn<int>("type");
+    QTest::addColumn<int>("cols");
+    QTest::addColumn<int>("rows");
+    QTest::addColumn<int>("tokens");
+    for (const TensorType type : kDecodableTypes) {
+        const uint32_t block = tensor_type_info(type).block_size;
+        std::vector<int> all_cols{256, 512, 2048};
+        if (block <= 32) all_cols.push_back(1408); // 1408 = 44 * 32 is not a multiple of 256
+        if (block == 1) all_cols.push_back(37);    // float kernels: a ragged tail
+        for (const int cols : all_cols) {
+            for (const int rows : {1, 7, 64}) {
+                for (const int tokens : {1, 3, 8, 17}) {
+                    QTest::addRow("%s cols=%d rows=%d tokens=%d", std::string(tensor_type_name(type)).c_str(), cols, rows,
+                                  tokens)
+                        << static_cast<int>(type) << cols << rows << tokens;
+                }
+            }
+        }
+    }
+}
+
+void TestCpuKernels::matmulMatchesReference() {
+    QFETCH(int, type);
+    QFETCH(int, cols);
+    QFETCH(int, rows);
+    QFETCH(int, tokens);
+    const auto weight_type = static_cast<TensorType>(type);
+    const uint32_t seed = static_cast<uint32_t>(type * 7919 + cols * 31 + rows * 7 + tokens);
+    const std::vector<uint8_t> data = random_matrix(weight_type, rows, cols, seed);
+    const WeightMatrix w = matrix_of(weight_type, data, rows, cols);
+    const std::vector<float> x = random_activations(tokens, cols, seed + 1);
+    const size_t n_out = static_cast<size_t>(tokens * rows);
+
+    std::vector<float> reference = poisoned(n_out);
+    matmul_reference(w, x.data(), tokens, reference.data());
+
+    // Decoded weights, for the error bounds.
+    std::vector<float> decoded(static_cast<size_t>(rows * cols));
+    for (int r = 0; r < rows; ++r) {
+        dequantize_row(weight_type, data.data() + w.row_bytes * static_cast<size_t>(r), decoded.data() + r * cols, cols);
+    }
+    const ActivationFormat format = activation_format(weight_type);
+    const int64_t act_block = activation_block_size(format);
+    int64_t n_terms = 0;
+    if (format == ActivationFormat::F32) n_terms = cols / 8 + 8;
+    else n_terms = 2 * (cols / act_block) + 8;
+    const double eps = (has_block_minimum(weight_type) ? 4.0 : 1.0) * static_cast<double>(n_terms + 16) * 0x1.0p-24;
+
+    std::vector<KernelRun> runs;
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        ActivationBuffer buffer;
+        quantize_activations(weight_type, x.data(), cols, tokens, buffer);
+        std::vector<float> dequantized(x.size());
+        for (int t = 0; t < tokens; ++t) dequantize_activations(buffer, t, dequantized.data() + t * cols);
+
+        KernelRun run;
+        run.y = poisoned(n_out);
+        matmul(w, buffer, run.y.data());
+        run.reference_on_quantized = poisoned(n_out);
+        matmul_reference(w, dequantized.data(), tokens, run.reference_on_quantized.data());
+        run.magnitude.assign(n_out, 0.0f);
+        run.rounding.assign(n_out, 0.0f);
+        for (int t = 0; t < tokens; ++t) {
+            for (int r = 0; r < rows; ++r) {
+                double magnitude = 0.0, rounding = 0.0;
+                for (int i = 0; i < cols; ++i) {
+                    const double wi = std::fabs(static_cast<double>(decoded[static_cast<size_t>(r * cols + i)]));
+                    magnitude += wi * std::fabs(static_cast<double>(dequantized[static_cast<size_t>(t * cols + i)]));
+                    if (format != ActivationFormat::F32) {
+                        rounding += wi * 0.5 * static_cast<double>(buffer.token_scales(t)[i / act_block]);
+                    }
+                }
+                run.magnitude[static_cast<size_t>(t * rows + r)] = static_cast<float>(magnitude);
+                run.rounding[static_cast<size_t>(t * rows + r)] = static_cast<float>(rounding * (1.0 + 0x1.0p-20));
+            }
+        }
+
+        for (size_t k = 0; k < n_out; ++k) {
+            const double y = run.y[k];
+            const double tight = eps * run.magnitude[k] + 1e-30;
+            const double loose = run.rounding[k] + eps * run.magnitude[k] + 1e-30;
+            if (!(std::fabs(y - run.reference_on_quantized[k]) <= tight) || !(std::fabs(y - reference[k]) <= loose)) {
+                QFAIL(qPrintable(QString("%1: output %2 (token %3, row %4) = %5; reference %6 (limit %7), on quantized "
+                                         "activations %8 (limit %9)")
+                                     .arg(QString::fromUtf8(std::string(simd_level_name(level)).c_str()))
+                                     .arg(k).arg(k / static_cast<size_t>(rows)).arg(k % static_cast<size_t>(rows))
+                                     .arg(y, 0, 'g', 9).arg(static_cast<double>(reference[k]), 0, 'g', 9).arg(loose, 0, 'g', 3)
+                                     .arg(static_cast<double>(run.reference_on_quantized[k]), 0, 'g', 9).arg(tight, 0, 'g', 3)));
+            }
+        }
+
+        // matmul_f32 is matmul on the same quantized activations.
+        std::vector<float> y_f32 = poisoned(n_out);
+        matmul_f32(w, x.data(), tokens, y_f32.data());
+        QVERIFY2(bitwise_equal(y_f32, run.y), "matmul_f32 differs from quantize_activations + matmul");
+        runs.push_back(std::move(run));
+    }
+
+    for (size_t level = 1; level < runs.size(); ++level) {
+        for (size_t k = 0; k < n_out; ++k) {
+            const double diff = std::fabs(static_cast<double>(runs[level].y[k]) - runs[0].y[k]);
+            QVERIFY2(diff <= 2 * eps * runs[0].magnitude[k] + 1e-30,
+                     qPrintable(QString("SIMD %1 vs portable %2 at output %3").arg(runs[level].y[k]).arg(runs[0].y[k]).arg(k)));
+        }
+    }
+}
+
+// ---- batches, threads, row ranges ------------------------------------------------------------
+
+void TestCpuKernels::batchEqualsSingleTokens_data() {
+    QTest::addColumn<int>("type");
+    for (const TensorType type : kDecodableTypes) {
+        QTest::addRow("%s", std::string(tensor_type_name(type)).c_str()) << static_cast<int>(type);
+    }
+}
+
+void TestCpuKernels::batchEqualsSingleTokens() {
+    QFETCH(int, type);
+    const auto weight_type = static_cast<TensorType>(type);
+    constexpr int kCols = 512, kRows = 13, kTokens = 71; // 71 tokens: several task chunks and a ragged tile
+    const std::vector<uint8_t> data = random_matrix(weight_type, kRows, kCols, 99u + static_cast<uint32_t>(type));
+    const WeightMatrix w = matrix_of(weight_type, data, kRows, kCols);
+    const std::vector<float> x = random_activations(kTokens, kCols, 7);
+    ThreadPool pool(3);
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        std::vector<float> batch = poisoned(kTokens * kRows);
+        matmul_f32(w, x.data(), kTokens, batch.data(), &pool);
+        std::vector<float> single = poisoned(kTokens * kRows);
+        for (int t = 0; t < kTokens; ++t) matmul_f32(w, x.data() + t * kCols, 1, single.data() + t * kRows);
+        QVERIFY2(bitwise_equal(batch, single), std::string(simd_level_name(level)).c_str());
+    }
+}
+
+void TestCpuKernels::rowRangesAndThreads_data() {
+    QTest::addColumn<int>("type");
+    for (const TensorType type : {TensorType::F16, TensorType::Q8_0, TensorType::Q5_0, TensorType::Q4_K, TensorType::Q6_K}) {
+        QTest::addRow("%s", std::string(tensor_type_name(type)).c_str()) << static_cast<int>(type);
+    }
+}
+
+void TestCpuKernels::rowRangesAndThreads() {
+    QFETCH(int, type);
+    const auto weight_type = static_cast<TensorType>(type);
+    constexpr int kCols = 1024, kRows = 300, kTokens = 9;
+    const std::vector<uint8_t> data = random_matrix(weight_type, kRows, kCols, 5u);
+    const WeightMatrix w = matrix_of(weight_type, data, kRows, kCols);
+    const std::vector<float> x = random_activations(kTokens, kCols, 6);
+    ActivationBuffer buffer;
+    quantize_activations(weight_type, x.data(), kCols, kTokens, buffer);
+
+    std::vector<float> full = poisoned(kTokens * kRows);
+    matmul(w, buffer, full.data());
+    for (const unsigned threads : {1u, 2u, 4u}) {
+        ThreadPool pool(threads);
+        std::vector<float> threaded = poisoned(kTokens * kRows);
+        matmul(w, buffer, threaded.data(), &pool);
+        QVERIFY2(bitwise_equal(threaded, full), qPrintable(QString("%1 threads").arg(threads)));
+
+        for (const auto& [begin, end] : {std::pair{0, 1}, std::pair{17, 18}, std::pair{3, 250}, std::pair{299, 300}, std::pair{40, 40}}) {
+            std::vector<float> part = poisoned(kTokens * kRows);
+            matmul(w, buffer, part.data(), &pool, begin, end);
+            for (int t = 0; t < kTokens; ++t) {
+                for (int r = 0; r < kRows; ++r) {
+                    const float v = part[static_cast<size_t>(t * kRows + r)];
+                    if (r >= begin && r < end) {
+                        QCOMPARE(v, full[static_cast<size_t>(t * kRows + r)]);
+                    } else {
+                        QVERIFY2(std::isnan(v), "a row outside the range was written");
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- activation quantization ------------------------------------------------------------------
+
+void TestCpuKernels::quantizersAgree_data() {
+    QTest::addColumn<int>("type");
+    for (const TensorType type : {TensorType::Q8_0, TensorType::Q4_K}) {
+        QTest::addRow("%s", std::string(tensor_type_name(type)).c_str()) << static_cast<int>(type);
+    }
+}
+
+void TestCpuKernels::quantizersAgree() {
+    if (simd_level_supported() == SimdLevel::Portable) QSKIP("no SIMD level on this CPU");
+    QFETCH(int, type);
+    const auto weight_type = static_cast<TensorType>(type);
+    constexpr int kCols = 2048, kTokens = 5;
+    std::vector<float> x = random_activations(kTokens, kCols, 3);
+    // Ties: values that land exactly halfway between two quants after scaling.
+    for (int i = 0; i < 32; ++i) x[static_cast<size_t>(256 + i)] = static_cast<float>(i) - 15.5f;
+    x[256 + 31] = 127.0f;
+    ActivationBuffer portable, simd;
+    {
+        SimdLevelScope scope(SimdLevel::Portable);
+        quantize_activations(weight_type, x.data(), kCols, kTokens, portable);
+    }
+    {
+        SimdLevelScope scope(simd_level_supported());
+        quantize_activations(weight_type, x.data(), kCols, kTokens, simd);
+    }
+    QVERIFY(std::memcmp(portable.quants.data(), simd.quants.data(), portable.quants.size()) == 0);
+    QVERIFY(std::memcmp(portable.scales.data(), simd.scales.data(), portable.scales.size() * sizeof(float)) == 0);
+    QVERIFY(std::memcmp(portable.sums.data(), simd.sums.data(), portable.sums.size() * sizeof(int16_t)) == 0);
+}
+
+void TestCpuKernels::activationQuantizationBounds() {
+    constexpr int kCols = 512, kTokens = 4;
+    const std::vector<float> x = random_activations(kTokens, kCols, 11);
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        for (const TensorType type : {TensorType::Q8_0, TensorType::Q6_K}) {
+            ActivationBuffer buffer;
+            quantize_activations(type, x.data(), kCols, kTokens, buffer);
+            const int64_t block = activation_block_size(buffer.format);
+            const int64_t group = activation_sum_group(buffer.format);
+            std::vector<float> dequantized(kCols);
+            for (int t = 0; t < kTokens; ++t) {
+                dequantize_activations(buffer, t, dequantized.data());
+                for (int i = 0; i < kCols; ++i) {
+                    const float d = buffer.token_scales(t)[i / block];
+                    QVERIFY(std::abs(buffer.token_quants(t)[i]) <= 127);
+                    QVERIFY(std::fabs(dequantized[i] - x[static_cast<size_t>(t * kCols + i)]) <= 0.5001f * d);
+                }
+                for (int g = 0; g < kCols / group; ++g) {
+                    int sum = 0;
+                    for (int j = 0; j < group; ++j) sum += buffer.token_quants(t)[g * group + j];
+                    QCOMPARE(static_cast<int>(buffer.token_sums(t)[g]), sum);
+                }
+                if (block == 32) QCOMPARE(buffer.token_scales(t)[1], 0.0f); // the all-zero values 32..63
+            }
+        }
+    }
+}
+
+void TestCpuKernels::nonFiniteActivationsGiveNaN() {
+    constexpr int kCols = 256, kRows = 5, kTokens = 3;
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        for (const TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F32}) {
+            const std::vector<uint8_t> data = random_matrix(type, kRows, kCols, 1);
+            const WeightMatrix w = matrix_of(type, data, kRows, kCols);
+            std::vector<float> x = random_activations(kTokens, kCols, 2);
+            x[kCols + 100] = std::numeric_limits<float>::infinity();
+            x[2 * kCols + 7] = std::numeric_limits<float>::quiet_NaN();
+            std::vector<float> y = poisoned(kTokens * kRows);
+            std::fill(y.begin(), y.begin() + kRows, 0.0f); // token 0 must overwrite with finite values
+            matmul_f32(w, x.data(), kTokens, y.data());
+            for (int r = 0; r < kRows; ++r) {
+                QVERIFY(std::isfinite(y[static_cast<size_t>(r)]));
+                QVERIFY(!std::isfinite(y[static_cast<size_t>(kRows + r)]));
+                QVERIFY(std::isnan(y[static_cast<size_t>(2 * kRows + r)]));
+            }
+        }
+    }
+}
+
+void TestCpuKernels::gatherActivations() {
+    constexpr int kCols = 512, kRows = 9, kTokens = 6;
+    const std::vector<uint8_t> data = random_matrix(TensorType::Q4_K, kRows, kCols, 4);
+    const WeightMatrix w = matrix_of(TensorType::Q4_K, data, kRows, kCols);
+    const std::vector<float> x = random_activations(kTokens, kCols, 5);
+    ActivationBuffer all, some;
+    quantize_activations(TensorType::Q4_K, x.data(), kCols, kTokens, all);
+    const std::vector<int32_t> picked{4, 1, 4};
+    gather_activations(all, picked, some);
+    QCOMPARE(some.n_tokens, int64_t{3});
+    std::vector<float> y_all = poisoned(kTokens * kRows), y_some = poisoned(3 * kRows);
+    matmul(w, all, y_all.data());
+    matmul(w, some, y_some.data());
+    for (size_t i = 0; i < picked.size(); ++i) {
+        for (int r = 0; r < kRows; ++r) {
+            QCOMPARE(y_some[i * kRows + static_cast<size_t>(r)], y_all[static_cast<size_t>(picked[i] * kRows + r)]);
+        }
+    }
+    const std::vector<int32_t> bad{6};
+    QVERIFY_THROWS_EXCEPTION(Error, gather_activations(all, bad, some));
+}
+
+void TestCpuKernels::weightMatrixFromTensor() {
+    constexpr int kCols = 256, kRows = 3, kExperts = 4;
+    const std::vector<uint8_t> data = random_matrix(TensorType::Q4_K, kRows * kExperts, kCols, 8);
+    gguf::TensorInfo info;
+    info.name = "blk.1.ffn_up_exps.weight";
+    info.n_dims = 3;
+    info.ne = {kCols, kRows, kExperts, 1};
+    info.type = TensorType::Q4_K;
+    info.size_bytes = data.size();
+    info.data = data.data();
+    for (int e = 0; e < kExperts; ++e) {
+        const WeightMatrix w = weight_matrix(info, e);
+        QCOMPARE(w.cols, int64_t{kCols});
+        QCOMPARE(w.rows, int64_t{kRows});
+        QCOMPARE(w.row_bytes, size_t{144});
+        QCOMPARE(w.data, data.data() + static_cast<size_t>(e) * kRows * 144);
+    }
+    QVERIFY_THROWS_EXCEPTION(Error, weight_matrix(info));      // 3-D: needs a matrix index
+    QVERIFY_THROWS_EXCEPTION(Error, weight_matrix(info, kExperts));
+    info.size_bytes -= 1;
+    QVERIFY_THROWS_EXCEPTION(Error, weight_matrix(info, 0));  // too little data
+    info.size_bytes += 1;
+    info.type = TensorType::IQ2_XXS;
+    QVERIFY_THROWS_EXCEPTION(Error, weight_matrix(info, 0));  // no kernel
+
+    gguf::TensorInfo matrix = info;
+    matrix.type = TensorType::F32;
+    matrix.ne = {10, 2, 1, 1};
+    matrix.size_bytes = 80;
+    const WeightMatrix w = weight_matrix(matrix);
+    QCOMPARE(w.rows, int64_t{2});
+    QCOMPARE(w.row_bytes, size_t{40});
+}
+
+void TestCpuKernels::rejectsMismatchedInputs() {
+    const std::vector<uint8_t> data = random_matrix(TensorType::Q4_K, 2, 512, 9);
+    const WeightMatrix w = matrix_of(TensorType::Q4_K, data, 2, 512);
+    const std::vector<float> x = random_activations(1, 512, 10);
+    std::vector<float> y(2);
+    ActivationBuffer wrong_format, wrong_cols;
+    quantize_activations(TensorType::Q8_0, x.data(), 512, 1, wrong_format);
+    quantize_activations(TensorType::Q4_K, x.data(), 256, 1, wrong_cols);
+    QVERIFY_THROWS_EXCEPTION(Error, matmul(w, wrong_format, y.data()));
+    QVERIFY_THROWS_EXCEPTION(Error, matmul(w, wrong_cols, y.data()));
+    QVERIFY_THROWS_EXCEPTION(Error, matmul(w, wrong_cols, y.data(), nullptr, 1, 3));
+    ActivationBuffer buffer;
+    QVERIFY_THROWS_EXCEPTION(Error, quantize_activations(TensorType::Q4_K, x.data(), 100, 1, buffer));
+    QVERIFY_THROWS_EXCEPTION(Error, quantize_activations(TensorType::IQ2_XXS, x.data(), 256, 1, buffer));
+    WeightMatrix ragged = w;
+    ragged.cols = 300;
+    QVERIFY_THROWS_EXCEPTION(Error, matmul_f32(ragged, x.data(), 1, y.data()));
+}
+
+// ---- thread pool --------------------------------------------------------------------------------
+
+void TestCpuKernels::threadPoolRunsEveryTaskOnce_data() {
+    QTest::addColumn<unsigned>("threads");
+    QTest::addColumn<int>("tasks");
+    for (const unsigned threads : {1u, 2u, 4u}) {
+        for (const int tasks : {0, 1, 2, 3, 100, 10007}) {
+            QTest::addRow("threads=%u tasks=%d", threads, tasks) << threads << tasks;
+        }
+    }
+}
+
+void TestCpuKernels::threadPoolRunsEveryTaskOnce() {
+    QFETCH(unsigned, threads);
+    QFETCH(int, tasks);
+    ThreadPool pool(threads);
+    QCOMPARE(pool.size(), threads);
+    std::vector<std::atomic<int>> runs(static_cast<size_t>(tasks));
+    std::vector<std::atomic<int>> per_thread(threads);
+    std::atomic<bool> bad_thread{false};
+    for (int repeat = 0; repeat < 3; ++repeat) {
+        for (auto& r : runs) r = 0;
+        pool.parallel_for(static_cast<size_t>(tasks), [&](size_t task, unsigned thread) {
+            if (thread >= threads) {
+                bad_thread = true;
+                return;
+            }
+            runs[task].fetch_add(1);
+            per_thread[thread].fetch_add(1);
+        });
+        QVERIFY(!bad_thread.load());
+        for (int task = 0; task < tasks; ++task) QCOMPARE(runs[static_cast<size_t>(task)].load(), 1);
+    }
+    int total = 0;
+    for (auto& count : per_thread) total += count.load();
+    QCOMPARE(total, 3 * tasks);
+}
+
+void TestCpuKernels::threadPoolPropagatesExceptions() {
+    for (const unsigned threads : {1u, 2u, 4u}) {
+        ThreadPool pool(threads);
+        std::atomic<int> ran{0};
+        bool caught = false;
+        try {
+            pool.parallel_for(1000, [&](size_t task, unsigned) {
+                ran.fetch_add(1);
+                if (task == 37) throw std::runtime_error("task 37 failed");
+            });
+        } catch (const std::runtime_error& error) {
+            caught = std::string(error.what()) == "task 37 failed";
+        }
+        QVERIFY(caught);
+        QVERIFY(ran.load() >= 1 && ran.load() <= 1000);
+        // The pool stays usable.
+        std::atomic<int> after{0};
+        pool.parallel_for(500, [&](size_t, unsigned) { after.fetch_add(1); });
+        QCOMPARE(after.load(), 500);
+    }
+}
+
+void TestCpuKernels::threadPoolManySmallCalls_data() {
+    QTest::addColumn<unsigned>("threads");
+    QTest::addRow("1 thread") << 1u;
+    QTest::addRow("2 threads") << 2u;
+    QTest::addRow("4 threads") << 4u;
+}
+
+void TestCpuKernels::threadPoolManySmallCalls() {
+    QFETCH(unsigned, threads);
+    ThreadPool pool(threads);
+    constexpr int kCalls = 10000;
+    std::atomic<int64_t> sum{0};
+    const auto start = std::chrono::steady_clock::now();
+    for (int call = 0; call < kCalls; ++call) {
+        pool.parallel_for(static_cast<size_t>(1 + call % 8), [&](size_t task, unsigned) { sum.fetch_add(static_cast<int64_t>(task) + 1); });
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    int64_t expected = 0;
+    for (int call = 0; call < kCalls; ++call) {
+        const int n = 1 + call % 8;
+        expected += n * (n + 1) / 2;
+    }
+    QCOMPARE(sum.load(), expected);
+    qInfo("%d calls on %u threads: %.2f us per call", kCalls, threads, seconds * 1e6 / kCalls);
+    QVERIFY2(seconds < 10.0, "small calls are far too slow");
+}
+
+void TestCpuKernels::threadPoolNestedAndConcurrentCalls() {
+    ThreadPool pool(3);
+    std::atomic<int> inner{0};
+    pool.parallel_for(8, [&](size_t, unsigned) {
+        pool.parallel_for(5, [&](size_t, unsigned) { inner.fetch_add(1); }); // runs inline
+    });
+    QCOMPARE(inner.load(), 40);
+
+    std::atomic<int> total{0};
+    auto caller = [&] {
+        for (int call = 0; call < 500; ++call) pool.parallel_for(7, [&](size_t, unsigned) { total.fetch_add(1); });
+    };
+    std::thread a(caller), b(caller);
+    a.join();
+    b.join();
+    QCOMPARE(total.load(), 2 * 500 * 7);
+}
+
+QTEST_APPLESS_MAIN(TestCpuKernels)
+#include "test_cpu_kernels.moc"
