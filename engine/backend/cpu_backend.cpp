@@ -13,11 +13,15 @@
 #include "backend/backend_common.h"
 
 #include "core/error.h"
+#include "cpu/latent_attention.h"
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
 #include "tensor/tensor_types.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -50,6 +54,24 @@ struct LayerViews {
     std::vector<uint8_t> wk_t_store; // owns wk_t: H × r_kv × d_n in copy_type
     std::vector<uint8_t> wv_store;   // owns wv: H × d_v × r_kv in copy_type
     std::vector<float> attn_norm, ffn_norm, q_a_norm, kv_a_norm, selection_bias;
+};
+
+// Wall time per forward-pass section, printed at debug level after each evaluate (latent -v)
+// so a slow section shows up without a profiler.
+struct SectionTimes {
+    double attention_in = 0, attention = 0, attention_out = 0, dense = 0, router = 0, experts = 0, shared = 0, head = 0;
+};
+
+class ScopedTimer {
+public:
+    explicit ScopedTimer(double& sink) : sink_(sink), start_(std::chrono::steady_clock::now()) {}
+    ~ScopedTimer() { sink_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(); }
+    ScopedTimer(const ScopedTimer&) = delete;
+    ScopedTimer& operator=(const ScopedTimer&) = delete;
+
+private:
+    double& sink_;
+    std::chrono::steady_clock::time_point start_;
 };
 
 class CpuBackend final : public Backend {
@@ -223,27 +245,6 @@ private:
         }
     }
 
-    WeightMatrix cache_matrix(uint32_t il, uint32_t n_rows) const {
-        WeightMatrix m;
-        m.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
-        m.cols = row_width_;
-        m.rows = n_rows;
-        m.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
-        m.data = cache_[il].data();
-        return m;
-    }
-
-    float cache_value(uint32_t il, size_t index) const {
-        if (elem_bytes_ == 2) {
-            uint16_t h;
-            std::memcpy(&h, cache_[il].data() + index * 2, 2);
-            return fp16_to_fp32(h);
-        }
-        float f;
-        std::memcpy(&f, cache_[il].data() + index * 4, 4);
-        return f;
-    }
-
     void attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
         const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
         std::vector<float>& q = buf_q_;
@@ -281,47 +282,44 @@ private:
             for (uint32_t h = 0; h < H; ++h) apply_rope(q.data() + (t * H + h) * dqk + dn, dr, cos_table.data(), sin_table.data());
         }
 
-        // Per (token, head): latent-space query [W_UKᵀ q_nope ‖ q_rope], scores against the
-        // cache rows, softmax, latent output, W_UV. Tokens × heads run in parallel.
+        // Per token: every head's latent-space query [W_UKᵀ q_nope ‖ q_rope], attention over
+        // the cache rows up to the token's position, then W_UV per head. Many tokens (prefill)
+        // run in parallel, one per thread; a single token splits its keys across the threads.
         std::vector<float>& o = buf_o_;
         o.resize(n * H * dv);
-        const size_t n_tasks = n * H;
-        const float kq_scale = c_.kq_scale;
-        pool_.parallel_for(n_tasks, [&](size_t task, unsigned) {
-            const size_t t = task / H;
-            const uint32_t h = static_cast<uint32_t>(task % H);
+        cpu::LatentCache cache;
+        cache.rows = cache_[il].data();
+        cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
+        cache.row_width = row_width_;
+        cache.latent_width = rkv;
+        cache.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
+        auto attend = [&](size_t t, cpu::ThreadPool* pool) {
+            struct Scratch {
+                std::vector<float> queries, latent;
+                ActivationBuffer act;
+                cpu::LatentAttentionScratch attention;
+            };
+            thread_local Scratch sc;
+            sc.queries.resize(static_cast<size_t>(H) * row_width_);
+            sc.latent.resize(static_cast<size_t>(H) * rkv);
+            for (uint32_t h = 0; h < H; ++h) {
+                const float* qh = q.data() + (t * H + h) * dqk;
+                cpu::quantize_activations(lv.wk_t[h].type, qh, dn, 1, sc.act);
+                cpu::matmul(lv.wk_t[h], sc.act, sc.queries.data() + static_cast<size_t>(h) * row_width_, nullptr);
+                std::copy_n(qh + dn, dr, sc.queries.data() + static_cast<size_t>(h) * row_width_ + rkv);
+            }
             const uint32_t n_keys = n_cached_ + static_cast<uint32_t>(t) + 1;
-            thread_local std::vector<float> query, scores, latent;
-            thread_local ActivationBuffer act;
-            query.resize(row_width_);
-            const float* qh = q.data() + (t * H + h) * dqk;
-            cpu::quantize_activations(lv.wk_t[h].type, qh, dn, 1, act);
-            cpu::matmul(lv.wk_t[h], act, query.data(), nullptr);
-            std::copy_n(qh + dn, dr, query.data() + rkv);
-            const WeightMatrix keys = cache_matrix(il, n_keys);
-            cpu::quantize_activations(keys.type, query.data(), row_width_, 1, act);
-            scores.resize(n_keys);
-            cpu::matmul(keys, act, scores.data(), nullptr);
-            float max = -std::numeric_limits<float>::infinity();
-            for (float& s : scores) {
-                s *= kq_scale;
-                max = std::max(max, s);
+            cpu::latent_attention(sc.queries.data(), H, cache, n_keys, c_.kq_scale, sc.latent.data(), pool, sc.attention);
+            for (uint32_t h = 0; h < H; ++h) {
+                cpu::quantize_activations(lv.wv[h].type, sc.latent.data() + static_cast<size_t>(h) * rkv, rkv, 1, sc.act);
+                cpu::matmul(lv.wv[h], sc.act, o.data() + (t * H + h) * dv, nullptr);
             }
-            double sum = 0.0;
-            for (float& s : scores) {
-                s = std::exp(s - max);
-                sum += s;
-            }
-            const float inv = static_cast<float>(1.0 / sum);
-            latent.assign(rkv, 0.0f);
-            for (uint32_t s = 0; s < n_keys; ++s) {
-                const float a = scores[s] * inv;
-                const size_t base = static_cast<size_t>(s) * row_width_;
-                for (uint32_t cidx = 0; cidx < rkv; ++cidx) latent[cidx] += a * cache_value(il, base + cidx);
-            }
-            cpu::quantize_activations(lv.wv[h].type, latent.data(), rkv, 1, act);
-            cpu::matmul(lv.wv[h], act, o.data() + (t * H + h) * dv, nullptr);
-        });
+        };
+        if (n >= pool_.size() && pool_.size() > 1) {
+            pool_.parallel_for(n, [&](size_t t, unsigned) { attend(t, nullptr); });
+        } else {
+            for (size_t t = 0; t < n; ++t) attend(t, &pool_);
+        }
         buf_out_.resize(n * c_.n_embd);
         matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
     }

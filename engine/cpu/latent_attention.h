@@ -1,0 +1,41 @@
+// Absorbed multi-head latent attention (deepseek2-gguf.md §4.7) for one query position over the
+// latent KV cache: every head's latent-space query is scored against each cached row
+// [c̃ ‖ RoPE(k_pe)], and the attention-weighted sum of the latents c̃ is returned per head. Each
+// cache row is read once for all heads. With a thread pool the keys are split across threads
+// (split-K) and the partial results combined, so one sequence uses every core at long context.
+#pragma once
+
+#include "cpu/quant_dot.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace latent::cpu {
+
+class ThreadPool;
+
+struct LatentCache {
+    const uint8_t* rows = nullptr; // row s at rows + s·row_bytes
+    TensorType type = TensorType::F16; // F16 or F32
+    uint32_t row_width = 0;   // r_kv + d_r
+    uint32_t latent_width = 0; // r_kv: the leading part of a row that holds c̃
+    size_t row_bytes = 0;
+};
+
+// Per-thread scratch, reusable across calls.
+struct LatentAttentionScratch {
+    ActivationBuffer queries;
+    std::vector<float> scores;   // (heads × n_keys)
+    std::vector<float> partials; // (threads × heads × latent_width)
+    std::vector<float> row;      // one converted cache row
+};
+
+// queries: n_heads rows of row_width floats [q_latent ‖ q_rope]; scale multiplies every score;
+// out: n_heads rows of latent_width floats. pool may be null (this thread only).
+void latent_attention(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out,
+                      ThreadPool* pool, LatentAttentionScratch& scratch);
+
+// The slow, obvious reference: scores, softmax and weighted sum in double, head by head.
+void latent_attention_reference(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out);
+
+} // namespace latent::cpu
