@@ -280,6 +280,73 @@ private slots:
                 if (got[b * 256 + e] != expected) QFAIL(qPrintable(QString("element %1 differs").arg(b * 256 + e)));
             }
         }
+        const Run missing_tensor = run_cli({"dump", "-m", str(tiny_q_), "--tensor", "no.such.tensor"});
+        QVERIFY(missing_tensor.exit_code != 0);
+        QVERIFY(missing_tensor.err.contains("no tensor named 'no.such.tensor'"));
+    }
+
+    // eval prints the kit's JSON shape; with the ref backend it reproduces the kit's logits.
+    void eval_matches_kit() {
+        LATENT_REQUIRE_CONFORMANCE(kit);
+        const Run r = run_cli({"eval", "-m", str(kit / "models" / "tiny-v3-f32e.gguf"), "--file", str(kit / "prompts" / "short.txt"), "--backend", "ref"});
+        QCOMPARE(r.exit_code, 0);
+        const QJsonObject got = parse_object(r.out);
+        const QJsonObject want = parse_object(QByteArray::fromStdString(test::read_text_file(kit / "expected" / "tiny-v3-f32e.short.deq.json")));
+        QCOMPARE(got["tokens"].toArray(), want["tokens"].toArray());
+        QCOMPARE(got["greedy"].toArray(), want["greedy"].toArray());
+        const QJsonArray gp = got["positions"].toArray(), wp = want["positions"].toArray();
+        QCOMPARE(gp.size(), wp.size());
+        for (qsizetype i = 0; i < gp.size(); ++i) {
+            QVERIFY(std::abs(gp[i].toObject()["lse"].toDouble() - wp[i].toObject()["lse"].toDouble()) < 2e-3);
+            const QJsonArray gt = gp[i].toObject()["top"].toArray(), wt = wp[i].toObject()["top"].toArray();
+            QCOMPARE(gt.size(), 8);
+            QCOMPARE(gt[0].toArray()[0].toInt(), wt[0].toArray()[0].toInt());
+            QVERIFY(std::abs(gt[0].toArray()[1].toDouble() - wt[0].toArray()[1].toDouble()) < 2e-3);
+        }
+    }
+
+    void run_and_make_model() {
+        const auto made = test::to_path(dir_.filePath("made.gguf"));
+        const Run mk = run_cli({"make-model", "--shape", "tiny-legacy", "--type", "q8_0", "--out", str(made), "--seed", "3"});
+        QCOMPARE(mk.exit_code, 0);
+        QVERIFY(mk.out.contains("wrote"));
+        const Run info = run_cli({"info", "-m", str(made), "--json"});
+        QCOMPARE(parse_object(info.out)["quantization"].toString(), QString("Q8_0"));
+        QVERIFY(run_cli({"make-model", "--shape", "huge", "--type", "q8_0", "--out", str(made)}).err.contains("unknown shape 'huge'"));
+
+        // Greedy generation is deterministic: two runs give the same text; stats go to stderr.
+        const QStringList args{"run", "-m", str(made), "-p", "Hello", "-n", "12", "--temp", "0", "--backend", "cpu"};
+        const Run a = run_cli(args), b = run_cli(args);
+        QCOMPARE(a.exit_code, 0);
+        QCOMPARE(a.out, b.out);
+        QVERIFY2(a.err.contains("generated"), a.err.constData());
+        const Run chat_mode = run_cli({"run", "-m", str(made), "-p", "Hi", "-n", "4", "--chat", "--system", "Be brief.", "--seed", "1"});
+        QCOMPARE(chat_mode.exit_code, 0);
+        const Run bad = run_cli({"run", "-m", str(made), "-p", "x", "--temp", "warm"});
+        QVERIFY(bad.exit_code != 0);
+        QVERIFY(bad.err.contains("--temp"));
+    }
+
+    // chat keeps the conversation: the second turn reuses the first turn's cache.
+    void chat_reuses_cache_across_turns() {
+        const Run r = run_cli({"chat", "-m", str(tiny_), "-n", "6", "--temp", "0"}, "Hello there\nAnd again\n/exit\n");
+        QCOMPARE(r.exit_code, 0);
+        const QList<QByteArray> stats = [&] {
+            QList<QByteArray> out;
+            for (const QByteArray& line : r.err.split('\n'))
+                if (line.contains("reused")) out.push_back(line);
+            return out;
+        }();
+        QCOMPARE(stats.size(), 2);
+        QVERIFY2(stats[0].contains("(0 reused)"), stats[0].constData());
+        QVERIFY2(!stats[1].contains("(0 reused)"), stats[1].constData());
+    }
+
+    void bench_json() {
+        const Run r = run_cli({"bench", "-m", str(tiny_), "-p", "16", "-n", "4", "-r", "1", "--json", "--backend", "cpu"});
+        QCOMPARE(r.exit_code, 0);
+        const QJsonObject o = parse_object(r.out);
+        for (const char* key : {"pp_tokens_per_s", "tg_tokens_per_s", "tg_gb_per_s", "copy_gb_per_s"}) QVERIFY2(o[key].toDouble() > 0, key);
         const Run missing = run_cli({"dump", "-m", str(tiny_q_), "--tensor", "no.such.tensor"});
         QVERIFY(missing.exit_code != 0);
         QVERIFY(missing.err.contains("no tensor named 'no.such.tensor'"));
