@@ -120,7 +120,7 @@ int run_bench(const std::vector<std::string>& argv) {
     // Bytes per generated token at the middle of the generation run.
     const uint64_t bytes_at_start = bytes_read_per_token(*model, static_cast<uint32_t>(depth + n_gen / 2), options.cache_type);
     const double tg_gb_per_s = tg * static_cast<double>(bytes_at_start) / 1e9;
-    const double copy_gb_per_s = copy_bandwidth(threads) / 1e9;
+    const double copy_gb_per_s = n_gen > 0 ? copy_bandwidth(threads) / 1e9 : 0.0;
     const double limit_tokens_per_s = copy_gb_per_s * 1e9 / static_cast<double>(bytes_at_start);
 
     if (args.flag("--json")) {
@@ -138,7 +138,7 @@ int run_bench(const std::vector<std::string>& argv) {
             .key("tg_bytes_per_token").value(bytes_at_start)
             .key("tg_gb_per_s").value(tg_gb_per_s, 6)
             .key("copy_gb_per_s").value(copy_gb_per_s, 6)
-            .key("tg_percent_of_copy_bandwidth").value(100.0 * tg_gb_per_s / copy_gb_per_s, 4)
+            .key("tg_percent_of_copy_bandwidth").value(copy_gb_per_s > 0 ? 100.0 * tg_gb_per_s / copy_gb_per_s : 0.0, 4)
             .key("pp_speedup_per_token_vs_tg").value(tg > 0 ? pp / tg : 0.0, 4)
             .key("load_s").value(load_s, 4)
             .end_object();

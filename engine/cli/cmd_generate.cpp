@@ -6,6 +6,8 @@
 
 #include "core/error.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -45,6 +47,19 @@ std::unique_ptr<Model> load_model(const Args& args) {
     ModelLoadOptions options;
     options.chat_format = args.get("--chat-format").value_or("");
     return Model::load(args.require("--model"), options);
+}
+
+// Resident memory split into anonymous (our own allocations: KV cache, buffers) and file-backed
+// (pages of the mapped model), from /proc/self/status. Logged with -v.
+void log_memory() {
+    std::ifstream status("/proc/self/status");
+    std::string line, out;
+    while (std::getline(status, line)) {
+        if (line.rfind("RssAnon:", 0) == 0 || line.rfind("RssFile:", 0) == 0 || line.rfind("VmHWM:", 0) == 0) {
+            out += (out.empty() ? "" : ", ") + line.substr(0, line.find(':')) + " " + line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
+        }
+    }
+    spdlog::debug("memory: {}", out);
 }
 
 uint32_t default_context(const Model& model) { return std::min<uint32_t>(4096, model.config().n_ctx_train ? model.config().n_ctx_train : 4096); }
@@ -101,6 +116,7 @@ int run_run(const std::vector<std::string>& argv) {
     }
     g_generating = false;
     print_stats(result);
+    log_memory();
     return result.reason == StopReason::Error ? 1 : 0;
 }
 
