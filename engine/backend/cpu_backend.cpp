@@ -282,11 +282,29 @@ private:
             for (uint32_t h = 0; h < H; ++h) apply_rope(q.data() + (t * H + h) * dqk + dn, dr, cos_table.data(), sin_table.data());
         }
 
-        // Per token: every head's latent-space query [W_UKᵀ q_nope ‖ q_rope], attention over
-        // the cache rows up to the token's position, then W_UV per head. Many tokens (prefill)
+        // Latent-space queries [W_UKᵀ q_nope ‖ q_rope] for every token and head: one matmul per
+        // head over the whole batch, so each head's matrix is read once per batch.
+        const size_t qw = row_width_;
+        std::vector<float>& queries = buf_queries_;
+        queries.resize(n * H * qw);
+        std::vector<float>& gathered = buf_gathered_;
+        std::vector<float>& projected = buf_projected_;
+        for (uint32_t h = 0; h < H; ++h) {
+            gathered.resize(n * dn);
+            for (size_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * H + h) * dqk, dn, gathered.data() + t * dn);
+            projected.resize(n * rkv);
+            matmul(lv.wk_t[h], gathered.data(), n, projected.data());
+            for (size_t t = 0; t < n; ++t) {
+                float* dst = queries.data() + (t * H + h) * qw;
+                std::copy_n(projected.data() + t * rkv, rkv, dst);
+                std::copy_n(q.data() + (t * H + h) * dqk + dn, dr, dst + rkv);
+            }
+        }
+
+        // Attention of each token over the cache rows up to its position: many tokens (prefill)
         // run in parallel, one per thread; a single token splits its keys across the threads.
-        std::vector<float>& o = buf_o_;
-        o.resize(n * H * dv);
+        std::vector<float>& latents = buf_latents_;
+        latents.resize(n * H * rkv);
         cpu::LatentCache cache;
         cache.rows = cache_[il].data();
         cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
@@ -294,31 +312,25 @@ private:
         cache.latent_width = rkv;
         cache.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
         auto attend = [&](size_t t, cpu::ThreadPool* pool) {
-            struct Scratch {
-                std::vector<float> queries, latent;
-                ActivationBuffer act;
-                cpu::LatentAttentionScratch attention;
-            };
-            thread_local Scratch sc;
-            sc.queries.resize(static_cast<size_t>(H) * row_width_);
-            sc.latent.resize(static_cast<size_t>(H) * rkv);
-            for (uint32_t h = 0; h < H; ++h) {
-                const float* qh = q.data() + (t * H + h) * dqk;
-                cpu::quantize_activations(lv.wk_t[h].type, qh, dn, 1, sc.act);
-                cpu::matmul(lv.wk_t[h], sc.act, sc.queries.data() + static_cast<size_t>(h) * row_width_, nullptr);
-                std::copy_n(qh + dn, dr, sc.queries.data() + static_cast<size_t>(h) * row_width_ + rkv);
-            }
+            thread_local cpu::LatentAttentionScratch scratch;
             const uint32_t n_keys = n_cached_ + static_cast<uint32_t>(t) + 1;
-            cpu::latent_attention(sc.queries.data(), H, cache, n_keys, c_.kq_scale, sc.latent.data(), pool, sc.attention);
-            for (uint32_t h = 0; h < H; ++h) {
-                cpu::quantize_activations(lv.wv[h].type, sc.latent.data() + static_cast<size_t>(h) * rkv, rkv, 1, sc.act);
-                cpu::matmul(lv.wv[h], sc.act, o.data() + (t * H + h) * dv, nullptr);
-            }
+            cpu::latent_attention(queries.data() + t * H * qw, H, cache, n_keys, c_.kq_scale, latents.data() + t * H * rkv, pool, scratch);
         };
         if (n >= pool_.size() && pool_.size() > 1) {
             pool_.parallel_for(n, [&](size_t t, unsigned) { attend(t, nullptr); });
         } else {
             for (size_t t = 0; t < n; ++t) attend(t, &pool_);
+        }
+
+        // Values: W_UV per head over the batch's attention-weighted latents.
+        std::vector<float>& o = buf_o_;
+        o.resize(n * H * dv);
+        for (uint32_t h = 0; h < H; ++h) {
+            gathered.resize(n * rkv);
+            for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, gathered.data() + t * rkv);
+            projected.resize(n * dv);
+            matmul(lv.wv[h], gathered.data(), n, projected.data());
+            for (size_t t = 0; t < n; ++t) std::copy_n(projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
         }
         buf_out_.resize(n * c_.n_embd);
         matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
@@ -391,6 +403,7 @@ private:
     std::vector<float> output_norm_;
     ActivationBuffer act_;
     std::vector<float> residual_, correction_;
+    std::vector<float> buf_queries_, buf_gathered_, buf_projected_, buf_latents_;
     std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_, buf_gate_, buf_up_;
 };
 
