@@ -125,4 +125,13 @@ void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::spa
     }
 }
 
+SequenceBackend::SequenceBackend(const Model& model, const BackendOptions& options) : model_(model), c_(model.config()), options_(options) {
+    if (options.n_ctx == 0) throw Error("context size must be at least 1");
+}
+
+void SequenceBackend::truncate(uint32_t n) {
+    if (n > n_cached_) throw Error("truncate beyond the cached positions");
+    n_cached_ = n;
+}
+
 } // namespace latent

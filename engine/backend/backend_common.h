@@ -36,4 +36,22 @@ uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType
 // Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx.
 void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows);
 
+// The bookkeeping every single-sequence backend shares: the model, the options and how many
+// positions of the cache are filled.
+class SequenceBackend : public Backend {
+public:
+    SequenceBackend(const Model& model, const BackendOptions& options);
+    const Model& model() const override { return model_; }
+    uint32_t context_size() const override { return options_.n_ctx; }
+    uint32_t n_cached() const override { return n_cached_; }
+    void truncate(uint32_t n) override;
+    uint64_t bytes_per_token() const override { return bytes_read_per_token(model_, n_cached_, options_.cache_type); }
+
+protected:
+    const Model& model_;
+    const ModelConfig& c_;
+    BackendOptions options_;
+    uint32_t n_cached_ = 0;
+};
+
 } // namespace latent

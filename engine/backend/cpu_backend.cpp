@@ -74,11 +74,10 @@ private:
     std::chrono::steady_clock::time_point start_;
 };
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public SequenceBackend {
 public:
     CpuBackend(const Model& model, const BackendOptions& options)
-        : model_(model), c_(model.config()), options_(options), pool_(options.n_threads) {
-        if (options.n_ctx == 0) throw Error("context size must be at least 1");
+        : SequenceBackend(model, options), pool_(options.n_threads) {
         row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
         elem_bytes_ = options.cache_type == KvCacheType::F16 ? 2 : 4;
         cache_.resize(c_.n_layer);
@@ -87,14 +86,6 @@ public:
     }
 
     std::string_view name() const override { return "cpu"; }
-    const Model& model() const override { return model_; }
-    uint32_t context_size() const override { return options_.n_ctx; }
-    uint32_t n_cached() const override { return n_cached_; }
-    void truncate(uint32_t n) override {
-        if (n > n_cached_) throw Error("truncate beyond the cached positions");
-        n_cached_ = n;
-    }
-    uint64_t bytes_per_token() const override { return bytes_read_per_token(model_, n_cached_, options_.cache_type); }
 
     void evaluate(std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows, float* logits) override {
         check_batch(model_, n_cached_, options_.n_ctx, tokens, logit_rows);
@@ -391,14 +382,10 @@ private:
         }
     }
 
-    const Model& model_;
-    const ModelConfig& c_;
-    BackendOptions options_;
     cpu::ThreadPool pool_;
     uint32_t row_width_ = 0;
     size_t elem_bytes_ = 4;
     std::vector<std::vector<uint8_t>> cache_; // per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
-    uint32_t n_cached_ = 0;
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
     ActivationBuffer act_;

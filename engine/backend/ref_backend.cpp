@@ -68,23 +68,14 @@ Vec swiglu(const Tensor& gate, const Tensor& up, const Tensor& down, uint64_t ma
     return y;
 }
 
-class RefBackend final : public Backend {
+class RefBackend final : public SequenceBackend {
 public:
-    RefBackend(const Model& model, const BackendOptions& options) : model_(model), c_(model.config()), options_(options) {
-        if (options.n_ctx == 0) throw Error("context size must be at least 1");
+    RefBackend(const Model& model, const BackendOptions& options) : SequenceBackend(model, options) {
         row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
         cache_.assign(c_.n_layer, Vec(static_cast<size_t>(options.n_ctx) * row_width_, 0.0f));
     }
 
     std::string_view name() const override { return "ref"; }
-    const Model& model() const override { return model_; }
-    uint32_t context_size() const override { return options_.n_ctx; }
-    uint32_t n_cached() const override { return n_cached_; }
-    void truncate(uint32_t n) override {
-        if (n > n_cached_) throw Error("truncate beyond the cached positions");
-        n_cached_ = n;
-    }
-    uint64_t bytes_per_token() const override { return bytes_read_per_token(model_, n_cached_, options_.cache_type); }
 
     void evaluate(std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows, float* logits) override {
         check_batch(model_, n_cached_, options_.n_ctx, tokens, logit_rows);
@@ -265,12 +256,8 @@ private:
         return out;
     }
 
-    const Model& model_;
-    const ModelConfig& c_;
-    BackendOptions options_;
     uint32_t row_width_ = 0;
     std::vector<Vec> cache_; // per layer: n_ctx rows of [c̃ (r_kv) ‖ RoPE(k_pe) (d_r)]
-    uint32_t n_cached_ = 0;
 };
 
 } // namespace
