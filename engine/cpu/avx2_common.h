@@ -1,10 +1,11 @@
-// Internal to engine/cpu: helpers shared by the AVX2 kernel files.
+// Internal to engine/cpu: helpers shared by the AVX2 and AVX-512 kernel files.
 //
 // Everything between LATENT_AVX2_BEGIN and LATENT_AVX2_END is compiled for AVX2 + FMA + F16C
-// through a target pragma, so the library itself is built for plain x86-64 and these functions
-// run only after cpu_has_avx2() said yes. All headers must be included before the BEGIN
-// marker: code of a header included inside the region would be compiled for AVX2 and could be
-// picked by the linker for callers on any CPU.
+// through a target pragma (LATENT_AVX512_BEGIN / END: plus AVX-512 F, BW, VL and VNNI), so the
+// library itself is built for plain x86-64 and these functions run only after cpu_has_avx2()
+// (cpu_has_avx512()) said yes. All headers must be included before the BEGIN marker: code of a
+// header included inside the region would be compiled for the wider target and could be picked
+// by the linker for callers on any CPU.
 #pragma once
 
 #include "cpu/quant_dot_kernels.h"
@@ -24,9 +25,15 @@
 #define LATENT_AVX2_BEGIN \
     _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
 #define LATENT_AVX2_END _Pragma("clang attribute pop")
+#define LATENT_AVX512_BEGIN                                                                                   \
+    _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c\"))), apply_to = function)")
+#define LATENT_AVX512_END _Pragma("clang attribute pop")
 #else
 #define LATENT_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
 #define LATENT_AVX2_END _Pragma("GCC pop_options")
+#define LATENT_AVX512_BEGIN \
+    _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c\")")
+#define LATENT_AVX512_END _Pragma("GCC pop_options")
 #endif
 
 LATENT_AVX2_BEGIN
@@ -36,13 +43,9 @@ namespace latent::cpu::avx2 {
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
-// How far ahead of the block being read the kernels prefetch weights. The hardware prefetchers
-// stop at 4 KiB pages and keep too few lines in flight while the core is busy decoding, so a
-// one-token matmul streaming from memory runs at half the read bandwidth without this.
-// Overridable with LATENT_CPU_PREFETCH (bytes, 0 = off) for tuning.
-int prefetch_distance();
+using detail::prefetch_distance;
 
-// Prefetches the lines of a block of kBytes bytes, prefetch_distance() ahead.
+// Prefetches the lines of a block of kBytes bytes, `distance` bytes ahead.
 template <size_t kBytes>
 inline void prefetch_block(const uint8_t* block, int distance) {
     for (size_t offset = 0; offset < kBytes; offset += 64) {
@@ -76,6 +79,19 @@ inline __m256i nibbles_32(const uint8_t* p) {
     const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
+
+// Q5_0 / Q5_1: 0xFF in byte j where bit j of qh is set (byte j takes qh byte j/8, then tests
+// bit j%8).
+inline __m256i fifth_bits_as_bytes(uint32_t qh) {
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(qh)),
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// The 16 IQ4_NL levels in both lanes, for shuffle_epi8 lookups.
+inline __m256i iq4_codebook() { return _mm256_broadcastsi128_si256(load128(blocks::kIq4nlCodebook.data())); }
 
 // Activation pointers of NT consecutive tokens.
 template <int NT>

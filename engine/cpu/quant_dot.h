@@ -16,13 +16,22 @@
 // q is always in -127..127 and each value is off by at most d/2. Blocks holding a NaN or an
 // infinity get d = NaN, so the products of that token come out NaN rather than quietly wrong.
 //
-// Batches (several tokens) are tiled so that each weight block is decoded once and dotted
-// against up to 4 tokens while it sits in registers; that reuse is where prompt processing gets
-// its speed over one-token decode, which streams the weights from memory once per token.
+// One-token decode streams every weight from memory once and is bound by memory bandwidth: the
+// kernels prefetch ahead and give each thread long contiguous stretches of rows. Batches reuse
+// each weight for many tokens and are bound by arithmetic: the per-row kernels decode a weight
+// block once and dot it against up to 4 tokens while it sits in registers, and on CPUs with
+// AVX-512 VNNI a GEMM-style kernel (quant_dot_avx512.cpp) decodes 16 rows at a time into an
+// interleaved panel and multiplies it with 8 tokens at a time (about 4x the per-row kernels).
 //
 // Every kernel has a portable C++ implementation; AVX2+FMA versions (compiled with target
-// attributes, chosen at run time) exist for the types a Q4_K_M model uses and most others.
-// LATENT_CPU_SIMD=off in the environment (read once) forces the portable code.
+// attributes, chosen at run time, so the library is built for plain x86-64) exist for every
+// type, and the AVX-512 batch kernel covers every block type. LATENT_CPU_SIMD=off in the
+// environment (read once) forces the portable code; =avx2 stops at AVX2.
+//
+// Results do not depend on the thread count, the row range or how tokens are grouped into
+// calls, except that a batch of kBatchKernelMinTokens or more may take the batch kernel, whose
+// float rounding differs from the per-row kernels' (both within a few ulps of the exact product
+// of the quantized operands).
 #pragma once
 
 #include "tensor/tensor_types.h"
@@ -111,7 +120,8 @@ struct ActivationBuffer {
         return scales.data() + t * (cols / activation_block_size(format));
     }
     const int16_t* token_sums(int64_t t) const {
-        return sums.data() + t * (cols / activation_sum_group(format));
+        const int64_t group = activation_sum_group(format);
+        return group ? sums.data() + t * (cols / group) : nullptr;
     }
 };
 
@@ -136,7 +146,8 @@ void matmul(const WeightMatrix& w, const ActivationBuffer& x, float* y, ThreadPo
             int64_t row_begin = 0, int64_t row_end = -1);
 
 // matmul on float activations x (n_tokens, w.cols): quantizes them into a thread-local buffer
-// that is reused by later calls on the same thread.
+// that is reused by later calls on the same thread. For float weight types x is read in place
+// (64-byte aligned rows are fastest: the AVX-512 kernels load 64 bytes at a time).
 void matmul_f32(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool = nullptr,
                 int64_t row_begin = 0, int64_t row_end = -1);
 
@@ -152,10 +163,15 @@ size_t matmul_weight_bytes(const WeightMatrix& w, int64_t row_begin = 0, int64_t
 
 // ---- SIMD selection ---------------------------------------------------------------------------
 
+// Ordered: each level includes the ones before it.
 enum class SimdLevel : uint8_t {
     Portable, // plain C++
-    Avx2,     // AVX2 + FMA + F16C
+    Avx2,     // AVX2 + FMA + F16C kernels
+    Avx512,   // plus AVX-512 (F, BW, VL, VNNI) kernels for batches of kBatchKernelMinTokens or more
 };
+
+// Batches of at least this many tokens take the AVX-512 batch kernels where available.
+inline constexpr int64_t kBatchKernelMinTokens = 6;
 
 std::string_view simd_level_name(SimdLevel level);
 // The best level this CPU supports.

@@ -6,9 +6,7 @@
 // times x carrying w's sign, so one maddubs multiplies signed by signed.
 #include "cpu/avx2_common.h"
 
-#include <algorithm>
 #include <cfloat>
-#include <cstdlib>
 #include <cmath>
 #include <limits>
 
@@ -49,17 +47,7 @@ struct SignedQ4_0 {
     static float scale(const uint8_t* b) { return f16_at(b + q4_0::d); }
 };
 
-// Q5_0: the fifth bit of value j is bit j of qh. Spread the 32 bits over 32 bytes (byte j gets
-// qh byte j/8, then tests bit j%8); q - 16 is then the low nibble with 0xF0 or-ed in where the
-// fifth bit is clear.
-inline __m256i fifth_bits_as_bytes(uint32_t qh) {
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(qh)),
-        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit); // 0xFF where the bit is set
-}
-
+// Q5_0: q - 16 is the low nibble with 0xF0 or-ed in where the fifth bit is clear.
 struct SignedQ5_0 {
     static constexpr size_t kBytes = q5_0::bytes;
     static __m256i weights(const uint8_t* b) {
@@ -78,21 +66,23 @@ struct SignedQ8_0 {
 struct SignedIq4Nl {
     static constexpr size_t kBytes = iq4_nl::bytes;
     static __m256i weights(const uint8_t* b) {
-        const __m256i codebook = _mm256_broadcastsi128_si256(load128(kIq4nlCodebook.data()));
-        return _mm256_shuffle_epi8(codebook, nibbles_32(b + iq4_nl::qs));
+        return _mm256_shuffle_epi8(iq4_codebook(), nibbles_32(b + iq4_nl::qs));
     }
     static float scale(const uint8_t* b) { return f16_at(b + iq4_nl::d); }
 };
 
+// A block is only ~5 cycles of work, less than the latency of the multiply-add that accumulates
+// it, so even/odd blocks go to separate accumulators (per token: the result is the same for
+// any tile size).
 template <class Block>
 struct SignedBlockRow {
     template <int NT>
     static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
-        __m256 acc[NT];
-        for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
+        __m256 acc[2][NT];
+        for (int i = 0; i < NT; ++i) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
         const int64_t n_blocks = cols / 32;
         const int distance = prefetch_distance();
-        for (int64_t b = 0; b < n_blocks; ++b) {
+        auto accumulate = [&](int64_t b, __m256 (&sums)[NT]) {
             const uint8_t* block = row + b * static_cast<int64_t>(Block::kBytes);
             prefetch_block<Block::kBytes>(block, distance);
             const __m256i w = Block::weights(block);
@@ -101,15 +91,21 @@ struct SignedBlockRow {
             for (int i = 0; i < NT; ++i) {
                 const __m256i xs = _mm256_sign_epi8(load256(x.quants[i] + 32 * b), w);
                 const __m256 dot = _mm256_cvtepi32_ps(dot_u8_s8(w_abs, xs));
-                acc[i] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * x.scales[i][b]), acc[i]);
+                sums[i] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * x.scales[i][b]), sums[i]);
             }
+        };
+        int64_t b = 0;
+        for (; b + 2 <= n_blocks; b += 2) {
+            accumulate(b, acc[0]);
+            accumulate(b + 1, acc[1]);
         }
-        for (int i = 0; i < NT; ++i) out[i] = hsum(acc[i]);
+        if (b < n_blocks) accumulate(b, acc[0]);
+        for (int i = 0; i < NT; ++i) out[i] = hsum(_mm256_add_ps(acc[0][i], acc[1][i]));
     }
 };
 
 // Q4_1 / Q5_1: unsigned values and a per-block minimum m; m * (d_x * sum of the x quants) is
-// accumulated separately as a scalar.
+// accumulated separately as a scalar. Even/odd accumulators as above.
 template <bool kFiveBit>
 struct UnsignedBlockRow {
     static constexpr size_t kBytes = kFiveBit ? q5_1::bytes : q4_1::bytes;
@@ -117,15 +113,15 @@ struct UnsignedBlockRow {
 
     template <int NT>
     static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
-        __m256 acc[NT];
-        float min_acc[NT];
+        __m256 acc[2][NT];
+        float min_acc[2][NT];
         for (int i = 0; i < NT; ++i) {
-            acc[i] = _mm256_setzero_ps();
-            min_acc[i] = 0.0f;
+            acc[0][i] = acc[1][i] = _mm256_setzero_ps();
+            min_acc[0][i] = min_acc[1][i] = 0.0f;
         }
         const int64_t n_blocks = cols / 32;
         const int distance = prefetch_distance();
-        for (int64_t b = 0; b < n_blocks; ++b) {
+        auto accumulate = [&](int64_t b, __m256 (&sums)[NT], float (&min_sums)[NT]) {
             const uint8_t* block = row + b * static_cast<int64_t>(kBytes);
             prefetch_block<kBytes>(block, distance);
             __m256i w = nibbles_32(block + kQs);
@@ -138,11 +134,19 @@ struct UnsignedBlockRow {
             for (int i = 0; i < NT; ++i) {
                 const float dx = x.scales[i][b];
                 const __m256 dot = _mm256_cvtepi32_ps(dot_u8_s8(w, load256(x.quants[i] + 32 * b)));
-                acc[i] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * dx), acc[i]);
-                min_acc[i] += mw * (dx * static_cast<float>(x.sums[i][b]));
+                sums[i] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * dx), sums[i]);
+                min_sums[i] += mw * (dx * static_cast<float>(x.sums[i][b]));
             }
+        };
+        int64_t b = 0;
+        for (; b + 2 <= n_blocks; b += 2) {
+            accumulate(b, acc[0], min_acc[0]);
+            accumulate(b + 1, acc[1], min_acc[1]);
         }
-        for (int i = 0; i < NT; ++i) out[i] = hsum(acc[i]) + min_acc[i];
+        if (b < n_blocks) accumulate(b, acc[0], min_acc[0]);
+        for (int i = 0; i < NT; ++i) {
+            out[i] = hsum(_mm256_add_ps(acc[0][i], acc[1][i])) + (min_acc[0][i] + min_acc[1][i]);
+        }
     }
 };
 
@@ -195,16 +199,6 @@ struct FloatRow {
         }
     }
 };
-
-} // namespace
-
-int prefetch_distance() {
-    static const int distance = [] {
-        const char* env = std::getenv("LATENT_CPU_PREFETCH");
-        return env ? std::max(0, std::atoi(env)) : 2048;
-    }();
-    return distance;
-}
 
 // ---- activation quantization ------------------------------------------------------------------
 
@@ -269,6 +263,7 @@ void quantize_block(const float* v, int64_t block, int64_t group, int8_t* q, flo
     }
 }
 
+} // namespace
 } // namespace latent::cpu::avx2
 
 LATENT_AVX2_END

@@ -258,7 +258,7 @@ struct Iq4XsRow {
     static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
         __m256 acc[NT];
         for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
-        const __m256i codebook = _mm256_broadcastsi128_si256(load128(kIq4nlCodebook.data()));
+        const __m256i codebook = iq4_codebook();
         const int64_t n_blocks = cols / 256;
         const int distance = prefetch_distance();
         for (int64_t b = 0; b < n_blocks; ++b) {

@@ -33,6 +33,7 @@ using MatmulKernel = void (*)(const WeightMatrix& w, const ActivationView& x, in
 MatmulKernel portable_kernel(TensorType type);
 MatmulKernel avx2_kernel(TensorType type);
 MatmulKernel avx2_k_kernel(TensorType type); // the super-block types, quant_dot_avx2_k.cpp
+MatmulKernel avx512_kernel(TensorType type);  // per-row kernels that beat AVX2's (float types, Q5_0)
 
 // Quantizes n_tokens tokens of cols values into the Q8_32 or Q8_K arrays (block = 32 or 256).
 // Both implementations produce identical bytes.
@@ -43,7 +44,19 @@ void quantize_activations_portable(const float* x, int64_t cols, int64_t n_token
 void quantize_activations_avx2(const float* x, int64_t cols, int64_t n_tokens, int64_t block, int8_t* quants,
                                float* scales, int16_t* sums);
 
+// How far ahead of the block being read the SIMD kernels prefetch weights (bytes). The hardware
+// prefetchers stop at 4 KiB pages and keep too few lines in flight while the core is busy
+// decoding, so a one-token matmul streaming from memory runs at half the read bandwidth
+// without it. LATENT_CPU_PREFETCH (bytes, read once) overrides it for tuning.
+int prefetch_distance();
+
 bool cpu_has_avx2();
+bool cpu_has_avx512(); // F, BW, VL and VNNI, on top of AVX2
+
+// The AVX-512 VNNI batch path (quant_dot_avx512.cpp): the whole product, threads included, for
+// a block type with Q8_* activations; false (nothing done) for a type it does not cover.
+bool avx512_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
+                         int64_t row_begin, int64_t row_end, ThreadPool* pool);
 
 // Runs body.template operator()<NT>(row, token) for every row in [row_begin, row_end) and every
 // group of NT (<= MaxTokens) consecutive tokens starting at `token`. Token groups are the outer

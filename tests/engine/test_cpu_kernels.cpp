@@ -5,14 +5,18 @@
 // x^ the activations as quantized, h_i = d/2 of x_i's activation block):
 //  * against the reference on x^ (what the kernel multiplies): only float rounding is left, so
 //    |y - ref(x^)| <= eps * sum_i |W_i| |x^_i|, eps = kappa * (n_terms + 16) * 2^-24, where
-//    n_terms is the number of float products summed per output (blocks, or cols / 8 lanes for
-//    float weights; the standard n*u bound of recursive summation) and kappa = 4 for the types
-//    with a per-block minimum, whose two partial products can each exceed |W_i| (kappa = 1
-//    otherwise).
+//    n_terms bounds the number of float products summed per output (the standard n*u bound of
+//    recursive summation): one per 16-value sub-block plus one per activation block for block
+//    types (the kernels sum at most that many), cols / 8 for float weights (8 lanes); kappa = 4
+//    for the types with a per-block minimum, whose two partial products can each exceed |W_i|
+//    (kappa = 1 otherwise).
 //  * against the reference on x: the activation rounding adds at most sum_i |W_i| h_i.
 //  * SIMD against portable: both within eps of ref(x^), so within 2 eps of each other.
-//  * batches, thread counts and row ranges: the per-output arithmetic does not depend on them,
-//    so those results must be bit-identical.
+//  * thread counts, row ranges and the grouping of tokens into calls: the per-output arithmetic
+//    does not depend on them, so those results must be bit-identical. The one exception is the
+//    AVX-512 batch kernel (calls of kBatchKernelMinTokens tokens or more) against one-token
+//    calls, which run different kernels and are compared with a tolerance instead.
+// Every SIMD level the CPU has is run (portable, AVX2, AVX-512), each against the reference.
 #include "core/error.h"
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
@@ -150,9 +154,12 @@ WeightMatrix matrix_of(TensorType type, const std::vector<uint8_t>& data, int64_
 
 std::vector<float> poisoned(size_t n) { return std::vector<float>(n, std::numeric_limits<float>::quiet_NaN()); }
 
+// Portable first, then every SIMD level this CPU has.
 std::vector<SimdLevel> available_levels() {
-    std::vector<SimdLevel> levels{SimdLevel::Portable};
-    if (simd_level_supported() != SimdLevel::Portable) levels.push_back(simd_level_supported());
+    std::vector<SimdLevel> levels;
+    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512}) {
+        if (level <= simd_level_supported()) levels.push_back(level);
+    }
     return levels;
 }
 
@@ -261,9 +268,7 @@ void TestCpuKernels::matmulMatchesReference() {
     }
     const ActivationFormat format = activation_format(weight_type);
     const int64_t act_block = activation_block_size(format);
-    int64_t n_terms = 0;
-    if (format == ActivationFormat::F32) n_terms = cols / 8 + 8;
-    else n_terms = 2 * (cols / act_block) + 8;
+    const int64_t n_terms = format == ActivationFormat::F32 ? cols / 8 + 8 : cols / 16 + cols / act_block + 8;
     const double eps = (has_block_minimum(weight_type) ? 4.0 : 1.0) * static_cast<double>(n_terms + 16) * 0x1.0p-24;
 
     std::vector<KernelRun> runs;
@@ -338,18 +343,43 @@ void TestCpuKernels::batchEqualsSingleTokens_data() {
 void TestCpuKernels::batchEqualsSingleTokens() {
     QFETCH(int, type);
     const auto weight_type = static_cast<TensorType>(type);
-    constexpr int kCols = 512, kRows = 13, kTokens = 71; // 71 tokens: several task chunks and a ragged tile
+    constexpr int kCols = 512, kRows = 37, kTokens = 71; // 71 tokens: several task chunks and ragged tiles
     const std::vector<uint8_t> data = random_matrix(weight_type, kRows, kCols, 99u + static_cast<uint32_t>(type));
     const WeightMatrix w = matrix_of(weight_type, data, kRows, kCols);
     const std::vector<float> x = random_activations(kTokens, kCols, 7);
     ThreadPool pool(3);
     for (const SimdLevel level : available_levels()) {
         SimdLevelScope scope(level);
+        const std::string name(simd_level_name(level));
         std::vector<float> batch = poisoned(kTokens * kRows);
         matmul_f32(w, x.data(), kTokens, batch.data(), &pool);
         std::vector<float> single = poisoned(kTokens * kRows);
         for (int t = 0; t < kTokens; ++t) matmul_f32(w, x.data() + t * kCols, 1, single.data() + t * kRows);
-        QVERIFY2(bitwise_equal(batch, single), std::string(simd_level_name(level)).c_str());
+        // Batches of kBatchKernelMinTokens or more may take a batch kernel of their own; their
+        // results must not depend on how the tokens are grouped.
+        std::vector<float> chunked = poisoned(kTokens * kRows);
+        for (int t = 0, chunk = 0; t < kTokens; t += chunk) {
+            chunk = std::min(kTokens - t, static_cast<int>(kBatchKernelMinTokens) + (t % 13));
+            if (kTokens - t - chunk < kBatchKernelMinTokens) chunk = kTokens - t;
+            matmul_f32(w, x.data() + t * kCols, chunk, chunked.data() + t * kRows);
+        }
+        QVERIFY2(bitwise_equal(batch, chunked), name.c_str());
+        if (level != SimdLevel::Avx512) {
+            QVERIFY2(bitwise_equal(batch, single), name.c_str());
+            continue;
+        }
+        // A different kernel: both are within eps * sum |W| |x^| of the exact product (see the
+        // top of the file), and |W| |x^| <= sum |W| |x| + rounding; compare with a loose bound.
+        std::vector<float> decoded(static_cast<size_t>(kCols));
+        for (int r = 0; r < kRows; ++r) {
+            dequantize_row(weight_type, data.data() + w.row_bytes * static_cast<size_t>(r), decoded.data(), kCols);
+            for (int t = 0; t < kTokens; ++t) {
+                double magnitude = 0.0;
+                for (int i = 0; i < kCols; ++i) magnitude += std::fabs(decoded[static_cast<size_t>(i)] * x[static_cast<size_t>(t * kCols + i)]);
+                const size_t k = static_cast<size_t>(t * kRows + r);
+                QVERIFY2(std::fabs(static_cast<double>(batch[k]) - single[k]) <= 1e-4 * magnitude + 1e-30, name.c_str());
+            }
+        }
     }
 }
 
