@@ -32,6 +32,6 @@ if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda
 fi
 
 # shellcheck disable=SC2086
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${LATENT_CMAKE_ARGS:-}
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${LATENT_CMAKE_ARGS:-}
 cmake --build build --parallel "$(nproc)"
 echo "Built: $(ls build/bin | tr '\n' ' ')"

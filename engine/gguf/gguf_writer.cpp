@@ -9,16 +9,20 @@
 namespace latent::gguf {
 namespace {
 
+void append_bytes(std::vector<uint8_t>& out, const void* data, size_t size) {
+    const size_t at = out.size();
+    out.resize(at + size);
+    if (size > 0) std::memcpy(out.data() + at, data, size);
+}
+
 template <typename T>
 void append_le(std::vector<uint8_t>& out, T value) {
-    uint8_t bytes[sizeof(T)];
-    std::memcpy(bytes, &value, sizeof(T)); // hosts we support are little-endian
-    out.insert(out.end(), bytes, bytes + sizeof(T));
+    append_bytes(out, &value, sizeof(T)); // hosts we support are little-endian
 }
 
 void append_string(std::vector<uint8_t>& out, std::string_view s) {
     append_le<uint64_t>(out, s.size());
-    out.insert(out.end(), s.begin(), s.end());
+    append_bytes(out, s.data(), s.size());
 }
 
 template <typename T>

@@ -244,7 +244,7 @@ void TestTokenizer::kit_cases_data() {
         const auto cases = read_kit_cases(kit / "tokenizer" / (std::string(pre) + ".jsonl"));
         QVERIFY2(!cases.empty(), "the kit's jsonl file has no cases");
         for (size_t i = 0; i < cases.size(); ++i) {
-            QTest::addRow("%s #%02d", pre, static_cast<int>(i)) << QString(pre) << static_cast<int>(i);
+            QTest::newRow(qPrintable(QString("%1 #%2").arg(QString(pre)).arg(static_cast<int>(i), 2, 10, QChar('0')))) << QString(pre) << static_cast<int>(i);
         }
     }
 }
