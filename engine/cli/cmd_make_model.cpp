@@ -15,7 +15,7 @@ namespace latent::cli {
 namespace {
 
 const std::vector<OptionSpec> kOptions = {
-    {"--shape", "-s", true, "tiny, tiny-v3, tiny-legacy, v2-lite (the real DeepSeek-V2-Lite shape), v3-small"},
+    {"--shape", "-s", true, "tiny, tiny-v3, tiny-legacy, v2-lite (the real DeepSeek-V2-Lite shape), v3-small (alias v3: V3-style, scaled down)"},
     {"--type", "", true, "f32, f32e, f16, bf16, q8_0, q4_0, q4_k_m (llama.cpp's Q4_K_M rules)"},
     {"--out", "-o", true, "output .gguf file"},
     {"--seed", "", true, "random seed (default 1); the file is a pure function of shape, type and seed"},
@@ -36,7 +36,8 @@ int run_make_model(const std::vector<std::string>& argv) {
         std::fputs(usage_text("make-model", "--shape PRESET --type SCHEME --out FILE [--seed S]", kOptions).c_str(), stdout);
         return 0;
     }
-    const std::string shape_name = args.require("--shape");
+    std::string shape_name = args.require("--shape");
+    if (shape_name == "v3") shape_name = "v3-small"; // V3 itself (671 B parameters) is not a benchmark file
     const auto shape = model_shape_preset(shape_name);
     if (!shape) throw Error("unknown shape '" + shape_name + "' (" + join(model_shape_preset_names()) + ")");
     const std::string type_name = args.require("--type");
