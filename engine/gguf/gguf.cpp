@@ -366,6 +366,12 @@ void File::fail_key(std::string_view key, const std::string& what) const {
     throw Error(display_name_ + ": metadata key '" + std::string(key) + "' " + what);
 }
 
+void File::fail_array_type(std::string_view key, const Value& v, std::string_view expected) const {
+    fail_key(key, "has type " + std::string(value_type_name(v.type)) +
+                      (v.type == ValueType::Array ? " of " + std::string(value_type_name(v.element_type)) : std::string()) + ", expected " +
+                      std::string(expected));
+}
+
 const Value& File::require(std::string_view key) const {
     const Value* v = find(key);
     if (!v) fail_key(key, "is missing");
@@ -434,9 +440,7 @@ uint64_t File::get_array_size(std::string_view key) const {
 std::vector<std::string_view> File::get_string_array(std::string_view key) const {
     const Value& v = require(key);
     if (v.type != ValueType::Array || v.element_type != ValueType::String) {
-        fail_key(key, "has type " + std::string(value_type_name(v.type)) +
-                          (v.type == ValueType::Array ? " of " + std::string(value_type_name(v.element_type)) : std::string()) +
-                          ", expected array of string");
+        fail_array_type(key, v, "array of string");
     }
     // Lengths were validated while parsing; the cursor re-checks them anyway.
     Cursor cur(bytes_, size_, display_name_);
@@ -450,9 +454,7 @@ std::vector<std::string_view> File::get_string_array(std::string_view key) const
 std::vector<int64_t> File::get_int_array(std::string_view key) const {
     const Value& v = require(key);
     if (v.type != ValueType::Array || !is_integer_type(v.element_type)) {
-        fail_key(key, "has type " + std::string(value_type_name(v.type)) +
-                          (v.type == ValueType::Array ? " of " + std::string(value_type_name(v.element_type)) : std::string()) +
-                          ", expected array of integers");
+        fail_array_type(key, v, "array of integers");
     }
     const uint64_t stride = fixed_value_size(v.element_type);
     std::vector<int64_t> out;
@@ -473,9 +475,7 @@ std::vector<int64_t> File::get_int_array(std::string_view key) const {
 std::vector<double> File::get_float_array(std::string_view key) const {
     const Value& v = require(key);
     if (v.type != ValueType::Array || (v.element_type != ValueType::Float32 && v.element_type != ValueType::Float64)) {
-        fail_key(key, "has type " + std::string(value_type_name(v.type)) +
-                          (v.type == ValueType::Array ? " of " + std::string(value_type_name(v.element_type)) : std::string()) +
-                          ", expected array of floats");
+        fail_array_type(key, v, "array of floats");
     }
     const uint64_t stride = fixed_value_size(v.element_type);
     std::vector<double> out;

@@ -137,6 +137,7 @@ private:
     void parse();
     const Value& require(std::string_view key) const;
     [[noreturn]] void fail_key(std::string_view key, const std::string& what) const;
+    [[noreturn]] void fail_array_type(std::string_view key, const Value& value, std::string_view expected) const;
 
     std::unique_ptr<MappedFile> map_; // null for from_memory
     const uint8_t* bytes_ = nullptr;

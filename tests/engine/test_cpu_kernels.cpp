@@ -24,6 +24,8 @@
 #include "tensor/block_layouts.h"
 #include "tensor/tensor_types.h"
 
+#include "test_random.h"
+
 #include <QtTest>
 
 #include <atomic>
@@ -43,24 +45,7 @@ using namespace latent::cpu;
 
 namespace {
 
-// ---- random data (fixed seeds: every run sees the same "fresh" data) --------------------------
-
-class Random {
-public:
-    explicit Random(uint32_t seed) : engine_(seed) {}
-    uint32_t bits() { return static_cast<uint32_t>(engine_()); }
-    uint8_t byte() { return static_cast<uint8_t>(engine_() >> 24); }
-    double uniform() { return static_cast<double>(engine_() >> 8) * 0x1.0p-24; }
-    double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-    double normal() {
-        const double u1 = 1.0 - uniform();
-        const double u2 = uniform();
-        return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-    }
-
-private:
-    std::mt19937 engine_;
-};
+using test::Random;
 
 const std::vector<TensorType> kDecodableTypes = {
     TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,

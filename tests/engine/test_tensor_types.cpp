@@ -6,6 +6,8 @@
 #include "tensor/tensor_types.h"
 #include "test_support.h"
 
+#include "test_random.h"
+
 #include <QtTest>
 
 #include <algorithm>
@@ -22,26 +24,7 @@ using namespace latent;
 
 namespace {
 
-// ---- random data (fixed seeds: every run sees the same "fresh" data) --------------------------
-
-class Random {
-public:
-    explicit Random(uint32_t seed) : engine_(seed) {}
-    uint32_t bits() { return static_cast<uint32_t>(engine_()); }
-    uint8_t byte() { return static_cast<uint8_t>(engine_() >> 24); }
-    // Uniform in [0, 1).
-    double uniform() { return static_cast<double>(engine_() >> 8) * 0x1.0p-24; }
-    double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-    // Standard normal (Box-Muller), independent of the standard library's distributions.
-    double normal() {
-        const double u1 = 1.0 - uniform();
-        const double u2 = uniform();
-        return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-    }
-
-private:
-    std::mt19937 engine_;
-};
+using test::Random;
 
 // Rows that look like weights: mostly normal, a few outliers, one all-positive stretch and one
 // all-zero block, so the encoders meet the awkward cases too.
