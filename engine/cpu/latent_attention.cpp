@@ -4,6 +4,7 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,6 +12,12 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define LATENT_HAVE_X86 1
+#endif
+
+#if defined(LATENT_HAVE_X86) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics (_mm512_undefined_ps inside max/min/roundscale...) trigger
+// -Wmaybe-uninitialized after inlining, located in the header: silence it for this file.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace latent::cpu {
@@ -72,20 +79,265 @@ bool have_avx2_f16c() {
     static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     return yes;
 }
+
+bool have_avx512() {
+    static const bool yes = have_avx2_f16c() && __builtin_cpu_supports("avx512f");
+    return yes;
+}
+
+// ---- AVX-512 fused kernel (flash-decoding style) ----
+// Heads are processed in groups of 8 (padded with zero queries) and keys in chunks of kChunk: per
+// chunk the scores of a group are computed, the running max / sum per head updated (online
+// softmax) and the chunk's latents accumulated into the group's accumulators, so each cache row
+// is brought into the core once and then used from L1. Each thread of a split keeps its own
+// (max, sum, accumulators), combined at the end.
+constexpr uint32_t kGroup = 8;
+constexpr uint32_t kChunk = 64;
+
+bool fused_fits(const LatentCache& c) {
+    return (c.type == TensorType::F16 || c.type == TensorType::F32) && c.row_width % 16 == 0 && c.latent_width % 32 == 0 &&
+           c.latent_width <= c.row_width;
+}
+
+#define LATENT_AVX512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
+
+template <bool kF16>
+LATENT_AVX512_TARGET inline __m512 load16(const uint8_t* row, uint32_t i) {
+    if constexpr (kF16) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + static_cast<size_t>(i) * 2)));
+    } else {
+        return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    }
+}
+
+// exp(x) for x <= 0 (Cephes-style range reduction and polynomial, ~1 ulp); very negative
+// inputs, -inf included, give 0.
+LATENT_AVX512_TARGET inline __m512 exp16(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, fx);
+}
+
+// Lane i of the result = horizontal sum of v[i].
+LATENT_AVX512_TARGET inline __m512 reduce16(const __m512* v) {
+    __m512 z[8];
+    for (int i = 0; i < 8; ++i) {
+        z[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[i], v[i + 8], 0x44), _mm512_shuffle_f32x4(v[i], v[i + 8], 0xEE));
+    }
+    __m512 w[4];
+    for (int i = 0; i < 4; ++i) {
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(z[i], z[i + 4], 0x88), _mm512_shuffle_f32x4(z[i], z[i + 4], 0xDD));
+    }
+    const __m512 r0 = _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 r1 = _mm512_add_ps(_mm512_shuffle_ps(w[2], w[3], _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(w[2], w[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 f = _mm512_add_ps(_mm512_shuffle_ps(r0, r1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(r0, r1, _MM_SHUFFLE(3, 1, 3, 1)));
+    // f's 128-bit quarters hold v0-3, v8-11, v4-7, v12-15.
+    return _mm512_shuffle_f32x4(f, f, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+// Keys [begin, end) for all head groups: acc (padded heads × latent), m and l (padded heads) are
+// this range's unnormalised result, running max and sum of exp(score - max).
+template <bool kF16>
+LATENT_AVX512_TARGET void fused_range(const LatentCache& c, const float* qpad, uint32_t groups, uint32_t begin, uint32_t end, float* acc, float* m,
+                                      float* l) {
+    const uint32_t W = c.row_width, L = c.latent_width;
+    const size_t rb = c.row_bytes;
+    alignas(64) float S[(kChunk + 1) * kGroup];
+    alignas(64) float alpha[kGroup];
+    std::fill(acc, acc + static_cast<size_t>(groups) * kGroup * L, 0.0f);
+    std::fill(m, m + groups * kGroup, -std::numeric_limits<float>::infinity());
+    std::fill(l, l + groups * kGroup, 0.0f);
+    for (uint32_t k0 = begin; k0 < end; k0 += kChunk) {
+        const uint32_t n = std::min(kChunk, end - k0);
+        const uint8_t* base = c.rows + static_cast<size_t>(k0) * rb;
+        for (uint32_t g = 0; g < groups; ++g) {
+            const float* q = qpad + static_cast<size_t>(g) * kGroup * W;
+            // Scores of two keys × 8 heads at a time.
+            for (uint32_t k = 0; k < n; k += 2) {
+                const uint8_t* r0 = base + static_cast<size_t>(k) * rb;
+                const uint8_t* r1 = k + 1 < n ? r0 + rb : r0;
+                __m512 a[16];
+                for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
+                for (uint32_t d = 0; d < W; d += 16) {
+                    const __m512 x0 = load16<kF16>(r0, d);
+                    const __m512 x1 = load16<kF16>(r1, d);
+#pragma GCC unroll 8
+                    for (uint32_t h = 0; h < kGroup; ++h) {
+                        const __m512 qv = _mm512_loadu_ps(q + h * W + d);
+                        a[h] = _mm512_fmadd_ps(qv, x0, a[h]);
+                        a[h + 8] = _mm512_fmadd_ps(qv, x1, a[h + 8]);
+                    }
+                }
+                _mm512_store_ps(S + k * kGroup, reduce16(a));
+            }
+            // Online softmax update.
+            const __m256 m_old = _mm256_loadu_ps(m + g * kGroup);
+            __m256 mx = m_old;
+            for (uint32_t k = 0; k < n; ++k) mx = _mm256_max_ps(mx, _mm256_load_ps(S + k * kGroup));
+            const __m512 mx2 = _mm512_shuffle_f32x4(_mm512_castps256_ps512(mx), _mm512_castps256_ps512(mx), 0x44);
+            const __m512 m_old2 = _mm512_shuffle_f32x4(_mm512_castps256_ps512(m_old), _mm512_castps256_ps512(m_old), 0x44);
+            const __m512 al = exp16(_mm512_sub_ps(m_old2, mx2));
+            _mm256_store_ps(alpha, _mm512_castps512_ps256(al));
+            __m512 sum = _mm512_setzero_ps();
+            for (uint32_t k = 0; k < n; k += 2) {
+                __m512 p = exp16(_mm512_sub_ps(_mm512_load_ps(S + k * kGroup), mx2));
+                if (k + 1 == n) p = _mm512_maskz_mov_ps(0x00FF, p);
+                _mm512_store_ps(S + k * kGroup, p);
+                sum = _mm512_add_ps(sum, p);
+            }
+            const __m256 sum8 = _mm256_add_ps(_mm512_castps512_ps256(sum), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sum), 1)));
+            _mm256_storeu_ps(l + g * kGroup, _mm256_fmadd_ps(_mm256_loadu_ps(l + g * kGroup), _mm512_castps512_ps256(al), sum8));
+            _mm256_storeu_ps(m + g * kGroup, mx);
+            // Weighted latents: 8 heads × 32 columns in registers over the chunk's keys.
+            float* ag = acc + static_cast<size_t>(g) * kGroup * L;
+            for (uint32_t cb = 0; cb < L; cb += 32) {
+                __m512 a[16];
+#pragma GCC unroll 8
+                for (uint32_t h = 0; h < kGroup; ++h) {
+                    const __m512 f = _mm512_set1_ps(alpha[h]);
+                    a[2 * h] = _mm512_mul_ps(f, _mm512_loadu_ps(ag + h * L + cb));
+                    a[2 * h + 1] = _mm512_mul_ps(f, _mm512_loadu_ps(ag + h * L + cb + 16));
+                }
+                for (uint32_t k = 0; k < n; ++k) {
+                    const uint8_t* r = base + static_cast<size_t>(k) * rb;
+                    const __m512 x0 = load16<kF16>(r, cb);
+                    const __m512 x1 = load16<kF16>(r, cb + 16);
+#pragma GCC unroll 8
+                    for (uint32_t h = 0; h < kGroup; ++h) {
+                        const __m512 w = _mm512_set1_ps(S[k * kGroup + h]);
+                        a[2 * h] = _mm512_fmadd_ps(w, x0, a[2 * h]);
+                        a[2 * h + 1] = _mm512_fmadd_ps(w, x1, a[2 * h + 1]);
+                    }
+                }
+#pragma GCC unroll 8
+                for (uint32_t h = 0; h < kGroup; ++h) {
+                    _mm512_storeu_ps(ag + h * L + cb, a[2 * h]);
+                    _mm512_storeu_ps(ag + h * L + cb + 16, a[2 * h + 1]);
+                }
+            }
+        }
+    }
+}
+
+void latent_attention_fused(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out, ThreadPool* pool,
+                            LatentAttentionScratch& s) {
+    const uint32_t W = cache.row_width, L = cache.latent_width;
+    const uint32_t groups = (n_heads + kGroup - 1) / kGroup, hp = groups * kGroup;
+    s.qpad.assign(static_cast<size_t>(hp) * W, 0.0f);
+    for (size_t i = 0; i < static_cast<size_t>(n_heads) * W; ++i) s.qpad[i] = queries[i] * scale;
+
+    constexpr unsigned kMaxChunks = 64;
+    const unsigned threads = pool ? std::min(pool->size(), kMaxChunks) : 1;
+    const uint32_t min_keys_per_chunk = 64;
+    const unsigned chunks = std::max(1u, std::min<unsigned>(threads, (n_keys + min_keys_per_chunk - 1) / min_keys_per_chunk));
+    const size_t acc_size = static_cast<size_t>(hp) * L;
+    s.partials.resize(acc_size * chunks);
+    s.stats.resize(static_cast<size_t>(2) * hp * chunks);
+    auto run = [&](size_t chunk) {
+        // Chunk boundaries on multiples of kChunk keep every thread's steps full.
+        const uint32_t steps = (n_keys + kChunk - 1) / kChunk;
+        const uint32_t begin = std::min(n_keys, static_cast<uint32_t>(static_cast<uint64_t>(steps) * chunk / chunks) * kChunk);
+        const uint32_t end = std::min(n_keys, static_cast<uint32_t>(static_cast<uint64_t>(steps) * (chunk + 1) / chunks) * kChunk);
+        float* acc = s.partials.data() + chunk * acc_size;
+        float* m = s.stats.data() + chunk * 2 * hp;
+        if (cache.type == TensorType::F16) {
+            fused_range<true>(cache, s.qpad.data(), groups, begin, end, acc, m, m + hp);
+        } else {
+            fused_range<false>(cache, s.qpad.data(), groups, begin, end, acc, m, m + hp);
+        }
+    };
+    if (chunks == 1) {
+        run(0);
+    } else {
+        pool->parallel_for(chunks, [&](size_t chunk, unsigned) { run(chunk); });
+    }
+    // Combine: out = Σ_t exp(m_t − M)·acc_t / Σ_t exp(m_t − M)·l_t. An empty range has m = −inf.
+    float weights[kMaxChunks];
+    for (uint32_t h = 0; h < n_heads; ++h) {
+        float mmax = -std::numeric_limits<float>::infinity();
+        for (unsigned t = 0; t < chunks; ++t) mmax = std::max(mmax, s.stats[t * 2 * hp + h]);
+        double denom = 0.0;
+        for (unsigned t = 0; t < chunks; ++t) {
+            const float mt = s.stats[t * 2 * hp + h];
+            weights[t] = mt == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(mt - mmax);
+            denom += static_cast<double>(weights[t]) * s.stats[t * 2 * hp + hp + h];
+        }
+        for (unsigned t = 0; t < chunks; ++t) weights[t] = static_cast<float>(weights[t] / denom);
+        float* dst = out + static_cast<size_t>(h) * L;
+        const float* a0 = s.partials.data() + static_cast<size_t>(h) * L;
+        for (uint32_t i = 0; i < L; ++i) dst[i] = weights[0] * a0[i];
+        for (unsigned t = 1; t < chunks; ++t) {
+            const float* at = s.partials.data() + t * acc_size + static_cast<size_t>(h) * L;
+            for (uint32_t i = 0; i < L; ++i) dst[i] += weights[t] * at[i];
+        }
+    }
+}
+
 #endif
 
-void accumulate(const LatentCache& c, uint32_t key, const float* weights, size_t stride, uint32_t n_heads, float* acc, std::vector<float>& row) {
+void accumulate(bool use_avx2, const LatentCache& c, uint32_t key, const float* weights, size_t stride, uint32_t n_heads, float* acc,
+                std::vector<float>& row) {
 #ifdef LATENT_HAVE_X86
-    if (have_avx2_f16c()) return accumulate_avx2(c, key, weights, stride, n_heads, acc, row);
+    if (use_avx2) return accumulate_avx2(c, key, weights, stride, n_heads, acc, row);
 #endif
+    (void)use_avx2;
     accumulate_portable(c, key, weights, stride, n_heads, acc, row);
+}
+
+std::atomic<int> g_forced_kernel{static_cast<int>(LatentAttentionKernel::Auto)};
+
+bool kernel_supported(LatentAttentionKernel k) {
+    switch (k) {
+    case LatentAttentionKernel::Auto:
+    case LatentAttentionKernel::Portable:
+        return true;
+#ifdef LATENT_HAVE_X86
+    case LatentAttentionKernel::Avx2:
+        return have_avx2_f16c();
+    case LatentAttentionKernel::Avx512:
+        return have_avx512();
+#else
+    default:
+        return false;
+#endif
+    }
+    return false;
+}
+
+LatentAttentionKernel selected_kernel() {
+    const auto forced = static_cast<LatentAttentionKernel>(g_forced_kernel.load(std::memory_order_relaxed));
+    if (forced != LatentAttentionKernel::Auto) return forced;
+    if (kernel_supported(LatentAttentionKernel::Avx512)) return LatentAttentionKernel::Avx512;
+    if (kernel_supported(LatentAttentionKernel::Avx2)) return LatentAttentionKernel::Avx2;
+    return LatentAttentionKernel::Portable;
 }
 
 } // namespace
 
+bool set_latent_attention_kernel(LatentAttentionKernel kernel) {
+    if (!kernel_supported(kernel)) return false;
+    g_forced_kernel.store(static_cast<int>(kernel), std::memory_order_relaxed);
+    return true;
+}
+
 void latent_attention(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out, ThreadPool* pool,
                       LatentAttentionScratch& s) {
     if (n_keys == 0) throw Error("latent_attention: no keys");
+    const LatentAttentionKernel kernel = selected_kernel();
+#ifdef LATENT_HAVE_X86
+    if (kernel == LatentAttentionKernel::Avx512 && fused_fits(cache)) return latent_attention_fused(queries, n_heads, cache, n_keys, scale, out, pool, s);
+#endif
+    const bool use_avx2 = kernel == LatentAttentionKernel::Avx2 || kernel == LatentAttentionKernel::Avx512;
     // Scores: the cache rows are the "weights", the heads' queries the "tokens".
     WeightMatrix keys;
     keys.type = cache.type;
@@ -121,7 +373,7 @@ void latent_attention(const float* queries, uint32_t n_heads, const LatentCache&
     const unsigned chunks = std::max(1u, std::min<unsigned>(threads, (n_keys + min_keys_per_chunk - 1) / min_keys_per_chunk));
     if (chunks == 1) {
         std::fill(out, out + out_size, 0.0f);
-        for (uint32_t k = 0; k < n_keys; ++k) accumulate(cache, k, s.scores.data() + k, n_keys, n_heads, out, s.row);
+        for (uint32_t k = 0; k < n_keys; ++k) accumulate(use_avx2, cache, k, s.scores.data() + k, n_keys, n_heads, out, s.row);
         return;
     }
     s.partials.assign(out_size * chunks, 0.0f);
@@ -130,7 +382,7 @@ void latent_attention(const float* queries, uint32_t n_heads, const LatentCache&
         const uint32_t begin = static_cast<uint32_t>(static_cast<uint64_t>(n_keys) * chunk / chunks);
         const uint32_t end = static_cast<uint32_t>(static_cast<uint64_t>(n_keys) * (chunk + 1) / chunks);
         float* acc = s.partials.data() + chunk * out_size;
-        for (uint32_t k = begin; k < end; ++k) accumulate(cache, k, s.scores.data() + k, n_keys, n_heads, acc, row);
+        for (uint32_t k = begin; k < end; ++k) accumulate(use_avx2, cache, k, s.scores.data() + k, n_keys, n_heads, acc, row);
     });
     std::copy_n(s.partials.data(), out_size, out);
     for (unsigned c = 1; c < chunks; ++c) {

@@ -3,6 +3,9 @@
 // [c̃ ‖ RoPE(k_pe)], and the attention-weighted sum of the latents c̃ is returned per head. Each
 // cache row is read once for all heads. With a thread pool the keys are split across threads
 // (split-K) and the partial results combined, so one sequence uses every core at long context.
+// On AVX-512 CPUs scores, softmax and weighted sum are fused per chunk of keys (online softmax,
+// flash-decoding style): each thread keeps a running max, sum and accumulators per head, merged
+// at the end.
 #pragma once
 
 #include "cpu/quant_dot.h"
@@ -28,7 +31,14 @@ struct LatentAttentionScratch {
     std::vector<float> scores;   // (heads × n_keys)
     std::vector<float> partials; // (threads × heads × latent_width)
     std::vector<float> row;      // one converted cache row
+    std::vector<float> qpad;     // AVX-512 path: scaled queries, heads padded to groups of 8
+    std::vector<float> stats;    // AVX-512 path: (threads × 2 × padded heads) running max and sum
 };
+
+// Which implementation latent_attention uses (tests force each one in turn). Auto picks the
+// fastest the CPU supports; forcing one the CPU lacks returns false and changes nothing.
+enum class LatentAttentionKernel { Auto, Portable, Avx2, Avx512 };
+bool set_latent_attention_kernel(LatentAttentionKernel kernel);
 
 // queries: n_heads rows of row_width floats [q_latent ‖ q_rope]; scale multiplies every score;
 // out: n_heads rows of latent_width floats. pool may be null (this thread only).

@@ -1,5 +1,7 @@
 // The CPU latent-attention kernel against its slow reference on fresh random inputs over a grid
-// of head counts, context lengths (incl. 1 and long splits across threads) and cache types.
+// of head counts, context lengths (incl. 1 and long splits across threads), cache types, row
+// shapes (incl. the DeepSeek 512 + 64 one and one the AVX-512 kernel does not take) and every
+// kernel the CPU supports (forced in turn).
 #include "cpu/latent_attention.h"
 #include "cpu/thread_pool.h"
 #include "tensor/tensor_types.h"
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <utility>
 
 using namespace latent;
 
@@ -21,12 +24,37 @@ private slots:
         QTest::addColumn<int>("keys");
         QTest::addColumn<bool>("f16");
         QTest::addColumn<int>("threads");
-        for (int heads : {1, 4, 16}) {
-            for (int keys : {1, 17, 300, 4096}) {
-                for (bool f16 : {true, false}) {
-                    for (int threads : {1, 3}) {
-                        QTest::newRow(qPrintable(QString("H%1 keys%2 %3 t%4").arg(heads).arg(keys).arg(f16 ? "f16" : "f32").arg(threads))) << heads << keys << f16 << threads;
+        QTest::addColumn<int>("latent");
+        QTest::addColumn<int>("rope");
+        QTest::addColumn<int>("kernel");
+        const std::pair<int, const char*> kernels[] = {{static_cast<int>(cpu::LatentAttentionKernel::Auto), "auto"},
+                                                       {static_cast<int>(cpu::LatentAttentionKernel::Portable), "portable"},
+                                                       {static_cast<int>(cpu::LatentAttentionKernel::Avx2), "avx2"},
+                                                       {static_cast<int>(cpu::LatentAttentionKernel::Avx512), "avx512"}};
+        auto add = [&](int heads, int keys, bool f16, int threads, int latent, int rope, std::pair<int, const char*> kernel) {
+            QTest::newRow(qPrintable(QString("H%1 keys%2 %3 t%4 w%5+%6 %7")
+                                         .arg(heads)
+                                         .arg(keys)
+                                         .arg(f16 ? "f16" : "f32")
+                                         .arg(threads)
+                                         .arg(latent)
+                                         .arg(rope)
+                                         .arg(kernel.second)))
+                << heads << keys << f16 << threads << latent << rope << kernel.first;
+        };
+        for (const auto& kernel : kernels) {
+            for (int heads : {1, 4, 5, 16}) {
+                for (int keys : {1, 17, 65, 300, 4096}) {
+                    for (bool f16 : {true, false}) {
+                        for (int threads : {1, 3}) add(heads, keys, f16, threads, 64, 16, kernel);
                     }
+                }
+            }
+            for (bool f16 : {true, false}) {
+                for (int threads : {1, 2}) {
+                    add(16, 33, f16, threads, 512, 64, kernel);
+                    add(16, 1000, f16, threads, 512, 64, kernel);
+                    add(12, 129, f16, threads, 40, 8, kernel);
                 }
             }
         }
@@ -36,8 +64,15 @@ private slots:
         QFETCH(int, keys);
         QFETCH(bool, f16);
         QFETCH(int, threads);
-        const uint32_t latent = 64, rope = 16, width = latent + rope;
-        std::mt19937 rng(static_cast<uint32_t>(heads * 7919 + keys * 31 + (f16 ? 1 : 0) + threads));
+        QFETCH(int, latent);
+        QFETCH(int, rope);
+        QFETCH(int, kernel);
+        if (!cpu::set_latent_attention_kernel(static_cast<cpu::LatentAttentionKernel>(kernel))) QSKIP("kernel not supported by this CPU");
+        struct Restore {
+            ~Restore() { cpu::set_latent_attention_kernel(cpu::LatentAttentionKernel::Auto); }
+        } restore;
+        const uint32_t width = static_cast<uint32_t>(latent + rope);
+        std::mt19937 rng(static_cast<uint32_t>(heads * 7919 + keys * 31 + (f16 ? 1 : 0) + threads + latent * 131));
         std::normal_distribution<float> normal(0.0f, 1.0f);
         const size_t elem = f16 ? 2 : 4;
         std::vector<uint8_t> rows(static_cast<size_t>(keys) * width * elem);
@@ -56,10 +91,10 @@ private slots:
         cache.rows = rows.data();
         cache.type = f16 ? TensorType::F16 : TensorType::F32;
         cache.row_width = width;
-        cache.latent_width = latent;
+        cache.latent_width = static_cast<uint32_t>(latent);
         cache.row_bytes = width * elem;
         const float scale = 0.35f;
-        std::vector<float> want(static_cast<size_t>(heads) * latent), got(want.size(), std::numeric_limits<float>::quiet_NaN());
+        std::vector<float> want(static_cast<size_t>(heads) * static_cast<size_t>(latent)), got(want.size(), std::numeric_limits<float>::quiet_NaN());
         cpu::latent_attention_reference(queries.data(), static_cast<uint32_t>(heads), cache, static_cast<uint32_t>(keys), scale, want.data());
         cpu::ThreadPool pool(static_cast<unsigned>(threads));
         cpu::LatentAttentionScratch scratch;
