@@ -90,6 +90,25 @@ inline __m256i fifth_bits_as_bytes(uint32_t qh) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
 }
 
+// Q4_K / Q5_K: the 32 quant bytes of sub-block pair g (at `bytes`) split into the values of
+// sub-block 2g (low nibbles) and 2g + 1 (high nibbles). For Q5_K the fifth bits come from
+// high_bits (bits 2g and 2g + 1 of qh byte l belong to value l of the two sub-blocks), which is
+// shifted on by two for the next pair.
+template <bool kFiveBit>
+inline void unpack_qk4_pair(const uint8_t* bytes, __m256i& high_bits, __m256i& lo, __m256i& hi) {
+    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    const __m256i packed = load256(bytes);
+    lo = _mm256_and_si256(packed, low_nibble);
+    hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibble);
+    if constexpr (kFiveBit) {
+        const __m256i bit4 = _mm256_set1_epi8(0x10);
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
+        high_bits = _mm256_srli_epi16(high_bits, 1);
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
+        high_bits = _mm256_srli_epi16(high_bits, 1);
+    }
+}
+
 // The 16 IQ4_NL levels in both lanes, for shuffle_epi8 lookups.
 inline __m256i iq4_codebook() { return _mm256_broadcastsi128_si256(load128(blocks::kIq4nlCodebook.data())); }
 

@@ -66,7 +66,6 @@ struct QK4Row {
     static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
         __m256 acc[NT];
         for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
-        const __m256i low_nibble = _mm256_set1_epi8(0x0F);
         const int64_t n_blocks = cols / 256;
         const int distance = prefetch_distance();
         for (int64_t b = 0; b < n_blocks; ++b) {
@@ -81,18 +80,8 @@ struct QK4Row {
             [[maybe_unused]] __m256i high_bits;
             if constexpr (kFiveBit) high_bits = load256(block + q5_k::qh);
             for (int g = 0; g < 4; ++g) {
-                const __m256i packed = load256(block + kQs + 32 * g);
-                __m256i lo = _mm256_and_si256(packed, low_nibble);
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibble);
-                if constexpr (kFiveBit) {
-                    // Bit 2g (2g + 1) of qh byte l is the fifth bit of the low (high) nibble
-                    // value l; shift it to bit 4, one sub-block at a time.
-                    const __m256i bit4 = _mm256_set1_epi8(0x10);
-                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
-                    high_bits = _mm256_srli_epi16(high_bits, 1);
-                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
-                    high_bits = _mm256_srli_epi16(high_bits, 1);
-                }
+                __m256i lo, hi;
+                unpack_qk4_pair<kFiveBit>(block + kQs + 32 * g, high_bits, lo, hi);
                 const __m256i scale_lo = broadcast_int16(scales, 2 * g);
                 const __m256i scale_hi = broadcast_int16(scales, 2 * g + 1);
                 for (int i = 0; i < NT; ++i) {

@@ -160,7 +160,6 @@ template <bool kFiveBit>
 void decode_qk4(const uint8_t* row, int64_t cols, int8_t* q, float* scales, float* mins, int prefetch) {
     constexpr size_t kBytes = kFiveBit ? q5_k::bytes : q4_k::bytes;
     constexpr size_t kQs = kFiveBit ? q5_k::qs : q4_k::qs;
-    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < cols / 256; ++b) {
         const uint8_t* block = row + b * static_cast<int64_t>(kBytes);
         prefetch_block<kBytes>(block, prefetch);
@@ -178,16 +177,8 @@ void decode_qk4(const uint8_t* row, int64_t cols, int8_t* q, float* scales, floa
         [[maybe_unused]] __m256i high_bits;
         if constexpr (kFiveBit) high_bits = load256(block + q5_k::qh);
         for (int g = 0; g < 4; ++g) {
-            const __m256i packed = load256(block + kQs + 32 * g);
-            __m256i lo = _mm256_and_si256(packed, low_nibble);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibble);
-            if constexpr (kFiveBit) {
-                const __m256i bit4 = _mm256_set1_epi8(0x10);
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
-                high_bits = _mm256_srli_epi16(high_bits, 1);
-                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bit4));
-                high_bits = _mm256_srli_epi16(high_bits, 1);
-            }
+            __m256i lo, hi;
+            avx2::unpack_qk4_pair<kFiveBit>(block + kQs + 32 * g, high_bits, lo, hi);
             store256(q + 256 * b + 64 * g, lo);
             store256(q + 256 * b + 64 * g + 32, hi);
         }
