@@ -1,9 +1,7 @@
 #include "model/model_info.h"
 
-#include "core/error.h"
 #include "gguf/gguf.h"
-#include "model/model_weights.h"
-#include "tokenizer/tokenizer.h"
+#include "model/model.h"
 
 #include <algorithm>
 #include <cctype>
@@ -50,17 +48,19 @@ std::optional<std::string> file_type_name(uint32_t file_type) {
 }
 
 ModelInfo inspect_model(const std::filesystem::path& path) {
-    const auto files = gguf::ModelFiles::open(path);
-    const gguf::File& main = files->main();
+    // Loading validates everything (config, tensor table, vocabulary, chat format) and reads
+    // no tensor data, so the summary is built from a loaded model.
+    const auto model = Model::load(path);
+    const gguf::ModelFiles& files = model->files();
+    const gguf::File& main = files.main();
 
     ModelInfo info;
     info.path = path;
-    info.n_files = static_cast<uint32_t>(files->parts().size());
-    info.file_bytes = files->total_file_bytes();
+    info.n_files = static_cast<uint32_t>(files.parts().size());
+    info.file_bytes = files.total_file_bytes();
     info.gguf_version = main.version();
-    info.config = load_model_config(main, files->tensors());
-    const ModelWeights weights = bind_model_weights(info.config, files->tensors());
-    info.stats = compute_model_stats(info.config, weights);
+    info.config = model->config();
+    info.stats = compute_model_stats(info.config, model->weights());
     info.kv_cache = kv_cache_footprint(info.config, 2);
 
     if (main.has("general.file_type")) {
@@ -74,13 +74,7 @@ ModelInfo inspect_model(const std::filesystem::path& path) {
         info.quantization = name + " (dominant type)";
     }
 
-    tokenizer::Vocabulary vocabulary = tokenizer::load_vocabulary(main);
-    if (vocabulary.tokens.size() != info.config.n_vocab) {
-        throw Error(main.display_name() + ": the vocabulary has " + std::to_string(vocabulary.tokens.size()) + " tokens but the model's vocab_size is " +
-                    std::to_string(info.config.n_vocab));
-    }
-    const tokenizer::Tokenizer tok(std::move(vocabulary));
-    const tokenizer::Vocabulary& v = tok.vocabulary();
+    const tokenizer::Vocabulary& v = model->tokenizer().vocabulary();
     info.tokenizer.model = std::string(main.get_string("tokenizer.ggml.model"));
     info.tokenizer.pre = v.pre;
     info.tokenizer.n_tokens = static_cast<uint32_t>(v.tokens.size());
@@ -88,9 +82,7 @@ ModelInfo inspect_model(const std::filesystem::path& path) {
     info.tokenizer.bos = v.bos;
     info.tokenizer.eos = v.eos;
     info.tokenizer.add_bos = v.add_bos;
-
-    const bool has_v3_roles = tok.find_token(chat::kUserText).has_value() && tok.find_token(chat::kAssistantText).has_value();
-    info.chat_format = chat::detect_chat_format(main.get_string_opt("tokenizer.chat_template"), has_v3_roles);
+    info.chat_format = model->chat_format();
     return info;
 }
 
