@@ -109,6 +109,21 @@ inline void unpack_qk4_pair(const uint8_t* bytes, __m256i& high_bits, __m256i& l
     }
 }
 
+// Q6_K: the four 32-value planes of half n of a block, values 0..63 (the stored q + 32). Plane
+// t takes its low 4 bits from ql (t < 2: low nibbles of ql[32t..], else high nibbles of
+// ql[32(t-2)..]) and its high 2 bits from qh >> 2t.
+inline void unpack_q6k_half(const uint8_t* block, int n, __m256i planes[4]) {
+    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    const __m256i high_pair = _mm256_set1_epi8(0x30);
+    const __m256i ql0 = load256(block + blocks::q6_k::ql + 64 * n);
+    const __m256i ql1 = load256(block + blocks::q6_k::ql + 64 * n + 32);
+    const __m256i qh = load256(block + blocks::q6_k::qh + 32 * n);
+    planes[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_pair));
+    planes[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_pair));
+    planes[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble), _mm256_and_si256(qh, high_pair));
+    planes[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble), _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_pair));
+}
+
 // The 16 IQ4_NL levels in both lanes, for shuffle_epi8 lookups.
 inline __m256i iq4_codebook() { return _mm256_broadcastsi128_si256(load128(blocks::kIq4nlCodebook.data())); }
 

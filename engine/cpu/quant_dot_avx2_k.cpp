@@ -109,8 +109,6 @@ struct Q6KRow {
     static void run(const uint8_t* row, const TokenRows<NT>& x, int64_t cols, float* out) {
         __m256 acc[NT];
         for (int i = 0; i < NT; ++i) acc[i] = _mm256_setzero_ps();
-        const __m256i low_nibble = _mm256_set1_epi8(0x0F);
-        const __m256i high_pair = _mm256_set1_epi8(0x30);
         const int64_t n_blocks = cols / 256;
         const int distance = prefetch_distance();
         for (int64_t b = 0; b < n_blocks; ++b) {
@@ -124,18 +122,8 @@ struct Q6KRow {
                 // The 8 scales of this half in both lanes.
                 const __m256i half_scales = n == 0 ? _mm256_permute2x128_si256(scales, scales, 0x00)
                                                    : _mm256_permute2x128_si256(scales, scales, 0x11);
-                const __m256i ql0 = load256(block + q6_k::ql + 64 * n);
-                const __m256i ql1 = load256(block + q6_k::ql + 64 * n + 32);
-                const __m256i qh = load256(block + q6_k::qh + 32 * n);
-                // Plane t: low 4 bits from ql (t < 2: low nibbles of ql[32t..], else high
-                // nibbles of ql[32(t-2)..]), high 2 bits from qh >> 2t; values 0..63.
-                const __m256i q[4] = {
-                    _mm256_or_si256(_mm256_and_si256(ql0, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_pair)),
-                    _mm256_or_si256(_mm256_and_si256(ql1, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_pair)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble), _mm256_and_si256(qh, high_pair)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble),
-                                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_pair)),
-                };
+                __m256i q[4];
+                unpack_q6k_half(block, n, q);
                 for (int t = 0; t < 4; ++t) {
                     const __m256i plane_scales = pair_int16(half_scales, 2 * t);
                     for (int i = 0; i < NT; ++i) {

@@ -186,8 +186,6 @@ void decode_qk4(const uint8_t* row, int64_t cols, int8_t* q, float* scales, floa
 }
 
 void decode_q6_k(const uint8_t* row, int64_t cols, int8_t* q, float* scales, float*, int prefetch) {
-    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
-    const __m256i high_pair = _mm256_set1_epi8(0x30);
     const __m256i offset = _mm256_set1_epi8(32);
     for (int64_t b = 0; b < cols / 256; ++b) {
         const uint8_t* block = row + b * static_cast<int64_t>(q6_k::bytes);
@@ -197,16 +195,8 @@ void decode_q6_k(const uint8_t* row, int64_t cols, int8_t* q, float* scales, flo
         store_scaled(scales + 16 * b, _mm256_cvtepi8_epi32(packed_scales), d);
         store_scaled(scales + 16 * b + 8, _mm256_cvtepi8_epi32(_mm_srli_si128(packed_scales, 8)), d);
         for (int n = 0; n < 2; ++n) {
-            const __m256i ql0 = load256(block + q6_k::ql + 64 * n);
-            const __m256i ql1 = load256(block + q6_k::ql + 64 * n + 32);
-            const __m256i qh = load256(block + q6_k::qh + 32 * n);
-            const __m256i planes[4] = {
-                _mm256_or_si256(_mm256_and_si256(ql0, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_pair)),
-                _mm256_or_si256(_mm256_and_si256(ql1, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_pair)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble), _mm256_and_si256(qh, high_pair)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_pair)),
-            };
+            __m256i planes[4];
+            avx2::unpack_q6k_half(block, n, planes);
             for (int t = 0; t < 4; ++t) store256(q + 256 * b + 128 * n + 32 * t, _mm256_sub_epi8(planes[t], offset));
         }
     }
