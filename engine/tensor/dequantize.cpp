@@ -136,32 +136,17 @@ void decode_q3_k(const uint8_t* block, float* y) {
 }
 
 // Q4_K and Q5_K: four groups g of 64 elements; the low nibbles of 32 bytes are sub-block 2g,
-// the high nibbles sub-block 2g+1.
-void decode_q4_k(const uint8_t* block, float* y) {
+// the high nibbles sub-block 2g+1. Q5_K adds a fifth bit per value: bit 2g (2g+1) of qh[l]
+// for the low (high) nibble of byte l. Both use the same d and dmin layout and 6-bit scales.
+template <bool kFiveBit>
+void decode_qk4(const uint8_t* block, float* y) {
     const float d = load_f16(block + q4_k::d);
     const float dmin = load_f16(block + q4_k::dmin);
     const uint8_t* scales = block + q4_k::scales;
+    const uint8_t* qh = block + q5_k::qh; // Q5_K only
+    const size_t qs_offset = kFiveBit ? q5_k::qs : q4_k::qs;
     for (int g = 0; g < 4; ++g) {
-        const uint8_t* qs = block + q4_k::qs + 32 * g;
-        uint8_t sc = 0, m = 0;
-        unpack_scale_min_k4(scales, 2 * g, sc, m);
-        const float d1 = d * to_float(sc);
-        const float m1 = dmin * to_float(m);
-        unpack_scale_min_k4(scales, 2 * g + 1, sc, m);
-        const float d2 = d * to_float(sc);
-        const float m2 = dmin * to_float(m);
-        for (int l = 0; l < 32; ++l) y[64 * g + l] = d1 * to_float(qs[l] & 0x0F) - m1;
-        for (int l = 0; l < 32; ++l) y[64 * g + 32 + l] = d2 * to_float(qs[l] >> 4) - m2;
-    }
-}
-
-void decode_q5_k(const uint8_t* block, float* y) {
-    const float d = load_f16(block + q5_k::d);
-    const float dmin = load_f16(block + q5_k::dmin);
-    const uint8_t* scales = block + q5_k::scales;
-    const uint8_t* qh = block + q5_k::qh;
-    for (int g = 0; g < 4; ++g) {
-        const uint8_t* qs = block + q5_k::qs + 32 * g;
+        const uint8_t* qs = block + qs_offset + 32 * g;
         uint8_t sc = 0, m = 0;
         unpack_scale_min_k4(scales, 2 * g, sc, m);
         const float d1 = d * to_float(sc);
@@ -170,11 +155,11 @@ void decode_q5_k(const uint8_t* block, float* y) {
         const float d2 = d * to_float(sc);
         const float m2 = dmin * to_float(m);
         for (int l = 0; l < 32; ++l) {
-            const int high = ((qh[l] >> (2 * g)) & 1) << 4;
+            const int high = kFiveBit ? ((qh[l] >> (2 * g)) & 1) << 4 : 0;
             y[64 * g + l] = d1 * to_float((qs[l] & 0x0F) + high) - m1;
         }
         for (int l = 0; l < 32; ++l) {
-            const int high = ((qh[l] >> (2 * g + 1)) & 1) << 4;
+            const int high = kFiveBit ? ((qh[l] >> (2 * g + 1)) & 1) << 4 : 0;
             y[64 * g + 32 + l] = d2 * to_float((qs[l] >> 4) + high) - m2;
         }
     }
@@ -236,8 +221,8 @@ BlockDecoder block_decoder(TensorType type) {
     case TensorType::IQ4_NL: return decode_iq4_nl;
     case TensorType::Q2_K: return decode_q2_k;
     case TensorType::Q3_K: return decode_q3_k;
-    case TensorType::Q4_K: return decode_q4_k;
-    case TensorType::Q5_K: return decode_q5_k;
+    case TensorType::Q4_K: return decode_qk4<false>;
+    case TensorType::Q5_K: return decode_qk4<true>;
     case TensorType::Q6_K: return decode_q6_k;
     case TensorType::Q8_K: return decode_q8_k;
     case TensorType::IQ4_XS: return decode_iq4_xs;
