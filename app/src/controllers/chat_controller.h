@@ -1,0 +1,132 @@
+// Conversations and the chat turn: the GUI-thread side of sending, streaming, stopping,
+// regenerating and editing. Writes go to the StorageThread as they happen (the user message
+// when sent; the streaming answer at least every kCheckpointMs; the final answer at the end),
+// inference goes to the InferenceWorker; nothing here blocks.
+//
+// Switching conversation, starting a new one, deleting the current one or loading another
+// model while an answer streams stops that answer first: it is finalised as "stopped" in the
+// conversation it belongs to, and text arriving for it afterwards is ignored (requests carry ids).
+#pragma once
+
+#include "controllers/conversation_list_model.h"
+#include "controllers/message_list_model.h"
+#include "controllers/search_results_model.h"
+#include "inference/chat_engine.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QTimer>
+#include <QUrl>
+#include <QtQml/qqmlregistration.h>
+
+class InferenceWorker;
+class ModelController;
+class SettingsController;
+class StorageThread;
+
+class ChatController : public QObject {
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("owned by AppController")
+    Q_PROPERTY(ConversationListModel* conversations READ conversations CONSTANT)
+    Q_PROPERTY(MessageListModel* messages READ messages CONSTANT)
+    Q_PROPERTY(SearchResultsModel* searchResults READ searchResults CONSTANT)
+    Q_PROPERTY(qint64 currentConversationId READ currentConversationId NOTIFY currentConversationChanged) // 0: a new, unsaved chat
+    Q_PROPERTY(QString currentTitle READ currentTitle NOTIFY currentConversationChanged)
+    Q_PROPERTY(QString searchQuery READ searchQuery WRITE setSearchQuery NOTIFY searchQueryChanged)
+    Q_PROPERTY(bool generating READ generating NOTIFY generatingChanged)
+    Q_PROPERTY(bool canSend READ canSend NOTIFY canSendChanged) // storage open, model loaded, not generating
+    // Status line of the last/current answer.
+    Q_PROPERTY(double tokensPerSecond READ tokensPerSecond NOTIFY statsChanged)
+    Q_PROPERTY(double timeToFirstTokenMs READ timeToFirstTokenMs NOTIFY statsChanged)
+    Q_PROPERTY(int contextUsed READ contextUsed NOTIFY statsChanged)
+    Q_PROPERTY(int contextSize READ contextSize NOTIFY statsChanged)
+    // Turns of the open conversation left out of the last prompt because the context is full
+    // (the chat view shows a notice; the history keeps them).
+    Q_PROPERTY(int droppedTurns READ droppedTurns NOTIFY statsChanged)
+public:
+    static constexpr int kCheckpointMs = 2000;
+
+    ChatController(StorageThread* store, InferenceWorker* worker, ModelController* model,
+                   SettingsController* settings, QObject* parent = nullptr);
+    ~ChatController() override;
+
+    // Called once the database is open: ids continue from the stored ones, the list is read.
+    void start(qint64 nextConversationId, qint64 nextMessageId);
+
+    ConversationListModel* conversations() { return &conversations_; }
+    MessageListModel* messages() { return &messages_; }
+    SearchResultsModel* searchResults() { return &searchResults_; }
+    qint64 currentConversationId() const { return currentId_; }
+    QString currentTitle() const;
+    QString searchQuery() const { return searchQuery_; }
+    void setSearchQuery(const QString& query); // searches on the storage thread
+    bool generating() const { return activeRequest_ != 0; }
+    bool canSend() const;
+    double tokensPerSecond() const { return tokensPerSecond_; }
+    double timeToFirstTokenMs() const { return timeToFirstTokenMs_; }
+    int contextUsed() const { return contextUsed_; }
+    int contextSize() const { return contextSize_; }
+    int droppedTurns() const { return droppedTurns_; }
+
+    Q_INVOKABLE void newConversation();                        // an empty chat; saved with its first message
+    Q_INVOKABLE void selectConversation(qint64 id);
+    Q_INVOKABLE void renameConversation(qint64 id, const QString& title);
+    Q_INVOKABLE void deleteConversation(qint64 id);            // the UI confirms first
+    Q_INVOKABLE bool send(const QString& text);                // false (and nothing happens) if it cannot send now
+    Q_INVOKABLE void stop();
+    Q_INVOKABLE void regenerate();                             // replaces the last assistant answer
+    Q_INVOKABLE void editAndResend(qint64 messageId, const QString& text); // a user message; later turns replaced
+    Q_INVOKABLE void copyToClipboard(const QString& text);
+    // format: "markdown" or "json"; written on the storage thread; exportFinished follows.
+    Q_INVOKABLE void exportConversation(qint64 id, const QUrl& file, const QString& format);
+
+signals:
+    void currentConversationChanged();
+    void searchQueryChanged();
+    void generatingChanged();
+    void canSendChanged();
+    void statsChanged();
+    void errorOccurred(const QString& message);          // shown as a notification
+    void exportFinished(const QString& path, bool ok, const QString& message);
+
+private:
+    void startAnswer(const std::vector<MessageRecord>& history);
+    void stopActive();                                     // stop + finalise as stopped, no wait
+    void onGenerationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize);
+    void onTextAppended(quint64 requestId, const QString& text);
+    void onGenerationFinished(quint64 requestId, const EngineResult& result);
+    void checkpoint();                                     // commit the streaming answer
+    std::vector<ChatTurn> turnsFor(const std::vector<MessageRecord>& history) const;
+
+    StorageThread* store_;
+    InferenceWorker* worker_;
+    ModelController* model_;
+    SettingsController* settings_;
+    ConversationListModel conversations_;
+    MessageListModel messages_;
+    SearchResultsModel searchResults_;
+
+    qint64 nextConversationId_ = 1;
+    qint64 nextMessageId_ = 1;
+    bool started_ = false;
+    qint64 currentId_ = 0;
+    QString searchQuery_;
+    quint64 searchSerial_ = 0;
+    quint64 loadSerial_ = 0;
+
+    // The answer being generated (activeRequest_ != 0).
+    quint64 nextRequest_ = 1;
+    quint64 activeRequest_ = 0;
+    MessageRecord answer_;        // its record (conversationId may differ from currentId_)
+    QString answerText_;          // raw streamed text (reasoning included)
+    bool answerStartedInReasoning_ = false;
+    QElapsedTimer sinceCheckpoint_;
+    QTimer checkpointTimer_;
+
+    double tokensPerSecond_ = 0.0;
+    double timeToFirstTokenMs_ = 0.0;
+    int contextUsed_ = 0;
+    int contextSize_ = 0;
+    int droppedTurns_ = 0;
+};

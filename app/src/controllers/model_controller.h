@@ -1,0 +1,81 @@
+// The model panel: open a GGUF (load on the worker thread with progress and cancel), the facts
+// of the loaded model, recently opened models (persisted), unload, reload with new settings.
+#pragma once
+
+#include "inference/chat_engine.h"
+
+#include <QObject>
+#include <QStringList>
+#include <QUrl>
+#include <QVariantMap>
+#include <QtQml/qqmlregistration.h>
+
+class InferenceWorker;
+class SettingsController;
+class StorageThread;
+
+class ModelController : public QObject {
+    Q_OBJECT
+    QML_ELEMENT
+    QML_UNCREATABLE("owned by AppController")
+    Q_PROPERTY(QString state READ state NOTIFY stateChanged)           // "empty" | "loading" | "loaded"
+    Q_PROPERTY(bool loaded READ loaded NOTIFY stateChanged)
+    Q_PROPERTY(double progress READ progress NOTIFY progressChanged)   // 0 … 1 while loading
+    Q_PROPERTY(QString loadingPath READ loadingPath NOTIFY stateChanged)
+    Q_PROPERTY(QString errorText READ errorText NOTIFY errorTextChanged) // last load failure, "" when none
+    // Loaded model, for display. Keys: path, fileName, name, architecture, quantization,
+    // chatFormat, fileSize ("9.66 GiB"), totalParams ("15.7 B"), activeParams ("2.7 B"),
+    // trainedContext, contextSize (ints), layers, experts, expertsUsed, sharedExperts (ints),
+    // kvPerTokenMla ("67.5 KiB"), kvPerTokenMha ("1.88 MiB"), kvReduction ("96.4 %"),
+    // kvCacheTotal (MLA bytes for the whole context, formatted), backend, backendNote.
+    Q_PROPERTY(QVariantMap facts READ facts NOTIFY stateChanged)
+    Q_PROPERTY(QStringList recentModels READ recentModels NOTIFY recentModelsChanged) // newest first, ≤ 10
+public:
+    ModelController(InferenceWorker* worker, SettingsController* settings, StorageThread* store,
+                    QObject* parent = nullptr);
+
+    QString state() const;
+    bool loaded() const { return state_ == State::Loaded; }
+    double progress() const { return progress_; }
+    QString loadingPath() const { return loadingPath_; }
+    QString errorText() const { return errorText_; }
+    QVariantMap facts() const { return facts_; }
+    QStringList recentModels() const { return recent_; }
+    const ModelFacts& modelFacts() const { return modelFacts_; }
+
+    void setRecentModels(const QStringList& paths); // from the stored settings at startup
+
+    // Accepts a local path or a file:// URL. A load while generating is refused by
+    // ChatController (it stops first); a load while loading cancels the first.
+    Q_INVOKABLE void load(const QString& pathOrUrl);
+    Q_INVOKABLE void cancelLoad();
+    Q_INVOKABLE void unload();
+    Q_INVOKABLE void reload(); // the loaded model again with the current settings
+    Q_INVOKABLE void removeRecent(const QString& path);
+    Q_INVOKABLE void clearError();
+
+signals:
+    void stateChanged();
+    void progressChanged();
+    void errorTextChanged();
+    void recentModelsChanged();
+    void modelReady(const ModelFacts& facts); // after a successful load
+    void modelGone();                          // after unload or before a new load starts
+
+private:
+    enum class State { Empty, Loading, Loaded };
+    void onProgress(double p);
+    void onLoaded(const ModelFacts& facts);
+    void onFailed(const QString& message, bool cancelled);
+
+    InferenceWorker* worker_;
+    SettingsController* settings_;
+    StorageThread* store_;
+    State state_ = State::Empty;
+    double progress_ = 0.0;
+    QString loadingPath_;
+    QString errorText_;
+    QVariantMap facts_;
+    ModelFacts modelFacts_;
+    QStringList recent_;
+};

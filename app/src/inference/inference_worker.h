@@ -1,0 +1,51 @@
+// The only caller of the engine. Lives on its own QThread; its slots are invoked queued from
+// the GUI thread, its signals are queued back. Streamed text is batched: textAppended fires at
+// most ~30 times a second. Stops are per request and may be asked from any thread.
+#pragma once
+
+#include "inference/chat_engine.h"
+
+#include <QObject>
+#include <QElapsedTimer>
+
+#include <atomic>
+#include <memory>
+
+class InferenceWorker : public QObject {
+    Q_OBJECT
+public:
+    explicit InferenceWorker(std::unique_ptr<ChatEngine> engine, QObject* parent = nullptr);
+    ~InferenceWorker() override;
+
+    // Thread-safe. Stops request `requestId` if it is running, or skips it when it starts
+    // (and every earlier one).
+    void requestStop(quint64 requestId);
+    // Thread-safe. Cancels a load in progress.
+    void cancelLoad();
+
+    static constexpr int kMinUpdateIntervalMs = 33; // ≤ 30 textAppended per second
+
+public slots:
+    void loadModel(const QString& path, const LoadSettings& settings);
+    void unloadModel();
+    // turns: the whole conversation, system prompt first when there is one, the user's last.
+    void generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings);
+
+signals:
+    void loadProgress(double progress);
+    void modelLoaded(const ModelFacts& facts);
+    void modelLoadFailed(const QString& message, bool cancelled);
+    void modelUnloaded();
+    // After fitting the conversation to the context, before the first token.
+    void generationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize);
+    void textAppended(quint64 requestId, const QString& text);
+    // Always follows generate(); result.text holds everything streamed.
+    void generationFinished(quint64 requestId, const EngineResult& result);
+
+private:
+    std::unique_ptr<ChatEngine> engine_;
+    std::atomic<bool> stop_{false};
+    std::atomic<quint64> current_{0};
+    std::atomic<quint64> stoppedUpTo_{0};
+    std::atomic<bool> cancelLoad_{false};
+};

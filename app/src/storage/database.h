@@ -1,0 +1,89 @@
+// The chat history: one SQLite file (`latent.db` in the data dir), one connection per Database
+// object, used from one thread. WAL journal, synchronous=FULL (a committed transaction survives
+// a power cut), foreign keys on, FTS5 over titles and message text. The schema version lives in
+// PRAGMA user_version; opening an older file copies it aside (`latent.db.v<N>.bak`) and runs one
+// migration function per version. Opening runs PRAGMA quick_check; a damaged or unreadable file
+// is moved aside (`latent.db.damaged-<yyyyMMdd-hhmmss>`, with its -wal/-shm) and a fresh
+// database is started — never silently deleted. Messages left 'streaming' by a crash are marked
+// 'stopped' with stop_reason "interrupted" when the file is opened.
+//
+// Every write is its own short transaction. Every method throws StorageError naming what
+// failed; nothing read from the file is trusted (unknown role/status strings are reported, not
+// crashed on).
+#pragma once
+
+#include "storage/records.h"
+
+#include <QString>
+#include <QVariantMap>
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+struct sqlite3;
+
+class StorageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Database {
+public:
+    static constexpr int kSchemaVersion = 2;
+
+    struct OpenReport {
+        int foundVersion = 0;          // user_version of the file as found (0: new file)
+        QString backupPath;            // copy made before migrating, else empty
+        QString damagedCopyPath;       // where a damaged file was moved, else empty
+        QString damageDescription;     // what quick_check / open said about it
+        int interruptedMessages = 0;   // 'streaming' messages marked interrupted
+        qint64 nextConversationId = 1; // max(id) + 1
+        qint64 nextMessageId = 1;
+    };
+
+    // Opens (creating when missing) and brings the file to kSchemaVersion.
+    explicit Database(const QString& path);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    const QString& path() const { return path_; }
+    const OpenReport& openReport() const { return report_; }
+
+    // Conversations, newest updatedAt first.
+    std::vector<ConversationRecord> conversations() const;
+    std::optional<ConversationRecord> conversation(qint64 id) const;
+    void insertConversation(const ConversationRecord& conversation); // id set by the caller
+    void renameConversation(qint64 id, const QString& title);
+    void updateConversation(const ConversationRecord& conversation);  // every column but created_at
+    void touchConversation(qint64 id, qint64 updatedAt);
+    void deleteConversation(qint64 id);                               // and its messages
+
+    // Messages of a conversation in id order.
+    std::vector<MessageRecord> messages(qint64 conversationId) const;
+    void insertMessage(const MessageRecord& message); // id set by the caller; touches the conversation
+    void updateMessage(const MessageRecord& message); // every column but id, conversation, created_at
+    // Streaming checkpoint: content, reasoning and status only.
+    void updateMessageText(qint64 id, const QString& content, const QString& reasoning, MessageStatus status);
+    // Deletes the conversation's messages with id >= fromMessageId (edit-and-resend, regenerate).
+    void deleteMessagesFrom(qint64 conversationId, qint64 fromMessageId);
+
+    // Full-text search over titles and message text. Any user text is accepted (it is turned
+    // into quoted prefix terms, never passed as FTS5 syntax); at most `limit` hits, newest
+    // conversations first; an empty query gives no hits.
+    std::vector<SearchHit> search(const QString& query, int limit = 50) const;
+
+    // App settings: a key → JSON-compatible value store (QVariant of string/number/bool/list/map).
+    QVariantMap settings() const;
+    void setSetting(const QString& key, const QVariant& value);
+
+    // Builds a database at exactly `version` (1 ≤ version ≤ kSchemaVersion) with no data, for
+    // migration tests.
+    static void createAtVersion(const QString& path, int version);
+
+private:
+    QString path_;
+    OpenReport report_;
+    sqlite3* db_ = nullptr;
+};
