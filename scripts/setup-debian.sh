@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command to set up a fresh Debian 12 machine: installs the Debian packages the project
 # needs, configures and builds into build/ (executables in build/bin/).
-#   scripts/setup-debian.sh                 # everything (desktop app when its sources exist)
+#   scripts/setup-debian.sh                 # everything: engine, CLI, desktop app, tests
 #   LATENT_CMAKE_ARGS="-DLATENT_APP=OFF" scripts/setup-debian.sh   # engine + CLI only
 # The CUDA backend is built when nvcc is on PATH or in /usr/local/cuda (NVIDIA's CUDA toolkit
 # is not a Debian 12 main package; install it from NVIDIA if you want the GPU backend).
@@ -16,7 +16,16 @@ packages=(
     libpcre2-dev                        # tokenizer pre-tokenizer regexes (UTF + UCP)
     libspdlog-dev                       # logging
     libsqlite3-dev                      # chat history
-    qt6-base-dev qt6-declarative-dev    # Qt 6: Core, Test, Gui, Quick
+    qt6-base-dev qt6-declarative-dev    # Qt 6: Core, Test, Gui, Quick, QuickTest
+    # QML modules the desktop app and its Qt Quick tests load at run time
+    qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
+    qml6-module-qtquick-templates qml6-module-qtquick-window qml6-module-qtquick-dialogs
+    qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtcore
+    qml6-module-qttest
+    qt6-qpa-plugins                     # xcb/offscreen platform plugins
+    libqt6svg6                          # SVG images (the app icon)
+    fonts-dejavu-core                   # a default UI and monospace font
+    xvfb xauth                          # a virtual display for the end-to-end check and screenshots
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@
 #include "controllers/chat_controller.h"
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
+#include "storage/database.h"
 
 #include <QObject>
 #include <QThread>
@@ -51,7 +52,11 @@ signals:
     void noticeChanged();
 
 private:
+    void onOpened(const Database::OpenReport& report);
+    void setNotice(const QString& text);
+
     QString dataDir_;
+    QString modelPath_; // loaded once the settings are read
     std::unique_ptr<StorageThread> store_;
     QThread inferenceThread_;
     InferenceWorker* worker_ = nullptr; // lives on inferenceThread_

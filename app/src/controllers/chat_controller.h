@@ -32,7 +32,7 @@ class ChatController : public QObject {
     Q_PROPERTY(MessageListModel* messages READ messages CONSTANT)
     Q_PROPERTY(SearchResultsModel* searchResults READ searchResults CONSTANT)
     Q_PROPERTY(qint64 currentConversationId READ currentConversationId NOTIFY currentConversationChanged) // 0: a new, unsaved chat
-    Q_PROPERTY(QString currentTitle READ currentTitle NOTIFY currentConversationChanged)
+    Q_PROPERTY(QString currentTitle READ currentTitle NOTIFY currentConversationChanged) // "" for a new chat
     Q_PROPERTY(QString searchQuery READ searchQuery WRITE setSearchQuery NOTIFY searchQueryChanged)
     Q_PROPERTY(bool generating READ generating NOTIFY generatingChanged)
     Q_PROPERTY(bool canSend READ canSend NOTIFY canSendChanged) // storage open, model loaded, not generating
@@ -81,6 +81,10 @@ public:
     // format: "markdown" or "json"; written on the storage thread; exportFinished follows.
     Q_INVOKABLE void exportConversation(qint64 id, const QUrl& file, const QString& format);
 
+    // At exit, after the inference thread has been joined: an answer still marked active
+    // (its result never arrived) is finalised as stopped with the text received so far.
+    void shutdown();
+
 signals:
     void currentConversationChanged();
     void searchQueryChanged();
@@ -92,8 +96,20 @@ signals:
 
 private:
     void startAnswer(const std::vector<MessageRecord>& history);
-    void stopActive();                                     // stop + finalise as stopped, no wait
-    void onGenerationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize);
+    // Asks the worker to stop the active request (and any queued before it) without waiting;
+    // the answer is finalised as "stopped" in its own conversation when generationFinished
+    // arrives, and nothing for it reaches another conversation's messages.
+    void stopActive();
+    bool appendUserMessageAndAnswer(const QString& text);  // the current conversation exists
+    void loadMessages(qint64 conversationId);
+    void showConversation(qint64 id);                      // 0: a new, empty chat
+    void updateCanSend();
+    void touchConversation(qint64 id, qint64 when);
+    bool answerConversationExists() const;
+    QString modelFileName() const;
+    void rerunSearch();
+    void onGenerationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize,
+                             bool startedInReasoning);
     void onTextAppended(quint64 requestId, const QString& text);
     void onGenerationFinished(quint64 requestId, const EngineResult& result);
     void checkpoint();                                     // commit the streaming answer
@@ -122,7 +138,10 @@ private:
     QString answerText_;          // raw streamed text (reasoning included)
     bool answerStartedInReasoning_ = false;
     QElapsedTimer sinceCheckpoint_;
-    QTimer checkpointTimer_;
+    QTimer checkpointTimer_;     // single shot: commits text that arrived before a pause
+    bool answerDirty_ = false;   // text received since the last checkpoint
+    bool messagesLoading_ = false; // the selected conversation's messages are being read
+    bool lastCanSend_ = false;
 
     double tokensPerSecond_ = 0.0;
     double timeToFirstTokenMs_ = 0.0;

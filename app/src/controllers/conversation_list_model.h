@@ -19,7 +19,7 @@ public:
         ConversationIdRole = Qt::UserRole + 1, // "conversationId": qint64
         TitleRole,                             // "title": QString
         UpdatedAtRole,                         // "updatedAt": QDateTime (local)
-        DateTextRole,                          // "dateText": "14:02" today, "Yesterday", "Mon 3", "2025-11-01"
+        DateTextRole,                          // "dateText": "14:02" today, "Yesterday", "Mon 3 Nov", "2025-11-01"
         ModelRole,                             // "model": file name of the model last used
     };
     Q_ENUM(Role)
@@ -36,6 +36,7 @@ public:
     Q_INVOKABLE int indexOf(qint64 id) const;                     // -1 when absent
     Q_INVOKABLE qint64 idAt(int row) const;                       // 0 when out of range
     std::optional<ConversationRecord> find(qint64 id) const;
+    const std::vector<ConversationRecord>& rows() const { return rows_; }
 
 signals:
     void countChanged();

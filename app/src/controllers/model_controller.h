@@ -67,6 +67,10 @@ private:
     void onProgress(double p);
     void onLoaded(const ModelFacts& facts);
     void onFailed(const QString& message, bool cancelled);
+    // A load result (one per loadModel call, in order) is current only when no later load or
+    // unload was issued after it.
+    bool takeResultIsCurrent();
+    void persistRecent();
 
     InferenceWorker* worker_;
     SettingsController* settings_;
@@ -78,4 +82,7 @@ private:
     QVariantMap facts_;
     ModelFacts modelFacts_;
     QStringList recent_;
+    quint64 loadsIssued_ = 0;   // loadModel calls sent to the worker
+    quint64 resultsSeen_ = 0;   // modelLoaded / modelLoadFailed received
+    quint64 discardUpTo_ = 0;   // results up to this load are stale (unload, superseded)
 };

@@ -28,3 +28,9 @@ QString messageStatsText(const MessageRecord& message);
 // Export of a whole conversation.
 QString conversationToMarkdown(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages);
 QByteArray conversationToJson(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages);
+
+// Human-readable sizes for the model panel: binary units with three significant digits,
+// trailing zeros dropped ("512 B", "1.5 KiB", "9.66 GiB").
+QString formatBytes(qint64 bytes);
+// Parameter counts the same way in decimal units ("950", "16 M", "2.7 B", "15.7 B", "1.2 T").
+QString formatCount(qint64 count);

@@ -82,6 +82,10 @@ public:
     virtual bool isLoaded() const = 0;
     virtual int contextSize() const = 0; // 0 when nothing is loaded
 
+    // Whether the generation prompt opens a think block (R1): the answer then starts inside its
+    // reasoning and the stream shows only the block's end.
+    virtual bool promptOpensReasoning() const = 0;
+
     // Prompt tokens the turns would take (chat format, generation prompt included).
     virtual int countPromptTokens(const std::vector<ChatTurn>& turns) const = 0;
 

@@ -23,6 +23,7 @@ public:
     void unload() override;
     bool isLoaded() const override;
     int contextSize() const override;
+    bool promptOpensReasoning() const override;
     int countPromptTokens(const std::vector<ChatTurn>& turns) const override;
     EngineResult generate(const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
                           const std::function<void(std::string_view)>& onPiece,

@@ -19,14 +19,19 @@ public:
         QString failWith;
         int contextSize = 4096;
         int loadDelayMs = 0;    // per progress step
+        bool opensReasoning = false; // promptOpensReasoning(), as an R1 model's format says
     };
-    explicit FakeChatEngine(Script script = {});
+    // Two constructors rather than `Script script = {}`: GCC cannot use Script's default member
+    // initialisers in a default argument inside the enclosing class.
+    FakeChatEngine();
+    explicit FakeChatEngine(Script script);
 
     ModelFacts load(const QString& path, const LoadSettings& settings,
                     const std::function<bool(double)>& progress) override;
     void unload() override;
     bool isLoaded() const override { return loaded_; }
     int contextSize() const override { return loaded_ ? script_.contextSize : 0; }
+    bool promptOpensReasoning() const override { return script_.opensReasoning; }
     int countPromptTokens(const std::vector<ChatTurn>& turns) const override;
     EngineResult generate(const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
                           const std::function<void(std::string_view)>& onPiece,

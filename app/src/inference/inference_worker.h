@@ -36,8 +36,10 @@ signals:
     void modelLoaded(const ModelFacts& facts);
     void modelLoadFailed(const QString& message, bool cancelled);
     void modelUnloaded();
-    // After fitting the conversation to the context, before the first token.
-    void generationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize);
+    // After fitting the conversation to the context, before the first token. startedInReasoning:
+    // the prompt opened a think block, so the text streams from inside the reasoning.
+    void generationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize,
+                           bool startedInReasoning);
     void textAppended(quint64 requestId, const QString& text);
     // Always follows generate(); result.text holds everything streamed.
     void generationFinished(quint64 requestId, const EngineResult& result);

@@ -9,7 +9,13 @@
 //
 // Every write is its own short transaction. Every method throws StorageError naming what
 // failed; nothing read from the file is trusted (unknown role/status strings are reported, not
-// crashed on).
+// crashed on). Updating or deleting a row that does not exist changes nothing and is no error
+// (an answer may be finalised just after its conversation was deleted).
+//
+// Schema (database_schema.cpp has every version): messages.generation_tokens_per_second is the
+// decode speed (called tokens_per_second in schema 1); FTS5 tables message_fts (content,
+// reasoning) and conversation_fts (title) index the text with external content, kept in step by
+// triggers.
 #pragma once
 
 #include "storage/records.h"
@@ -77,6 +83,10 @@ public:
     // App settings: a key → JSON-compatible value store (QVariant of string/number/bool/list/map).
     QVariantMap settings() const;
     void setSetting(const QString& key, const QVariant& value);
+
+    // The value of PRAGMA `name` (letters and '_' only) on this connection, as text: for
+    // checks of the per-connection settings (synchronous, foreign_keys) in tests and diagnostics.
+    QString pragma(const QString& name) const;
 
     // Builds a database at exactly `version` (1 ≤ version ≤ kSchemaVersion) with no data, for
     // migration tests.

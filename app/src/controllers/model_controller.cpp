@@ -1,0 +1,221 @@
+#include "controllers/model_controller.h"
+
+#include "controllers/settings_controller.h"
+#include "controllers/text_helpers.h"
+#include "inference/inference_worker.h"
+#include "storage/storage_thread.h"
+
+#include <QDir>
+#include <QFileInfo>
+
+#include <algorithm>
+
+namespace {
+
+constexpr qsizetype kMaxRecent = 10;
+
+QString localPath(const QString& pathOrUrl) {
+    const QString trimmed = pathOrUrl.trimmed();
+    if (trimmed.startsWith(QLatin1String("file:"), Qt::CaseInsensitive)) return QUrl(trimmed).toLocalFile();
+    return trimmed;
+}
+
+QVariantMap formatFacts(const ModelFacts& f) {
+    const QString fileName = QFileInfo(f.path).fileName();
+    QString reduction;
+    if (f.kvBytesPerTokenMha > 0 && f.kvBytesPerTokenMla > 0) {
+        const double saved = 100.0 * (1.0 - static_cast<double>(f.kvBytesPerTokenMla) /
+                                                static_cast<double>(f.kvBytesPerTokenMha));
+        reduction = QStringLiteral("%1 %").arg(QString::number(saved, 'f', 1));
+    }
+    return {
+        {QStringLiteral("path"), f.path},
+        {QStringLiteral("fileName"), fileName},
+        {QStringLiteral("name"), f.name.isEmpty() ? fileName : f.name},
+        {QStringLiteral("architecture"), f.architecture},
+        {QStringLiteral("quantization"), f.quantization},
+        {QStringLiteral("chatFormat"), f.chatFormat},
+        {QStringLiteral("fileSize"), formatBytes(f.fileBytes)},
+        {QStringLiteral("totalParams"), formatCount(f.totalParams)},
+        {QStringLiteral("activeParams"), formatCount(f.activeParams)},
+        {QStringLiteral("trainedContext"), f.trainedContext},
+        {QStringLiteral("contextSize"), f.contextSize},
+        {QStringLiteral("layers"), f.layers},
+        {QStringLiteral("experts"), f.experts},
+        {QStringLiteral("expertsUsed"), f.expertsUsed},
+        {QStringLiteral("sharedExperts"), f.sharedExperts},
+        {QStringLiteral("kvPerTokenMla"), formatBytes(f.kvBytesPerTokenMla)},
+        {QStringLiteral("kvPerTokenMha"), formatBytes(f.kvBytesPerTokenMha)},
+        {QStringLiteral("kvReduction"), reduction},
+        {QStringLiteral("kvCacheTotal"), formatBytes(f.kvBytesPerTokenMla * std::max(0, f.contextSize))},
+        {QStringLiteral("backend"), f.backend},
+        {QStringLiteral("backendNote"), f.backendNote},
+    };
+}
+
+} // namespace
+
+ModelController::ModelController(InferenceWorker* worker, SettingsController* settings, StorageThread* store,
+                                 QObject* parent)
+    : QObject(parent), worker_(worker), settings_(settings), store_(store) {
+    connect(worker_, &InferenceWorker::loadProgress, this, &ModelController::onProgress);
+    connect(worker_, &InferenceWorker::modelLoaded, this, &ModelController::onLoaded);
+    connect(worker_, &InferenceWorker::modelLoadFailed, this, &ModelController::onFailed);
+}
+
+QString ModelController::state() const {
+    switch (state_) {
+    case State::Empty: return QStringLiteral("empty");
+    case State::Loading: return QStringLiteral("loading");
+    case State::Loaded: return QStringLiteral("loaded");
+    }
+    return QStringLiteral("empty");
+}
+
+void ModelController::setRecentModels(const QStringList& paths) {
+    QStringList list;
+    for (const QString& p : paths)
+        if (!p.isEmpty() && !list.contains(p) && list.size() < kMaxRecent) list << p;
+    if (list == recent_) return;
+    recent_ = list;
+    emit recentModelsChanged();
+}
+
+void ModelController::persistRecent() {
+    if (!store_) return;
+    const QStringList list = recent_;
+    store_->post([list](Database& db) { db.setSetting(QStringLiteral("recentModels"), list); });
+}
+
+void ModelController::load(const QString& pathOrUrl) {
+    const QString path = localPath(pathOrUrl);
+    const auto refuse = [this](const QString& message) {
+        errorText_ = message;
+        emit errorTextChanged();
+    };
+    if (path.isEmpty()) return refuse(QStringLiteral("No model file was chosen."));
+    const QFileInfo info(path);
+    const QString shown = QDir::toNativeSeparators(info.absoluteFilePath());
+    if (!info.exists()) return refuse(QStringLiteral("Cannot open %1: no such file").arg(shown));
+    if (!info.isFile()) return refuse(QStringLiteral("Cannot open %1: not a file").arg(shown));
+    if (!info.isReadable()) return refuse(QStringLiteral("Cannot open %1: permission denied").arg(shown));
+
+    if (state_ == State::Loading) worker_->cancelLoad();
+    discardUpTo_ = loadsIssued_; // whatever an earlier load reports is stale now
+    state_ = State::Loading;
+    loadingPath_ = info.absoluteFilePath();
+    progress_ = 0.0;
+    facts_.clear();
+    modelFacts_ = ModelFacts{};
+    if (!errorText_.isEmpty()) {
+        errorText_.clear();
+        emit errorTextChanged();
+    }
+    // Listeners stop any answer in progress before the engine swaps its model.
+    emit modelGone();
+    emit stateChanged();
+    emit progressChanged();
+
+    ++loadsIssued_;
+    const LoadSettings loadSettings = settings_->loadSettings();
+    QMetaObject::invokeMethod(
+        worker_, [worker = worker_, path = loadingPath_, loadSettings] { worker->loadModel(path, loadSettings); },
+        Qt::QueuedConnection);
+}
+
+void ModelController::cancelLoad() {
+    if (state_ != State::Loading) return;
+    // Empty at once. The worker may not have started the load yet (a cancel then comes too
+    // early to be seen), so an unload queued behind it makes sure nothing stays loaded; the
+    // load's own result is stale from here on.
+    worker_->cancelLoad();
+    discardUpTo_ = loadsIssued_;
+    QMetaObject::invokeMethod(worker_, [worker = worker_] { worker->unloadModel(); }, Qt::QueuedConnection);
+    state_ = State::Empty;
+    loadingPath_.clear();
+    progress_ = 0.0;
+    emit progressChanged();
+    emit stateChanged();
+}
+
+void ModelController::unload() {
+    if (state_ == State::Empty) return;
+    if (state_ == State::Loading) worker_->cancelLoad();
+    discardUpTo_ = loadsIssued_;
+    QMetaObject::invokeMethod(worker_, [worker = worker_] { worker->unloadModel(); }, Qt::QueuedConnection);
+    state_ = State::Empty;
+    loadingPath_.clear();
+    progress_ = 0.0;
+    facts_.clear();
+    modelFacts_ = ModelFacts{};
+    emit stateChanged();
+    emit progressChanged();
+    emit modelGone();
+}
+
+void ModelController::reload() {
+    const QString path = state_ == State::Loaded ? modelFacts_.path
+                         : state_ == State::Loading ? loadingPath_
+                                                    : QString();
+    if (!path.isEmpty()) load(path);
+}
+
+void ModelController::removeRecent(const QString& path) {
+    if (recent_.removeAll(path) == 0) return;
+    persistRecent();
+    emit recentModelsChanged();
+}
+
+void ModelController::clearError() {
+    if (errorText_.isEmpty()) return;
+    errorText_.clear();
+    emit errorTextChanged();
+}
+
+bool ModelController::takeResultIsCurrent() {
+    ++resultsSeen_;
+    return resultsSeen_ > discardUpTo_ && resultsSeen_ == loadsIssued_;
+}
+
+void ModelController::onProgress(double p) {
+    // Progress belongs to the load the worker is running: the current one only once every
+    // earlier load has reported its result.
+    if (state_ != State::Loading || resultsSeen_ + 1 != loadsIssued_) return;
+    const double clamped = std::clamp(p, 0.0, 1.0);
+    if (clamped == progress_) return;
+    progress_ = clamped;
+    emit progressChanged();
+}
+
+void ModelController::onLoaded(const ModelFacts& facts) {
+    if (!takeResultIsCurrent()) return;
+    modelFacts_ = facts;
+    if (modelFacts_.path.isEmpty()) modelFacts_.path = loadingPath_;
+    facts_ = formatFacts(modelFacts_);
+    state_ = State::Loaded;
+    loadingPath_.clear();
+    progress_ = 1.0;
+
+    recent_.removeAll(modelFacts_.path);
+    recent_.prepend(modelFacts_.path);
+    while (recent_.size() > kMaxRecent) recent_.removeLast();
+    persistRecent();
+
+    emit progressChanged();
+    emit stateChanged();
+    emit recentModelsChanged();
+    emit modelReady(modelFacts_);
+}
+
+void ModelController::onFailed(const QString& message, bool cancelled) {
+    if (!takeResultIsCurrent()) return;
+    state_ = State::Empty;
+    loadingPath_.clear();
+    progress_ = 0.0;
+    if (!cancelled) {
+        errorText_ = message.isEmpty() ? QStringLiteral("The model could not be loaded.") : message;
+        emit errorTextChanged();
+    }
+    emit progressChanged();
+    emit stateChanged();
+}

@@ -1,0 +1,145 @@
+#include "inference/inference_worker.h"
+
+#include "inference/context_window.h"
+
+#include <algorithm>
+#include <exception>
+
+InferenceWorker::InferenceWorker(std::unique_ptr<ChatEngine> engine, QObject* parent)
+    : QObject(parent), engine_(std::move(engine)) {
+    // Every type that crosses threads in a queued signal or slot.
+    qRegisterMetaType<ModelFacts>();
+    qRegisterMetaType<EngineResult>();
+    qRegisterMetaType<LoadSettings>();
+    qRegisterMetaType<SamplingSettings>();
+    qRegisterMetaType<std::vector<ChatTurn>>();
+}
+
+InferenceWorker::~InferenceWorker() = default;
+
+void InferenceWorker::requestStop(quint64 requestId) {
+    // Record the stop first, then flag the running request: generate() publishes current_
+    // before it reads stoppedUpTo_, so whichever side comes second sees the other's write.
+    quint64 seen = stoppedUpTo_.load();
+    while (seen < requestId && !stoppedUpTo_.compare_exchange_weak(seen, requestId)) {
+    }
+    if (current_.load() == requestId) stop_.store(true);
+}
+
+void InferenceWorker::cancelLoad() { cancelLoad_.store(true); }
+
+void InferenceWorker::loadModel(const QString& path, const LoadSettings& settings) {
+    cancelLoad_.store(false);
+    // Progress is throttled to changes of at least 1 % or 50 ms apart, never goes back, and
+    // always reports the final 1.
+    double lastReported = -1.0;
+    QElapsedTimer sinceReport;
+    sinceReport.start();
+    const auto onProgress = [&](double p) {
+        p = std::clamp(p, 0.0, 1.0);
+        const bool first = lastReported < 0.0;
+        const bool done = p >= 1.0 && lastReported < 1.0;
+        const bool moved = p > lastReported && (p - lastReported >= 0.01 || sinceReport.elapsed() >= 50);
+        if (first || done || moved) {
+            lastReported = p;
+            sinceReport.restart();
+            emit loadProgress(p);
+        }
+        return !cancelLoad_.load();
+    };
+    try {
+        const ModelFacts facts = engine_->load(path, settings, onProgress);
+        emit modelLoaded(facts);
+    } catch (const LoadCancelled&) {
+        emit modelLoadFailed(tr("Loading was cancelled."), true);
+    } catch (const std::exception& e) {
+        emit modelLoadFailed(QString::fromUtf8(e.what()), false);
+    } catch (...) {
+        emit modelLoadFailed(tr("The model could not be loaded (unknown error)."), false);
+    }
+}
+
+void InferenceWorker::unloadModel() {
+    engine_->unload();
+    emit modelUnloaded();
+}
+
+void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings) {
+    // The order matters (see requestStop): clear, publish the id, then honour a stop already asked.
+    stop_.store(false);
+    current_.store(requestId);
+    if (stoppedUpTo_.load() >= requestId) stop_.store(true);
+
+    EngineResult result;
+    const auto finish = [&] {
+        current_.store(0);
+        emit generationFinished(requestId, result);
+    };
+    if (stop_.load()) {
+        result.end = EngineResult::End::Stopped;
+        finish();
+        return;
+    }
+    if (!engine_->isLoaded()) {
+        result.end = EngineResult::End::Error;
+        result.message = tr("No model is loaded. Open a model first.");
+        finish();
+        return;
+    }
+
+    const int contextSize = engine_->contextSize();
+    ContextFit fit;
+    try {
+        const int reserve = std::min(settings.maxNewTokens, contextSize / 2);
+        fit = fitToContext(turns, contextSize, reserve,
+                           [this](const std::vector<ChatTurn>& t) { return engine_->countPromptTokens(t); });
+    } catch (const std::exception& e) {
+        result.end = EngineResult::End::Error;
+        result.message = tr("The conversation could not be prepared for the model: %1").arg(QString::fromUtf8(e.what()));
+        finish();
+        return;
+    }
+    if (!fit.fits) {
+        result.end = EngineResult::End::Error;
+        result.promptTokens = fit.promptTokens;
+        result.message = tr("This message is too long for the model's context (%1 tokens; the context holds %2). "
+                            "Shorten it, or raise the context length in Settings and reload the model.")
+                             .arg(fit.promptTokens)
+                             .arg(contextSize);
+        finish();
+        return;
+    }
+    emit generationStarted(requestId, fit.droppedTurns, fit.promptTokens, contextSize, engine_->promptOpensReasoning());
+
+    SamplingSettings bounded = settings;
+    bounded.maxNewTokens = std::min(settings.maxNewTokens, contextSize - fit.promptTokens);
+
+    // Pieces are gathered and sent at most every kMinUpdateIntervalMs; the rest goes out right
+    // before generationFinished, so the texts sent concatenate to exactly the result's text.
+    QString pending, streamed;
+    QElapsedTimer sinceUpdate;
+    sinceUpdate.start();
+    const auto onPiece = [&](std::string_view piece) {
+        const QString text = QString::fromUtf8(piece.data(), static_cast<qsizetype>(piece.size()));
+        pending += text;
+        streamed += text;
+        if (sinceUpdate.elapsed() >= kMinUpdateIntervalMs) {
+            emit textAppended(requestId, pending);
+            pending.clear();
+            sinceUpdate.restart();
+        }
+    };
+    try {
+        result = engine_->generate(fit.turns, bounded, onPiece, &stop_);
+    } catch (const std::exception& e) {
+        result.end = EngineResult::End::Error;
+        result.text = streamed;
+        result.message = QString::fromUtf8(e.what());
+    } catch (...) {
+        result.end = EngineResult::End::Error;
+        result.text = streamed;
+        result.message = tr("Generation failed (unknown error).");
+    }
+    if (!pending.isEmpty()) emit textAppended(requestId, pending);
+    finish();
+}

@@ -1,0 +1,483 @@
+#include "storage/database.h"
+
+#include "storage/sqlite_support.h"
+
+#include <QDateTime>
+#include <QDebug>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonValue>
+#include <QStringList>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+using namespace storage_detail;
+
+namespace {
+
+// Files that belong to a database file and travel with it when it is moved aside.
+constexpr const char* kCompanionSuffixes[] = {"-wal", "-shm", "-journal"};
+
+// Search terms beyond this many add nothing a user can see and only make the query slower.
+constexpr int kMaxSearchWords = 16;
+
+struct CloseConnection {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Connection = std::unique_ptr<sqlite3, CloseConnection>;
+
+// Closes a connection to a damaged file without checkpointing its WAL into it, so the copy
+// moved aside holds exactly the bytes that were found.
+void closeUntouched(Connection connection) {
+    if (!connection) return;
+    sqlite3_db_config(connection.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    connection.reset();
+}
+
+struct Inspection {
+    Connection connection;       // set when the file is sound
+    int version = 0;             // its user_version
+    QString damage;              // set (and no connection) when it is damaged
+};
+
+// What is wrong with the file behind `db`, or empty when it is sound; sets `version`. Throws for
+// a file from a newer version and for errors that are not damage. Its statements are finalised
+// when it returns, so the connection can be closed at once.
+QString findDamage(sqlite3* db, const QString& path, int& version) {
+    try {
+        version = readUserVersion(db);
+        if (version > Database::kSchemaVersion)
+            throw StorageError(QStringLiteral("%1 was written by a newer Latent Chat (schema %2); this version understands %3")
+                                   .arg(QFileInfo(path).fileName())
+                                   .arg(version)
+                                   .arg(Database::kSchemaVersion)
+                                   .toStdString());
+        if (version < 0) return QStringLiteral("its schema version is %1").arg(version);
+        Statement schema(db, "SELECT count(*) FROM sqlite_schema");
+        const qint64 objects = schema.step() ? schema.int64(0) : 0;
+        if (version == 0 && objects > 0)
+            return QStringLiteral("it holds %1 schema objects but no Latent Chat schema version").arg(objects);
+        // quick_check also reports rows that break a CHECK or NOT NULL constraint. Those are
+        // a bad value, not a broken file: the reads cope with them (unknown role or status),
+        // so they are logged and the database stays in use.
+        Statement check(db, "PRAGMA quick_check(20)");
+        QStringList problems;
+        while (check.step()) {
+            // Rows read "*** in database main ***\n<problem>"; the prefix says nothing here.
+            const QString line = check.text(0).remove(QStringLiteral("*** in database main ***")).simplified();
+            if (line.startsWith(QLatin1String("CHECK constraint failed")) || line.startsWith(QLatin1String("NULL value in")))
+                qWarning("storage: %s: %s", qPrintable(path), qPrintable(line));
+            else
+                problems << line;
+        }
+        if (!problems.isEmpty() && problems != QStringList{QStringLiteral("ok")})
+            return QStringLiteral("quick_check: ") + problems.join(QStringLiteral("; "));
+        return QString();
+    } catch (const SqliteError& error) {
+        if (!error.isDamage())
+            throw SqliteError(QStringLiteral("reading %1: %2").arg(path, QString::fromUtf8(error.what())), error.code());
+        return QString::fromUtf8(error.what());
+    }
+}
+
+// Opens `path` and decides whether it is a sound database this version can use: reading the
+// header and the schema and PRAGMA quick_check must all succeed. A file from a newer version is
+// refused without touching it; a file that cannot be reached at all (permissions, a missing
+// folder, another process's lock) is an error, not damage.
+Inspection inspect(const QString& path) {
+    Inspection result;
+    Connection connection(openConnection(path));
+    result.damage = findDamage(connection.get(), path, result.version);
+    if (result.damage.isEmpty()) result.connection = std::move(connection);
+    else closeUntouched(std::move(connection));
+    return result;
+}
+
+// Moves a damaged file and its companions to `<path>.damaged-<yyyyMMdd-hhmmss>[-n]`; returns the
+// new name of the main file. Never deletes: when a rename fails, those already done are undone.
+QString moveAside(const QString& path) {
+    const QString stamp = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss"));
+    QString target;
+    for (int attempt = 1;; ++attempt) {
+        target = path + QStringLiteral(".damaged-") + stamp;
+        if (attempt > 1) target += QStringLiteral("-%1").arg(attempt);
+        bool taken = QFile::exists(target);
+        for (const char* suffix : kCompanionSuffixes) taken = taken || QFile::exists(target + QLatin1String(suffix));
+        if (!taken) break;
+    }
+    // Companions first: a stale WAL left beside a fresh database would be replayed into it.
+    std::vector<std::pair<QString, QString>> moves;
+    for (const char* suffix : kCompanionSuffixes)
+        if (QFile::exists(path + QLatin1String(suffix))) moves.emplace_back(path + QLatin1String(suffix), target + QLatin1String(suffix));
+    moves.emplace_back(path, target);
+    for (std::size_t i = 0; i < moves.size(); ++i) {
+        if (QFile::rename(moves[i].first, moves[i].second)) continue;
+        for (std::size_t undo = i; undo-- > 0;) QFile::rename(moves[undo].second, moves[undo].first);
+        throw StorageError(QStringLiteral("cannot move the damaged database %1 aside to %2")
+                               .arg(moves[i].first, moves[i].second).toStdString());
+    }
+    return target;
+}
+
+QString freeBackupPath(const QString& path, int version) {
+    QString candidate = QStringLiteral("%1.v%2.bak").arg(path).arg(version);
+    for (int attempt = 2; QFile::exists(candidate); ++attempt)
+        candidate = QStringLiteral("%1.v%2.%3.bak").arg(path).arg(version).arg(attempt);
+    return candidate;
+}
+
+qint64 nextId(sqlite3* db, const char* sql) {
+    Statement statement(db, sql);
+    return statement.step() ? statement.int64(0) + 1 : 1;
+}
+
+ConversationRecord conversationFromRow(const Statement& row) {
+    ConversationRecord record;
+    record.id = row.int64(0);
+    record.title = row.text(1);
+    record.createdAt = row.int64(2);
+    record.updatedAt = row.int64(3);
+    record.model = row.text(4);
+    record.systemPrompt = row.text(5);
+    record.settings = row.text(6);
+    return record;
+}
+
+// Column order shared by the reads below and messageFromRow().
+#define LATENT_MESSAGE_COLUMNS                                                                    \
+    "id, conversation_id, role, content, reasoning, status, stop_reason, error_text, created_at, " \
+    "model, prompt_tokens, generated_tokens, time_to_first_token_ms, prompt_tokens_per_second, "   \
+    "generation_tokens_per_second"
+
+// nullopt when the row's role is unknown (the row is then left out, with a warning).
+std::optional<MessageRecord> messageFromRow(const Statement& row) {
+    MessageRecord record;
+    record.id = row.int64(0);
+    record.conversationId = row.int64(1);
+    const QString roleName = row.text(2);
+    const auto role = messageRoleFromName(roleName);
+    if (!role) {
+        qWarning("storage: message %lld has the unknown role '%s'; it is left out", static_cast<long long>(record.id),
+                 qPrintable(roleName));
+        return std::nullopt;
+    }
+    record.role = *role;
+    record.content = row.text(3);
+    record.reasoning = row.text(4);
+    const QString statusName = row.text(5);
+    record.stopReason = row.text(6);
+    record.errorText = row.text(7);
+    if (const auto status = messageStatusFromName(statusName)) {
+        record.status = *status;
+    } else {
+        qWarning("storage: message %lld has the unknown status '%s'", static_cast<long long>(record.id), qPrintable(statusName));
+        record.status = MessageStatus::Error;
+        record.errorText = QStringLiteral("unknown status '%1' in the database").arg(statusName);
+    }
+    record.createdAt = row.int64(8);
+    record.model = row.text(9);
+    record.promptTokens = row.integer(10);
+    record.generatedTokens = row.integer(11);
+    record.timeToFirstTokenMs = row.real(12);
+    record.promptTokensPerSecond = row.real(13);
+    record.generationTokensPerSecond = row.real(14);
+    return record;
+}
+
+bool isWordCharacter(char32_t codePoint, bool inWord) {
+    if (QChar::isLetterOrNumber(codePoint)) return true;
+    // Combining marks belong to the letter before them ("e" + U+0301).
+    switch (QChar::category(codePoint)) {
+    case QChar::Mark_NonSpacing:
+    case QChar::Mark_SpacingCombining:
+    case QChar::Mark_Enclosing: return inWord;
+    default: return false;
+    }
+}
+
+// Turns free text into an FTS5 query that cannot be read as FTS5 syntax: every word becomes a
+// quoted prefix term, all joined by AND. Empty when the text holds no word.
+QString ftsQuery(const QString& text) {
+    QStringList words;
+    QString word;
+    const auto flush = [&] {
+        if (!word.isEmpty() && words.size() < kMaxSearchWords) words << word;
+        word.clear();
+    };
+    for (const char32_t codePoint : text.toUcs4()) {
+        if (isWordCharacter(codePoint, !word.isEmpty())) word += QString::fromUcs4(&codePoint, 1);
+        else flush();
+    }
+    flush();
+    QStringList terms;
+    for (QString& w : words) terms << QLatin1Char('"') + w.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QStringLiteral("\"*");
+    return terms.join(QLatin1Char(' '));
+}
+
+} // namespace
+
+Database::Database(const QString& path) : path_(path) {
+    const QFileInfo info(path);
+    if (!QDir().mkpath(info.absolutePath()))
+        throw StorageError(QStringLiteral("cannot create the folder %1").arg(info.absolutePath()).toStdString());
+
+    Inspection inspection = inspect(path);
+    if (!inspection.damage.isEmpty()) {
+        qWarning("storage: %s is damaged (%s); it is moved aside and a new database is started", qPrintable(path),
+                 qPrintable(inspection.damage));
+        report_.damageDescription = inspection.damage;
+        report_.damagedCopyPath = moveAside(path);
+        inspection = inspect(path);
+        if (!inspection.connection)
+            throw StorageError(QStringLiteral("a new database at %1 cannot be started: %2").arg(path, inspection.damage).toStdString());
+    }
+    Connection connection = std::move(inspection.connection);
+    sqlite3* db = connection.get();
+    report_.foundVersion = inspection.version;
+
+    if (report_.foundVersion >= 1 && report_.foundVersion < kSchemaVersion) {
+        report_.backupPath = freeBackupPath(path, report_.foundVersion);
+        backupTo(db, report_.backupPath);
+        qInfo("storage: %s is at schema %d; a copy was saved as %s before migrating", qPrintable(path),
+              report_.foundVersion, qPrintable(report_.backupPath));
+    }
+    applyConnectionPragmas(db);
+    migrate(db, report_.foundVersion, kSchemaVersion);
+
+    inTransaction(db, QStringLiteral("marking interrupted answers"), [&] {
+        Statement interrupted(db, "UPDATE messages SET status = 'stopped', stop_reason = ?1 WHERE status = 'streaming'");
+        report_.interruptedMessages = interrupted.bind(1, QString::fromLatin1(kStopReasonInterrupted)).run();
+    });
+    report_.nextConversationId = nextId(db, "SELECT coalesce(max(id), 0) FROM conversations");
+    report_.nextMessageId = nextId(db, "SELECT coalesce(max(id), 0) FROM messages");
+    db_ = connection.release();
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+std::vector<ConversationRecord> Database::conversations() const {
+    return describeFailure(QStringLiteral("reading the conversations"), [&] {
+        Statement statement(db_, "SELECT id, title, created_at, updated_at, model, system_prompt, settings "
+                                 "FROM conversations ORDER BY updated_at DESC, id DESC");
+        std::vector<ConversationRecord> records;
+        while (statement.step()) records.push_back(conversationFromRow(statement));
+        return records;
+    });
+}
+
+std::optional<ConversationRecord> Database::conversation(qint64 id) const {
+    return describeFailure(QStringLiteral("reading conversation %1").arg(id), [&]() -> std::optional<ConversationRecord> {
+        Statement statement(db_, "SELECT id, title, created_at, updated_at, model, system_prompt, settings "
+                                 "FROM conversations WHERE id = ?1");
+        statement.bind(1, id);
+        if (!statement.step()) return std::nullopt;
+        return conversationFromRow(statement);
+    });
+}
+
+void Database::insertConversation(const ConversationRecord& conversation) {
+    inTransaction(db_, QStringLiteral("saving conversation %1").arg(conversation.id), [&] {
+        Statement statement(db_, "INSERT INTO conversations (id, title, created_at, updated_at, model, system_prompt, settings) "
+                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        statement.bind(1, conversation.id)
+            .bind(2, conversation.title)
+            .bind(3, conversation.createdAt)
+            .bind(4, conversation.updatedAt)
+            .bind(5, conversation.model)
+            .bind(6, conversation.systemPrompt)
+            .bind(7, conversation.settings)
+            .run();
+    });
+}
+
+void Database::renameConversation(qint64 id, const QString& title) {
+    inTransaction(db_, QStringLiteral("renaming conversation %1").arg(id), [&] {
+        Statement(db_, "UPDATE conversations SET title = ?2 WHERE id = ?1").bind(1, id).bind(2, title).run();
+    });
+}
+
+void Database::updateConversation(const ConversationRecord& conversation) {
+    inTransaction(db_, QStringLiteral("updating conversation %1").arg(conversation.id), [&] {
+        Statement statement(db_, "UPDATE conversations SET title = ?2, updated_at = ?3, model = ?4, system_prompt = ?5, "
+                                 "settings = ?6 WHERE id = ?1");
+        statement.bind(1, conversation.id)
+            .bind(2, conversation.title)
+            .bind(3, conversation.updatedAt)
+            .bind(4, conversation.model)
+            .bind(5, conversation.systemPrompt)
+            .bind(6, conversation.settings)
+            .run();
+    });
+}
+
+void Database::touchConversation(qint64 id, qint64 updatedAt) {
+    inTransaction(db_, QStringLiteral("touching conversation %1").arg(id), [&] {
+        Statement(db_, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1").bind(1, id).bind(2, updatedAt).run();
+    });
+}
+
+void Database::deleteConversation(qint64 id) {
+    inTransaction(db_, QStringLiteral("deleting conversation %1").arg(id), [&] {
+        Statement(db_, "DELETE FROM conversations WHERE id = ?1").bind(1, id).run(); // messages: ON DELETE CASCADE
+    });
+}
+
+std::vector<MessageRecord> Database::messages(qint64 conversationId) const {
+    return describeFailure(QStringLiteral("reading the messages of conversation %1").arg(conversationId), [&] {
+        Statement statement(db_, "SELECT " LATENT_MESSAGE_COLUMNS " FROM messages WHERE conversation_id = ?1 ORDER BY id");
+        statement.bind(1, conversationId);
+        std::vector<MessageRecord> records;
+        while (statement.step())
+            if (auto record = messageFromRow(statement)) records.push_back(std::move(*record));
+        return records;
+    });
+}
+
+void Database::insertMessage(const MessageRecord& message) {
+    inTransaction(db_, QStringLiteral("saving message %1").arg(message.id), [&] {
+        Statement insert(db_, "INSERT INTO messages (" LATENT_MESSAGE_COLUMNS ") "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+        insert.bind(1, message.id)
+            .bind(2, message.conversationId)
+            .bind(3, messageRoleName(message.role))
+            .bind(4, message.content)
+            .bind(5, message.reasoning)
+            .bind(6, messageStatusName(message.status))
+            .bind(7, message.stopReason)
+            .bind(8, message.errorText)
+            .bind(9, message.createdAt)
+            .bind(10, message.model)
+            .bind(11, message.promptTokens)
+            .bind(12, message.generatedTokens)
+            .bind(13, message.timeToFirstTokenMs)
+            .bind(14, message.promptTokensPerSecond)
+            .bind(15, message.generationTokensPerSecond)
+            .run();
+        Statement touch(db_, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2");
+        touch.bind(1, message.conversationId).bind(2, message.createdAt).run();
+    });
+}
+
+void Database::updateMessage(const MessageRecord& message) {
+    inTransaction(db_, QStringLiteral("updating message %1").arg(message.id), [&] {
+        Statement statement(db_, "UPDATE messages SET role = ?2, content = ?3, reasoning = ?4, status = ?5, stop_reason = ?6, "
+                                 "error_text = ?7, model = ?8, prompt_tokens = ?9, generated_tokens = ?10, "
+                                 "time_to_first_token_ms = ?11, prompt_tokens_per_second = ?12, "
+                                 "generation_tokens_per_second = ?13 WHERE id = ?1");
+        statement.bind(1, message.id)
+            .bind(2, messageRoleName(message.role))
+            .bind(3, message.content)
+            .bind(4, message.reasoning)
+            .bind(5, messageStatusName(message.status))
+            .bind(6, message.stopReason)
+            .bind(7, message.errorText)
+            .bind(8, message.model)
+            .bind(9, message.promptTokens)
+            .bind(10, message.generatedTokens)
+            .bind(11, message.timeToFirstTokenMs)
+            .bind(12, message.promptTokensPerSecond)
+            .bind(13, message.generationTokensPerSecond)
+            .run();
+    });
+}
+
+void Database::updateMessageText(qint64 id, const QString& content, const QString& reasoning, MessageStatus status) {
+    inTransaction(db_, QStringLiteral("saving the text of message %1").arg(id), [&] {
+        Statement statement(db_, "UPDATE messages SET content = ?2, reasoning = ?3, status = ?4 WHERE id = ?1");
+        statement.bind(1, id).bind(2, content).bind(3, reasoning).bind(4, messageStatusName(status)).run();
+    });
+}
+
+void Database::deleteMessagesFrom(qint64 conversationId, qint64 fromMessageId) {
+    inTransaction(db_, QStringLiteral("deleting messages of conversation %1").arg(conversationId), [&] {
+        Statement(db_, "DELETE FROM messages WHERE conversation_id = ?1 AND id >= ?2").bind(1, conversationId).bind(2, fromMessageId).run();
+    });
+}
+
+std::vector<SearchHit> Database::search(const QString& query, int limit) const {
+    const QString match = ftsQuery(query);
+    if (match.isEmpty() || limit <= 0) return {};
+    return describeFailure(QStringLiteral("searching"), [&] {
+        // Title hits carry message id 0, so within a conversation they come before its messages.
+        Statement statement(db_, R"sql(
+            SELECT c.id, 0, c.title, c.updated_at, snippet(conversation_fts, 0, '[', ']', '…', 12)
+              FROM conversation_fts JOIN conversations c ON c.id = conversation_fts.rowid
+             WHERE conversation_fts MATCH ?1
+            UNION ALL
+            SELECT m.conversation_id, m.id, c.title, c.updated_at, snippet(message_fts, -1, '[', ']', '…', 12)
+              FROM message_fts JOIN messages m ON m.id = message_fts.rowid
+                               JOIN conversations c ON c.id = m.conversation_id
+             WHERE message_fts MATCH ?1
+            ORDER BY 4 DESC, 1 DESC, 2
+            LIMIT ?2
+        )sql");
+        statement.bind(1, match).bind(2, limit);
+        std::vector<SearchHit> hits;
+        while (statement.step()) {
+            SearchHit hit;
+            hit.conversationId = statement.int64(0);
+            hit.messageId = statement.int64(1);
+            hit.title = statement.text(2);
+            hit.updatedAt = statement.int64(3);
+            hit.snippet = statement.text(4);
+            hits.push_back(std::move(hit));
+        }
+        return hits;
+    });
+}
+
+QVariantMap Database::settings() const {
+    return describeFailure(QStringLiteral("reading the settings"), [&] {
+        Statement statement(db_, "SELECT key, value FROM settings ORDER BY key");
+        QVariantMap values;
+        while (statement.step()) {
+            const QString key = statement.text(0);
+            QJsonParseError error;
+            const QJsonDocument document = QJsonDocument::fromJson(statement.text(1).toUtf8(), &error);
+            if (error.error != QJsonParseError::NoError || !document.isArray() || document.array().size() != 1) {
+                qWarning("storage: the setting '%s' is not stored as a one-value JSON array; it is ignored", qPrintable(key));
+                continue;
+            }
+            values.insert(key, document.array().at(0).toVariant());
+        }
+        return values;
+    });
+}
+
+void Database::setSetting(const QString& key, const QVariant& value) {
+    // A one-element array, because a JSON document cannot be a bare string or number.
+    const QJsonArray wrapper{QJsonValue::fromVariant(value)};
+    const QString json = QString::fromUtf8(QJsonDocument(wrapper).toJson(QJsonDocument::Compact));
+    inTransaction(db_, QStringLiteral("saving the setting '%1'").arg(key), [&] {
+        Statement statement(db_, "INSERT INTO settings (key, value) VALUES (?1, ?2) "
+                                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        statement.bind(1, key).bind(2, json).run();
+    });
+}
+
+QString Database::pragma(const QString& name) const {
+    const bool plain = !name.isEmpty() && std::all_of(name.begin(), name.end(), [](QChar c) {
+        return (c >= QLatin1Char('a') && c <= QLatin1Char('z')) || c == QLatin1Char('_');
+    });
+    if (!plain) throw StorageError(QStringLiteral("'%1' is not a pragma name").arg(name).toStdString());
+    const QByteArray sql = "PRAGMA " + name.toLatin1();
+    Statement statement(db_, sql.constData());
+    return statement.step() ? statement.text(0) : QString();
+}
+
+void Database::createAtVersion(const QString& path, int version) {
+    if (version < 1 || version > kSchemaVersion)
+        throw StorageError(QStringLiteral("there is no schema version %1 (1 to %2)").arg(version).arg(kSchemaVersion).toStdString());
+    if (QFileInfo(path).size() > 0)
+        throw StorageError(QStringLiteral("%1 exists already; a database at a chosen version needs a new file").arg(path).toStdString());
+    Connection connection(openConnection(path));
+    applyConnectionPragmas(connection.get());
+    migrate(connection.get(), 0, version);
+}

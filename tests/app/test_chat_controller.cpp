@@ -1,0 +1,883 @@
+// The chat turn end to end below the UI: a real AppController (storage thread, inference thread,
+// controllers) over FakeChatEngine in a temporary data dir. What the user sees is read from the
+// list models; what would survive a crash is read back from latent.db with a separate connection.
+#include "controllers/app_controller.h"
+#include "inference/fake_chat_engine.h"
+#include "storage/database.h"
+#include "storage/storage_thread.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <sqlite3.h>
+
+#include <memory>
+
+namespace {
+
+using Script = FakeChatEngine::Script;
+
+std::unique_ptr<AppController> makeApp(const QString& dir, const Script& script = {}, const QString& model = {}) {
+    return std::make_unique<AppController>(dir, std::make_unique<FakeChatEngine>(script), model);
+}
+
+// FakeChatEngine reads no model file, but ModelController refuses a missing one.
+QString makeModelFile(const QTemporaryDir& dir, const QString& name = QStringLiteral("model.gguf")) {
+    const QString path = dir.filePath(name);
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) return {};
+    file.write("GGUF not really");
+    return path;
+}
+
+// "w1 w2 … wN": a message whose echo streams one word per piece.
+QString words(int n, const QString& stem = QStringLiteral("w")) {
+    QStringList list;
+    for (int i = 1; i <= n; ++i) list << stem + QString::number(i);
+    return list.join(u' ');
+}
+
+int wordCount(const QString& text) {
+    static const QRegularExpression whitespace(QStringLiteral("\\s+"));
+    return static_cast<int>(text.split(whitespace, Qt::SkipEmptyParts).size());
+}
+
+bool waitReady(AppController& app) {
+    return QTest::qWaitFor([&] { return app.ready(); }, 5000);
+}
+
+bool loadModel(AppController& app, const QString& path) {
+    app.model()->load(path);
+    return QTest::qWaitFor([&] { return app.model()->loaded(); }, 5000);
+}
+
+bool waitIdle(AppController& app, int timeoutMs = 5000) {
+    return QTest::qWaitFor([&] { return !app.chat()->generating(); }, timeoutMs);
+}
+
+QVariant messageData(AppController& app, int row, int role) {
+    MessageListModel* m = app.chat()->messages();
+    return m->data(m->index(row), role);
+}
+QString content(AppController& app, int row) { return messageData(app, row, MessageListModel::ContentRole).toString(); }
+QString status(AppController& app, int row) { return messageData(app, row, MessageListModel::StatusRole).toString(); }
+QString role(AppController& app, int row) { return messageData(app, row, MessageListModel::RoleNameRole).toString(); }
+qint64 messageId(AppController& app, int row) {
+    return messageData(app, row, MessageListModel::MessageIdRole).toLongLong();
+}
+
+QString dbPath(const QTemporaryDir& dir) { return dir.filePath(QStringLiteral("latent.db")); }
+
+// One message read with a read-only connection of our own: opening a Database would mark a
+// streaming answer as interrupted, which is exactly what must not be disturbed here.
+struct RawMessage {
+    bool found = false;
+    QString role, content, status;
+};
+
+RawMessage readRaw(const QString& path, qint64 id) {
+    RawMessage out;
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.toUtf8().constData(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(db);
+        return out;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT role, content, status FROM messages WHERE id = ?1", -1, &stmt, nullptr) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(stmt, 1, id);
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            const auto text = [&](int column) {
+                return QString::fromUtf8(reinterpret_cast<const char*>(sqlite3_column_text(stmt, column)));
+            };
+            out.found = true;
+            out.role = text(0);
+            out.content = text(1);
+            out.status = text(2);
+        }
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+}
+
+} // namespace
+
+class TestChatController : public QObject {
+    Q_OBJECT
+private slots:
+    void refusesWithoutModel();
+    void modelFactsAndErrors();
+    void loadCancelAndReplace();
+    void sendStreamsAndCommits();
+    void stopKeepsPartialAnswer();
+    void reasoningStreamsIntoThinkingBlock();
+    void regenerateReplacesLastAnswer();
+    void editAndResendReplacesLaterTurns();
+    void engineFailureMarksError();
+    void switchConversationWhileGenerating();
+    void deleteCurrentWhileGenerating();
+    void loadModelWhileGenerating();
+    void checkpointCommitsStreamingAnswer();
+    void renameConversation();
+    void searchFindsSentMessage();
+    void exportWritesFiles();
+    void restartRestoresEverything();
+    void quitWhileGeneratingFinalises();
+    void interruptedAnswerShownAsInterrupted();
+    void damagedDatabaseNotice();
+};
+
+void TestChatController::refusesWithoutModel() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QSignalSpy ready(app.get(), &AppController::readyChanged);
+    QVERIFY(ready.wait(5000));
+    QVERIFY(app->ready());
+    QCOMPARE(app->notice(), QString());
+    QCOMPARE(app->dataDir(), QDir(dir.path()).absolutePath());
+    QVERIFY(!app->version().isEmpty());
+    ChatController* chat = app->chat();
+    QCOMPARE(chat->currentConversationId(), qint64(0));
+    QCOMPARE(chat->currentTitle(), QString());
+    QVERIFY(!chat->canSend());
+    QVERIFY(!chat->send(QStringLiteral("hello")));
+    QCOMPARE(chat->messages()->rowCount(), 0);
+
+    QSignalSpy canSend(chat, &ChatController::canSendChanged);
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    QVERIFY(chat->canSend());
+    QCOMPARE(canSend.size(), 1);
+    QVERIFY(!chat->send(QStringLiteral("  \n\t ")));
+    QCOMPARE(chat->messages()->rowCount(), 0);
+    QCOMPARE(chat->conversations()->rowCount(), 0);
+    QCOMPARE(chat->contextSize(), 4096);
+
+    QSignalSpy gone(app->model(), &ModelController::modelGone);
+    app->model()->unload();
+    QCOMPARE(gone.size(), 1);
+    QCOMPARE(app->model()->state(), QStringLiteral("empty"));
+    QVERIFY(!chat->canSend());
+    QCOMPARE(canSend.size(), 2);
+}
+
+void TestChatController::modelFactsAndErrors() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    ModelController* model = app->model();
+    const QString path = makeModelFile(dir);
+
+    QSignalSpy modelReady(model, &ModelController::modelReady);
+    model->load(QUrl::fromLocalFile(path).toString()); // a file:// URL from the file dialog
+    QCOMPARE(model->state(), QStringLiteral("loading"));
+    QCOMPARE(model->loadingPath(), path);
+    QTRY_COMPARE(model->state(), QStringLiteral("loaded"));
+    QCOMPARE(modelReady.size(), 1);
+    QCOMPARE(model->progress(), 1.0);
+    QCOMPARE(model->errorText(), QString());
+
+    const QVariantMap facts = model->facts();
+    QCOMPARE(facts.value(QStringLiteral("path")).toString(), path);
+    QCOMPARE(facts.value(QStringLiteral("fileName")).toString(), QStringLiteral("model.gguf"));
+    QCOMPARE(facts.value(QStringLiteral("name")).toString(), QStringLiteral("model.gguf"));
+    QCOMPARE(facts.value(QStringLiteral("architecture")).toString(), QStringLiteral("deepseek2"));
+    QCOMPARE(facts.value(QStringLiteral("quantization")).toString(), QStringLiteral("Q4_K_M"));
+    // The fake's numbers: 10 364 000 000 bytes, 15.706 B / 2.66 B parameters, 27 layers of
+    // (512 + 64) latent values vs 16 heads × (192 + 128) uncompressed, f16.
+    QCOMPARE(facts.value(QStringLiteral("fileSize")).toString(), QStringLiteral("9.65 GiB"));
+    QCOMPARE(facts.value(QStringLiteral("totalParams")).toString(), QStringLiteral("15.7 B"));
+    QCOMPARE(facts.value(QStringLiteral("activeParams")).toString(), QStringLiteral("2.66 B"));
+    QCOMPARE(facts.value(QStringLiteral("kvPerTokenMla")).toString(), QStringLiteral("30.4 KiB"));
+    QCOMPARE(facts.value(QStringLiteral("kvPerTokenMha")).toString(), QStringLiteral("270 KiB"));
+    QVERIFY2(facts.value(QStringLiteral("kvReduction")).toString().startsWith(QStringLiteral("88.")),
+             qPrintable(facts.value(QStringLiteral("kvReduction")).toString()));
+    QCOMPARE(facts.value(QStringLiteral("kvCacheTotal")).toString(), QStringLiteral("122 MiB")); // 31104 × 4096
+    QCOMPARE(facts.value(QStringLiteral("contextSize")).toInt(), 4096);
+    QCOMPARE(facts.value(QStringLiteral("trainedContext")).toInt(), 163840);
+    QCOMPARE(facts.value(QStringLiteral("layers")).toInt(), 27);
+    QCOMPARE(facts.value(QStringLiteral("experts")).toInt(), 64);
+    QCOMPARE(facts.value(QStringLiteral("expertsUsed")).toInt(), 6);
+    QCOMPARE(facts.value(QStringLiteral("sharedExperts")).toInt(), 2);
+    QCOMPARE(facts.value(QStringLiteral("backend")).toString(), QStringLiteral("fake"));
+    QCOMPARE(model->recentModels(), QStringList{path});
+
+    // A missing file is refused at once; the loaded model stays.
+    const QString missing = dir.filePath(QStringLiteral("nope.gguf"));
+    model->load(missing);
+    QCOMPARE(model->errorText(), QStringLiteral("Cannot open %1: no such file").arg(QDir::toNativeSeparators(missing)));
+    QCOMPARE(model->state(), QStringLiteral("loaded"));
+    model->clearError();
+    QCOMPARE(model->errorText(), QString());
+
+    // A file the engine cannot load: its message, nothing loaded.
+    const QString broken = makeModelFile(dir, QStringLiteral("fail.gguf"));
+    model->load(broken);
+    QTRY_COMPARE(model->state(), QStringLiteral("empty"));
+    QCOMPARE(model->errorText(), QStringLiteral("cannot open model: %1").arg(broken));
+    QVERIFY(!app->chat()->canSend());
+    QCOMPARE(model->recentModels(), QStringList{path}); // failures are not remembered
+
+    // Reload brings the last good one back.
+    QVERIFY(loadModel(*app, path));
+    QCOMPARE(model->errorText(), QString());
+    model->removeRecent(path);
+    QCOMPARE(model->recentModels(), QStringList{});
+}
+
+void TestChatController::loadCancelAndReplace() {
+    QTemporaryDir dir;
+    Script script;
+    script.loadDelayMs = 100; // per progress step: 300 ms a load
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    ModelController* model = app->model();
+    const QString first = makeModelFile(dir, QStringLiteral("first.gguf"));
+    const QString second = makeModelFile(dir, QStringLiteral("second.gguf"));
+
+    // A load while loading replaces the first.
+    model->load(first);
+    model->load(second);
+    QTRY_COMPARE(model->state(), QStringLiteral("loaded"));
+    QCOMPARE(model->modelFacts().path, second);
+    QCOMPARE(model->recentModels().value(0), second);
+    QVERIFY(!model->recentModels().contains(first));
+    QTest::qWait(150); // nothing late from the first load may change that
+    QCOMPARE(model->state(), QStringLiteral("loaded"));
+    QCOMPARE(model->modelFacts().path, second);
+
+    // Cancel: back to empty, and no error shown.
+    model->load(first);
+    QCOMPARE(model->state(), QStringLiteral("loading"));
+    model->cancelLoad();
+    QTRY_COMPARE(model->state(), QStringLiteral("empty"));
+    QCOMPARE(model->errorText(), QString());
+    QVERIFY(!app->chat()->canSend());
+}
+
+void TestChatController::sendStreamsAndCommits() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QSignalSpy generating(chat, &ChatController::generatingChanged);
+    QSignalSpy current(chat, &ChatController::currentConversationChanged);
+
+    QVERIFY(chat->send(QStringLiteral("  Hello there \n")));
+    // At once: the conversation, the user message and an empty streaming answer.
+    QVERIFY(chat->generating());
+    QVERIFY(!chat->canSend());
+    QCOMPARE(current.size(), 1);
+    const qint64 conversationId = chat->currentConversationId();
+    QVERIFY(conversationId > 0);
+    QCOMPARE(chat->currentTitle(), QStringLiteral("Hello there"));
+    QCOMPARE(chat->conversations()->rowCount(), 1);
+    QCOMPARE(chat->conversations()->idAt(0), conversationId);
+    QCOMPARE(chat->messages()->rowCount(), 2);
+    QCOMPARE(role(*app, 0), QStringLiteral("user"));
+    QCOMPARE(content(*app, 0), QStringLiteral("Hello there"));
+    QCOMPARE(role(*app, 1), QStringLiteral("assistant"));
+    QCOMPARE(status(*app, 1), QStringLiteral("streaming"));
+
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(generating.size(), 2);
+    QCOMPARE(content(*app, 1), QStringLiteral("Echo: Hello there"));
+    QCOMPARE(status(*app, 1), QStringLiteral("complete"));
+    QVERIFY(messageData(*app, 1, MessageListModel::IsLastRole).toBool());
+    QVERIFY(messageData(*app, 1, MessageListModel::StatsTextRole).toString().startsWith(QStringLiteral("3 tokens")));
+    QVERIFY(chat->canSend());
+    // Status line: 4 + 2 prompt tokens for one user turn of two words, 3 pieces generated.
+    QCOMPARE(chat->contextUsed(), 9);
+    QCOMPARE(chat->contextSize(), 4096);
+    QCOMPARE(chat->droppedTurns(), 0);
+    QVERIFY(chat->tokensPerSecond() > 0.0);
+
+    app->storage()->flush();
+    Database db(dbPath(dir));
+    const auto conversations = db.conversations();
+    QCOMPARE(conversations.size(), size_t(1));
+    QCOMPARE(conversations[0].id, conversationId);
+    QCOMPARE(conversations[0].title, QStringLiteral("Hello there"));
+    QCOMPARE(conversations[0].model, QStringLiteral("model.gguf"));
+    const auto rows = db.messages(conversationId);
+    QCOMPARE(rows.size(), size_t(2));
+    QCOMPARE(rows[0].role, MessageRole::User);
+    QCOMPARE(rows[0].content, QStringLiteral("Hello there"));
+    QCOMPARE(rows[0].status, MessageStatus::Complete);
+    QCOMPARE(rows[1].role, MessageRole::Assistant);
+    QCOMPARE(rows[1].content, QStringLiteral("Echo: Hello there"));
+    QCOMPARE(rows[1].status, MessageStatus::Complete);
+    QCOMPARE(rows[1].stopReason, QStringLiteral("end_of_turn"));
+    QCOMPARE(rows[1].generatedTokens, 3);
+    QCOMPARE(rows[1].promptTokens, 6);
+    QCOMPARE(rows[1].model, QStringLiteral("model.gguf"));
+
+    // A second turn in the same conversation.
+    QVERIFY(chat->send(QStringLiteral("again")));
+    QCOMPARE(chat->currentConversationId(), conversationId);
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(chat->messages()->rowCount(), 4);
+    QCOMPARE(content(*app, 3), QStringLiteral("Echo: again"));
+    QCOMPARE(chat->conversations()->rowCount(), 1);
+}
+
+void TestChatController::stopKeepsPartialAnswer() {
+    QTemporaryDir dir;
+    Script script;
+    script.pieceDelayMs = 40;
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    const QString question = words(30);
+    const QString fullAnswer = QStringLiteral("Echo: ") + question;
+
+    QVERIFY(chat->send(question));
+    QTRY_VERIFY(!content(*app, 1).isEmpty());
+    chat->stop();
+    QVERIFY(waitIdle(*app));
+    const QString partial = content(*app, 1);
+    QCOMPARE(status(*app, 1), QStringLiteral("stopped"));
+    QVERIFY2(fullAnswer.startsWith(partial) && partial.size() < fullAnswer.size(), qPrintable(partial));
+
+    app->storage()->flush();
+    {
+        Database db(dbPath(dir));
+        const auto rows = db.messages(chat->currentConversationId());
+        QCOMPARE(rows.size(), size_t(2));
+        QCOMPARE(rows[1].status, MessageStatus::Stopped);
+        QCOMPARE(rows[1].stopReason, QStringLiteral("cancelled"));
+        QCOMPARE(rows[1].content, partial);
+    }
+
+    // A stopped answer stays part of the conversation the model sees: prompt = (4 + 30) for the
+    // question + (4 + words of the partial answer) + (4 + 1) for "next"; 2 pieces generated.
+    QVERIFY(chat->send(QStringLiteral("next")));
+    QVERIFY(waitIdle(*app, 10000));
+    QCOMPARE(chat->contextUsed(), 34 + 4 + wordCount(partial) + 5 + 2);
+}
+
+void TestChatController::reasoningStreamsIntoThinkingBlock() {
+    // An R1-style prompt opens the think block, so the stream has only its end: the text must
+    // show as reasoning from the first piece on, not as the answer until "</think>" arrives.
+    QTemporaryDir dir;
+    Script script;
+    script.opensReasoning = true;
+    script.reply = QStringLiteral("first I think then I conclude</think>The answer is 4.");
+    script.pieceDelayMs = 60;
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    QVERIFY(app->chat()->send(QStringLiteral("2+2?")));
+    QTRY_VERIFY(messageData(*app, 1, MessageListModel::ReasoningRole).toString().startsWith(QStringLiteral("first")));
+    QVERIFY(app->chat()->generating());
+    QCOMPARE(content(*app, 1), QString());
+    QCOMPARE(messageData(*app, 1, MessageListModel::ThinkingRole).toBool(), true);
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(messageData(*app, 1, MessageListModel::ReasoningRole).toString(), QStringLiteral("first I think then I conclude"));
+    QCOMPARE(content(*app, 1), QStringLiteral("The answer is 4."));
+    QCOMPARE(messageData(*app, 1, MessageListModel::ThinkingRole).toBool(), false);
+}
+
+void TestChatController::regenerateReplacesLastAnswer() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(QStringLiteral("one")));
+    QVERIFY(waitIdle(*app));
+    const qint64 oldAnswer = messageId(*app, 1);
+
+    chat->regenerate();
+    QVERIFY(chat->generating());
+    QCOMPARE(chat->messages()->rowCount(), 2);
+    const qint64 newAnswer = messageId(*app, 1);
+    QVERIFY(newAnswer > oldAnswer);
+    QCOMPARE(status(*app, 1), QStringLiteral("streaming"));
+    chat->regenerate(); // while generating: nothing
+    QCOMPARE(chat->messages()->rowCount(), 2);
+    QCOMPARE(messageId(*app, 1), newAnswer);
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(content(*app, 1), QStringLiteral("Echo: one"));
+
+    app->storage()->flush();
+    Database db(dbPath(dir));
+    const auto rows = db.messages(chat->currentConversationId());
+    QCOMPARE(rows.size(), size_t(2));
+    QCOMPARE(rows[0].content, QStringLiteral("one"));
+    QCOMPARE(rows[1].id, newAnswer);
+    QCOMPARE(rows[1].content, QStringLiteral("Echo: one"));
+    QCOMPARE(rows[1].status, MessageStatus::Complete);
+}
+
+void TestChatController::editAndResendReplacesLaterTurns() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(QStringLiteral("first")));
+    QVERIFY(waitIdle(*app));
+    QVERIFY(chat->send(QStringLiteral("second")));
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(chat->messages()->rowCount(), 4);
+    const qint64 firstUser = messageId(*app, 0);
+    const qint64 firstAnswer = messageId(*app, 1);
+
+    chat->editAndResend(firstAnswer, QStringLiteral("not a user message")); // refused
+    QCOMPARE(chat->messages()->rowCount(), 4);
+    QVERIFY(!chat->generating());
+
+    chat->editAndResend(firstUser, QStringLiteral("  changed  "));
+    QCOMPARE(chat->messages()->rowCount(), 2);
+    QCOMPARE(content(*app, 0), QStringLiteral("changed"));
+    QVERIFY(messageId(*app, 0) > firstUser);
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(content(*app, 1), QStringLiteral("Echo: changed"));
+    // Only the edited turn went to the model: 4 + 1 prompt tokens, 2 generated.
+    QCOMPARE(chat->contextUsed(), 7);
+
+    app->storage()->flush();
+    Database db(dbPath(dir));
+    const auto rows = db.messages(chat->currentConversationId());
+    QCOMPARE(rows.size(), size_t(2));
+    QCOMPARE(rows[0].content, QStringLiteral("changed"));
+    QCOMPARE(rows[1].content, QStringLiteral("Echo: changed"));
+}
+
+void TestChatController::engineFailureMarksError() {
+    QTemporaryDir dir;
+    Script script;
+    script.failWith = QStringLiteral("boom");
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(QStringLiteral("a")));
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(status(*app, 1), QStringLiteral("error"));
+    QCOMPARE(messageData(*app, 1, MessageListModel::ErrorTextRole).toString(), QStringLiteral("boom"));
+    QCOMPARE(content(*app, 1), QStringLiteral("Echo:"));
+    QVERIFY(chat->canSend());
+
+    app->storage()->flush();
+    {
+        Database db(dbPath(dir));
+        const auto rows = db.messages(chat->currentConversationId());
+        QCOMPARE(rows.size(), size_t(2));
+        QCOMPARE(rows[1].status, MessageStatus::Error);
+        QCOMPARE(rows[1].errorText, QStringLiteral("boom"));
+    }
+
+    // A failed answer is left out of the next prompt: (4 + 1) + (4 + 1) prompt, 1 generated.
+    QVERIFY(chat->send(QStringLiteral("b")));
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(chat->contextUsed(), 11);
+}
+
+void TestChatController::switchConversationWhileGenerating() {
+    QTemporaryDir dir;
+    Script script;
+    // Pieces faster than the worker's batching interval: when the stop lands, text is still
+    // pending and arrives after the switch.
+    script.pieceDelayMs = 10;
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+
+    QVERIFY(chat->send(QStringLiteral("alpha")));
+    QVERIFY(waitIdle(*app));
+    const qint64 first = chat->currentConversationId();
+
+    chat->newConversation();
+    QCOMPARE(chat->currentConversationId(), qint64(0));
+    QCOMPARE(chat->messages()->rowCount(), 0);
+    const QString question = words(80, QStringLiteral("beta"));
+    QVERIFY(chat->send(question));
+    const qint64 second = chat->currentConversationId();
+    QVERIFY(second != first);
+    const qint64 secondAnswer = messageId(*app, 1);
+    QTRY_VERIFY(!content(*app, 1).isEmpty());
+
+    // From now on nothing about the second answer may reach the displayed messages.
+    QStringList seen;
+    MessageListModel* messages = chat->messages();
+    connect(messages, &QAbstractItemModel::dataChanged, this, [&](const QModelIndex& from, const QModelIndex& to) {
+        for (int row = from.row(); row <= to.row(); ++row)
+            seen << messages->data(messages->index(row), MessageListModel::ContentRole).toString();
+    });
+    chat->selectConversation(first);
+    QCOMPARE(chat->currentConversationId(), first);
+    QVERIFY(waitIdle(*app));
+    QTRY_COMPARE(messages->rowCount(), 2);
+    QCOMPARE(content(*app, 0), QStringLiteral("alpha"));
+    QCOMPARE(content(*app, 1), QStringLiteral("Echo: alpha"));
+    QCOMPARE(status(*app, 1), QStringLiteral("complete"));
+    QTest::qWait(100);
+    for (const QString& text : seen) QVERIFY2(!text.contains(QStringLiteral("beta")), qPrintable(text));
+    QCOMPARE(messages->rowCount(), 2);
+
+    // The second answer was finalised as stopped in its own conversation.
+    app->storage()->flush();
+    {
+        Database db(dbPath(dir));
+        const auto rows = db.messages(second);
+        QCOMPARE(rows.size(), size_t(2));
+        QCOMPARE(rows[1].id, secondAnswer);
+        QCOMPARE(rows[1].status, MessageStatus::Stopped);
+        QVERIFY(!rows[1].content.isEmpty());
+        QVERIFY((QStringLiteral("Echo: ") + question).startsWith(rows[1].content));
+        const auto firstRows = db.messages(first);
+        QCOMPARE(firstRows.size(), size_t(2));
+        QCOMPARE(firstRows[1].content, QStringLiteral("Echo: alpha"));
+        QCOMPARE(firstRows[1].status, MessageStatus::Complete);
+    }
+
+    // Back to the second conversation: its stopped answer as stored.
+    chat->selectConversation(second);
+    QTRY_COMPARE(messages->rowCount(), 2);
+    QCOMPARE(status(*app, 1), QStringLiteral("stopped"));
+    QVERIFY(!content(*app, 1).isEmpty());
+}
+
+void TestChatController::deleteCurrentWhileGenerating() {
+    QTemporaryDir dir;
+    Script script;
+    script.pieceDelayMs = 40;
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QSignalSpy errors(chat, &ChatController::errorOccurred);
+
+    QVERIFY(chat->send(words(30)));
+    const qint64 id = chat->currentConversationId();
+    QTRY_VERIFY(!content(*app, 1).isEmpty());
+    chat->deleteConversation(id);
+    QCOMPARE(chat->currentConversationId(), qint64(0));
+    QCOMPARE(chat->messages()->rowCount(), 0);
+    QCOMPARE(chat->conversations()->rowCount(), 0);
+    QVERIFY(waitIdle(*app));
+    QTest::qWait(50);
+    QCOMPARE(chat->messages()->rowCount(), 0);
+    QVERIFY(chat->canSend());
+
+    app->storage()->flush();
+    QCOMPARE(errors.size(), 0);
+    Database db(dbPath(dir));
+    QVERIFY(db.conversations().empty());
+    QVERIFY(db.messages(id).empty());
+}
+
+void TestChatController::loadModelWhileGenerating() {
+    QTemporaryDir dir;
+    Script script;
+    script.pieceDelayMs = 40;
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(words(30)));
+    QTRY_VERIFY(!content(*app, 1).isEmpty());
+
+    const QString other = makeModelFile(dir, QStringLiteral("other.gguf"));
+    app->model()->load(other);
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(status(*app, 1), QStringLiteral("stopped"));
+    QTRY_VERIFY(app->model()->loaded());
+    QCOMPARE(app->model()->facts().value(QStringLiteral("fileName")).toString(), QStringLiteral("other.gguf"));
+    QVERIFY(chat->canSend());
+    QVERIFY(chat->send(QStringLiteral("x")));
+    QVERIFY(waitIdle(*app, 10000));
+    QCOMPARE(content(*app, 3), QStringLiteral("Echo: x"));
+    QCOMPARE(messageData(*app, 3, MessageListModel::ModelRole).toString(), QStringLiteral("other.gguf"));
+}
+
+void TestChatController::checkpointCommitsStreamingAnswer() {
+    QTemporaryDir dir;
+    Script script;
+    script.pieceDelayMs = 100;
+    auto app = makeApp(dir.path(), script);
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    const QString question = words(40);
+    const QString fullAnswer = QStringLiteral("Echo: ") + question;
+
+    QVERIFY(chat->send(question));
+    const qint64 userId = messageId(*app, 0);
+    const qint64 answerId = messageId(*app, 1);
+    app->storage()->flush();
+    // Committed when sent: the question, and the answer as an empty streaming row.
+    const RawMessage userRow = readRaw(dbPath(dir), userId);
+    QVERIFY(userRow.found);
+    QCOMPARE(userRow.content, question);
+    QCOMPARE(userRow.status, QStringLiteral("complete"));
+    RawMessage answerRow = readRaw(dbPath(dir), answerId);
+    QVERIFY(answerRow.found);
+    QCOMPARE(answerRow.status, QStringLiteral("streaming"));
+
+    // Within kCheckpointMs (plus a margin) of streaming, what arrived is on disk.
+    QTest::qWait(ChatController::kCheckpointMs + 500);
+    QVERIFY(chat->generating());
+    app->storage()->flush();
+    answerRow = readRaw(dbPath(dir), answerId);
+    QCOMPARE(answerRow.status, QStringLiteral("streaming"));
+    QVERIFY2(!answerRow.content.isEmpty(), "no checkpoint was written");
+    QVERIFY2(fullAnswer.startsWith(answerRow.content) && answerRow.content.size() < fullAnswer.size(),
+             qPrintable(answerRow.content));
+    chat->stop();
+    QVERIFY(waitIdle(*app));
+}
+
+void TestChatController::renameConversation() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(QStringLiteral("original")));
+    QVERIFY(waitIdle(*app));
+    const qint64 id = chat->currentConversationId();
+    QSignalSpy current(chat, &ChatController::currentConversationChanged);
+
+    chat->renameConversation(id, QStringLiteral("   "));
+    QCOMPARE(chat->currentTitle(), QStringLiteral("original"));
+    QCOMPARE(current.size(), 0);
+    chat->renameConversation(id, QStringLiteral("  A better   name "));
+    QCOMPARE(chat->currentTitle(), QStringLiteral("A better name"));
+    QCOMPARE(current.size(), 1);
+    const QAbstractListModel* list = chat->conversations();
+    QCOMPARE(list->data(list->index(0), ConversationListModel::TitleRole).toString(), QStringLiteral("A better name"));
+
+    app->storage()->flush();
+    Database db(dbPath(dir));
+    QCOMPARE(db.conversation(id)->title, QStringLiteral("A better name"));
+}
+
+void TestChatController::searchFindsSentMessage() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(QStringLiteral("Tell me about the zebra")));
+    QVERIFY(waitIdle(*app));
+    const qint64 id = chat->currentConversationId();
+    chat->newConversation();
+    QVERIFY(chat->send(QStringLiteral("Something else")));
+    QVERIFY(waitIdle(*app));
+
+    QSignalSpy queryChanged(chat, &ChatController::searchQueryChanged);
+    chat->setSearchQuery(QStringLiteral("zebra"));
+    QCOMPARE(queryChanged.size(), 1);
+    QCOMPARE(chat->searchQuery(), QStringLiteral("zebra"));
+    SearchResultsModel* results = chat->searchResults();
+    QTRY_VERIFY(results->rowCount() >= 1);
+    for (int row = 0; row < results->rowCount(); ++row) {
+        const QModelIndex index = results->index(row);
+        QCOMPARE(results->data(index, SearchResultsModel::ConversationIdRole).toLongLong(), id);
+        const QString snippet = results->data(index, SearchResultsModel::SnippetRole).toString();
+        QVERIFY2(snippet.contains(QStringLiteral("[zebra]"), Qt::CaseInsensitive), qPrintable(snippet));
+    }
+
+    chat->setSearchQuery(QStringLiteral("nomatchxyz"));
+    QTRY_COMPARE(results->rowCount(), 0);
+    chat->setSearchQuery(QStringLiteral("zebra"));
+    QTRY_VERIFY(results->rowCount() >= 1);
+    chat->setSearchQuery(QString());
+    QCOMPARE(results->rowCount(), 0);
+}
+
+void TestChatController::exportWritesFiles() {
+    QTemporaryDir dir;
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    ChatController* chat = app->chat();
+    QVERIFY(chat->send(QStringLiteral("Export me")));
+    QVERIFY(waitIdle(*app));
+    const qint64 id = chat->currentConversationId();
+    QSignalSpy finished(chat, &ChatController::exportFinished);
+
+    const QString mdPath = dir.filePath(QStringLiteral("chat.md"));
+    chat->exportConversation(id, QUrl::fromLocalFile(mdPath), QStringLiteral("markdown"));
+    QTRY_COMPARE(finished.size(), 1);
+    QCOMPARE(finished[0][0].toString(), mdPath);
+    QVERIFY2(finished[0][1].toBool(), qPrintable(finished[0][2].toString()));
+    QFile md(mdPath);
+    QVERIFY(md.open(QIODevice::ReadOnly));
+    const QString markdown = QString::fromUtf8(md.readAll());
+    QVERIFY(markdown.startsWith(QStringLiteral("# Export me")));
+    const qsizetype question = markdown.indexOf(QStringLiteral("Export me"), 5);
+    const qsizetype answer = markdown.indexOf(QStringLiteral("Echo: Export me"));
+    QVERIFY(question > 0);
+    QVERIFY(answer > question);
+
+    const QString jsonPath = dir.filePath(QStringLiteral("chat.json"));
+    chat->exportConversation(id, QUrl::fromLocalFile(jsonPath), QStringLiteral("json"));
+    QTRY_COMPARE(finished.size(), 2);
+    QVERIFY(finished[1][1].toBool());
+    QFile json(jsonPath);
+    QVERIFY(json.open(QIODevice::ReadOnly));
+    const QJsonObject root = QJsonDocument::fromJson(json.readAll()).object();
+    QCOMPARE(root.value(QStringLiteral("title")).toString(), QStringLiteral("Export me"));
+    QCOMPARE(root.value(QStringLiteral("model")).toString(), QStringLiteral("model.gguf"));
+    const QJsonArray messages = root.value(QStringLiteral("messages")).toArray();
+    QCOMPARE(messages.size(), 2);
+    QCOMPARE(messages[0].toObject().value(QStringLiteral("role")).toString(), QStringLiteral("user"));
+    QCOMPARE(messages[1].toObject().value(QStringLiteral("content")).toString(), QStringLiteral("Echo: Export me"));
+    QCOMPARE(messages[1].toObject().value(QStringLiteral("generatedTokens")).toInt(), 3);
+
+    // Failures are reported, not thrown.
+    chat->exportConversation(id, QUrl::fromLocalFile(dir.filePath(QStringLiteral("no/such/dir/x.md"))),
+                             QStringLiteral("markdown"));
+    QTRY_COMPARE(finished.size(), 3);
+    QVERIFY(!finished[2][1].toBool());
+    QVERIFY(!finished[2][2].toString().isEmpty());
+    chat->exportConversation(id, QUrl::fromLocalFile(jsonPath), QStringLiteral("pdf"));
+    QCOMPARE(finished.size(), 4);
+    QVERIFY(!finished[3][1].toBool());
+    chat->exportConversation(9999, QUrl::fromLocalFile(dir.filePath(QStringLiteral("y.md"))), QStringLiteral("markdown"));
+    QTRY_COMPARE(finished.size(), 5);
+    QVERIFY(!finished[4][1].toBool());
+}
+
+void TestChatController::restartRestoresEverything() {
+    QTemporaryDir dir;
+    const QString modelPath = makeModelFile(dir);
+    qint64 id = 0;
+    {
+        auto app = makeApp(dir.path());
+        QVERIFY(waitReady(*app));
+        app->settings()->setTemperature(1.3);
+        app->settings()->setSystemPrompt(QStringLiteral("Be brief."));
+        QVERIFY(loadModel(*app, modelPath));
+        QVERIFY(app->chat()->send(QStringLiteral("persist me")));
+        QVERIFY(waitIdle(*app));
+        id = app->chat()->currentConversationId();
+    }
+    // Started again with --model: the settings, the list and the model come back.
+    auto app = makeApp(dir.path(), {}, modelPath);
+    QVERIFY(waitReady(*app));
+    QCOMPARE(app->settings()->temperature(), 1.3);
+    QCOMPARE(app->settings()->systemPrompt(), QStringLiteral("Be brief."));
+    QCOMPARE(app->model()->recentModels(), QStringList{modelPath});
+    QTRY_VERIFY(app->model()->loaded());
+    ChatController* chat = app->chat();
+    QTRY_COMPARE(chat->conversations()->rowCount(), 1);
+    QCOMPARE(chat->conversations()->idAt(0), id);
+    QCOMPARE(chat->currentConversationId(), qint64(0)); // a new chat is open
+
+    chat->selectConversation(id);
+    QCOMPARE(chat->currentTitle(), QStringLiteral("persist me"));
+    QTRY_COMPARE(chat->messages()->rowCount(), 2);
+    QCOMPARE(content(*app, 0), QStringLiteral("persist me"));
+    QCOMPARE(content(*app, 1), QStringLiteral("Echo: persist me"));
+    QCOMPARE(status(*app, 1), QStringLiteral("complete"));
+
+    // Ids continue after the stored ones; the stored system prompt goes first: (4 + 2) system,
+    // (4 + 2) + (4 + 3) history, (4 + 1) new question; 2 generated.
+    QTRY_VERIFY(chat->canSend());
+    QVERIFY(chat->send(QStringLiteral("more")));
+    QVERIFY(messageId(*app, 2) > messageId(*app, 1));
+    QVERIFY(waitIdle(*app));
+    QCOMPARE(chat->contextUsed(), 6 + 6 + 7 + 5 + 2);
+}
+
+void TestChatController::quitWhileGeneratingFinalises() {
+    QTemporaryDir dir;
+    Script script;
+    script.pieceDelayMs = 40;
+    qint64 conversationId = 0;
+    {
+        auto app = makeApp(dir.path(), script);
+        QVERIFY(waitReady(*app));
+        QVERIFY(loadModel(*app, makeModelFile(dir)));
+        QVERIFY(app->chat()->send(words(30)));
+        conversationId = app->chat()->currentConversationId();
+        QTRY_VERIFY(!content(*app, 1).isEmpty());
+    } // quit mid-answer
+    Database db(dbPath(dir));
+    QCOMPARE(db.openReport().interruptedMessages, 0);
+    const auto rows = db.messages(conversationId);
+    QCOMPARE(rows.size(), size_t(2));
+    QCOMPARE(rows[1].status, MessageStatus::Stopped);
+    QCOMPARE(rows[1].stopReason, QStringLiteral("cancelled"));
+    QVERIFY(!rows[1].content.isEmpty());
+}
+
+void TestChatController::interruptedAnswerShownAsInterrupted() {
+    QTemporaryDir dir;
+    {
+        // What a crash leaves: an answer still marked streaming.
+        Database db(dbPath(dir));
+        ConversationRecord c;
+        c.id = 5;
+        c.title = QStringLiteral("Crashed");
+        c.createdAt = c.updatedAt = QDateTime::currentMSecsSinceEpoch();
+        db.insertConversation(c);
+        MessageRecord user;
+        user.id = 10;
+        user.conversationId = 5;
+        user.role = MessageRole::User;
+        user.content = QStringLiteral("question");
+        user.createdAt = c.createdAt;
+        db.insertMessage(user);
+        MessageRecord answer = user;
+        answer.id = 11;
+        answer.role = MessageRole::Assistant;
+        answer.content = QStringLiteral("partial");
+        answer.status = MessageStatus::Streaming;
+        db.insertMessage(answer);
+    }
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    QCOMPARE(app->notice(), QString()); // interrupted answers need no notice
+    ChatController* chat = app->chat();
+    QTRY_COMPARE(chat->conversations()->rowCount(), 1);
+    chat->selectConversation(5);
+    QTRY_COMPARE(chat->messages()->rowCount(), 2);
+    QCOMPARE(status(*app, 1), QStringLiteral("interrupted"));
+    QCOMPARE(content(*app, 1), QStringLiteral("partial"));
+
+    // A new chat continues the stored ids.
+    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    chat->newConversation();
+    QVERIFY(chat->send(QStringLiteral("fresh")));
+    QCOMPARE(chat->currentConversationId(), qint64(6));
+    QCOMPARE(messageId(*app, 0), qint64(12));
+    QVERIFY(waitIdle(*app));
+}
+
+void TestChatController::damagedDatabaseNotice() {
+    QTemporaryDir dir;
+    {
+        QFile garbage(dbPath(dir));
+        QVERIFY(garbage.open(QIODevice::WriteOnly));
+        garbage.write(QByteArray(8192, 'x'));
+    }
+    auto app = makeApp(dir.path());
+    QVERIFY(waitReady(*app));
+    const QString notice = app->notice();
+    QVERIFY2(notice.startsWith(QStringLiteral("Your chat history could not be read (")), qPrintable(notice));
+    QVERIFY2(notice.contains(QStringLiteral("It was moved to ")) && notice.contains(QStringLiteral("latent.db.damaged-")),
+             qPrintable(notice));
+    QVERIFY(notice.endsWith(QStringLiteral("and a new history was started.")));
+    QSignalSpy changed(app.get(), &AppController::noticeChanged);
+    app->dismissNotice();
+    QCOMPARE(app->notice(), QString());
+    QCOMPARE(changed.size(), 1);
+}
+
+QTEST_MAIN(TestChatController)
+#include "test_chat_controller.moc"
