@@ -47,6 +47,19 @@ std::optional<std::string> file_type_name(uint32_t file_type) {
     }
 }
 
+std::string quantization_name(const Model& model, const ModelStats& stats) {
+    const gguf::File& main = model.files().main();
+    if (main.has("general.file_type")) {
+        if (auto name = file_type_name(main.get_u32("general.file_type"))) return *name;
+    }
+    if (stats.by_type.empty()) return "unknown";
+    const auto dominant = std::max_element(stats.by_type.begin(), stats.by_type.end(),
+                                           [](const TypeTotals& a, const TypeTotals& b) { return a.bytes < b.bytes; });
+    std::string name(tensor_type_name(dominant->type));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return name + " (dominant type)";
+}
+
 ModelInfo inspect_model(const std::filesystem::path& path) {
     // Loading validates everything (config, tensor table, vocabulary, chat format) and reads
     // no tensor data, so the summary is built from a loaded model.
@@ -63,16 +76,7 @@ ModelInfo inspect_model(const std::filesystem::path& path) {
     info.stats = compute_model_stats(info.config, model->weights());
     info.kv_cache = kv_cache_footprint(info.config, 2);
 
-    if (main.has("general.file_type")) {
-        if (auto name = file_type_name(main.get_u32("general.file_type"))) info.quantization = *name;
-    }
-    if (info.quantization.empty() && !info.stats.by_type.empty()) {
-        const auto dominant = std::max_element(info.stats.by_type.begin(), info.stats.by_type.end(),
-                                               [](const TypeTotals& a, const TypeTotals& b) { return a.bytes < b.bytes; });
-        std::string name(tensor_type_name(dominant->type));
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-        info.quantization = name + " (dominant type)";
-    }
+    info.quantization = quantization_name(*model, info.stats);
 
     const tokenizer::Vocabulary& v = model->tokenizer().vocabulary();
     info.tokenizer.model = std::string(main.get_string("tokenizer.ggml.model"));

@@ -6,6 +6,7 @@
 
 #include "chat/chat_format.h"
 #include "model/model_config.h"
+#include "model/model.h"
 #include "model/model_stats.h"
 
 #include <cstdint>
@@ -39,6 +40,10 @@ struct ModelInfo {
 
 // Opens, validates and summarises a model. Throws latent::Error naming what is wrong.
 ModelInfo inspect_model(const std::filesystem::path& path);
+
+// The quantisation a person would name the file by: general.file_type's name ("Q4_K_M"), else
+// the tensor type holding the most bytes ("Q8_0 (dominant type)").
+std::string quantization_name(const Model& model, const ModelStats& stats);
 
 // llama_ftype names for general.file_type ("Q4_K_M" for 15); nullopt for unknown values.
 std::optional<std::string> file_type_name(uint32_t file_type);

@@ -62,20 +62,6 @@ EngineResult::End toEnd(latent::StopReason reason) {
     return EngineResult::End::Error;
 }
 
-// general.file_type names the quantisation; files without it get inspect_model's answer (the
-// dominant tensor type), which re-reads the metadata but keeps one definition of the rule.
-QString quantizationOf(const latent::Model& model, const std::filesystem::path& path) {
-    const latent::gguf::File& main = model.files().main();
-    try {
-        if (main.has("general.file_type")) {
-            if (auto name = latent::file_type_name(main.get_u32("general.file_type"))) return QString::fromStdString(*name);
-        }
-        return QString::fromStdString(latent::inspect_model(path).quantization);
-    } catch (const std::exception&) {
-        return QStringLiteral("unknown");
-    }
-}
-
 } // namespace
 
 EngineChatEngine::EngineChatEngine() = default;
@@ -116,7 +102,7 @@ ModelFacts EngineChatEngine::load(const QString& path, const LoadSettings& setti
         facts.path = path;
         facts.name = config.name.empty() ? fileName : QString::fromStdString(config.name);
         facts.architecture = QString::fromStdString(config.architecture);
-        facts.quantization = quantizationOf(*model, file);
+        facts.quantization = QString::fromStdString(latent::quantization_name(*model, stats));
         facts.chatFormat = QString::fromStdString(latent::chat::describe_chat_format_choice(model->chat_format()));
         facts.fileBytes = static_cast<qint64>(model->files().total_file_bytes());
         facts.totalParams = static_cast<qint64>(stats.total_params);
