@@ -21,7 +21,7 @@ packages=(
     qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
     qml6-module-qtquick-templates qml6-module-qtquick-window qml6-module-qtquick-dialogs
     qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript qml6-module-qtcore
-    qml6-module-qttest
+    qml6-module-qttest qml6-module-qt-labs-folderlistmodel   # (the file dialog needs FolderListModel)
     qt6-qpa-plugins                     # xcb/offscreen platform plugins
     libqt6svg6                          # SVG images (the app icon)
     fonts-dejavu-core                   # a default UI and monospace font

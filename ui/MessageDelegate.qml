@@ -1,0 +1,226 @@
+// One message of the chat. User messages are right-aligned bubbles (editable: Save & resend
+// replaces the later turns); assistant messages use the full column: the thinking block, the
+// answer as Markdown and code blocks, the status (stopped / interrupted / failed), the stats
+// and the actions (Copy, Regenerate on the last answer). Usable with plain properties.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import LatentChat
+
+Item {
+    id: root
+
+    required property double messageId
+    required property string role
+    required property string content
+    required property string reasoning
+    required property bool thinking
+    required property string status
+    required property string errorText
+    required property var blocks
+    required property string statsText
+    required property bool isLast
+    property bool generating: false     // an answer is being generated somewhere in the chat
+    property bool canResend: true       // a model is loaded: Regenerate and Edit can run
+    property int maxContentWidth: 820
+
+    signal copyRequested(string text)
+    signal regenerateRequested()
+    signal editRequested(double messageId, string newText)
+
+    readonly property bool isUser: role === "user"
+    readonly property bool streaming: status === "streaming"
+    readonly property bool editing: editor.active
+    readonly property string statusText: {
+        switch (root.status) {
+        case "stopped": return qsTr("Stopped")
+        case "interrupted": return qsTr("Interrupted — the app closed while this answer was being written")
+        case "error": return root.errorText !== "" ? qsTr("Failed: %1").arg(root.errorText) : qsTr("Failed")
+        default: return ""
+        }
+    }
+
+    function startEdit() {
+        editor.active = true
+    }
+
+    implicitWidth: 600
+    implicitHeight: column.implicitHeight + 20
+
+    Column {
+        id: column
+        width: Math.min(root.width - 32, root.maxContentWidth)
+        x: (root.width - width) / 2
+        y: 10
+        spacing: 8
+
+        // ---- user message -------------------------------------------------------------
+        Rectangle {
+            id: bubble
+            objectName: "userBubble"
+            visible: root.isUser && !root.editing
+            anchors.right: parent.right
+            width: Math.min(userText.implicitWidth + 2, column.width * 0.8)
+            height: userText.implicitHeight
+            radius: 16
+            color: Theme.userBubble
+
+            TextEdit {
+                id: userText
+                objectName: "userText"
+                width: parent.width
+                padding: 12
+                leftPadding: 16
+                rightPadding: 16
+                text: root.isUser ? root.content : ""
+                textFormat: TextEdit.PlainText
+                readOnly: true
+                selectByMouse: true
+                wrapMode: TextEdit.Wrap
+                color: Theme.text
+                font.pixelSize: Theme.fontSize
+                selectionColor: Theme.accent
+                selectedTextColor: Theme.accentText
+            }
+        }
+
+        Loader {
+            id: editor
+            active: false
+            visible: active
+            width: column.width
+            sourceComponent: MessageEditor {
+                text: root.content
+                onSaveRequested: (newText) => {
+                    editor.active = false
+                    root.editRequested(root.messageId, newText)
+                }
+                onCancelRequested: editor.active = false
+            }
+        }
+
+        // ---- assistant message --------------------------------------------------------
+        ThinkingBlock {
+            objectName: "thinkingBlock"
+            visible: !root.isUser && (root.reasoning !== "" || root.thinking)
+            width: column.width
+            text: root.reasoning
+            thinking: root.thinking
+        }
+
+        MessageBlocks {
+            id: blocksColumn
+            objectName: "blocksColumn"
+            visible: !root.isUser
+            width: column.width
+            blocks: root.isUser ? [] : root.blocks
+            onCopyRequested: (code) => root.copyRequested(code)
+        }
+
+        Row {
+            objectName: "streamingIndicator"
+            visible: !root.isUser && root.streaming && !root.thinking
+            spacing: 5
+            height: 14
+            Repeater {
+                model: 3
+                Rectangle {
+                    required property int index
+                    width: 7
+                    height: 7
+                    radius: 3.5
+                    anchors.verticalCenter: parent.verticalCenter
+                    color: Theme.textMuted
+                    SequentialAnimation on opacity {
+                        running: root.streaming
+                        loops: Animation.Infinite
+                        PauseAnimation { duration: index * 160 }
+                        NumberAnimation { from: 0.25; to: 1; duration: 320 }
+                        NumberAnimation { from: 1; to: 0.25; duration: 320 }
+                        PauseAnimation { duration: (2 - index) * 160 }
+                    }
+                }
+            }
+        }
+
+        Rectangle {
+            visible: root.statusText !== ""
+            width: Math.min(statusLabel.implicitWidth + 20, column.width)
+            height: statusLabel.implicitHeight + 10
+            radius: 6
+            color: "transparent"
+            border.width: 1
+            border.color: root.status === "error" ? Theme.danger : Theme.warning
+
+            Text {
+                id: statusLabel
+                objectName: "statusLabel"
+                anchors.centerIn: parent
+                width: Math.min(implicitWidth, column.width - 20)
+                text: root.statusText
+                wrapMode: Text.Wrap
+                color: root.status === "error" ? Theme.danger : Theme.warning
+                font.pixelSize: Theme.fontSize - 2
+            }
+        }
+
+        // ---- footer: actions and stats ---------------------------------------------------
+        RowLayout {
+            width: column.width
+            visible: !root.editing && !(root.streaming && !root.isUser)
+            layoutDirection: root.isUser ? Qt.RightToLeft : Qt.LeftToRight
+            spacing: Theme.spacing
+
+            Row {
+                id: actions
+                Layout.leftMargin: root.isUser ? 0 : -6
+                spacing: 2
+
+                IconButton {
+                    id: copyButton
+                    objectName: "copyButton"
+                    property bool copied: false
+                    font.pixelSize: Theme.fontSize - 2
+                    text: copied ? qsTr("Copied") : qsTr("Copy")
+                    tip: qsTr("Copy the message")
+                    onClicked: {
+                        root.copyRequested(root.content)
+                        copied = true
+                        copiedTimer.restart()
+                    }
+                    Timer {
+                        id: copiedTimer
+                        interval: 1500
+                        onTriggered: copyButton.copied = false
+                    }
+                }
+                IconButton {
+                    objectName: "editButton"
+                    visible: root.isUser && !root.generating && root.canResend
+                    font.pixelSize: Theme.fontSize - 2
+                    text: qsTr("Edit")
+                    tip: qsTr("Edit and resend; the later messages are replaced")
+                    onClicked: root.startEdit()
+                }
+                IconButton {
+                    objectName: "regenerateButton"
+                    visible: root.role === "assistant" && root.isLast && !root.generating && root.canResend
+                    font.pixelSize: Theme.fontSize - 2
+                    text: qsTr("Regenerate")
+                    tip: qsTr("Write this answer again")
+                    onClicked: root.regenerateRequested()
+                }
+            }
+
+            Text {
+                objectName: "statsText"
+                visible: !root.isUser && root.statsText !== ""
+                Layout.fillWidth: true
+                text: root.statsText
+                elide: Text.ElideRight
+                color: Theme.textMuted
+                font.pixelSize: Theme.fontSize - 3
+            }
+        }
+    }
+}
