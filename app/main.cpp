@@ -13,12 +13,16 @@
 #include <QQuickStyle>
 #include <QQuickWindow>
 #include <QStandardPaths>
+#include <QSocketNotifier>
 #include <QTimer>
 #include <QtQml/qqmlextensionplugin.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <memory>
+
+#include <unistd.h>
 
 Q_IMPORT_QML_PLUGIN(LatentChatPlugin)
 #ifndef PROJECT_VERSION
@@ -38,6 +42,28 @@ bool onlyPrints(int argc, char* argv[])
             return true;
     }
     return false;
+}
+
+// SIGTERM (logout, shutdown, `kill`) and SIGINT quit like Ctrl+Q: the answer in progress is
+// finalised as stopped and the history flushed. The handler only writes to a pipe; the event
+// loop does the rest.
+int quitPipe[2] = {-1, -1};
+
+void onQuitSignal(int) {
+    const char byte = 1;
+    [[maybe_unused]] const ssize_t written = ::write(quitPipe[1], &byte, 1);
+}
+
+void quitOnSignals(QObject* parent) {
+    if (::pipe(quitPipe) != 0) return;
+    auto* notifier = new QSocketNotifier(quitPipe[0], QSocketNotifier::Read, parent);
+    QObject::connect(notifier, &QSocketNotifier::activated, parent, [] { QCoreApplication::quit(); });
+    struct sigaction action {};
+    action.sa_handler = onQuitSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
 }
 
 } // namespace
@@ -95,6 +121,7 @@ int main(int argc, char* argv[])
     QQuickStyle::setStyle(QStringLiteral("Basic"));
     const QString modelPath = parser.isSet(modelOption) ? QDir::current().absoluteFilePath(parser.value(modelOption)) : QString();
     AppController app(dataDir, std::make_unique<EngineChatEngine>(), modelPath);
+    quitOnSignals(&app);
 
     QQmlApplicationEngine engine;
     engine.addImportPath(QStringLiteral("qrc:/qt/qml"));

@@ -252,8 +252,13 @@ void EndToEndTest::executableOpensDataDirAndModel() {
     QCOMPARE(second.exitCode(), 1);
     QVERIFY2(second.readAll().contains("already running"), "the second instance says why it stops");
 
+    // SIGTERM (a logout, `kill`) quits cleanly, like Ctrl+Q.
     process.terminate();
-    if (!process.waitForFinished(10000)) process.kill();
+    const bool ended = process.waitForFinished(15000);
+    if (!ended) process.kill();
+    QVERIFY2(ended, "latent-chat did not quit on SIGTERM");
+    QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(process.exitCode(), 0);
 }
 
 QTEST_MAIN(EndToEndTest)
