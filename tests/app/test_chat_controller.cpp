@@ -18,14 +18,11 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <vector>
 
 namespace {
 
 using Script = FakeChatEngine::Script;
-
-std::unique_ptr<AppController> makeApp(const QString& dir, const Script& script = {}, const QString& model = {}) {
-    return std::make_unique<AppController>(dir, std::make_unique<FakeChatEngine>(script), model);
-}
 
 // FakeChatEngine reads no model file, but ModelController refuses a missing one.
 QString makeModelFile(const QTemporaryDir& dir, const QString& name = QStringLiteral("model.gguf")) {
@@ -43,36 +40,67 @@ QString words(int n, const QString& stem = QStringLiteral("w")) {
     return list.join(u' ');
 }
 
+// An echo whose pieces come `ms` apart: slow enough to act while the answer streams.
+Script piecesEvery(int ms) {
+    Script script;
+    script.pieceDelayMs = ms;
+    return script;
+}
+
 int wordCount(const QString& text) {
     static const QRegularExpression whitespace(QStringLiteral("\\s+"));
     return static_cast<int>(text.split(whitespace, Qt::SkipEmptyParts).size());
 }
 
-bool waitReady(AppController& app) {
-    return QTest::qWaitFor([&] { return app.ready(); }, 5000);
-}
+// An AppController over FakeChatEngine in a data dir of its own, with the steps and reads the
+// tests share. Most tests begin with startWithModel(): storage ready and model.gguf loaded.
+struct ChatApp {
+    QTemporaryDir dir;
+    std::unique_ptr<AppController> controller;
 
-bool loadModel(AppController& app, const QString& path) {
-    app.model()->load(path);
-    return QTest::qWaitFor([&] { return app.model()->loaded(); }, 5000);
-}
+    // Constructs the app (its storage opens on its own thread); `startModel` is --model.
+    void create(const Script& script = {}, const QString& startModel = {}) {
+        controller = std::make_unique<AppController>(dir.path(), std::make_unique<FakeChatEngine>(script), startModel);
+    }
+    bool start(const Script& script = {}, const QString& startModel = {}) {
+        create(script, startModel);
+        return QTest::qWaitFor([&] { return controller->ready(); }, 5000);
+    }
+    bool startWithModel(const Script& script = {}) { return start(script) && loadModel(makeModelFile(dir)); }
 
-bool waitIdle(AppController& app, int timeoutMs = 5000) {
-    return QTest::qWaitFor([&] { return !app.chat()->generating(); }, timeoutMs);
-}
+    ChatController* chat() const { return controller->chat(); }
+    ModelController* model() const { return controller->model(); }
 
-QVariant messageData(AppController& app, int row, int role) {
-    MessageListModel* m = app.chat()->messages();
-    return m->data(m->index(row), role);
-}
-QString content(AppController& app, int row) { return messageData(app, row, MessageListModel::ContentRole).toString(); }
-QString status(AppController& app, int row) { return messageData(app, row, MessageListModel::StatusRole).toString(); }
-QString role(AppController& app, int row) { return messageData(app, row, MessageListModel::RoleNameRole).toString(); }
-qint64 messageId(AppController& app, int row) {
-    return messageData(app, row, MessageListModel::MessageIdRole).toLongLong();
-}
+    bool loadModel(const QString& path) const {
+        model()->load(path);
+        return QTest::qWaitFor([&] { return model()->loaded(); }, 5000);
+    }
+    bool waitIdle(int timeoutMs = 5000) const {
+        return QTest::qWaitFor([&] { return !chat()->generating(); }, timeoutMs);
+    }
+    // One whole turn: sent, and the answer finished.
+    bool sendAndWait(const QString& text) const { return chat()->send(text) && waitIdle(); }
 
-QString dbPath(const QTemporaryDir& dir) { return dir.filePath(QStringLiteral("latent.db")); }
+    QVariant messageData(int row, int role) const {
+        const MessageListModel* messages = chat()->messages();
+        return messages->data(messages->index(row), role);
+    }
+    QString content(int row) const { return messageData(row, MessageListModel::ContentRole).toString(); }
+    QString status(int row) const { return messageData(row, MessageListModel::StatusRole).toString(); }
+    QString role(int row) const { return messageData(row, MessageListModel::RoleNameRole).toString(); }
+    qint64 messageId(int row) const { return messageData(row, MessageListModel::MessageIdRole).toLongLong(); }
+
+    QString dbPath() const { return dir.filePath(QStringLiteral("latent.db")); }
+    // latent.db once the storage thread has written everything queued, through a connection of
+    // our own.
+    Database flushedDatabase() const {
+        controller->storage()->flush();
+        return Database(dbPath());
+    }
+    std::vector<MessageRecord> storedMessages(qint64 conversationId) const {
+        return flushedDatabase().messages(conversationId);
+    }
+};
 
 // One message read with a read-only connection of our own: opening a Database would mark a
 // streaming answer as interrupted, which is exactly what must not be disturbed here.
@@ -135,15 +163,15 @@ private slots:
 };
 
 void TestChatController::refusesWithoutModel() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QSignalSpy ready(app.get(), &AppController::readyChanged);
+    ChatApp app;
+    app.create();
+    QSignalSpy ready(app.controller.get(), &AppController::readyChanged);
     QVERIFY(ready.wait(5000));
-    QVERIFY(app->ready());
-    QCOMPARE(app->notice(), QString());
-    QCOMPARE(app->dataDir(), QDir(dir.path()).absolutePath());
-    QVERIFY(!app->version().isEmpty());
-    ChatController* chat = app->chat();
+    QVERIFY(app.controller->ready());
+    QCOMPARE(app.controller->notice(), QString());
+    QCOMPARE(app.controller->dataDir(), QDir(app.dir.path()).absolutePath());
+    QVERIFY(!app.controller->version().isEmpty());
+    ChatController* chat = app.chat();
     QCOMPARE(chat->currentConversationId(), qint64(0));
     QCOMPARE(chat->currentTitle(), QString());
     QVERIFY(!chat->canSend());
@@ -151,7 +179,7 @@ void TestChatController::refusesWithoutModel() {
     QCOMPARE(chat->messages()->rowCount(), 0);
 
     QSignalSpy canSend(chat, &ChatController::canSendChanged);
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    QVERIFY(app.loadModel(makeModelFile(app.dir)));
     QVERIFY(chat->canSend());
     QCOMPARE(canSend.size(), 1);
     QVERIFY(!chat->send(QStringLiteral("  \n\t ")));
@@ -159,20 +187,19 @@ void TestChatController::refusesWithoutModel() {
     QCOMPARE(chat->conversations()->rowCount(), 0);
     QCOMPARE(chat->contextSize(), 4096);
 
-    QSignalSpy gone(app->model(), &ModelController::modelGone);
-    app->model()->unload();
+    QSignalSpy gone(app.model(), &ModelController::modelGone);
+    app.model()->unload();
     QCOMPARE(gone.size(), 1);
-    QCOMPARE(app->model()->state(), QStringLiteral("empty"));
+    QCOMPARE(app.model()->state(), QStringLiteral("empty"));
     QVERIFY(!chat->canSend());
     QCOMPARE(canSend.size(), 2);
 }
 
 void TestChatController::modelFactsAndErrors() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    ModelController* model = app->model();
-    const QString path = makeModelFile(dir);
+    ChatApp app;
+    QVERIFY(app.start());
+    ModelController* model = app.model();
+    const QString path = makeModelFile(app.dir);
 
     QSignalSpy modelReady(model, &ModelController::modelReady);
     model->load(QUrl::fromLocalFile(path).toString()); // a file:// URL from the file dialog
@@ -209,7 +236,7 @@ void TestChatController::modelFactsAndErrors() {
     QCOMPARE(model->recentModels(), QStringList{path});
 
     // A missing file is refused at once; the loaded model stays.
-    const QString missing = dir.filePath(QStringLiteral("nope.gguf"));
+    const QString missing = app.dir.filePath(QStringLiteral("nope.gguf"));
     model->load(missing);
     QCOMPARE(model->errorText(), QStringLiteral("Cannot open %1: no such file").arg(QDir::toNativeSeparators(missing)));
     QCOMPARE(model->state(), QStringLiteral("loaded"));
@@ -217,29 +244,28 @@ void TestChatController::modelFactsAndErrors() {
     QCOMPARE(model->errorText(), QString());
 
     // A file the engine cannot load: its message, nothing loaded.
-    const QString broken = makeModelFile(dir, QStringLiteral("fail.gguf"));
+    const QString broken = makeModelFile(app.dir, QStringLiteral("fail.gguf"));
     model->load(broken);
     QTRY_COMPARE(model->state(), QStringLiteral("empty"));
     QCOMPARE(model->errorText(), QStringLiteral("cannot open model: %1").arg(broken));
-    QVERIFY(!app->chat()->canSend());
+    QVERIFY(!app.chat()->canSend());
     QCOMPARE(model->recentModels(), QStringList{path}); // failures are not remembered
 
     // Reload brings the last good one back.
-    QVERIFY(loadModel(*app, path));
+    QVERIFY(app.loadModel(path));
     QCOMPARE(model->errorText(), QString());
     model->removeRecent(path);
     QCOMPARE(model->recentModels(), QStringList{});
 }
 
 void TestChatController::loadCancelAndReplace() {
-    QTemporaryDir dir;
     Script script;
     script.loadDelayMs = 100; // per progress step: 300 ms a load
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    ModelController* model = app->model();
-    const QString first = makeModelFile(dir, QStringLiteral("first.gguf"));
-    const QString second = makeModelFile(dir, QStringLiteral("second.gguf"));
+    ChatApp app;
+    QVERIFY(app.start(script));
+    ModelController* model = app.model();
+    const QString first = makeModelFile(app.dir, QStringLiteral("first.gguf"));
+    const QString second = makeModelFile(app.dir, QStringLiteral("second.gguf"));
 
     // A load while loading replaces the first.
     model->load(first);
@@ -258,15 +284,13 @@ void TestChatController::loadCancelAndReplace() {
     model->cancelLoad();
     QTRY_COMPARE(model->state(), QStringLiteral("empty"));
     QCOMPARE(model->errorText(), QString());
-    QVERIFY(!app->chat()->canSend());
+    QVERIFY(!app.chat()->canSend());
 }
 
 void TestChatController::sendStreamsAndCommits() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
+    ChatApp app;
+    QVERIFY(app.startWithModel());
+    ChatController* chat = app.chat();
     QSignalSpy generating(chat, &ChatController::generatingChanged);
     QSignalSpy current(chat, &ChatController::currentConversationChanged);
 
@@ -281,17 +305,17 @@ void TestChatController::sendStreamsAndCommits() {
     QCOMPARE(chat->conversations()->rowCount(), 1);
     QCOMPARE(chat->conversations()->idAt(0), conversationId);
     QCOMPARE(chat->messages()->rowCount(), 2);
-    QCOMPARE(role(*app, 0), QStringLiteral("user"));
-    QCOMPARE(content(*app, 0), QStringLiteral("Hello there"));
-    QCOMPARE(role(*app, 1), QStringLiteral("assistant"));
-    QCOMPARE(status(*app, 1), QStringLiteral("streaming"));
+    QCOMPARE(app.role(0), QStringLiteral("user"));
+    QCOMPARE(app.content(0), QStringLiteral("Hello there"));
+    QCOMPARE(app.role(1), QStringLiteral("assistant"));
+    QCOMPARE(app.status(1), QStringLiteral("streaming"));
 
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.waitIdle());
     QCOMPARE(generating.size(), 2);
-    QCOMPARE(content(*app, 1), QStringLiteral("Echo: Hello there"));
-    QCOMPARE(status(*app, 1), QStringLiteral("complete"));
-    QVERIFY(messageData(*app, 1, MessageListModel::IsLastRole).toBool());
-    QVERIFY(messageData(*app, 1, MessageListModel::StatsTextRole).toString().startsWith(QStringLiteral("3 tokens")));
+    QCOMPARE(app.content(1), QStringLiteral("Echo: Hello there"));
+    QCOMPARE(app.status(1), QStringLiteral("complete"));
+    QVERIFY(app.messageData(1, MessageListModel::IsLastRole).toBool());
+    QVERIFY(app.messageData(1, MessageListModel::StatsTextRole).toString().startsWith(QStringLiteral("3 tokens")));
     QVERIFY(chat->canSend());
     // Status line: 4 + 2 prompt tokens for one user turn of two words, 3 pieces generated.
     QCOMPARE(chat->contextUsed(), 9);
@@ -299,8 +323,7 @@ void TestChatController::sendStreamsAndCommits() {
     QCOMPARE(chat->droppedTurns(), 0);
     QVERIFY(chat->tokensPerSecond() > 0.0);
 
-    app->storage()->flush();
-    Database db(dbPath(dir));
+    const Database db = app.flushedDatabase();
     const auto conversations = db.conversations();
     QCOMPARE(conversations.size(), size_t(1));
     QCOMPARE(conversations[0].id, conversationId);
@@ -322,95 +345,80 @@ void TestChatController::sendStreamsAndCommits() {
     // A second turn in the same conversation.
     QVERIFY(chat->send(QStringLiteral("again")));
     QCOMPARE(chat->currentConversationId(), conversationId);
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.waitIdle());
     QCOMPARE(chat->messages()->rowCount(), 4);
-    QCOMPARE(content(*app, 3), QStringLiteral("Echo: again"));
+    QCOMPARE(app.content(3), QStringLiteral("Echo: again"));
     QCOMPARE(chat->conversations()->rowCount(), 1);
 }
 
 void TestChatController::stopKeepsPartialAnswer() {
-    QTemporaryDir dir;
-    Script script;
-    script.pieceDelayMs = 40;
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
+    ChatApp app;
+    QVERIFY(app.startWithModel(piecesEvery(40)));
+    ChatController* chat = app.chat();
     const QString question = words(30);
     const QString fullAnswer = QStringLiteral("Echo: ") + question;
 
     QVERIFY(chat->send(question));
-    QTRY_VERIFY(!content(*app, 1).isEmpty());
+    QTRY_VERIFY(!app.content(1).isEmpty());
     chat->stop();
-    QVERIFY(waitIdle(*app));
-    const QString partial = content(*app, 1);
-    QCOMPARE(status(*app, 1), QStringLiteral("stopped"));
+    QVERIFY(app.waitIdle());
+    const QString partial = app.content(1);
+    QCOMPARE(app.status(1), QStringLiteral("stopped"));
     QVERIFY2(fullAnswer.startsWith(partial) && partial.size() < fullAnswer.size(), qPrintable(partial));
 
-    app->storage()->flush();
-    {
-        Database db(dbPath(dir));
-        const auto rows = db.messages(chat->currentConversationId());
-        QCOMPARE(rows.size(), size_t(2));
-        QCOMPARE(rows[1].status, MessageStatus::Stopped);
-        QCOMPARE(rows[1].stopReason, QStringLiteral("cancelled"));
-        QCOMPARE(rows[1].content, partial);
-    }
+    const auto rows = app.storedMessages(chat->currentConversationId());
+    QCOMPARE(rows.size(), size_t(2));
+    QCOMPARE(rows[1].status, MessageStatus::Stopped);
+    QCOMPARE(rows[1].stopReason, QStringLiteral("cancelled"));
+    QCOMPARE(rows[1].content, partial);
 
     // A stopped answer stays part of the conversation the model sees: prompt = (4 + 30) for the
     // question + (4 + words of the partial answer) + (4 + 1) for "next"; 2 pieces generated.
     QVERIFY(chat->send(QStringLiteral("next")));
-    QVERIFY(waitIdle(*app, 10000));
+    QVERIFY(app.waitIdle(10000));
     QCOMPARE(chat->contextUsed(), 34 + 4 + wordCount(partial) + 5 + 2);
 }
 
 void TestChatController::reasoningStreamsIntoThinkingBlock() {
     // An R1-style prompt opens the think block, so the stream has only its end: the text must
     // show as reasoning from the first piece on, not as the answer until "</think>" arrives.
-    QTemporaryDir dir;
     Script script;
     script.opensReasoning = true;
     script.reply = QStringLiteral("first I think then I conclude</think>The answer is 4.");
     script.pieceDelayMs = 60;
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    QVERIFY(app->chat()->send(QStringLiteral("2+2?")));
-    QTRY_VERIFY(messageData(*app, 1, MessageListModel::ReasoningRole).toString().startsWith(QStringLiteral("first")));
-    QVERIFY(app->chat()->generating());
-    QCOMPARE(content(*app, 1), QString());
-    QCOMPARE(messageData(*app, 1, MessageListModel::ThinkingRole).toBool(), true);
-    QVERIFY(waitIdle(*app));
-    QCOMPARE(messageData(*app, 1, MessageListModel::ReasoningRole).toString(), QStringLiteral("first I think then I conclude"));
-    QCOMPARE(content(*app, 1), QStringLiteral("The answer is 4."));
-    QCOMPARE(messageData(*app, 1, MessageListModel::ThinkingRole).toBool(), false);
+    ChatApp app;
+    QVERIFY(app.startWithModel(script));
+    QVERIFY(app.chat()->send(QStringLiteral("2+2?")));
+    QTRY_VERIFY(app.messageData(1, MessageListModel::ReasoningRole).toString().startsWith(QStringLiteral("first")));
+    QVERIFY(app.chat()->generating());
+    QCOMPARE(app.content(1), QString());
+    QCOMPARE(app.messageData(1, MessageListModel::ThinkingRole).toBool(), true);
+    QVERIFY(app.waitIdle());
+    QCOMPARE(app.messageData(1, MessageListModel::ReasoningRole).toString(), QStringLiteral("first I think then I conclude"));
+    QCOMPARE(app.content(1), QStringLiteral("The answer is 4."));
+    QCOMPARE(app.messageData(1, MessageListModel::ThinkingRole).toBool(), false);
 }
 
 void TestChatController::regenerateReplacesLastAnswer() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
-    QVERIFY(chat->send(QStringLiteral("one")));
-    QVERIFY(waitIdle(*app));
-    const qint64 oldAnswer = messageId(*app, 1);
+    ChatApp app;
+    QVERIFY(app.startWithModel());
+    ChatController* chat = app.chat();
+    QVERIFY(app.sendAndWait(QStringLiteral("one")));
+    const qint64 oldAnswer = app.messageId(1);
 
     chat->regenerate();
     QVERIFY(chat->generating());
     QCOMPARE(chat->messages()->rowCount(), 2);
-    const qint64 newAnswer = messageId(*app, 1);
+    const qint64 newAnswer = app.messageId(1);
     QVERIFY(newAnswer > oldAnswer);
-    QCOMPARE(status(*app, 1), QStringLiteral("streaming"));
+    QCOMPARE(app.status(1), QStringLiteral("streaming"));
     chat->regenerate(); // while generating: nothing
     QCOMPARE(chat->messages()->rowCount(), 2);
-    QCOMPARE(messageId(*app, 1), newAnswer);
-    QVERIFY(waitIdle(*app));
-    QCOMPARE(content(*app, 1), QStringLiteral("Echo: one"));
+    QCOMPARE(app.messageId(1), newAnswer);
+    QVERIFY(app.waitIdle());
+    QCOMPARE(app.content(1), QStringLiteral("Echo: one"));
 
-    app->storage()->flush();
-    Database db(dbPath(dir));
-    const auto rows = db.messages(chat->currentConversationId());
+    const auto rows = app.storedMessages(chat->currentConversationId());
     QCOMPARE(rows.size(), size_t(2));
     QCOMPARE(rows[0].content, QStringLiteral("one"));
     QCOMPARE(rows[1].id, newAnswer);
@@ -419,18 +427,14 @@ void TestChatController::regenerateReplacesLastAnswer() {
 }
 
 void TestChatController::editAndResendReplacesLaterTurns() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
-    QVERIFY(chat->send(QStringLiteral("first")));
-    QVERIFY(waitIdle(*app));
-    QVERIFY(chat->send(QStringLiteral("second")));
-    QVERIFY(waitIdle(*app));
+    ChatApp app;
+    QVERIFY(app.startWithModel());
+    ChatController* chat = app.chat();
+    QVERIFY(app.sendAndWait(QStringLiteral("first")));
+    QVERIFY(app.sendAndWait(QStringLiteral("second")));
     QCOMPARE(chat->messages()->rowCount(), 4);
-    const qint64 firstUser = messageId(*app, 0);
-    const qint64 firstAnswer = messageId(*app, 1);
+    const qint64 firstUser = app.messageId(0);
+    const qint64 firstAnswer = app.messageId(1);
 
     chat->editAndResend(firstAnswer, QStringLiteral("not a user message")); // refused
     QCOMPARE(chat->messages()->rowCount(), 4);
@@ -438,64 +442,49 @@ void TestChatController::editAndResendReplacesLaterTurns() {
 
     chat->editAndResend(firstUser, QStringLiteral("  changed  "));
     QCOMPARE(chat->messages()->rowCount(), 2);
-    QCOMPARE(content(*app, 0), QStringLiteral("changed"));
-    QVERIFY(messageId(*app, 0) > firstUser);
-    QVERIFY(waitIdle(*app));
-    QCOMPARE(content(*app, 1), QStringLiteral("Echo: changed"));
+    QCOMPARE(app.content(0), QStringLiteral("changed"));
+    QVERIFY(app.messageId(0) > firstUser);
+    QVERIFY(app.waitIdle());
+    QCOMPARE(app.content(1), QStringLiteral("Echo: changed"));
     // Only the edited turn went to the model: 4 + 1 prompt tokens, 2 generated.
     QCOMPARE(chat->contextUsed(), 7);
 
-    app->storage()->flush();
-    Database db(dbPath(dir));
-    const auto rows = db.messages(chat->currentConversationId());
+    const auto rows = app.storedMessages(chat->currentConversationId());
     QCOMPARE(rows.size(), size_t(2));
     QCOMPARE(rows[0].content, QStringLiteral("changed"));
     QCOMPARE(rows[1].content, QStringLiteral("Echo: changed"));
 }
 
 void TestChatController::engineFailureMarksError() {
-    QTemporaryDir dir;
     Script script;
     script.failWith = QStringLiteral("boom");
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
-    QVERIFY(chat->send(QStringLiteral("a")));
-    QVERIFY(waitIdle(*app));
-    QCOMPARE(status(*app, 1), QStringLiteral("error"));
-    QCOMPARE(messageData(*app, 1, MessageListModel::ErrorTextRole).toString(), QStringLiteral("boom"));
-    QCOMPARE(content(*app, 1), QStringLiteral("Echo:"));
+    ChatApp app;
+    QVERIFY(app.startWithModel(script));
+    ChatController* chat = app.chat();
+    QVERIFY(app.sendAndWait(QStringLiteral("a")));
+    QCOMPARE(app.status(1), QStringLiteral("error"));
+    QCOMPARE(app.messageData(1, MessageListModel::ErrorTextRole).toString(), QStringLiteral("boom"));
+    QCOMPARE(app.content(1), QStringLiteral("Echo:"));
     QVERIFY(chat->canSend());
 
-    app->storage()->flush();
-    {
-        Database db(dbPath(dir));
-        const auto rows = db.messages(chat->currentConversationId());
-        QCOMPARE(rows.size(), size_t(2));
-        QCOMPARE(rows[1].status, MessageStatus::Error);
-        QCOMPARE(rows[1].errorText, QStringLiteral("boom"));
-    }
+    const auto rows = app.storedMessages(chat->currentConversationId());
+    QCOMPARE(rows.size(), size_t(2));
+    QCOMPARE(rows[1].status, MessageStatus::Error);
+    QCOMPARE(rows[1].errorText, QStringLiteral("boom"));
 
     // A failed answer is left out of the next prompt: (4 + 1) + (4 + 1) prompt, 1 generated.
-    QVERIFY(chat->send(QStringLiteral("b")));
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.sendAndWait(QStringLiteral("b")));
     QCOMPARE(chat->contextUsed(), 11);
 }
 
 void TestChatController::switchConversationWhileGenerating() {
-    QTemporaryDir dir;
-    Script script;
     // Pieces faster than the worker's batching interval: when the stop lands, text is still
     // pending and arrives after the switch.
-    script.pieceDelayMs = 10;
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
+    ChatApp app;
+    QVERIFY(app.startWithModel(piecesEvery(10)));
+    ChatController* chat = app.chat();
 
-    QVERIFY(chat->send(QStringLiteral("alpha")));
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.sendAndWait(QStringLiteral("alpha")));
     const qint64 first = chat->currentConversationId();
 
     chat->newConversation();
@@ -505,8 +494,8 @@ void TestChatController::switchConversationWhileGenerating() {
     QVERIFY(chat->send(question));
     const qint64 second = chat->currentConversationId();
     QVERIFY(second != first);
-    const qint64 secondAnswer = messageId(*app, 1);
-    QTRY_VERIFY(!content(*app, 1).isEmpty());
+    const qint64 secondAnswer = app.messageId(1);
+    QTRY_VERIFY(!app.content(1).isEmpty());
 
     // From now on nothing about the second answer may reach the displayed messages.
     QStringList seen;
@@ -517,19 +506,18 @@ void TestChatController::switchConversationWhileGenerating() {
     });
     chat->selectConversation(first);
     QCOMPARE(chat->currentConversationId(), first);
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.waitIdle());
     QTRY_COMPARE(messages->rowCount(), 2);
-    QCOMPARE(content(*app, 0), QStringLiteral("alpha"));
-    QCOMPARE(content(*app, 1), QStringLiteral("Echo: alpha"));
-    QCOMPARE(status(*app, 1), QStringLiteral("complete"));
+    QCOMPARE(app.content(0), QStringLiteral("alpha"));
+    QCOMPARE(app.content(1), QStringLiteral("Echo: alpha"));
+    QCOMPARE(app.status(1), QStringLiteral("complete"));
     QTest::qWait(100);
     for (const QString& text : seen) QVERIFY2(!text.contains(QStringLiteral("beta")), qPrintable(text));
     QCOMPARE(messages->rowCount(), 2);
 
     // The second answer was finalised as stopped in its own conversation.
-    app->storage()->flush();
     {
-        Database db(dbPath(dir));
+        const Database db = app.flushedDatabase();
         const auto rows = db.messages(second);
         QCOMPARE(rows.size(), size_t(2));
         QCOMPARE(rows[1].id, secondAnswer);
@@ -545,108 +533,92 @@ void TestChatController::switchConversationWhileGenerating() {
     // Back to the second conversation: its stopped answer as stored.
     chat->selectConversation(second);
     QTRY_COMPARE(messages->rowCount(), 2);
-    QCOMPARE(status(*app, 1), QStringLiteral("stopped"));
-    QVERIFY(!content(*app, 1).isEmpty());
+    QCOMPARE(app.status(1), QStringLiteral("stopped"));
+    QVERIFY(!app.content(1).isEmpty());
 }
 
 void TestChatController::deleteCurrentWhileGenerating() {
-    QTemporaryDir dir;
-    Script script;
-    script.pieceDelayMs = 40;
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
+    ChatApp app;
+    QVERIFY(app.startWithModel(piecesEvery(40)));
+    ChatController* chat = app.chat();
     QSignalSpy errors(chat, &ChatController::errorOccurred);
 
     QVERIFY(chat->send(words(30)));
     const qint64 id = chat->currentConversationId();
-    QTRY_VERIFY(!content(*app, 1).isEmpty());
+    QTRY_VERIFY(!app.content(1).isEmpty());
     chat->deleteConversation(id);
     QCOMPARE(chat->currentConversationId(), qint64(0));
     QCOMPARE(chat->messages()->rowCount(), 0);
     QCOMPARE(chat->conversations()->rowCount(), 0);
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.waitIdle());
     QTest::qWait(50);
     QCOMPARE(chat->messages()->rowCount(), 0);
     QVERIFY(chat->canSend());
 
-    app->storage()->flush();
+    const Database db = app.flushedDatabase();
     QCOMPARE(errors.size(), 0);
-    Database db(dbPath(dir));
     QVERIFY(db.conversations().empty());
     QVERIFY(db.messages(id).empty());
 }
 
 void TestChatController::loadModelWhileGenerating() {
-    QTemporaryDir dir;
-    Script script;
-    script.pieceDelayMs = 40;
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
+    ChatApp app;
+    QVERIFY(app.startWithModel(piecesEvery(40)));
+    ChatController* chat = app.chat();
     QVERIFY(chat->send(words(30)));
-    QTRY_VERIFY(!content(*app, 1).isEmpty());
+    QTRY_VERIFY(!app.content(1).isEmpty());
 
-    const QString other = makeModelFile(dir, QStringLiteral("other.gguf"));
-    app->model()->load(other);
-    QVERIFY(waitIdle(*app));
-    QCOMPARE(status(*app, 1), QStringLiteral("stopped"));
-    QTRY_VERIFY(app->model()->loaded());
-    QCOMPARE(app->model()->facts().value(QStringLiteral("fileName")).toString(), QStringLiteral("other.gguf"));
+    const QString other = makeModelFile(app.dir, QStringLiteral("other.gguf"));
+    app.model()->load(other);
+    QVERIFY(app.waitIdle());
+    QCOMPARE(app.status(1), QStringLiteral("stopped"));
+    QTRY_VERIFY(app.model()->loaded());
+    QCOMPARE(app.model()->facts().value(QStringLiteral("fileName")).toString(), QStringLiteral("other.gguf"));
     QVERIFY(chat->canSend());
     QVERIFY(chat->send(QStringLiteral("x")));
-    QVERIFY(waitIdle(*app, 10000));
-    QCOMPARE(content(*app, 3), QStringLiteral("Echo: x"));
-    QCOMPARE(messageData(*app, 3, MessageListModel::ModelRole).toString(), QStringLiteral("other.gguf"));
+    QVERIFY(app.waitIdle(10000));
+    QCOMPARE(app.content(3), QStringLiteral("Echo: x"));
+    QCOMPARE(app.messageData(3, MessageListModel::ModelRole).toString(), QStringLiteral("other.gguf"));
 }
 
 void TestChatController::checkpointCommitsStreamingAnswer() {
-    QTemporaryDir dir;
-    Script script;
-    script.pieceDelayMs = 100;
-    auto app = makeApp(dir.path(), script);
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
+    ChatApp app;
+    QVERIFY(app.startWithModel(piecesEvery(100)));
+    ChatController* chat = app.chat();
     const QString question = words(40);
     const QString fullAnswer = QStringLiteral("Echo: ") + question;
 
     QVERIFY(chat->send(question));
-    const qint64 userId = messageId(*app, 0);
-    const qint64 answerId = messageId(*app, 1);
-    app->storage()->flush();
+    const qint64 userId = app.messageId(0);
+    const qint64 answerId = app.messageId(1);
+    app.controller->storage()->flush();
     // Committed when sent: the question, and the answer as an empty streaming row.
-    const RawMessage userRow = readRaw(dbPath(dir), userId);
+    const RawMessage userRow = readRaw(app.dbPath(), userId);
     QVERIFY(userRow.found);
     QCOMPARE(userRow.content, question);
     QCOMPARE(userRow.status, QStringLiteral("complete"));
-    RawMessage answerRow = readRaw(dbPath(dir), answerId);
+    RawMessage answerRow = readRaw(app.dbPath(), answerId);
     QVERIFY(answerRow.found);
     QCOMPARE(answerRow.status, QStringLiteral("streaming"));
 
     // Within kCheckpointMs (plus a margin) of streaming, what arrived is on disk.
     QTest::qWait(ChatController::kCheckpointMs + 500);
     QVERIFY(chat->generating());
-    app->storage()->flush();
-    answerRow = readRaw(dbPath(dir), answerId);
+    app.controller->storage()->flush();
+    answerRow = readRaw(app.dbPath(), answerId);
     QCOMPARE(answerRow.status, QStringLiteral("streaming"));
     QVERIFY2(!answerRow.content.isEmpty(), "no checkpoint was written");
     QVERIFY2(fullAnswer.startsWith(answerRow.content) && answerRow.content.size() < fullAnswer.size(),
              qPrintable(answerRow.content));
     chat->stop();
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.waitIdle());
 }
 
 void TestChatController::renameConversation() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
-    QVERIFY(chat->send(QStringLiteral("original")));
-    QVERIFY(waitIdle(*app));
+    ChatApp app;
+    QVERIFY(app.startWithModel());
+    ChatController* chat = app.chat();
+    QVERIFY(app.sendAndWait(QStringLiteral("original")));
     const qint64 id = chat->currentConversationId();
     QSignalSpy current(chat, &ChatController::currentConversationChanged);
 
@@ -659,23 +631,17 @@ void TestChatController::renameConversation() {
     const QAbstractListModel* list = chat->conversations();
     QCOMPARE(list->data(list->index(0), ConversationListModel::TitleRole).toString(), QStringLiteral("A better name"));
 
-    app->storage()->flush();
-    Database db(dbPath(dir));
-    QCOMPARE(db.conversation(id)->title, QStringLiteral("A better name"));
+    QCOMPARE(app.flushedDatabase().conversation(id)->title, QStringLiteral("A better name"));
 }
 
 void TestChatController::searchFindsSentMessage() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
-    QVERIFY(chat->send(QStringLiteral("Tell me about the zebra")));
-    QVERIFY(waitIdle(*app));
+    ChatApp app;
+    QVERIFY(app.startWithModel());
+    ChatController* chat = app.chat();
+    QVERIFY(app.sendAndWait(QStringLiteral("Tell me about the zebra")));
     const qint64 id = chat->currentConversationId();
     chat->newConversation();
-    QVERIFY(chat->send(QStringLiteral("Something else")));
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.sendAndWait(QStringLiteral("Something else")));
 
     QSignalSpy queryChanged(chat, &ChatController::searchQueryChanged);
     chat->setSearchQuery(QStringLiteral("zebra"));
@@ -699,17 +665,14 @@ void TestChatController::searchFindsSentMessage() {
 }
 
 void TestChatController::exportWritesFiles() {
-    QTemporaryDir dir;
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
-    ChatController* chat = app->chat();
-    QVERIFY(chat->send(QStringLiteral("Export me")));
-    QVERIFY(waitIdle(*app));
+    ChatApp app;
+    QVERIFY(app.startWithModel());
+    ChatController* chat = app.chat();
+    QVERIFY(app.sendAndWait(QStringLiteral("Export me")));
     const qint64 id = chat->currentConversationId();
     QSignalSpy finished(chat, &ChatController::exportFinished);
 
-    const QString mdPath = dir.filePath(QStringLiteral("chat.md"));
+    const QString mdPath = app.dir.filePath(QStringLiteral("chat.md"));
     chat->exportConversation(id, QUrl::fromLocalFile(mdPath), QStringLiteral("markdown"));
     QTRY_COMPARE(finished.size(), 1);
     QCOMPARE(finished[0][0].toString(), mdPath);
@@ -723,7 +686,7 @@ void TestChatController::exportWritesFiles() {
     QVERIFY(question > 0);
     QVERIFY(answer > question);
 
-    const QString jsonPath = dir.filePath(QStringLiteral("chat.json"));
+    const QString jsonPath = app.dir.filePath(QStringLiteral("chat.json"));
     chat->exportConversation(id, QUrl::fromLocalFile(jsonPath), QStringLiteral("json"));
     QTRY_COMPARE(finished.size(), 2);
     QVERIFY(finished[1][1].toBool());
@@ -739,7 +702,7 @@ void TestChatController::exportWritesFiles() {
     QCOMPARE(messages[1].toObject().value(QStringLiteral("generatedTokens")).toInt(), 3);
 
     // Failures are reported, not thrown.
-    chat->exportConversation(id, QUrl::fromLocalFile(dir.filePath(QStringLiteral("no/such/dir/x.md"))),
+    chat->exportConversation(id, QUrl::fromLocalFile(app.dir.filePath(QStringLiteral("no/such/dir/x.md"))),
                              QStringLiteral("markdown"));
     QTRY_COMPARE(finished.size(), 3);
     QVERIFY(!finished[2][1].toBool());
@@ -747,33 +710,29 @@ void TestChatController::exportWritesFiles() {
     chat->exportConversation(id, QUrl::fromLocalFile(jsonPath), QStringLiteral("pdf"));
     QCOMPARE(finished.size(), 4);
     QVERIFY(!finished[3][1].toBool());
-    chat->exportConversation(9999, QUrl::fromLocalFile(dir.filePath(QStringLiteral("y.md"))), QStringLiteral("markdown"));
+    chat->exportConversation(9999, QUrl::fromLocalFile(app.dir.filePath(QStringLiteral("y.md"))), QStringLiteral("markdown"));
     QTRY_COMPARE(finished.size(), 5);
     QVERIFY(!finished[4][1].toBool());
 }
 
 void TestChatController::restartRestoresEverything() {
-    QTemporaryDir dir;
-    const QString modelPath = makeModelFile(dir);
-    qint64 id = 0;
-    {
-        auto app = makeApp(dir.path());
-        QVERIFY(waitReady(*app));
-        app->settings()->setTemperature(1.3);
-        app->settings()->setSystemPrompt(QStringLiteral("Be brief."));
-        QVERIFY(loadModel(*app, modelPath));
-        QVERIFY(app->chat()->send(QStringLiteral("persist me")));
-        QVERIFY(waitIdle(*app));
-        id = app->chat()->currentConversationId();
-    }
+    ChatApp app;
+    const QString modelPath = makeModelFile(app.dir);
+    QVERIFY(app.start());
+    app.controller->settings()->setTemperature(1.3);
+    app.controller->settings()->setSystemPrompt(QStringLiteral("Be brief."));
+    QVERIFY(app.loadModel(modelPath));
+    QVERIFY(app.sendAndWait(QStringLiteral("persist me")));
+    const qint64 id = app.chat()->currentConversationId();
+    app.controller.reset();
+
     // Started again with --model: the settings, the list and the model come back.
-    auto app = makeApp(dir.path(), {}, modelPath);
-    QVERIFY(waitReady(*app));
-    QCOMPARE(app->settings()->temperature(), 1.3);
-    QCOMPARE(app->settings()->systemPrompt(), QStringLiteral("Be brief."));
-    QCOMPARE(app->model()->recentModels(), QStringList{modelPath});
-    QTRY_VERIFY(app->model()->loaded());
-    ChatController* chat = app->chat();
+    QVERIFY(app.start({}, modelPath));
+    QCOMPARE(app.controller->settings()->temperature(), 1.3);
+    QCOMPARE(app.controller->settings()->systemPrompt(), QStringLiteral("Be brief."));
+    QCOMPARE(app.model()->recentModels(), QStringList{modelPath});
+    QTRY_VERIFY(app.model()->loaded());
+    ChatController* chat = app.chat();
     QTRY_COMPARE(chat->conversations()->rowCount(), 1);
     QCOMPARE(chat->conversations()->idAt(0), id);
     QCOMPARE(chat->currentConversationId(), qint64(0)); // a new chat is open
@@ -781,33 +740,27 @@ void TestChatController::restartRestoresEverything() {
     chat->selectConversation(id);
     QCOMPARE(chat->currentTitle(), QStringLiteral("persist me"));
     QTRY_COMPARE(chat->messages()->rowCount(), 2);
-    QCOMPARE(content(*app, 0), QStringLiteral("persist me"));
-    QCOMPARE(content(*app, 1), QStringLiteral("Echo: persist me"));
-    QCOMPARE(status(*app, 1), QStringLiteral("complete"));
+    QCOMPARE(app.content(0), QStringLiteral("persist me"));
+    QCOMPARE(app.content(1), QStringLiteral("Echo: persist me"));
+    QCOMPARE(app.status(1), QStringLiteral("complete"));
 
     // Ids continue after the stored ones; the stored system prompt goes first: (4 + 2) system,
     // (4 + 2) + (4 + 3) history, (4 + 1) new question; 2 generated.
     QTRY_VERIFY(chat->canSend());
     QVERIFY(chat->send(QStringLiteral("more")));
-    QVERIFY(messageId(*app, 2) > messageId(*app, 1));
-    QVERIFY(waitIdle(*app));
+    QVERIFY(app.messageId(2) > app.messageId(1));
+    QVERIFY(app.waitIdle());
     QCOMPARE(chat->contextUsed(), 6 + 6 + 7 + 5 + 2);
 }
 
 void TestChatController::quitWhileGeneratingFinalises() {
-    QTemporaryDir dir;
-    Script script;
-    script.pieceDelayMs = 40;
-    qint64 conversationId = 0;
-    {
-        auto app = makeApp(dir.path(), script);
-        QVERIFY(waitReady(*app));
-        QVERIFY(loadModel(*app, makeModelFile(dir)));
-        QVERIFY(app->chat()->send(words(30)));
-        conversationId = app->chat()->currentConversationId();
-        QTRY_VERIFY(!content(*app, 1).isEmpty());
-    } // quit mid-answer
-    Database db(dbPath(dir));
+    ChatApp app;
+    QVERIFY(app.startWithModel(piecesEvery(40)));
+    QVERIFY(app.chat()->send(words(30)));
+    const qint64 conversationId = app.chat()->currentConversationId();
+    QTRY_VERIFY(!app.content(1).isEmpty());
+    app.controller.reset(); // quit mid-answer
+    Database db(app.dbPath());
     QCOMPARE(db.openReport().interruptedMessages, 0);
     const auto rows = db.messages(conversationId);
     QCOMPARE(rows.size(), size_t(2));
@@ -817,10 +770,10 @@ void TestChatController::quitWhileGeneratingFinalises() {
 }
 
 void TestChatController::interruptedAnswerShownAsInterrupted() {
-    QTemporaryDir dir;
+    ChatApp app;
     {
         // What a crash leaves: an answer still marked streaming.
-        Database db(dbPath(dir));
+        Database db(app.dbPath());
         ConversationRecord c;
         c.id = 5;
         c.title = QStringLiteral("Crashed");
@@ -840,42 +793,40 @@ void TestChatController::interruptedAnswerShownAsInterrupted() {
         answer.status = MessageStatus::Streaming;
         db.insertMessage(answer);
     }
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    QCOMPARE(app->notice(), QString()); // interrupted answers need no notice
-    ChatController* chat = app->chat();
+    QVERIFY(app.start());
+    QCOMPARE(app.controller->notice(), QString()); // interrupted answers need no notice
+    ChatController* chat = app.chat();
     QTRY_COMPARE(chat->conversations()->rowCount(), 1);
     chat->selectConversation(5);
     QTRY_COMPARE(chat->messages()->rowCount(), 2);
-    QCOMPARE(status(*app, 1), QStringLiteral("interrupted"));
-    QCOMPARE(content(*app, 1), QStringLiteral("partial"));
+    QCOMPARE(app.status(1), QStringLiteral("interrupted"));
+    QCOMPARE(app.content(1), QStringLiteral("partial"));
 
     // A new chat continues the stored ids.
-    QVERIFY(loadModel(*app, makeModelFile(dir)));
+    QVERIFY(app.loadModel(makeModelFile(app.dir)));
     chat->newConversation();
     QVERIFY(chat->send(QStringLiteral("fresh")));
     QCOMPARE(chat->currentConversationId(), qint64(6));
-    QCOMPARE(messageId(*app, 0), qint64(12));
-    QVERIFY(waitIdle(*app));
+    QCOMPARE(app.messageId(0), qint64(12));
+    QVERIFY(app.waitIdle());
 }
 
 void TestChatController::damagedDatabaseNotice() {
-    QTemporaryDir dir;
+    ChatApp app;
     {
-        QFile garbage(dbPath(dir));
+        QFile garbage(app.dbPath());
         QVERIFY(garbage.open(QIODevice::WriteOnly));
         garbage.write(QByteArray(8192, 'x'));
     }
-    auto app = makeApp(dir.path());
-    QVERIFY(waitReady(*app));
-    const QString notice = app->notice();
+    QVERIFY(app.start());
+    const QString notice = app.controller->notice();
     QVERIFY2(notice.startsWith(QStringLiteral("Your chat history could not be read (")), qPrintable(notice));
     QVERIFY2(notice.contains(QStringLiteral("It was moved to ")) && notice.contains(QStringLiteral("latent.db.damaged-")),
              qPrintable(notice));
     QVERIFY(notice.endsWith(QStringLiteral("and a new history was started.")));
-    QSignalSpy changed(app.get(), &AppController::noticeChanged);
-    app->dismissNotice();
-    QCOMPARE(app->notice(), QString());
+    QSignalSpy changed(app.controller.get(), &AppController::noticeChanged);
+    app.controller->dismissNotice();
+    QCOMPARE(app.controller->notice(), QString());
     QCOMPARE(changed.size(), 1);
 }
 

@@ -30,8 +30,7 @@ QVariant ConversationListModel::data(const QModelIndex& index, int role) const {
     case TitleRole: return row.title;
     case ConversationIdRole: return row.id;
     case UpdatedAtRole: return QDateTime::fromMSecsSinceEpoch(row.updatedAt);
-    case DateTextRole:
-        return relativeDateText(QDateTime::fromMSecsSinceEpoch(row.updatedAt), QDateTime::currentDateTime());
+    case DateTextRole: return relativeDateText(row.updatedAt);
     case ModelRole: return row.model;
     default: return {};
     }

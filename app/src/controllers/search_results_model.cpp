@@ -2,8 +2,6 @@
 
 #include "controllers/text_helpers.h"
 
-#include <QDateTime>
-
 SearchResultsModel::SearchResultsModel(QObject* parent) : QAbstractListModel(parent) {}
 
 int SearchResultsModel::rowCount(const QModelIndex& parent) const {
@@ -19,8 +17,7 @@ QVariant SearchResultsModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole:
     case TitleRole: return hit.title;
     case SnippetRole: return hit.snippet;
-    case DateTextRole:
-        return relativeDateText(QDateTime::fromMSecsSinceEpoch(hit.updatedAt), QDateTime::currentDateTime());
+    case DateTextRole: return relativeDateText(hit.updatedAt);
     default: return {};
     }
 }

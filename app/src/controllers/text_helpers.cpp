@@ -174,6 +174,10 @@ QString relativeDateText(const QDateTime& when, const QDateTime& now) {
     return date.toString(Qt::ISODate);
 }
 
+QString relativeDateText(qint64 msecsSinceEpoch) {
+    return relativeDateText(QDateTime::fromMSecsSinceEpoch(msecsSinceEpoch), QDateTime::currentDateTime());
+}
+
 QString titleFromMessage(const QString& text) {
     constexpr qsizetype kMaxLength = 60;
     QString first;

@@ -17,6 +17,8 @@ QVariantList markdownBlocks(const QString& markdown);
 
 // "14:02" (today), "Yesterday", "Mon 3 Nov" (this year), "2025-11-01" (older).
 QString relativeDateText(const QDateTime& when, const QDateTime& now);
+// The same for a stored time (ms since the epoch) against the clock now: the list models' "dateText".
+QString relativeDateText(qint64 msecsSinceEpoch);
 
 // A title from the first user message: first line, whitespace collapsed, ≤ 60 characters
 // (cut at a word boundary with "…"); "New chat" when empty.

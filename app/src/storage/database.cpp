@@ -138,6 +138,9 @@ qint64 nextId(sqlite3* db, const char* sql) {
     return statement.step() ? statement.int64(0) + 1 : 1;
 }
 
+// Column order shared by the reads below and conversationFromRow().
+#define LATENT_CONVERSATION_COLUMNS "id, title, created_at, updated_at, model, system_prompt, settings"
+
 ConversationRecord conversationFromRow(const Statement& row) {
     ConversationRecord record;
     record.id = row.int64(0);
@@ -148,6 +151,17 @@ ConversationRecord conversationFromRow(const Statement& row) {
     record.systemPrompt = row.text(5);
     record.settings = row.text(6);
     return record;
+}
+
+// Binds ?1 = id and ?2 … ?6 = the columns updateConversation sets, in its order (title,
+// updated_at, model, system_prompt, settings); insertConversation adds created_at as ?7.
+Statement& bindConversation(Statement& statement, const ConversationRecord& conversation) {
+    return statement.bind(1, conversation.id)
+        .bind(2, conversation.title)
+        .bind(3, conversation.updatedAt)
+        .bind(4, conversation.model)
+        .bind(5, conversation.systemPrompt)
+        .bind(6, conversation.settings);
 }
 
 // Column order shared by the reads below and messageFromRow().
@@ -189,6 +203,25 @@ std::optional<MessageRecord> messageFromRow(const Statement& row) {
     record.promptTokensPerSecond = row.real(13);
     record.generationTokensPerSecond = row.real(14);
     return record;
+}
+
+// Binds ?1 = id and ?2 … ?13 = the columns updateMessage sets, in its order (role …
+// generation_tokens_per_second); insertMessage lists its columns in the same order and adds
+// conversation_id and created_at as ?14 and ?15.
+Statement& bindMessage(Statement& statement, const MessageRecord& message) {
+    return statement.bind(1, message.id)
+        .bind(2, messageRoleName(message.role))
+        .bind(3, message.content)
+        .bind(4, message.reasoning)
+        .bind(5, messageStatusName(message.status))
+        .bind(6, message.stopReason)
+        .bind(7, message.errorText)
+        .bind(8, message.model)
+        .bind(9, message.promptTokens)
+        .bind(10, message.generatedTokens)
+        .bind(11, message.timeToFirstTokenMs)
+        .bind(12, message.promptTokensPerSecond)
+        .bind(13, message.generationTokensPerSecond);
 }
 
 bool isWordCharacter(char32_t codePoint, bool inWord) {
@@ -264,8 +297,7 @@ Database::~Database() { sqlite3_close_v2(db_); }
 
 std::vector<ConversationRecord> Database::conversations() const {
     return describeFailure(QStringLiteral("reading the conversations"), [&] {
-        Statement statement(db_, "SELECT id, title, created_at, updated_at, model, system_prompt, settings "
-                                 "FROM conversations ORDER BY updated_at DESC, id DESC");
+        Statement statement(db_, "SELECT " LATENT_CONVERSATION_COLUMNS " FROM conversations ORDER BY updated_at DESC, id DESC");
         std::vector<ConversationRecord> records;
         while (statement.step()) records.push_back(conversationFromRow(statement));
         return records;
@@ -274,8 +306,7 @@ std::vector<ConversationRecord> Database::conversations() const {
 
 std::optional<ConversationRecord> Database::conversation(qint64 id) const {
     return describeFailure(QStringLiteral("reading conversation %1").arg(id), [&]() -> std::optional<ConversationRecord> {
-        Statement statement(db_, "SELECT id, title, created_at, updated_at, model, system_prompt, settings "
-                                 "FROM conversations WHERE id = ?1");
+        Statement statement(db_, "SELECT " LATENT_CONVERSATION_COLUMNS " FROM conversations WHERE id = ?1");
         statement.bind(1, id);
         if (!statement.step()) return std::nullopt;
         return conversationFromRow(statement);
@@ -284,16 +315,9 @@ std::optional<ConversationRecord> Database::conversation(qint64 id) const {
 
 void Database::insertConversation(const ConversationRecord& conversation) {
     inTransaction(db_, QStringLiteral("saving conversation %1").arg(conversation.id), [&] {
-        Statement statement(db_, "INSERT INTO conversations (id, title, created_at, updated_at, model, system_prompt, settings) "
+        Statement statement(db_, "INSERT INTO conversations (id, title, updated_at, model, system_prompt, settings, created_at) "
                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-        statement.bind(1, conversation.id)
-            .bind(2, conversation.title)
-            .bind(3, conversation.createdAt)
-            .bind(4, conversation.updatedAt)
-            .bind(5, conversation.model)
-            .bind(6, conversation.systemPrompt)
-            .bind(7, conversation.settings)
-            .run();
+        bindConversation(statement, conversation).bind(7, conversation.createdAt).run();
     });
 }
 
@@ -307,13 +331,7 @@ void Database::updateConversation(const ConversationRecord& conversation) {
     inTransaction(db_, QStringLiteral("updating conversation %1").arg(conversation.id), [&] {
         Statement statement(db_, "UPDATE conversations SET title = ?2, updated_at = ?3, model = ?4, system_prompt = ?5, "
                                  "settings = ?6 WHERE id = ?1");
-        statement.bind(1, conversation.id)
-            .bind(2, conversation.title)
-            .bind(3, conversation.updatedAt)
-            .bind(4, conversation.model)
-            .bind(5, conversation.systemPrompt)
-            .bind(6, conversation.settings)
-            .run();
+        bindConversation(statement, conversation).run();
     });
 }
 
@@ -342,24 +360,11 @@ std::vector<MessageRecord> Database::messages(qint64 conversationId) const {
 
 void Database::insertMessage(const MessageRecord& message) {
     inTransaction(db_, QStringLiteral("saving message %1").arg(message.id), [&] {
-        Statement insert(db_, "INSERT INTO messages (" LATENT_MESSAGE_COLUMNS ") "
+        Statement insert(db_, "INSERT INTO messages (id, role, content, reasoning, status, stop_reason, error_text, model, "
+                              "prompt_tokens, generated_tokens, time_to_first_token_ms, prompt_tokens_per_second, "
+                              "generation_tokens_per_second, conversation_id, created_at) "
                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-        insert.bind(1, message.id)
-            .bind(2, message.conversationId)
-            .bind(3, messageRoleName(message.role))
-            .bind(4, message.content)
-            .bind(5, message.reasoning)
-            .bind(6, messageStatusName(message.status))
-            .bind(7, message.stopReason)
-            .bind(8, message.errorText)
-            .bind(9, message.createdAt)
-            .bind(10, message.model)
-            .bind(11, message.promptTokens)
-            .bind(12, message.generatedTokens)
-            .bind(13, message.timeToFirstTokenMs)
-            .bind(14, message.promptTokensPerSecond)
-            .bind(15, message.generationTokensPerSecond)
-            .run();
+        bindMessage(insert, message).bind(14, message.conversationId).bind(15, message.createdAt).run();
         Statement touch(db_, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2");
         touch.bind(1, message.conversationId).bind(2, message.createdAt).run();
     });
@@ -371,20 +376,7 @@ void Database::updateMessage(const MessageRecord& message) {
                                  "error_text = ?7, model = ?8, prompt_tokens = ?9, generated_tokens = ?10, "
                                  "time_to_first_token_ms = ?11, prompt_tokens_per_second = ?12, "
                                  "generation_tokens_per_second = ?13 WHERE id = ?1");
-        statement.bind(1, message.id)
-            .bind(2, messageRoleName(message.role))
-            .bind(3, message.content)
-            .bind(4, message.reasoning)
-            .bind(5, messageStatusName(message.status))
-            .bind(6, message.stopReason)
-            .bind(7, message.errorText)
-            .bind(8, message.model)
-            .bind(9, message.promptTokens)
-            .bind(10, message.generatedTokens)
-            .bind(11, message.timeToFirstTokenMs)
-            .bind(12, message.promptTokensPerSecond)
-            .bind(13, message.generationTokensPerSecond)
-            .run();
+        bindMessage(statement, message).run();
     });
 }
 
