@@ -95,6 +95,9 @@ int main(int argc, char* argv[])
                                              QStringLiteral("ms"), QStringLiteral("1500"));
     screenshotDelayOption.setFlags(QCommandLineOption::HiddenFromHelp);
     parser.addOptions({dataDirOption, modelOption, verboseOption, screenshotOption, screenshotDelayOption});
+    // `latent-chat model.gguf`: what the desktop entry's "Open with" passes.
+    parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("A GGUF model to load (as --model)."),
+                                 QStringLiteral("[model.gguf]"));
     parser.process(*application); // exits after --help or --version
     QGuiApplication::setApplicationDisplayName(QStringLiteral("Latent Chat"));
     QGuiApplication::setDesktopFileName(QStringLiteral("latent-chat"));
@@ -118,8 +121,11 @@ int main(int argc, char* argv[])
     }
 
     setupLogging(dataDir, parser.isSet(verboseOption));
+    qInfo("Latent Chat %s starting; data directory %s", PROJECT_VERSION, qPrintable(dataDir));
     QQuickStyle::setStyle(QStringLiteral("Basic"));
-    const QString modelPath = parser.isSet(modelOption) ? QDir::current().absoluteFilePath(parser.value(modelOption)) : QString();
+    QString modelArgument = parser.value(modelOption);
+    if (modelArgument.isEmpty() && !parser.positionalArguments().isEmpty()) modelArgument = parser.positionalArguments().first();
+    const QString modelPath = modelArgument.isEmpty() ? QString() : QDir::current().absoluteFilePath(modelArgument);
     AppController app(dataDir, std::make_unique<EngineChatEngine>(), modelPath);
     quitOnSignals(&app);
 

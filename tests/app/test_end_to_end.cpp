@@ -236,11 +236,16 @@ void EndToEndTest::executableOpensDataDirAndModel() {
     QVERIFY(data.isValid());
     QProcess process;
     process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(exe, {QStringLiteral("--data-dir"), data.path(), QStringLiteral("--model"), modelPath_});
+    // The model as a plain argument, as a file manager's "Open with" passes it.
+    process.start(exe, {QStringLiteral("--data-dir"), data.path(), modelPath_});
     QVERIFY(process.waitForStarted(10000));
-    // The database is created and the model loaded (logged), and the app keeps running.
+    // The database is created and the model loaded (the log says so), and the app keeps running.
     QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(data.filePath(QStringLiteral("latent.db"))), 20000);
-    QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(data.filePath(QStringLiteral("latent-chat.log"))), 20000);
+    const auto log = [&] {
+        QFile file(data.filePath(QStringLiteral("latent-chat.log")));
+        return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(log().contains("model loaded: " + modelPath_.toUtf8()), 30000);
     QTest::qWait(1500);
     QCOMPARE(process.state(), QProcess::Running);
 

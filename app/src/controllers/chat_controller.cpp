@@ -6,6 +6,8 @@
 #include "inference/inference_worker.h"
 #include "storage/storage_thread.h"
 
+#include <spdlog/spdlog.h>
+
 #include <QClipboard>
 #include <QDateTime>
 #include <QFileInfo>
@@ -413,6 +415,11 @@ void ChatController::onGenerationFinished(quint64 requestId, const EngineResult&
     record.timeToFirstTokenMs = result.timeToFirstTokenMs;
     record.promptTokensPerSecond = result.promptTokensPerSecond;
     record.generationTokensPerSecond = result.generationTokensPerSecond;
+    spdlog::info("answer {} in conversation {}: {} ({}), {} prompt + {} generated tokens, {:.1f} tokens/s, first token {:.0f} ms",
+                 record.id, record.conversationId, messageStatusName(record.status).toStdString(),
+                 record.stopReason.toStdString(), record.promptTokens, record.generatedTokens,
+                 record.generationTokensPerSecond, record.timeToFirstTokenMs);
+    if (record.status == MessageStatus::Error) spdlog::error("answer {} failed: {}", record.id, record.errorText.toStdString());
 
     answer_ = record;
     activeRequest_ = 0;

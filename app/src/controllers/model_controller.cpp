@@ -5,6 +5,8 @@
 #include "inference/inference_worker.h"
 #include "storage/storage_thread.h"
 
+#include <spdlog/spdlog.h>
+
 #include <QDir>
 #include <QFileInfo>
 
@@ -192,6 +194,10 @@ void ModelController::onLoaded(const ModelFacts& facts) {
     modelFacts_ = facts;
     if (modelFacts_.path.isEmpty()) modelFacts_.path = loadingPath_;
     facts_ = formatFacts(modelFacts_);
+    spdlog::info("model loaded: {} ({}, {}, context {}) on {}{}{}", modelFacts_.path.toStdString(),
+                 modelFacts_.name.toStdString(), modelFacts_.quantization.toStdString(), modelFacts_.contextSize,
+                 modelFacts_.backend.toStdString(), modelFacts_.backendNote.isEmpty() ? "" : ": ",
+                 modelFacts_.backendNote.toStdString());
     state_ = State::Loaded;
     loadingPath_.clear();
     progress_ = 1.0;
@@ -212,6 +218,8 @@ void ModelController::onFailed(const QString& message, bool cancelled) {
     state_ = State::Empty;
     loadingPath_.clear();
     progress_ = 0.0;
+    if (cancelled) spdlog::info("model loading cancelled");
+    else spdlog::error("model loading failed: {}", message.toStdString());
     if (!cancelled) {
         errorText_ = message.isEmpty() ? QStringLiteral("The model could not be loaded.") : message;
         emit errorTextChanged();
