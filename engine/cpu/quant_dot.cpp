@@ -1,7 +1,8 @@
 // matmul front end: argument checks, activation quantization, kernel selection, and the split of
 // a product into tasks (row chunks x token chunks) for the thread pool. The kernels themselves
-// live in quant_dot_portable.cpp, quant_dot_avx2.cpp / quant_dot_avx2_k.cpp and
-// quant_dot_avx512.cpp (which also splits its own batch products).
+// live in quant_dot_portable.cpp, quant_dot_avx2.cpp / quant_dot_avx2_k.cpp, and for batches
+// quant_dot_avx512.cpp / quant_dot_avxvnni.cpp (which split their own products, see
+// quant_dot_batch.cpp).
 #include "cpu/quant_dot.h"
 
 #include "core/error.h"
@@ -24,12 +25,21 @@ using detail::prefetch_distance;
 
 // ---- SIMD level -------------------------------------------------------------------------------
 
+// A level no higher than the supported one that this CPU can run: AVX-512 machines need not have
+// AVX-VNNI (the 256-bit VEX form), and fall back to AVX2 for it.
+SimdLevel clamp_to_cpu(SimdLevel level) {
+    level = std::min(level, simd_level_supported());
+    if (level == SimdLevel::AvxVnni && !detail::cpu_has_avxvnni()) level = SimdLevel::Avx2;
+    return level;
+}
+
 SimdLevel initial_simd_level() {
     SimdLevel level = simd_level_supported();
     if (const char* env = std::getenv("LATENT_CPU_SIMD")) {
         const std::string value(env);
         if (value == "off" || value == "portable" || value == "0") level = SimdLevel::Portable;
         if (value == "avx2" && level > SimdLevel::Avx2) level = SimdLevel::Avx2;
+        if (value == "avxvnni" && level > SimdLevel::AvxVnni) level = clamp_to_cpu(SimdLevel::AvxVnni);
     }
     return level;
 }
@@ -100,9 +110,10 @@ void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView
         }
         return;
     }
-    if (n_tokens >= kBatchKernelMinTokens && simd_level() == SimdLevel::Avx512 &&
-        detail::avx512_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) {
-        return;
+    if (n_tokens >= kBatchKernelMinTokens) {
+        const SimdLevel level = simd_level();
+        if (level == SimdLevel::Avx512 && detail::avx512_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
+        if (level == SimdLevel::AvxVnni && detail::avxvnni_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
     }
     const int64_t work = n_rows * static_cast<int64_t>(w.row_bytes) * ((n_tokens + 3) / 4);
     if (work < kMinParallelWork) pool = nullptr;
@@ -405,6 +416,7 @@ std::string_view simd_level_name(SimdLevel level) {
     switch (level) {
     case SimdLevel::Portable: return "portable";
     case SimdLevel::Avx2: return "avx2";
+    case SimdLevel::AvxVnni: return "avxvnni";
     case SimdLevel::Avx512: return "avx512";
     }
     return "unknown";
@@ -412,13 +424,14 @@ std::string_view simd_level_name(SimdLevel level) {
 
 SimdLevel simd_level_supported() {
     if (detail::cpu_has_avx512()) return SimdLevel::Avx512;
+    if (detail::cpu_has_avxvnni()) return SimdLevel::AvxVnni;
     return detail::cpu_has_avx2() ? SimdLevel::Avx2 : SimdLevel::Portable;
 }
 
 SimdLevel simd_level() { return static_cast<SimdLevel>(simd_level_state().load(std::memory_order_relaxed)); }
 
 void set_simd_level(SimdLevel level) {
-    level = std::min(level, simd_level_supported());
+    level = clamp_to_cpu(level);
     simd_level_state().store(static_cast<int>(level), std::memory_order_relaxed);
 }
 

@@ -21,12 +21,15 @@
 // each weight for many tokens and are bound by arithmetic: the per-row kernels decode a weight
 // block once and dot it against up to 4 tokens while it sits in registers, and on CPUs with
 // AVX-512 VNNI a GEMM-style kernel (quant_dot_avx512.cpp) decodes 16 rows at a time into an
-// interleaved panel and multiplies it with 8 tokens at a time (about 4x the per-row kernels).
+// interleaved panel and multiplies it with 8 tokens at a time (about 4x the per-row kernels);
+// CPUs with AVX-VNNI but no AVX-512 (Alder Lake and later) run the same kernel on 256-bit
+// registers (quant_dot_avxvnni.cpp), 3 tokens at a time.
 //
 // Every kernel has a portable C++ implementation; AVX2+FMA versions (compiled with target
 // attributes, chosen at run time, so the library is built for plain x86-64) exist for every
-// type, and the AVX-512 batch kernel covers every block type. LATENT_CPU_SIMD=off in the
-// environment (read once) forces the portable code; =avx2 stops at AVX2.
+// type, and the batch kernels cover every block type. LATENT_CPU_SIMD=off in the environment
+// (read once) forces the portable code; =avx2 stops at AVX2; =avxvnni stops at the AVX-VNNI
+// batch kernel (on an AVX-512 CPU too, where it also has AVX-VNNI).
 //
 // Results do not depend on the thread count, the row range or how tokens are grouped into
 // calls, except that a batch of kBatchKernelMinTokens or more may take the batch kernel, whose
@@ -163,14 +166,16 @@ size_t matmul_weight_bytes(const WeightMatrix& w, int64_t row_begin = 0, int64_t
 
 // ---- SIMD selection ---------------------------------------------------------------------------
 
-// Ordered: each level includes the ones before it.
+// Ordered: each level uses the kernels of the ones before it where it has none of its own
+// (Avx512 does not need AVX-VNNI: its batch kernel is the 512-bit one).
 enum class SimdLevel : uint8_t {
     Portable, // plain C++
     Avx2,     // AVX2 + FMA + F16C kernels
-    Avx512,   // plus AVX-512 (F, BW, VL, VNNI) kernels for batches of kBatchKernelMinTokens or more
+    AvxVnni,  // plus the AVX-VNNI (256-bit) batch kernel for batches of kBatchKernelMinTokens or more
+    Avx512,   // AVX2 plus AVX-512 (F, BW, VL, VNNI) kernels: per-row ones, and the 512-bit batch kernel
 };
 
-// Batches of at least this many tokens take the AVX-512 batch kernels where available.
+// Batches of at least this many tokens take the batch kernel of the AvxVnni or Avx512 level.
 inline constexpr int64_t kBatchKernelMinTokens = 6;
 
 std::string_view simd_level_name(SimdLevel level);
@@ -178,7 +183,8 @@ std::string_view simd_level_name(SimdLevel level);
 SimdLevel simd_level_supported();
 // The level the kernels use: the supported one unless LATENT_CPU_SIMD=off, or as last set.
 SimdLevel simd_level();
-// Forces a level (tests, benchmarks); a level the CPU lacks is clamped to the supported one.
+// Forces a level (tests, benchmarks); a level the CPU lacks is clamped to the supported one, and
+// AvxVnni to Avx2 on a CPU without AVX-VNNI (AVX-512 CPUs before Sapphire Rapids).
 // Not synchronised with running kernels: call it between matmuls.
 void set_simd_level(SimdLevel level);
 

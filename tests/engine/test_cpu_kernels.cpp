@@ -14,9 +14,11 @@
 //  * SIMD against portable: both within eps of ref(x^), so within 2 eps of each other.
 //  * thread counts, row ranges and the grouping of tokens into calls: the per-output arithmetic
 //    does not depend on them, so those results must be bit-identical. The one exception is the
-//    AVX-512 batch kernel (calls of kBatchKernelMinTokens tokens or more) against one-token
-//    calls, which run different kernels and are compared with a tolerance instead.
-// Every SIMD level the CPU has is run (portable, AVX2, AVX-512), each against the reference.
+//    AVX-VNNI and AVX-512 batch kernels (calls of kBatchKernelMinTokens tokens or more) against
+//    one-token calls, which run different kernels and are compared with a tolerance instead.
+//  * the AVX-VNNI batch kernel does the AVX-512 one's operations lane by lane: bit-identical.
+// Every SIMD level the CPU can run is run (portable, AVX2, AVX-VNNI, AVX-512), each against the
+// reference; AVX-VNNI also on AVX-512 CPUs that have it.
 #include "core/error.h"
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
@@ -139,15 +141,6 @@ WeightMatrix matrix_of(TensorType type, const std::vector<uint8_t>& data, int64_
 
 std::vector<float> poisoned(size_t n) { return std::vector<float>(n, std::numeric_limits<float>::quiet_NaN()); }
 
-// Portable first, then every SIMD level this CPU has.
-std::vector<SimdLevel> available_levels() {
-    std::vector<SimdLevel> levels;
-    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512}) {
-        if (level <= simd_level_supported()) levels.push_back(level);
-    }
-    return levels;
-}
-
 // Restores the SIMD level a test changed.
 class SimdLevelScope {
 public:
@@ -159,6 +152,23 @@ public:
 private:
     SimdLevel saved_;
 };
+
+// Whether this CPU runs `level` when it is forced (set_simd_level clamps the others).
+bool level_runs(SimdLevel level) {
+    SimdLevelScope scope(level);
+    return simd_level() == level;
+}
+
+// Portable first, then every SIMD level this CPU can run.
+std::vector<SimdLevel> available_levels() {
+    std::vector<SimdLevel> levels;
+    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::AvxVnni, SimdLevel::Avx512}) {
+        if (level_runs(level)) levels.push_back(level);
+    }
+    return levels;
+}
+
+bool has_batch_kernel(SimdLevel level) { return level == SimdLevel::AvxVnni || level == SimdLevel::Avx512; }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -182,6 +192,8 @@ private slots:
 
     void matmulMatchesReference_data();
     void matmulMatchesReference();
+    void avxVnniBatchKernel_data();
+    void avxVnniBatchKernel();
     void batchEqualsSingleTokens_data();
     void batchEqualsSingleTokens();
     void rowRangesAndThreads_data();
@@ -227,6 +239,13 @@ void TestCpuKernels::matmulMatchesReference_data() {
                         << static_cast<int>(type) << cols << rows << tokens;
                 }
             }
+        }
+        // The batch kernels: panels of 16 rows with a ragged last one (37 = 2 * 16 + 5), and
+        // token counts on both sides of kBatchKernelMinTokens.
+        const int min_tokens = static_cast<int>(kBatchKernelMinTokens);
+        for (const int tokens : {min_tokens - 1, min_tokens, min_tokens + 1}) {
+            QTest::addRow("%s cols=512 rows=37 tokens=%d", std::string(tensor_type_name(type)).c_str(), tokens)
+                << static_cast<int>(type) << 512 << 37 << tokens;
         }
     }
 }
@@ -318,6 +337,54 @@ void TestCpuKernels::matmulMatchesReference() {
 
 // ---- batches, threads, row ranges ------------------------------------------------------------
 
+void TestCpuKernels::avxVnniBatchKernel_data() {
+    QTest::addColumn<int>("type");
+    for (const TensorType type : kDecodableTypes) {
+        if (activation_format(type) == ActivationFormat::F32) continue; // no batch kernel for float weights
+        QTest::addRow("%s", std::string(tensor_type_name(type)).c_str()) << static_cast<int>(type);
+    }
+}
+
+// The AVX-VNNI batch kernel really runs when its level is forced (it differs from the AVX2
+// per-row kernels in rounding), agrees with them within the tolerance of a different kernel, and
+// on a CPU that also has AVX-512 is bit-identical to the AVX-512 batch kernel (the same lane
+// operations). Its agreement with the reference is checked by matmulMatchesReference.
+void TestCpuKernels::avxVnniBatchKernel() {
+    if (!level_runs(SimdLevel::AvxVnni)) QSKIP("this CPU has no AVX-VNNI (CPUID leaf 7 subleaf 1, EAX bit 4)");
+    QFETCH(int, type);
+    const auto weight_type = static_cast<TensorType>(type);
+    // 37 rows: two full panels and a ragged one; 23 tokens: full tiles and the smaller ones.
+    const int cols = tensor_type_info(weight_type).block_size == 256 ? 512 : 1408;
+    constexpr int kRows = 37, kTokens = 23;
+    const std::vector<uint8_t> data = random_matrix(weight_type, kRows, cols, 31u + static_cast<uint32_t>(type));
+    const WeightMatrix w = matrix_of(weight_type, data, kRows, cols);
+    const std::vector<float> x = random_activations(kTokens, cols, 17);
+    ThreadPool pool(2);
+    const auto run_at = [&](SimdLevel level) {
+        SimdLevelScope scope(level);
+        std::vector<float> y = poisoned(kTokens * kRows);
+        matmul_f32(w, x.data(), kTokens, y.data(), &pool);
+        return y;
+    };
+    const std::vector<float> vnni = run_at(SimdLevel::AvxVnni);
+    const std::vector<float> avx2 = run_at(SimdLevel::Avx2);
+    QVERIFY2(!bitwise_equal(vnni, avx2), "forcing AvxVnni did not change the kernel");
+    std::vector<float> decoded(static_cast<size_t>(cols));
+    for (int r = 0; r < kRows; ++r) {
+        dequantize_row(weight_type, data.data() + w.row_bytes * static_cast<size_t>(r), decoded.data(), cols);
+        for (int t = 0; t < kTokens; ++t) {
+            double magnitude = 0.0;
+            for (int i = 0; i < cols; ++i) magnitude += std::fabs(decoded[static_cast<size_t>(i)] * x[static_cast<size_t>(t * cols + i)]);
+            const size_t k = static_cast<size_t>(t * kRows + r);
+            QVERIFY2(std::fabs(static_cast<double>(vnni[k]) - avx2[k]) <= 1e-4 * magnitude + 1e-30,
+                     qPrintable(QString("token %1 row %2: AVX-VNNI %3, AVX2 %4").arg(t).arg(r).arg(vnni[k]).arg(avx2[k])));
+        }
+    }
+    if (level_runs(SimdLevel::Avx512)) {
+        QVERIFY2(bitwise_equal(vnni, run_at(SimdLevel::Avx512)), "AVX-VNNI and AVX-512 batch kernels differ");
+    }
+}
+
 void TestCpuKernels::batchEqualsSingleTokens_data() {
     QTest::addColumn<int>("type");
     for (const TensorType type : kDecodableTypes) {
@@ -349,7 +416,7 @@ void TestCpuKernels::batchEqualsSingleTokens() {
             matmul_f32(w, x.data() + t * kCols, chunk, chunked.data() + t * kRows);
         }
         QVERIFY2(bitwise_equal(batch, chunked), name.c_str());
-        if (level != SimdLevel::Avx512) {
+        if (!has_batch_kernel(level)) {
             QVERIFY2(bitwise_equal(batch, single), name.c_str());
             continue;
         }
