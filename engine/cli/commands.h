@@ -15,5 +15,6 @@ int run_make_model(const std::vector<std::string>& argv);
 int run_bench(const std::vector<std::string>& argv);
 int run_run(const std::vector<std::string>& argv);
 int run_chat(const std::vector<std::string>& argv);
+int run_devices(const std::vector<std::string>& argv);
 
 } // namespace latent::cli

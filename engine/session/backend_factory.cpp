@@ -1,5 +1,9 @@
 #include "session/backend_factory.h"
 
+#include "backend/vram_plan.h"
+#include "cuda/cuda_device.h"
+#include "session/cuda_fallback.h"
+
 #include <array>
 #include <cctype>
 
@@ -43,8 +47,8 @@ std::vector<std::string_view> backend_kind_names() {
 }
 
 bool backend_kind_available(BackendKind kind) {
-    // The CUDA backend is not part of the engine yet; when it is, this asks whether it was built
-    // and a device is present.
+    // The CUDA backend is not part of the engine yet (only the device probe and the VRAM plan
+    // are); when it is, this asks whether it was built and a device is present.
     return kind != BackendKind::Cuda;
 }
 
@@ -56,12 +60,12 @@ std::unique_ptr<Backend> create_backend(const Model& model, BackendKind kind, co
     case BackendKind::Cpu:
         return create_cpu_backend(model, options);
     case BackendKind::Auto:
-        if (note != nullptr) *note = "auto: using cpu (this build has no cuda backend)";
-        return create_cpu_backend(model, options);
     case BackendKind::Cuda:
         break;
     }
-    if (note != nullptr) *note = "cuda backend not built into this binary; using cpu";
+    // There is no CUDA backend yet, so both kinds run on the cpu backend and the device probe
+    // only shapes the note (nothing is probed when no note is asked for).
+    if (note != nullptr) *note = cuda_fallback_note(kind, probe_cuda_devices(), plan_vram(model, options));
     return create_cpu_backend(model, options);
 }
 

@@ -17,7 +17,7 @@ enum class BackendKind {
     Auto, // the fastest available: cuda when built and a GPU is present, else cpu
     Ref,  // the float32 reference (slow; the oracle the others are checked against)
     Cpu,  // threaded CPU backend
-    Cuda, // NVIDIA GPU backend (not built yet: falls back to cpu)
+    Cuda, // NVIDIA GPU backend (its kernels are not built yet: falls back to cpu with the reason)
 };
 
 // "auto", "ref", "cpu", "cuda".
@@ -31,7 +31,8 @@ bool backend_kind_available(BackendKind kind);
 
 // Creates a backend of the kind, or the cpu backend when the kind is not available here. When
 // `note` is given it receives a one-line explanation of a fallback or of Auto's choice
-// ("cuda backend not built into this binary; using cpu"), and is cleared otherwise. Throws
+// ("cuda: no usable NVIDIA GPU (no CUDA-capable device is detected (cudaErrorNoDevice)); using
+// cpu", or the GPU memory the model would need against what is free), and is cleared otherwise. Throws
 // latent::Error when the backend itself cannot be created (e.g. the cache does not fit).
 std::unique_ptr<Backend> create_backend(const Model& model, BackendKind kind, const BackendOptions& options,
                                         std::string* note = nullptr);
