@@ -71,7 +71,7 @@ class TestInferenceWorker : public QObject {
 
 signals:
     // The GUI side's requests, queued to the worker thread.
-    void requestLoad(const QString& path, const LoadSettings& settings);
+    void requestLoad(quint64 ticket, const QString& path, const LoadSettings& settings);
     void requestUnload();
     void requestGenerate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings);
 
@@ -96,7 +96,7 @@ private:
     // Loads the fake model and waits for it.
     bool load() {
         QSignalSpy loaded(relay_.get(), &Relay::modelLoaded);
-        emit requestLoad(kModelPath, LoadSettings{});
+        emit requestLoad(worker_->issueLoadTicket(), kModelPath, LoadSettings{});
         return loaded.wait(5000);
     }
 
@@ -130,7 +130,7 @@ private slots:
         QSignalSpy progress(relay_.get(), &Relay::loadProgress);
         QSignalSpy loaded(relay_.get(), &Relay::modelLoaded);
         QSignalSpy failed(relay_.get(), &Relay::modelLoadFailed);
-        emit requestLoad(kModelPath, LoadSettings{});
+        emit requestLoad(worker_->issueLoadTicket(), kModelPath, LoadSettings{});
         QVERIFY(loaded.wait(5000));
         QCOMPARE(failed.count(), 0);
 
@@ -155,7 +155,7 @@ private slots:
         start();
         QSignalSpy loaded(relay_.get(), &Relay::modelLoaded);
         QSignalSpy failed(relay_.get(), &Relay::modelLoadFailed);
-        emit requestLoad(QStringLiteral("/models/fail.gguf"), LoadSettings{});
+        emit requestLoad(worker_->issueLoadTicket(), QStringLiteral("/models/fail.gguf"), LoadSettings{});
         QVERIFY(failed.wait(5000));
         QCOMPARE(failed.at(0).at(0).toString(), QStringLiteral("cannot open model: /models/fail.gguf"));
         QCOMPARE(failed.at(0).at(1).toBool(), false);
@@ -169,7 +169,7 @@ private slots:
         QSignalSpy progress(relay_.get(), &Relay::loadProgress);
         QSignalSpy loaded(relay_.get(), &Relay::modelLoaded);
         QSignalSpy failed(relay_.get(), &Relay::modelLoadFailed);
-        emit requestLoad(kModelPath, LoadSettings{});
+        emit requestLoad(worker_->issueLoadTicket(), kModelPath, LoadSettings{});
         QVERIFY(progress.wait(5000)); // the load is under way
         worker_->cancelLoad();
         QVERIFY(failed.wait(5000));
@@ -183,6 +183,32 @@ private slots:
         QVERIFY(finished.wait(5000));
         QCOMPARE(resultOf(finished, 1).end, EngineResult::End::Error);
         QVERIFY(load());
+    }
+
+    // A cancel reaches a load still queued behind other work (here a slow answer): it fails as
+    // cancelled without the engine loading anything, and a load asked after the cancel runs.
+    void cancel_reaches_a_queued_load() {
+        FakeChatEngine::Script script;
+        script.pieceDelayMs = 20;
+        start(script);
+        QVERIFY(load());
+        QSignalSpy progress(relay_.get(), &Relay::loadProgress);
+        QSignalSpy loaded(relay_.get(), &Relay::modelLoaded);
+        QSignalSpy failed(relay_.get(), &Relay::modelLoadFailed);
+        QSignalSpy finished(relay_.get(), &Relay::generationFinished);
+        emit requestGenerate(1, question(QStringLiteral("a b c d e f g h i j")), SamplingSettings{});
+        emit requestLoad(worker_->issueLoadTicket(), QStringLiteral("/models/other.gguf"), LoadSettings{});
+        worker_->cancelLoad();
+        emit requestLoad(worker_->issueLoadTicket(), QStringLiteral("/models/third.gguf"), LoadSettings{});
+        QVERIFY(loaded.wait(5000));
+        QCOMPARE(finished.count(), 1);
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.at(0).at(1).toBool(), true);
+        QCOMPARE(loaded.count(), 1);
+        QCOMPARE(loaded.at(0).at(0).value<ModelFacts>().path, QStringLiteral("/models/third.gguf"));
+        // Progress came from the third load only: it starts at 0 after the cancelled one failed.
+        QVERIFY(!progress.isEmpty());
+        QCOMPARE(progress.first().at(0).toDouble(), 0.0);
     }
 
     // ---- Generation ---------------------------------------------------------------------------

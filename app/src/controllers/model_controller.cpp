@@ -121,15 +121,18 @@ void ModelController::load(const QString& pathOrUrl) {
     ++loadsIssued_;
     const LoadSettings loadSettings = settings_->loadSettings();
     QMetaObject::invokeMethod(
-        worker_, [worker = worker_, path = loadingPath_, loadSettings] { worker->loadModel(path, loadSettings); },
+        worker_,
+        [worker = worker_, ticket = worker_->issueLoadTicket(), path = loadingPath_, loadSettings] {
+            worker->loadModel(ticket, path, loadSettings);
+        },
         Qt::QueuedConnection);
 }
 
 void ModelController::cancelLoad() {
     if (state_ != State::Loading) return;
-    // Empty at once. The worker may not have started the load yet (a cancel then comes too
-    // early to be seen), so an unload queued behind it makes sure nothing stays loaded; the
-    // load's own result is stale from here on.
+    // Empty at once. The cancel reaches the load even if it is still queued (it then fails
+    // without touching the engine, leaving the previous model loaded), so an unload queued
+    // behind it makes sure nothing stays loaded; the load's own result is stale from here on.
     worker_->cancelLoad();
     discardUpTo_ = loadsIssued_;
     QMetaObject::invokeMethod(worker_, [worker = worker_] { worker->unloadModel(); }, Qt::QueuedConnection);

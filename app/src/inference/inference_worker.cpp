@@ -26,10 +26,21 @@ void InferenceWorker::requestStop(quint64 requestId) {
     if (current_.load() == requestId) stop_.store(true);
 }
 
-void InferenceWorker::cancelLoad() { cancelLoad_.store(true); }
+quint64 InferenceWorker::issueLoadTicket() { return ++loadTickets_; }
 
-void InferenceWorker::loadModel(const QString& path, const LoadSettings& settings) {
-    cancelLoad_.store(false);
+void InferenceWorker::cancelLoad() {
+    const quint64 issued = loadTickets_.load();
+    quint64 seen = loadsCancelledUpTo_.load();
+    while (seen < issued && !loadsCancelledUpTo_.compare_exchange_weak(seen, issued)) {
+    }
+}
+
+void InferenceWorker::loadModel(quint64 ticket, const QString& path, const LoadSettings& settings) {
+    const auto cancelled = [this, ticket] { return loadsCancelledUpTo_.load() >= ticket; };
+    if (cancelled()) {
+        emit modelLoadFailed(tr("Loading was cancelled."), true);
+        return;
+    }
     // Progress is throttled to changes of at least 1 % or 50 ms apart, never goes back, and
     // always reports the final 1.
     double lastReported = -1.0;
@@ -45,7 +56,7 @@ void InferenceWorker::loadModel(const QString& path, const LoadSettings& setting
             sinceReport.restart();
             emit loadProgress(p);
         }
-        return !cancelLoad_.load();
+        return !cancelled();
     };
     try {
         const ModelFacts facts = engine_->load(path, settings, onProgress);

@@ -20,13 +20,17 @@ public:
     // Thread-safe. Stops request `requestId` if it is running, or skips it when it starts
     // (and every earlier one).
     void requestStop(quint64 requestId);
-    // Thread-safe. Cancels a load in progress.
+    // Thread-safe. A ticket for the next loadModel() call; loads are cancelled by ticket, so a
+    // cancel reaches a load that is still queued behind other work.
+    quint64 issueLoadTicket();
+    // Thread-safe. Cancels the load in progress and every load whose ticket was issued before
+    // this call (a queued one then fails as cancelled without touching the engine).
     void cancelLoad();
 
     static constexpr int kMinUpdateIntervalMs = 33; // ≤ 30 textAppended per second
 
 public slots:
-    void loadModel(const QString& path, const LoadSettings& settings);
+    void loadModel(quint64 ticket, const QString& path, const LoadSettings& settings);
     void unloadModel();
     // turns: the whole conversation, system prompt first when there is one, the user's last.
     void generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings);
@@ -49,5 +53,6 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<quint64> current_{0};
     std::atomic<quint64> stoppedUpTo_{0};
-    std::atomic<bool> cancelLoad_{false};
+    std::atomic<quint64> loadTickets_{0};
+    std::atomic<quint64> loadsCancelledUpTo_{0};
 };
