@@ -103,6 +103,7 @@ private slots:
     void initTestCase();
     void typedQuestionIsAnsweredAndStored();
     void floodOfTextKeepsTheGuiResponsive();
+    void keyboardShortcutsDriveTheWindow();
     void executableStartsAndAnswersVersion();
     void executableOpensDataDirAndModel();
 
@@ -217,6 +218,46 @@ void EndToEndTest::floodOfTextKeepsTheGuiResponsive() {
     qInfo("flood: max event-loop gap %.1f ms (%d ticks)", probe.maxGapMs(), probe.ticks());
     QVERIFY2(probe.maxGapMs() < 250.0, qPrintable(QStringLiteral("GUI thread stalled for %1 ms").arg(probe.maxGapMs())));
     QCOMPARE(app.chat()->messages()->rows().back().content.trimmed(), reply.trimmed());
+}
+
+void EndToEndTest::keyboardShortcutsDriveTheWindow() {
+    // The shortcuts, pressed on the real window: Esc stops an answer, Ctrl+N starts a new
+    // chat, Ctrl+F goes to the search field, Ctrl+L back to the composer.
+    QTemporaryDir data;
+    QVERIFY(data.isValid());
+    FakeChatEngine::Script script;
+    script.pieceDelayMs = 50;
+    AppController app(data.path(), std::make_unique<FakeChatEngine>(script));
+    LoadedUi ui = loadUi(app);
+    QVERIFY(ui.window);
+    ui.window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(ui.window));
+    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
+    app.model()->load(modelPath_); // the fake reads nothing; the file only has to exist
+    QTRY_VERIFY_WITH_TIMEOUT(app.model()->loaded(), 10000);
+
+    const QString question = QStringLiteral("one two three four five six seven eight nine ten");
+    QTRY_VERIFY(ui.window->activeFocusItem() != nullptr);
+    for (const QChar c : question) QTest::keyClick(ui.window, c.toLatin1());
+    QTest::keyClick(ui.window, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(app.chat()->generating(), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->messages()->rows().back().content.isEmpty(), 5000);
+    QTest::keyClick(ui.window, Qt::Key_Escape);
+    QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->generating(), 5000);
+    QVERIFY(app.chat()->messages()->rows().back().status == MessageStatus::Stopped);
+    const qint64 first = app.chat()->currentConversationId();
+    QVERIFY(first != 0);
+
+    QTest::keyClick(ui.window, Qt::Key_F, Qt::ControlModifier);
+    QTRY_COMPARE(ui.window->activeFocusItem() ? ui.window->activeFocusItem()->objectName() : QString(),
+                 QStringLiteral("searchField"));
+    QTest::keyClick(ui.window, Qt::Key_L, Qt::ControlModifier);
+    QTRY_COMPARE(ui.window->activeFocusItem() ? ui.window->activeFocusItem()->objectName() : QString(),
+                 QStringLiteral("composerInput"));
+    QTest::keyClick(ui.window, Qt::Key_N, Qt::ControlModifier);
+    QTRY_COMPARE(app.chat()->currentConversationId(), qint64{0});
+    QCOMPARE(app.chat()->messages()->rowCount(), 0);
+    QCOMPARE(app.chat()->conversations()->rowCount(), 1); // the stopped chat is kept
 }
 
 void EndToEndTest::executableStartsAndAnswersVersion() {
