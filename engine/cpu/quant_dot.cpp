@@ -114,6 +114,7 @@ void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView
         const SimdLevel level = simd_level();
         if (level == SimdLevel::Avx512 && detail::avx512_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
         if (level == SimdLevel::AvxVnni && detail::avxvnni_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
+        if (level == SimdLevel::Avx2 && detail::avx2_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
     }
     const int64_t work = n_rows * static_cast<int64_t>(w.row_bytes) * ((n_tokens + 3) / 4);
     if (work < kMinParallelWork) pool = nullptr;

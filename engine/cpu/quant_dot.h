@@ -170,12 +170,12 @@ size_t matmul_weight_bytes(const WeightMatrix& w, int64_t row_begin = 0, int64_t
 // (Avx512 does not need AVX-VNNI: its batch kernel is the 512-bit one).
 enum class SimdLevel : uint8_t {
     Portable, // plain C++
-    Avx2,     // AVX2 + FMA + F16C kernels
+    Avx2,     // AVX2 + FMA + F16C kernels, and an AVX2 batch kernel for batches of kBatchKernelMinTokens or more
     AvxVnni,  // plus the AVX-VNNI (256-bit) batch kernel for batches of kBatchKernelMinTokens or more
     Avx512,   // AVX2 plus AVX-512 (F, BW, VL, VNNI) kernels: per-row ones, and the 512-bit batch kernel
 };
 
-// Batches of at least this many tokens take the batch kernel of the AvxVnni or Avx512 level.
+// Batches of at least this many tokens take the batch kernel of the Avx2, AvxVnni or Avx512 level.
 inline constexpr int64_t kBatchKernelMinTokens = 6;
 
 std::string_view simd_level_name(SimdLevel level);

@@ -230,21 +230,24 @@ LATENT_AVX2_END
 
 namespace latent::cpu::detail::batch {
 
+// The last field is the largest |q| a decoder can produce (Q4_0: q - 8 in -8..7, Q5_0: -16..15,
+// Q4_1/Q4_K: 0..15, Q5_1/Q5_K: 0..31, Q6_K: -32..31, Q3_K: -4..3, Q2_K: 0..3, IQ4_*: the
+// codebook's -127..113, Q8_*: any byte).
 RowForm row_form(TensorType type) {
     switch (type) {
-    case TensorType::Q4_0: return {32, false, decode_block32<Q4_0>};
-    case TensorType::Q4_1: return {32, true, decode_block32<Q4_1>};
-    case TensorType::Q5_0: return {32, false, decode_block32<Q5_0>};
-    case TensorType::Q5_1: return {32, true, decode_block32<Q5_1>};
-    case TensorType::Q8_0: return {32, false, decode_block32<Q8_0>};
-    case TensorType::IQ4_NL: return {32, false, decode_block32<Iq4Nl>};
-    case TensorType::Q2_K: return {16, true, decode_q23_k<false>};
-    case TensorType::Q3_K: return {16, false, decode_q23_k<true>};
-    case TensorType::Q4_K: return {32, true, decode_qk4<false>};
-    case TensorType::Q5_K: return {32, true, decode_qk4<true>};
-    case TensorType::Q6_K: return {16, false, decode_q6_k};
-    case TensorType::IQ4_XS: return {32, false, decode_iq4_xs};
-    case TensorType::Q8_K: return {32, false, decode_q8_k};
+    case TensorType::Q4_0: return {32, false, decode_block32<Q4_0>, 8};
+    case TensorType::Q4_1: return {32, true, decode_block32<Q4_1>, 15};
+    case TensorType::Q5_0: return {32, false, decode_block32<Q5_0>, 16};
+    case TensorType::Q5_1: return {32, true, decode_block32<Q5_1>, 31};
+    case TensorType::Q8_0: return {32, false, decode_block32<Q8_0>, 128};
+    case TensorType::IQ4_NL: return {32, false, decode_block32<Iq4Nl>, 127};
+    case TensorType::Q2_K: return {16, true, decode_q23_k<false>, 3};
+    case TensorType::Q3_K: return {16, false, decode_q23_k<true>, 4};
+    case TensorType::Q4_K: return {32, true, decode_qk4<false>, 15};
+    case TensorType::Q5_K: return {32, true, decode_qk4<true>, 31};
+    case TensorType::Q6_K: return {16, false, decode_q6_k, 32};
+    case TensorType::IQ4_XS: return {32, false, decode_iq4_xs, 127};
+    case TensorType::Q8_K: return {32, false, decode_q8_k, 128};
     default: return {};
     }
 }

@@ -34,6 +34,7 @@ struct RowForm {
     int sub = 32;
     bool has_min = false;
     RowDecoder decode = nullptr;
+    int max_magnitude = 128; // bound on |q| (the AVX2 kernel's int16 sums depend on it)
 };
 
 // The form of a block type; decode == nullptr for a type the batch kernels do not cover.

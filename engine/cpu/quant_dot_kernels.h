@@ -64,6 +64,11 @@ bool avx512_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* 
 bool avxvnni_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
                           int64_t row_begin, int64_t row_end, ThreadPool* pool);
 
+// The same product on plain AVX2 (quant_dot_avx2_batch.cpp, vpdpbusd emulated with maddubs and
+// madd), for CPUs with neither AVX-VNNI nor AVX-512; covers the same types.
+bool avx2_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
+                       int64_t row_begin, int64_t row_end, ThreadPool* pool);
+
 // Runs body.template operator()<NT>(row, token) for every row in [row_begin, row_end) and every
 // group of NT (<= MaxTokens) consecutive tokens starting at `token`. Token groups are the outer
 // loop: the group's activations stay in L1 while the rows stream past.

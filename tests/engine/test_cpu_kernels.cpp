@@ -14,9 +14,10 @@
 //  * SIMD against portable: both within eps of ref(x^), so within 2 eps of each other.
 //  * thread counts, row ranges and the grouping of tokens into calls: the per-output arithmetic
 //    does not depend on them, so those results must be bit-identical. The one exception is the
-//    AVX-VNNI and AVX-512 batch kernels (calls of kBatchKernelMinTokens tokens or more) against
-//    one-token calls, which run different kernels and are compared with a tolerance instead.
-//  * the AVX-VNNI batch kernel does the AVX-512 one's operations lane by lane: bit-identical.
+//    AVX2, AVX-VNNI and AVX-512 batch kernels (calls of kBatchKernelMinTokens tokens or more)
+//    against one-token calls, which run different kernels and are compared with a tolerance.
+//  * the AVX2 and AVX-VNNI batch kernels do the AVX-512 one's integer sums exactly and its float
+//    operations lane by lane: all three are bit-identical.
 // Every SIMD level the CPU can run is run (portable, AVX2, AVX-VNNI, AVX-512), each against the
 // reference; AVX-VNNI also on AVX-512 CPUs that have it.
 #include "core/error.h"
@@ -65,11 +66,11 @@ void store_f16(uint8_t* p, float v) { blocks::store_u16(p, fp32_to_fp16(v)); }
 
 // Random bytes for every field of a block, then sane scales: |d| about 2^-7 (so values stay in
 // a weight-like range), mins positive. Every quant value and every sub-block scale is reachable.
-void randomize_block(TensorType type, uint8_t* b, Random& random) {
-    const TensorTypeInfo& info = tensor_type_info(type);
-    for (uint32_t i = 0; i < info.type_size; ++i) b[i] = random.byte();
-    const auto d = [&] { return static_cast<float>(random.uniform(0.004, 0.012) * (random.bits() & 1 ? 1 : -1)); };
-    const auto positive = [&] { return static_cast<float>(random.uniform(0.0005, 0.003)); };
+void randomize_block(TensorType type, uint8_t* b, Random& random);
+
+// Stores a block's scale fields (d: any sign, positive: > 0), leaving its other bytes alone.
+template <class D, class Positive>
+void store_scales(TensorType type, uint8_t* b, D&& d, Positive&& positive) {
     using namespace blocks;
     switch (type) {
     case TensorType::Q4_0: store_f16(b + q4_0::d, d()); break;
@@ -91,6 +92,14 @@ void randomize_block(TensorType type, uint8_t* b, Random& random) {
     case TensorType::IQ4_XS: store_f16(b + iq4_xs::d, d() / 256); break;
     default: break;
     }
+}
+
+void randomize_block(TensorType type, uint8_t* b, Random& random) {
+    const TensorTypeInfo& info = tensor_type_info(type);
+    for (uint32_t i = 0; i < info.type_size; ++i) b[i] = random.byte();
+    store_scales(
+        type, b, [&] { return static_cast<float>(random.uniform(0.004, 0.012) * (random.bits() & 1 ? 1 : -1)); },
+        [&] { return static_cast<float>(random.uniform(0.0005, 0.003)); });
 }
 
 // A (rows, cols) matrix of valid random rows: float types from weight-like floats; block types
@@ -168,7 +177,7 @@ std::vector<SimdLevel> available_levels() {
     return levels;
 }
 
-bool has_batch_kernel(SimdLevel level) { return level == SimdLevel::AvxVnni || level == SimdLevel::Avx512; }
+bool has_batch_kernel(SimdLevel level) { return level != SimdLevel::Portable; }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -192,8 +201,10 @@ private slots:
 
     void matmulMatchesReference_data();
     void matmulMatchesReference();
-    void avxVnniBatchKernel_data();
-    void avxVnniBatchKernel();
+    void batchKernels_data();
+    void batchKernels();
+    void batchKernelsExtremeValues_data();
+    void batchKernelsExtremeValues();
     void batchEqualsSingleTokens_data();
     void batchEqualsSingleTokens();
     void rowRangesAndThreads_data();
@@ -337,7 +348,7 @@ void TestCpuKernels::matmulMatchesReference() {
 
 // ---- batches, threads, row ranges ------------------------------------------------------------
 
-void TestCpuKernels::avxVnniBatchKernel_data() {
+void TestCpuKernels::batchKernels_data() {
     QTest::addColumn<int>("type");
     for (const TensorType type : kDecodableTypes) {
         if (activation_format(type) == ActivationFormat::F32) continue; // no batch kernel for float weights
@@ -345,12 +356,13 @@ void TestCpuKernels::avxVnniBatchKernel_data() {
     }
 }
 
-// The AVX-VNNI batch kernel really runs when its level is forced (it differs from the AVX2
-// per-row kernels in rounding), agrees with them within the tolerance of a different kernel, and
-// on a CPU that also has AVX-512 is bit-identical to the AVX-512 batch kernel (the same lane
-// operations). Its agreement with the reference is checked by matmulMatchesReference.
-void TestCpuKernels::avxVnniBatchKernel() {
-    if (!level_runs(SimdLevel::AvxVnni)) QSKIP("this CPU has no AVX-VNNI (CPUID leaf 7 subleaf 1, EAX bit 4)");
+// The batch kernel of each SIMD level really runs when its level is forced (it differs from the
+// per-row AVX2 kernels, which one-token calls take, in rounding), agrees with them within the
+// tolerance of a different kernel, and the AVX2, AVX-VNNI and AVX-512 batch kernels are
+// bit-identical wherever the CPU runs them. Agreement with the reference is checked by
+// matmulMatchesReference.
+void TestCpuKernels::batchKernels() {
+    if (!level_runs(SimdLevel::Avx2)) QSKIP("this CPU has no AVX2");
     QFETCH(int, type);
     const auto weight_type = static_cast<TensorType>(type);
     // 37 rows: two full panels and a ragged one; 23 tokens: full tiles and the smaller ones.
@@ -366,9 +378,13 @@ void TestCpuKernels::avxVnniBatchKernel() {
         matmul_f32(w, x.data(), kTokens, y.data(), &pool);
         return y;
     };
-    const std::vector<float> vnni = run_at(SimdLevel::AvxVnni);
+    std::vector<float> per_row = poisoned(kTokens * kRows);
+    {
+        SimdLevelScope scope(SimdLevel::Avx2);
+        for (int t = 0; t < kTokens; ++t) matmul_f32(w, x.data() + t * cols, 1, per_row.data() + t * kRows);
+    }
     const std::vector<float> avx2 = run_at(SimdLevel::Avx2);
-    QVERIFY2(!bitwise_equal(vnni, avx2), "forcing AvxVnni did not change the kernel");
+    QVERIFY2(!bitwise_equal(avx2, per_row), "the AVX2 batch kernel did not run");
     std::vector<float> decoded(static_cast<size_t>(cols));
     for (int r = 0; r < kRows; ++r) {
         dequantize_row(weight_type, data.data() + w.row_bytes * static_cast<size_t>(r), decoded.data(), cols);
@@ -376,12 +392,77 @@ void TestCpuKernels::avxVnniBatchKernel() {
             double magnitude = 0.0;
             for (int i = 0; i < cols; ++i) magnitude += std::fabs(decoded[static_cast<size_t>(i)] * x[static_cast<size_t>(t * cols + i)]);
             const size_t k = static_cast<size_t>(t * kRows + r);
-            QVERIFY2(std::fabs(static_cast<double>(vnni[k]) - avx2[k]) <= 1e-4 * magnitude + 1e-30,
-                     qPrintable(QString("token %1 row %2: AVX-VNNI %3, AVX2 %4").arg(t).arg(r).arg(vnni[k]).arg(avx2[k])));
+            QVERIFY2(std::fabs(static_cast<double>(avx2[k]) - per_row[k]) <= 1e-4 * magnitude + 1e-30,
+                     qPrintable(QString("token %1 row %2: AVX2 batch %3, per row %4").arg(t).arg(r).arg(avx2[k]).arg(per_row[k])));
         }
     }
-    if (level_runs(SimdLevel::Avx512)) {
-        QVERIFY2(bitwise_equal(vnni, run_at(SimdLevel::Avx512)), "AVX-VNNI and AVX-512 batch kernels differ");
+    for (const SimdLevel level : {SimdLevel::AvxVnni, SimdLevel::Avx512}) {
+        if (!level_runs(level)) continue;
+        QVERIFY2(bitwise_equal(avx2, run_at(level)),
+                 qPrintable(QString("the AVX2 and %1 batch kernels differ").arg(std::string(simd_level_name(level)).c_str())));
+    }
+}
+
+void TestCpuKernels::batchKernelsExtremeValues_data() {
+    QTest::addColumn<int>("type");
+    for (const TensorType type : kDecodableTypes) {
+        if (activation_format(type) == ActivationFormat::F32) continue;
+        QTest::addRow("%s", std::string(tensor_type_name(type)).c_str()) << static_cast<int>(type);
+    }
+}
+
+// Every weight at an extreme of its type's range (all quant and scale bytes 0x00, 0xFF, 0x80 or
+// 0x7F: Q8_0 -128 and 127, Q4_K 15, Q6_K -32 and 31, IQ4 -127, ...) against activations that
+// all quantize to +-127: the batch kernels' int16 intermediate sums (maddubs in the AVX2 one)
+// must neither saturate nor wrap, which the reference checks to float rounding.
+void TestCpuKernels::batchKernelsExtremeValues() {
+    QFETCH(int, type);
+    const auto weight_type = static_cast<TensorType>(type);
+    const TensorTypeInfo& info = tensor_type_info(weight_type);
+    const int cols = info.block_size == 256 ? 512 : 256;
+    constexpr int kRows = 20, kTokens = 12;
+    const size_t row_bytes = tensor_row_bytes(weight_type, cols);
+    std::vector<uint8_t> data(row_bytes * kRows);
+    constexpr uint8_t kFills[] = {0x00, 0xFF, 0x80, 0x7F};
+    for (int r = 0; r < kRows; ++r) {
+        for (int64_t b = 0; b < cols / info.block_size; ++b) {
+            uint8_t* block = data.data() + row_bytes * static_cast<size_t>(r) + static_cast<size_t>(b) * info.type_size;
+            std::memset(block, kFills[r % 4], info.type_size);
+            store_scales(weight_type, block, [] { return 0.01f; }, [] { return 0.002f; });
+        }
+    }
+    const WeightMatrix w = matrix_of(weight_type, data, kRows, cols);
+    // Every value +-1 (so +-127 once quantized): all +, all -, and sign patterns.
+    std::vector<float> x(static_cast<size_t>(kTokens * cols));
+    for (int t = 0; t < kTokens; ++t) {
+        for (int i = 0; i < cols; ++i) {
+            const bool negative = t == 0 ? false : t == 1 ? true : ((i >> (t % 6)) & 1) != (t >= 6);
+            x[static_cast<size_t>(t * cols + i)] = negative ? -1.0f : 1.0f;
+        }
+    }
+    const size_t n_out = static_cast<size_t>(kTokens * kRows);
+    std::vector<float> reference = poisoned(n_out);
+    matmul_reference(w, x.data(), kTokens, reference.data());
+    const int64_t n_terms = cols / 16 + cols / activation_block_size(activation_format(weight_type)) + 8;
+    const double eps = 4.0 * static_cast<double>(n_terms + 16) * 0x1.0p-24;
+    std::vector<float> decoded(static_cast<size_t>(cols));
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        std::vector<float> y = poisoned(n_out);
+        matmul_f32(w, x.data(), kTokens, y.data());
+        for (int r = 0; r < kRows; ++r) {
+            dequantize_row(weight_type, data.data() + row_bytes * static_cast<size_t>(r), decoded.data(), cols);
+            double magnitude = 0.0;
+            for (const float v : decoded) magnitude += std::fabs(static_cast<double>(v));
+            for (int t = 0; t < kTokens; ++t) {
+                const size_t k = static_cast<size_t>(t * kRows + r);
+                QVERIFY2(std::fabs(static_cast<double>(y[k]) - reference[k]) <= eps * magnitude + 1e-30,
+                         qPrintable(QString("%1: token %2 row %3: %4, reference %5")
+                                        .arg(std::string(simd_level_name(level)).c_str())
+                                        .arg(t).arg(r).arg(static_cast<double>(y[k]), 0, 'g', 9)
+                                        .arg(static_cast<double>(reference[k]), 0, 'g', 9)));
+            }
+        }
     }
 }
 
