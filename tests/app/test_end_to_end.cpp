@@ -72,6 +72,22 @@ LoadedUi loadUi(AppController& app) {
 
 // A small random model that still takes a few seconds to answer at length (~45 MB read per
 // token), so the GUI thread is timed against a real, busy engine.
+// Shows the window of `app` and loads `modelPath`; false when any step times out.
+bool showWithModel(AppController& app, LoadedUi& ui, const QString& modelPath) {
+    ui = loadUi(app);
+    if (!ui.window) return false;
+    ui.window->show();
+    if (!QTest::qWaitForWindowExposed(ui.window)) return false;
+    if (!QTest::qWaitFor([&] { return app.ready(); }, 10000)) return false;
+    app.model()->load(modelPath);
+    return QTest::qWaitFor([&] { return app.model()->loaded(); }, 10000);
+}
+
+// Types ASCII text into whatever has focus, one key at a time.
+void typeText(QWindow* window, const QString& text) {
+    for (const QChar c : text) QTest::keyClick(window, c.toLatin1());
+}
+
 QString makeModel(const QTemporaryDir& dir) {
     const QString path = dir.filePath(QStringLiteral("e2e-q8_0.gguf"));
     latent::ModelShape shape = *latent::model_shape_preset("tiny");
@@ -139,7 +155,7 @@ void EndToEndTest::typedQuestionIsAnsweredAndStored() {
         QQuickItem* input = ui.window->activeFocusItem();
         QVERIFY2(input->inherits("QQuickTextEdit"), qPrintable(QStringLiteral("focused item is a %1")
                                                                     .arg(QString::fromLatin1(input->metaObject()->className()))));
-        for (const QChar c : question) QTest::keyClick(ui.window, c.toLatin1());
+        typeText(ui.window, question);
         QCOMPARE(input->property("text").toString(), question);
 
         EventLoopProbe probe;
@@ -204,13 +220,8 @@ void EndToEndTest::floodOfTextKeepsTheGuiResponsive() {
     script.reply = reply;
     script.pieceDelayMs = 1; // ~2,000 pieces in a few seconds, batched to ≤ 30 updates a second
     AppController app(data.path(), std::make_unique<FakeChatEngine>(script));
-    LoadedUi ui = loadUi(app);
-    QVERIFY(ui.window);
-    ui.window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(ui.window));
-    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
-    app.model()->load(modelPath_); // the fake reads nothing; the file only has to exist
-    QTRY_VERIFY_WITH_TIMEOUT(app.model()->loaded(), 10000);
+    LoadedUi ui;
+    QVERIFY(showWithModel(app, ui, modelPath_)); // the fake reads nothing; the file only has to exist
 
     EventLoopProbe probe;
     QVERIFY(app.chat()->send(QStringLiteral("flood me")));
@@ -228,17 +239,12 @@ void EndToEndTest::keyboardShortcutsDriveTheWindow() {
     FakeChatEngine::Script script;
     script.pieceDelayMs = 50;
     AppController app(data.path(), std::make_unique<FakeChatEngine>(script));
-    LoadedUi ui = loadUi(app);
-    QVERIFY(ui.window);
-    ui.window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(ui.window));
-    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
-    app.model()->load(modelPath_); // the fake reads nothing; the file only has to exist
-    QTRY_VERIFY_WITH_TIMEOUT(app.model()->loaded(), 10000);
+    LoadedUi ui;
+    QVERIFY(showWithModel(app, ui, modelPath_)); // the fake reads nothing; the file only has to exist
 
     const QString question = QStringLiteral("one two three four five six seven eight nine ten");
     QTRY_VERIFY(ui.window->activeFocusItem() != nullptr);
-    for (const QChar c : question) QTest::keyClick(ui.window, c.toLatin1());
+    typeText(ui.window, question);
     QTest::keyClick(ui.window, Qt::Key_Return);
     QTRY_VERIFY_WITH_TIMEOUT(app.chat()->generating(), 5000);
     QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->messages()->rows().back().content.isEmpty(), 5000);
