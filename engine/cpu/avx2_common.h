@@ -13,6 +13,7 @@
 #include "tensor/block_layouts.h"
 
 #include <cstdint>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #define LATENT_HAVE_X86 1
@@ -48,6 +49,13 @@ namespace latent::cpu::avx2 {
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline void store256(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+
+inline int32_t load_i32(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
 
 using detail::prefetch_distance;
 
@@ -128,6 +136,44 @@ inline void unpack_q6k_half(const uint8_t* block, int n, __m256i planes[4]) {
     planes[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_nibble), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_pair));
     planes[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble), _mm256_and_si256(qh, high_pair));
     planes[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble), _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_pair));
+}
+
+// The 16 Q3_K scales, unbiased (-32..31), as bytes: byte i's low 4 bits are nibble i of bytes
+// 0-7 (low nibbles first), its top 2 bits the 2-bit field i/4 of byte 8 + i%4.
+inline __m128i q3_k_scale_bytes(const uint8_t* packed) {
+    const uint32_t a0 = blocks::load_u32(packed);
+    const uint32_t a1 = blocks::load_u32(packed + 4);
+    const uint32_t high = blocks::load_u32(packed + 8);
+    const uint32_t s0 = (a0 & 0x0F0F0F0Fu) | ((high & 0x03030303u) << 4);
+    const uint32_t s1 = (a1 & 0x0F0F0F0Fu) | (((high >> 2) & 0x03030303u) << 4);
+    const uint32_t s2 = ((a0 >> 4) & 0x0F0F0F0Fu) | (((high >> 4) & 0x03030303u) << 4);
+    const uint32_t s3 = ((a1 >> 4) & 0x0F0F0F0Fu) | (((high >> 6) & 0x03030303u) << 4);
+    const __m128i biased = _mm_set_epi32(static_cast<int>(s3), static_cast<int>(s2), static_cast<int>(s1), static_cast<int>(s0));
+    return _mm_sub_epi8(biased, _mm_set1_epi8(32));
+}
+
+// 8 rows x 8 dwords -> 8 x 8 dwords (out[s] = dword s of rows 0..7).
+inline void transpose_8x8(const int32_t* src, int64_t stride, __m256i (&out)[8]) {
+    __m256i u[8];
+    for (int h = 0; h < 2; ++h) {
+        const int32_t* rows = src + 4 * h * stride;
+        const __m256i r0 = load256(rows);
+        const __m256i r1 = load256(rows + stride);
+        const __m256i r2 = load256(rows + 2 * stride);
+        const __m256i r3 = load256(rows + 3 * stride);
+        const __m256i t0 = _mm256_unpacklo_epi32(r0, r1);
+        const __m256i t1 = _mm256_unpackhi_epi32(r0, r1);
+        const __m256i t2 = _mm256_unpacklo_epi32(r2, r3);
+        const __m256i t3 = _mm256_unpackhi_epi32(r2, r3);
+        u[4 * h + 0] = _mm256_unpacklo_epi64(t0, t2); // dwords 0 and 4 of rows 4h..4h+3
+        u[4 * h + 1] = _mm256_unpackhi_epi64(t0, t2); // dwords 1 and 5
+        u[4 * h + 2] = _mm256_unpacklo_epi64(t1, t3); // dwords 2 and 6
+        u[4 * h + 3] = _mm256_unpackhi_epi64(t1, t3); // dwords 3 and 7
+    }
+    for (int s = 0; s < 4; ++s) {
+        out[s] = _mm256_permute2x128_si256(u[s], u[4 + s], 0x20);
+        out[s + 4] = _mm256_permute2x128_si256(u[s], u[4 + s], 0x31);
+    }
 }
 
 // The 16 IQ4_NL levels in both lanes, for shuffle_epi8 lookups.

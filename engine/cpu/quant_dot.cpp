@@ -6,6 +6,7 @@
 #include "cpu/quant_dot.h"
 
 #include "core/error.h"
+#include "cpu/quant_dot_batch.h"
 #include "cpu/quant_dot_kernels.h"
 #include "cpu/thread_pool.h"
 #include "gguf/gguf.h"
@@ -112,9 +113,11 @@ void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView
     }
     if (n_tokens >= kBatchKernelMinTokens) {
         const SimdLevel level = simd_level();
-        if (level == SimdLevel::Avx512 && detail::avx512_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
-        if (level == SimdLevel::AvxVnni && detail::avxvnni_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
-        if (level == SimdLevel::Avx2 && detail::avx2_batch_matmul(w, x, y, w.rows, row_begin, row_end, pool)) return;
+        const detail::batch::BatchKernel* batch_kernel = level == SimdLevel::Avx512    ? &detail::batch::kAvx512Kernel
+                                                         : level == SimdLevel::AvxVnni ? &detail::batch::kAvxVnniKernel
+                                                         : level == SimdLevel::Avx2    ? &detail::batch::kAvx2Kernel
+                                                                                       : nullptr;
+        if (batch_kernel && detail::batch::batch_matmul(*batch_kernel, w, x, y, w.rows, row_begin, row_end, pool)) return;
     }
     const int64_t work = n_rows * static_cast<int64_t>(w.row_bytes) * ((n_tokens + 3) / 4);
     if (work < kMinParallelWork) pool = nullptr;

@@ -145,20 +145,6 @@ struct Q6KRow {
 
 // ---- Q2_K / Q3_K --------------------------------------------------------------------------------
 
-// The 16 Q3_K scales, unbiased (-32..31), as int16. Byte i's low 4 bits are nibble i of bytes
-// 0-7 (low nibbles first), its top 2 bits the 2-bit field i/4 of byte 8 + i%4.
-inline __m256i unpack_q3_k_scales(const uint8_t* packed) {
-    const uint32_t a0 = load_u32(packed);
-    const uint32_t a1 = load_u32(packed + 4);
-    const uint32_t high = load_u32(packed + 8);
-    const uint32_t s0 = (a0 & 0x0F0F0F0Fu) | ((high & 0x03030303u) << 4);
-    const uint32_t s1 = (a1 & 0x0F0F0F0Fu) | (((high >> 2) & 0x03030303u) << 4);
-    const uint32_t s2 = ((a0 >> 4) & 0x0F0F0F0Fu) | (((high >> 4) & 0x03030303u) << 4);
-    const uint32_t s3 = ((a1 >> 4) & 0x0F0F0F0Fu) | (((high >> 6) & 0x03030303u) << 4);
-    const __m128i biased = _mm_set_epi32(static_cast<int>(s3), static_cast<int>(s2), static_cast<int>(s1), static_cast<int>(s0));
-    return _mm256_cvtepi8_epi16(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
-}
-
 // Both types: two halves of 128 values, each four 2-bit planes of the same 32 bytes; a plane's
 // 32 values are two 16-value sub-blocks with their own scales.
 template <bool kThreeBit>
@@ -182,7 +168,7 @@ struct Q23KRow {
             [[maybe_unused]] __m256i high_bits;
             if constexpr (kThreeBit) {
                 d = f16_at(block + q3_k::d);
-                scales = unpack_q3_k_scales(block + q3_k::scales);
+                scales = _mm256_cvtepi8_epi16(q3_k_scale_bytes(block + q3_k::scales));
                 high_bits = load256(block + q3_k::hmask);
             } else {
                 d = f16_at(block + q2_k::d);

@@ -32,7 +32,6 @@
 #include "cpu/quant_dot_batch.h"
 
 #include <cstdint>
-#include <cstring>
 
 #if defined(__x86_64__)
 #define LATENT_HAVE_AVX512 1
@@ -59,17 +58,14 @@ bool cpu_has_avx512() {
 
 LATENT_AVX512_BEGIN
 
+#include "cpu/quant_dot_batch_tiles.h"
+
 namespace latent::cpu::avx512 {
 namespace {
 
 using avx2::load256;
-using detail::batch::kPanelRows;
-using detail::batch::Panel;
-using detail::batch::PanelTokens;
-using detail::batch::PreparedActivations;
-using detail::batch::RowForm;
-
-constexpr int kMaxTileTokens = 8; // tokens per micro-kernel call: 8 sums + 16 float accumulators in registers
+using avx2::load_i32;
+using namespace detail::batch;
 
 // 16 rows x 8 dwords -> 8 x 16 dwords (out[s] = dword s of rows 0..15): two 8 x 8 transposes
 // side by side in the zmm halves. Rows are paired (r, r + 4) for r < 4 and (r + 4, r + 8) for
@@ -142,106 +138,60 @@ void interleave_panel(Panel& panel, const RowForm& form) {
     }
 }
 
-// ---- the micro-kernel ---------------------------------------------------------------------------
+// ---- the micro-kernel (its interface: quant_dot_batch_tiles.h) ----------------------------------
 
-inline int32_t load_i32(const uint8_t* p) {
-    int32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
+struct MicroKernel {
+    static constexpr int kMaxTileTokens = 8; // 8 sums + 16 float accumulators in registers
 
-// out[t * out_stride + r] for the panel's 16 rows and NT tokens from t0. kSub: values per
-// sub-block; kPerBlock: sub-blocks per activation scale (1 for Q8_32, 256 / kSub for Q8_K).
-template <int NT, int kSub, int kPerBlock, bool kHasMin>
-void panel_tile(const Panel& panel, const PreparedActivations& x, int64_t t0, float* out, int64_t out_stride, int n_rows) {
-    constexpr int kSteps = kSub / 4;
-    const uint8_t* xq[NT];
-    const float* dx[NT];
-    const float* xs[NT];
-    for (int t = 0; t < NT; ++t) {
-        xq[t] = x.unsigned_quants + (t0 + t) * x.cols;
-        dx[t] = x.scales + (t0 + t) * x.scales_per_token;
-        xs[t] = kHasMin ? x.sub_sums + (t0 + t) * x.n_sub : nullptr;
-    }
-    __m512 acc[NT], block_acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = block_acc[t] = _mm512_setzero_ps();
-    const int8_t* quants = panel.quants.data();
-    for (int64_t k = 0; k < panel.n_sub; ++k) {
-        const __m512i start = _mm512_load_si512(panel.start.data() + k * kPanelRows);
-        __m512i isum[NT];
-        for (int t = 0; t < NT; ++t) isum[t] = start;
-        for (int s = 0; s < kSteps; ++s) {
-            const __m512i w = _mm512_load_si512(quants + (k * kSteps + s) * 64);
-            const int64_t offset = k * kSub + 4 * s;
-            for (int t = 0; t < NT; ++t) isum[t] = _mm512_dpbusd_epi32(isum[t], _mm512_set1_epi32(load_i32(xq[t] + offset)), w);
-        }
-        const __m512 scale = _mm512_load_ps(panel.scales.data() + k * kPanelRows);
-        for (int t = 0; t < NT; ++t) {
-            block_acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, block_acc[t]);
-        }
-        if constexpr (kHasMin) {
-            const __m512 mins = _mm512_load_ps(panel.mins.data() + k * kPanelRows);
-            for (int t = 0; t < NT; ++t) acc[t] = _mm512_fnmadd_ps(mins, _mm512_set1_ps(xs[t][k]), acc[t]);
-        }
-        if ((k + 1) % kPerBlock == 0) {
-            const int64_t block = k / kPerBlock;
+    template <int NT, int kSub, int kPerBlock, bool kHasMin>
+    static void tile(const Panel& panel, const PreparedActivations& x, int64_t t0, float* out, int64_t out_stride, int n_rows) {
+        constexpr int kSteps = kSub / 4;
+        const TileTokens<NT, kHasMin> tokens(x, t0);
+        __m512 acc[NT], block_acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = block_acc[t] = _mm512_setzero_ps();
+        const int8_t* quants = panel.quants.data();
+        for (int64_t k = 0; k < panel.n_sub; ++k) {
+            const __m512i start = _mm512_load_si512(panel.start.data() + k * kPanelRows);
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = start;
+            for (int s = 0; s < kSteps; ++s) {
+                const __m512i w = _mm512_load_si512(quants + (k * kSteps + s) * 64);
+                const int64_t offset = k * kSub + 4 * s;
+                for (int t = 0; t < NT; ++t) {
+                    isum[t] = _mm512_dpbusd_epi32(isum[t], _mm512_set1_epi32(load_i32(tokens.quants[t] + offset)), w);
+                }
+            }
+            const __m512 scale = _mm512_load_ps(panel.scales.data() + k * kPanelRows);
             for (int t = 0; t < NT; ++t) {
-                acc[t] = _mm512_fmadd_ps(block_acc[t], _mm512_set1_ps(dx[t][block]), acc[t]);
-                block_acc[t] = _mm512_setzero_ps();
+                block_acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, block_acc[t]);
+            }
+            if constexpr (kHasMin) {
+                const __m512 mins = _mm512_load_ps(panel.mins.data() + k * kPanelRows);
+                for (int t = 0; t < NT; ++t) acc[t] = _mm512_fnmadd_ps(mins, _mm512_set1_ps(tokens.sub_sums[t][k]), acc[t]);
+            }
+            if ((k + 1) % kPerBlock == 0) {
+                const int64_t block = k / kPerBlock;
+                for (int t = 0; t < NT; ++t) {
+                    acc[t] = _mm512_fmadd_ps(block_acc[t], _mm512_set1_ps(tokens.scales[t][block]), acc[t]);
+                    block_acc[t] = _mm512_setzero_ps();
+                }
             }
         }
+        const __mmask16 valid = static_cast<__mmask16>((1u << n_rows) - 1u);
+        for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(out + t * out_stride, valid, acc[t]);
     }
-    const __mmask16 valid = static_cast<__mmask16>((1u << n_rows) - 1u);
-    for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(out + t * out_stride, valid, acc[t]);
-}
-
-template <int kSub, int kPerBlock, bool kHasMin>
-void panel_tokens(const Panel& panel, const PreparedActivations& x, int64_t t0, int64_t t1, float* y, int64_t y_stride,
-                  int64_t row0, int n_rows) {
-    int64_t t = t0;
-    for (; t + kMaxTileTokens <= t1; t += kMaxTileTokens) {
-        panel_tile<kMaxTileTokens, kSub, kPerBlock, kHasMin>(panel, x, t, y + t * y_stride + row0, y_stride, n_rows);
-    }
-    if (t + 4 <= t1) {
-        panel_tile<4, kSub, kPerBlock, kHasMin>(panel, x, t, y + t * y_stride + row0, y_stride, n_rows);
-        t += 4;
-    }
-    if (t + 2 <= t1) {
-        panel_tile<2, kSub, kPerBlock, kHasMin>(panel, x, t, y + t * y_stride + row0, y_stride, n_rows);
-        t += 2;
-    }
-    if (t < t1) panel_tile<1, kSub, kPerBlock, kHasMin>(panel, x, t, y + t * y_stride + row0, y_stride, n_rows);
-}
-
-PanelTokens panel_tokens_for(const RowForm& form, ActivationFormat format) {
-    if (format == ActivationFormat::Q8_32) {
-        return form.has_min ? panel_tokens<32, 1, true> : panel_tokens<32, 1, false>;
-    }
-    if (form.sub == 16) return form.has_min ? panel_tokens<16, 16, true> : panel_tokens<16, 16, false>;
-    return form.has_min ? panel_tokens<32, 8, true> : panel_tokens<32, 8, false>;
-}
+};
 
 } // namespace
 } // namespace latent::cpu::avx512
 
 LATENT_AVX512_END
 
-namespace latent::cpu::detail {
-
-bool avx512_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
-                         int64_t row_begin, int64_t row_end, ThreadPool* pool) {
-    static constexpr batch::BatchKernel kKernel{avx512::interleave_panel, avx512::panel_tokens_for};
-    return batch::batch_matmul(kKernel, w, x, y, y_stride, row_begin, row_end, pool);
-}
-
-} // namespace latent::cpu::detail
+const latent::cpu::detail::batch::BatchKernel latent::cpu::detail::batch::kAvx512Kernel{
+    avx512::interleave_panel, panel_tokens_for<SameForAnyMagnitude<avx512::MicroKernel>>};
 
 #else // !LATENT_HAVE_AVX512
 
-namespace latent::cpu::detail {
-bool avx512_batch_matmul(const WeightMatrix&, const ActivationView&, float*, int64_t, int64_t, int64_t, ThreadPool*) {
-    return false;
-}
-} // namespace latent::cpu::detail
+const latent::cpu::detail::batch::BatchKernel latent::cpu::detail::batch::kAvx512Kernel{};
 
 #endif

@@ -26,8 +26,7 @@ using avx2::load128;
 using avx2::load256;
 using avx2::nibbles_32;
 using avx2::prefetch_block;
-
-inline void store256(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+using avx2::store256;
 
 // ---- row decoders into the common form ------------------------------------------------------
 
@@ -136,20 +135,6 @@ void decode_q6_k(const uint8_t* row, int64_t cols, int8_t* q, float* scales, flo
     }
 }
 
-// The 16 Q3_K scales, unbiased (-32..31), as bytes: byte i's low 4 bits are nibble i of bytes
-// 0-7 (low nibbles first), its top 2 bits the 2-bit field i/4 of byte 8 + i%4.
-inline __m128i q3_k_scales(const uint8_t* packed) {
-    const uint32_t a0 = load_u32(packed);
-    const uint32_t a1 = load_u32(packed + 4);
-    const uint32_t high = load_u32(packed + 8);
-    const uint32_t s0 = (a0 & 0x0F0F0F0Fu) | ((high & 0x03030303u) << 4);
-    const uint32_t s1 = (a1 & 0x0F0F0F0Fu) | (((high >> 2) & 0x03030303u) << 4);
-    const uint32_t s2 = ((a0 >> 4) & 0x0F0F0F0Fu) | (((high >> 4) & 0x03030303u) << 4);
-    const uint32_t s3 = ((a1 >> 4) & 0x0F0F0F0Fu) | (((high >> 6) & 0x03030303u) << 4);
-    const __m128i biased = _mm_set_epi32(static_cast<int>(s3), static_cast<int>(s2), static_cast<int>(s1), static_cast<int>(s0));
-    return _mm_sub_epi8(biased, _mm_set1_epi8(32));
-}
-
 template <bool kThreeBit>
 void decode_q23_k(const uint8_t* row, int64_t cols, int8_t* q, float* scales, float* mins, int prefetch) {
     constexpr size_t kBytes = kThreeBit ? q3_k::bytes : q2_k::bytes;
@@ -161,7 +146,7 @@ void decode_q23_k(const uint8_t* row, int64_t cols, int8_t* q, float* scales, fl
         [[maybe_unused]] __m256i high_bits;
         if constexpr (kThreeBit) {
             const float d = f16_at(block + q3_k::d);
-            const __m128i packed_scales = q3_k_scales(block + q3_k::scales);
+            const __m128i packed_scales = avx2::q3_k_scale_bytes(block + q3_k::scales);
             store_scaled(scales + 16 * b, _mm256_cvtepi8_epi32(packed_scales), d);
             store_scaled(scales + 16 * b + 8, _mm256_cvtepi8_epi32(_mm_srli_si128(packed_scales, 8)), d);
             high_bits = load256(block + q3_k::hmask);
@@ -298,7 +283,7 @@ void decode_rows(const WeightMatrix& w, const RowForm& form, int64_t row0, int n
 bool batch_matmul(const BatchKernel& kernel, const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
                   int64_t row_begin, int64_t row_end, ThreadPool* pool) {
     const RowForm form = row_form(w.type);
-    if (!form.decode || (x.format != ActivationFormat::Q8_32 && x.format != ActivationFormat::Q8_K)) return false;
+    if (!kernel.interleave || !form.decode || (x.format != ActivationFormat::Q8_32 && x.format != ActivationFormat::Q8_K)) return false;
     if (row_end <= row_begin || x.n_tokens == 0) return true;
 
     // Activations in the micro-kernel's form, computed once by the calling thread.

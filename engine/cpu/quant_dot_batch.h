@@ -82,8 +82,16 @@ struct BatchKernel {
     PanelTokens (*tokens_for)(const RowForm& form, ActivationFormat format) = nullptr;
 };
 
+// The kernels: AVX-512 VNNI on zmm registers (quant_dot_avx512.cpp); AVX-VNNI on ymm registers
+// (quant_dot_avxvnni.cpp), for CPUs with AVX-VNNI but no AVX-512; plain AVX2 with vpdpbusd
+// emulated by maddubs and madd (quant_dot_avx2_batch.cpp), for CPUs with neither. Each is empty
+// where the build has no such instruction set, and runs only where the CPU has it.
+extern const BatchKernel kAvx512Kernel;
+extern const BatchKernel kAvxVnniKernel;
+extern const BatchKernel kAvx2Kernel;
+
 // The whole product, threads included, for a block type with Q8_* activations; false (nothing
-// done) for a type the batch kernels do not cover.
+// done) for a type the batch kernels do not cover, or for an empty kernel.
 bool batch_matmul(const BatchKernel& kernel, const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
                   int64_t row_begin, int64_t row_end, ThreadPool* pool);
 

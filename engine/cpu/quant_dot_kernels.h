@@ -54,21 +54,6 @@ bool cpu_has_avx2();
 bool cpu_has_avx512(); // F, BW, VL and VNNI, on top of AVX2
 bool cpu_has_avxvnni(); // AVX-VNNI (VEX vpdpbusd on ymm, CPUID leaf 7 subleaf 1 EAX bit 4), on top of AVX2
 
-// The AVX-512 VNNI batch path (quant_dot_avx512.cpp): the whole product, threads included, for
-// a block type with Q8_* activations; false (nothing done) for a type it does not cover.
-bool avx512_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
-                         int64_t row_begin, int64_t row_end, ThreadPool* pool);
-
-// The same product with AVX-VNNI on ymm registers (quant_dot_avxvnni.cpp), for CPUs with
-// AVX-VNNI but no AVX-512; covers the same types.
-bool avxvnni_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
-                          int64_t row_begin, int64_t row_end, ThreadPool* pool);
-
-// The same product on plain AVX2 (quant_dot_avx2_batch.cpp, vpdpbusd emulated with maddubs and
-// madd), for CPUs with neither AVX-VNNI nor AVX-512; covers the same types.
-bool avx2_batch_matmul(const WeightMatrix& w, const ActivationView& x, float* y, int64_t y_stride,
-                       int64_t row_begin, int64_t row_end, ThreadPool* pool);
-
 // Runs body.template operator()<NT>(row, token) for every row in [row_begin, row_end) and every
 // group of NT (<= MaxTokens) consecutive tokens starting at `token`. Token groups are the outer
 // loop: the group's activations stay in L1 while the rows stream past.
