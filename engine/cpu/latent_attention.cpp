@@ -1,6 +1,7 @@
 #include "cpu/latent_attention.h"
 
 #include "core/error.h"
+#include "cpu/quant_dot_kernels.h"
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
@@ -75,10 +76,7 @@ __attribute__((target("avx2,fma,f16c"))) void accumulate_avx2(const LatentCache&
     }
 }
 
-bool have_avx2_f16c() {
-    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    return yes;
-}
+bool have_avx2_f16c() { return detail::cpu_has_avx2(); }
 
 bool have_avx512() {
     static const bool yes = have_avx2_f16c() && __builtin_cpu_supports("avx512f");

@@ -303,12 +303,12 @@ void quantize_activations(TensorType weight_type, const float* x, int64_t cols, 
         quantize(x + t0 * cols, cols, t1 - t0, block, out.quants.data() + t0 * cols,
                  out.scales.data() + t0 * scales_per_token, out.sums.data() + t0 * sums_per_token);
     };
-    constexpr int64_t kTokensPerTask = 16;
-    if (pool && n_tokens > kTokensPerTask) {
-        const int64_t n_tasks = (n_tokens + kTokensPerTask - 1) / kTokensPerTask;
+    constexpr int64_t kQuantizeTokensPerTask = 16;
+    if (pool && n_tokens > kQuantizeTokensPerTask) {
+        const int64_t n_tasks = (n_tokens + kQuantizeTokensPerTask - 1) / kQuantizeTokensPerTask;
         auto run_task = [&](size_t task) {
-            const int64_t t0 = static_cast<int64_t>(task) * kTokensPerTask;
-            run(t0, std::min(n_tokens, t0 + kTokensPerTask));
+            const int64_t t0 = static_cast<int64_t>(task) * kQuantizeTokensPerTask;
+            run(t0, std::min(n_tokens, t0 + kQuantizeTokensPerTask));
         };
         pool->parallel_for(static_cast<size_t>(n_tasks), [&run_task](size_t task, unsigned) { run_task(task); });
     } else {

@@ -6,6 +6,10 @@
 // times x carrying w's sign, so one maddubs multiplies signed by signed.
 #include "cpu/avx2_common.h"
 
+#if LATENT_HAVE_X86
+#include <cpuid.h>
+#endif
+
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -14,8 +18,12 @@ namespace latent::cpu::detail {
 
 bool cpu_has_avx2() {
 #if LATENT_HAVE_X86
-    static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                                  __builtin_cpu_supports("f16c");
+    // F16C through CPUID (leaf 1, ECX): clang 14's __builtin_cpu_supports does not know "f16c".
+    const auto has_f16c = [] {
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+    };
+    static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     return supported;
 #else
     return false;
