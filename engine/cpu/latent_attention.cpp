@@ -76,10 +76,8 @@ __attribute__((target("avx2,fma,f16c"))) void accumulate_avx2(const LatentCache&
     }
 }
 
-bool have_avx2_f16c() { return detail::cpu_has_avx2(); }
-
 bool have_avx512() {
-    static const bool yes = have_avx2_f16c() && __builtin_cpu_supports("avx512f");
+    static const bool yes = detail::cpu_has_avx2() && __builtin_cpu_supports("avx512f");
     return yes;
 }
 
@@ -301,7 +299,7 @@ bool kernel_supported(LatentAttentionKernel k) {
         return true;
 #ifdef LATENT_HAVE_X86
     case LatentAttentionKernel::Avx2:
-        return have_avx2_f16c();
+        return detail::cpu_has_avx2();
     case LatentAttentionKernel::Avx512:
         return have_avx512();
 #else

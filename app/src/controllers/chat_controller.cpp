@@ -12,8 +12,6 @@
 #include <QDateTime>
 #include <QFileInfo>
 #include <QGuiApplication>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QSaveFile>
 
 #include <algorithm>
@@ -204,8 +202,7 @@ bool ChatController::send(const QString& text) {
         conversation.updatedAt = now;
         conversation.model = modelFileName();
         conversation.systemPrompt = settings_->systemPrompt();
-        conversation.settings = QString::fromUtf8(
-            QJsonDocument(QJsonObject::fromVariantMap(settings_->toVariantMap())).toJson(QJsonDocument::Compact));
+        conversation.settings = settings_->toJson();
         store_->post([conversation](Database& db) { db.insertConversation(conversation); });
         conversations_.upsert(conversation);
         currentId_ = conversation.id;
@@ -235,8 +232,7 @@ bool ChatController::appendUserMessageAndAnswer(const QString& text) {
     messages_.append(user);
 
     // The conversation remembers the model and settings it was last used with.
-    const QString settingsJson = QString::fromUtf8(
-        QJsonDocument(QJsonObject::fromVariantMap(settings_->toVariantMap())).toJson(QJsonDocument::Compact));
+    const QString settingsJson = settings_->toJson();
     conversation->updatedAt = now;
     if (conversation->model != user.model || conversation->settings != settingsJson) {
         conversation->model = user.model;

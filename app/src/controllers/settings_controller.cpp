@@ -4,6 +4,9 @@
 
 #include "session/backend_factory.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
+
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -227,4 +230,8 @@ QVariantMap SettingsController::toVariantMap() const {
         {QStringLiteral("threads"), threads_},             {QStringLiteral("backend"), backend_},
         {QStringLiteral("themeMode"), themeMode_},
     };
+}
+
+QString SettingsController::toJson() const {
+    return QString::fromUtf8(QJsonDocument(QJsonObject::fromVariantMap(toVariantMap())).toJson(QJsonDocument::Compact));
 }

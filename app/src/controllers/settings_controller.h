@@ -67,6 +67,7 @@ public:
     LoadSettings loadSettings() const;
     SamplingSettings samplingSettings() const;
     QVariantMap toVariantMap() const; // as stored (keys = property names)
+    QString toJson() const;           // the same as one compact JSON object (conversations.settings)
 
 signals:
     void changed();

@@ -17,23 +17,27 @@ InferenceWorker::InferenceWorker(std::unique_ptr<ChatEngine> engine, QObject* pa
 
 InferenceWorker::~InferenceWorker() = default;
 
+namespace {
+
+// value = max(value, atLeast), atomically.
+void raiseTo(std::atomic<quint64>& value, quint64 atLeast) {
+    quint64 seen = value.load();
+    while (seen < atLeast && !value.compare_exchange_weak(seen, atLeast)) {
+    }
+}
+
+} // namespace
+
 void InferenceWorker::requestStop(quint64 requestId) {
     // Record the stop first, then flag the running request: generate() publishes current_
     // before it reads stoppedUpTo_, so whichever side comes second sees the other's write.
-    quint64 seen = stoppedUpTo_.load();
-    while (seen < requestId && !stoppedUpTo_.compare_exchange_weak(seen, requestId)) {
-    }
+    raiseTo(stoppedUpTo_, requestId);
     if (current_.load() == requestId) stop_.store(true);
 }
 
 quint64 InferenceWorker::issueLoadTicket() { return ++loadTickets_; }
 
-void InferenceWorker::cancelLoad() {
-    const quint64 issued = loadTickets_.load();
-    quint64 seen = loadsCancelledUpTo_.load();
-    while (seen < issued && !loadsCancelledUpTo_.compare_exchange_weak(seen, issued)) {
-    }
-}
+void InferenceWorker::cancelLoad() { raiseTo(loadsCancelledUpTo_, loadTickets_.load()); }
 
 void InferenceWorker::loadModel(quint64 ticket, const QString& path, const LoadSettings& settings) {
     const auto cancelled = [this, ticket] { return loadsCancelledUpTo_.load() >= ticket; };
