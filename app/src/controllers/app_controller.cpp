@@ -38,6 +38,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     });
     connect(store_.get(), &StorageThread::storageError, this,
             [](const QString& message) { spdlog::error("chat history: {}", message.toStdString()); });
+    connect(store_.get(), &StorageThread::backlogChanged, this, &AppController::onBacklogChanged);
 
     settings_ = std::make_unique<SettingsController>(store_.get());
     model_ = std::make_unique<ModelController>(worker_, settings_.get(), store_.get());
@@ -72,6 +73,59 @@ void AppController::setNotice(const QString& text) {
     if (text == notice_) return;
     notice_ = text;
     emit noticeChanged();
+}
+
+void AppController::onBacklogChanged(const StorageBacklog& backlog) {
+    const bool wasSaved = backlog_.writes == 0;
+    backlog_ = backlog;
+    if (backlog.writes == 0) {
+        spdlog::info("chat history: everything is saved again");
+        if (waitingToQuit_) {
+            setWaitingToQuit(false);
+            quitApproved_ = true;
+            emit quitApproved();
+        }
+    } else if (wasSaved) {
+        spdlog::warn("chat history: {} message(s) and {} change(s) are not saved yet: {} ({})", backlog.messageIds.size(),
+                     backlog.writes, backlog.reason.toStdString(), backlog.detail.toStdString());
+    }
+    emit unsavedChanged();
+}
+
+void AppController::retrySaving() {
+    spdlog::info("chat history: trying the {} unsaved change(s) again", backlog_.writes);
+    store_->retryNow();
+}
+
+bool AppController::requestQuit() {
+    if (quitApproved_ || backlog_.writes == 0) return true;
+    spdlog::warn("quit asked with {} unsaved message(s) ({}); asking what to do", backlog_.messageIds.size(),
+                 backlog_.reason.toStdString());
+    emit quitConfirmationNeeded();
+    return false;
+}
+
+void AppController::quitAnyway() {
+    if (backlog_.writes > 0)
+        spdlog::error("quitting with {} unsaved message(s) and {} change(s) ({}); the last attempt at exit is logged",
+                      backlog_.messageIds.size(), backlog_.writes, backlog_.reason.toStdString());
+    setWaitingToQuit(false);
+    quitApproved_ = true;
+    emit quitApproved();
+}
+
+void AppController::waitThenQuit() {
+    if (backlog_.writes == 0) return quitAnyway();
+    setWaitingToQuit(true);
+    store_->retryNow();
+}
+
+void AppController::cancelQuit() { setWaitingToQuit(false); }
+
+void AppController::setWaitingToQuit(bool waiting) {
+    if (waiting == waitingToQuit_) return;
+    waitingToQuit_ = waiting;
+    emit waitingToQuitChanged();
 }
 
 void AppController::onOpened(const Database::OpenReport& report) {

@@ -7,6 +7,7 @@
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
 #include "storage/database.h"
+#include "storage/pending_writes.h"
 
 #include <QObject>
 #include <QThread>
@@ -30,6 +31,13 @@ class AppController : public QObject {
     // Something the user must be told once (a damaged database moved aside, a failed open, a
     // migration backup); "" when nothing.
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
+    // Writes of the history waiting to reach the disk (a full disk, an I/O error, a read-only or
+    // busy database): they are kept in memory and retried; see StorageThread.
+    Q_PROPERTY(int unsavedMessages READ unsavedMessages NOTIFY unsavedChanged) // messages not saved yet
+    Q_PROPERTY(int unsavedWrites READ unsavedWrites NOTIFY unsavedChanged)     // changes of any kind
+    Q_PROPERTY(QString unsavedReason READ unsavedReason NOTIFY unsavedChanged) // "the disk is full"; "" when saved
+    // The user chose to wait at quit: the app quits once everything is saved.
+    Q_PROPERTY(bool waitingToQuit READ waitingToQuit NOTIFY waitingToQuitChanged)
 public:
     // Opens <dataDir>/latent.db on the storage thread; loads `modelPath` when not empty once
     // the settings are read.
@@ -47,13 +55,34 @@ public:
     QString notice() const { return notice_; }
     Q_INVOKABLE void dismissNotice();
 
+    int unsavedMessages() const { return static_cast<int>(backlog_.messageIds.size()); }
+    int unsavedWrites() const { return backlog_.writes; }
+    QString unsavedReason() const { return backlog_.reason; }
+    bool waitingToQuit() const { return waitingToQuit_; }
+    Q_INVOKABLE void retrySaving();
+    // The window asks before it closes (Ctrl+Q, the close button): true when it may (nothing
+    // waits to be saved, or the user chose to quit anyway); otherwise quitConfirmationNeeded()
+    // and false. The user then picks: save elsewhere (ChatController::exportUnsaved, then
+    // quitAnyway()), wait (waitThenQuit()) or quitAnyway(). SIGTERM does not ask: the storage
+    // thread makes one last attempt at exit and logs what could not be saved.
+    Q_INVOKABLE bool requestQuit();
+    Q_INVOKABLE void quitAnyway();   // logs what is left unsaved, then quitApproved()
+    Q_INVOKABLE void waitThenQuit(); // retries now; quitApproved() once everything is saved
+    Q_INVOKABLE void cancelQuit();   // back to the chat; the retries go on
+
 signals:
     void readyChanged();
     void noticeChanged();
+    void unsavedChanged();
+    void waitingToQuitChanged();
+    void quitConfirmationNeeded();
+    void quitApproved(); // the window may close now
 
 private:
     void onOpened(const Database::OpenReport& report);
     void setNotice(const QString& text);
+    void onBacklogChanged(const StorageBacklog& backlog);
+    void setWaitingToQuit(bool waiting);
 
     QString dataDir_;
     QString modelPath_; // loaded once the settings are read
@@ -65,4 +94,7 @@ private:
     std::unique_ptr<ChatController> chat_;
     bool ready_ = false;
     QString notice_;
+    StorageBacklog backlog_;
+    bool waitingToQuit_ = false;
+    bool quitApproved_ = false;
 };

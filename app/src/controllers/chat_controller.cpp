@@ -31,6 +31,15 @@ struct ExportOutcome {
     QString message;
 };
 
+// Runs on the storage thread: `bytes` to `path`, replaced atomically.
+ExportOutcome writeExport(const QString& path, const QByteArray& bytes) {
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly)) return ExportOutcome{false, QStringLiteral("Cannot write %1: %2").arg(path, out.errorString())};
+    out.write(bytes);
+    if (!out.commit()) return ExportOutcome{false, QStringLiteral("Cannot write %1: %2").arg(path, out.errorString())};
+    return ExportOutcome{true, QString()};
+}
+
 } // namespace
 
 ChatController::ChatController(StorageThread* store, InferenceWorker* worker, ModelController* model,
@@ -54,6 +63,8 @@ ChatController::ChatController(StorageThread* store, InferenceWorker* worker, Mo
         emit statsChanged();
     });
     connect(store_, &StorageThread::storageError, this, &ChatController::errorOccurred);
+    connect(store_, &StorageThread::backlogChanged, this,
+            [this](const StorageBacklog& backlog) { messages_.setUnsaved(backlog.messageIds); });
 }
 
 ChatController::~ChatController() = default;
@@ -103,7 +114,7 @@ void ChatController::touchConversation(qint64 id, qint64 when) {
     auto row = conversations_.find(id);
     if (!row) return;
     row->updatedAt = when;
-    store_->post([id, when](Database& db) { db.touchConversation(id, when); });
+    store_->write(StorageWrite::touchConversation(id, when));
     conversations_.upsert(*row);
 }
 
@@ -131,14 +142,19 @@ void ChatController::loadMessages(qint64 conversationId) {
         std::vector<MessageRecord> rows;
         QString error;
     };
-    store_->query<Loaded>(
+    store_->queryWithPending<Loaded>(
         this,
-        [conversationId](Database& db) {
+        [conversationId](const Database* db, const PendingWrites& pending) {
+            Loaded loaded;
             try {
-                return Loaded{db.messages(conversationId), QString()};
+                if (db) loaded.rows = db->messages(conversationId);
             } catch (const std::exception& e) {
-                return Loaded{{}, QString::fromUtf8(e.what())};
+                loaded.error = QString::fromUtf8(e.what());
             }
+            // Messages shown before a write failed are still shown.
+            std::optional<ConversationRecord> conversation;
+            pending.applyTo(conversationId, conversation, loaded.rows);
+            return loaded;
         },
         [this, serial, conversationId](Loaded loaded) {
             if (serial != loadSerial_) return;
@@ -172,7 +188,7 @@ void ChatController::renameConversation(qint64 id, const QString& title) {
     auto row = conversations_.find(id);
     if (trimmed.isEmpty() || !row || row->title == trimmed) return;
     row->title = trimmed;
-    store_->post([id, trimmed](Database& db) { db.renameConversation(id, trimmed); });
+    store_->write(StorageWrite::renameConversation(id, trimmed));
     conversations_.upsert(*row);
     if (id == currentId_) emit currentConversationChanged();
     rerunSearch();
@@ -181,7 +197,7 @@ void ChatController::renameConversation(qint64 id, const QString& title) {
 void ChatController::deleteConversation(qint64 id) {
     if (conversations_.indexOf(id) < 0) return;
     if (activeRequest_ != 0 && answer_.conversationId == id) stopActive();
-    store_->post([id](Database& db) { db.deleteConversation(id); });
+    store_->write(StorageWrite::deleteConversation(id));
     conversations_.remove(id);
     if (id == currentId_) showConversation(0);
     rerunSearch();
@@ -203,7 +219,7 @@ bool ChatController::send(const QString& text) {
         conversation.model = modelFileName();
         conversation.systemPrompt = settings_->systemPrompt();
         conversation.settings = settings_->toJson();
-        store_->post([conversation](Database& db) { db.insertConversation(conversation); });
+        store_->write(StorageWrite::insertConversation(conversation));
         conversations_.upsert(conversation);
         currentId_ = conversation.id;
         ++loadSerial_;
@@ -228,7 +244,7 @@ bool ChatController::appendUserMessageAndAnswer(const QString& text) {
     user.status = MessageStatus::Complete;
     user.createdAt = now;
     user.model = modelFileName();
-    store_->post([user](Database& db) { db.insertMessage(user); }); // committed when sent
+    store_->write(StorageWrite::insertMessage(user)); // committed when sent
     messages_.append(user);
 
     // The conversation remembers the model and settings it was last used with.
@@ -238,7 +254,7 @@ bool ChatController::appendUserMessageAndAnswer(const QString& text) {
         conversation->model = user.model;
         conversation->settings = settingsJson;
         const ConversationRecord updated = *conversation;
-        store_->post([updated](Database& db) { db.updateConversation(updated); });
+        store_->write(StorageWrite::updateConversation(updated));
     }
     conversations_.upsert(*conversation);
 
@@ -256,7 +272,7 @@ void ChatController::startAnswer(const std::vector<MessageRecord>& history) {
     answer.status = MessageStatus::Streaming;
     answer.createdAt = nowMs();
     answer.model = modelFileName();
-    store_->post([answer](Database& db) { db.insertMessage(answer); });
+    store_->write(StorageWrite::insertMessage(answer));
     messages_.append(answer);
 
     answer_ = answer;
@@ -311,7 +327,7 @@ void ChatController::regenerate() {
     if (rows.empty() || rows.back().role != MessageRole::Assistant) return;
     const qint64 conversationId = currentId_;
     const qint64 fromId = rows.back().id;
-    store_->post([conversationId, fromId](Database& db) { db.deleteMessagesFrom(conversationId, fromId); });
+    store_->write(StorageWrite::deleteMessagesFrom(conversationId, fromId));
     messages_.removeFrom(fromId);
     startAnswer(messages_.rows());
 }
@@ -322,7 +338,7 @@ void ChatController::editAndResend(qint64 messageId, const QString& text) {
     const auto row = messages_.find(messageId);
     if (!row || row->role != MessageRole::User || row->conversationId != currentId_) return;
     const qint64 conversationId = currentId_;
-    store_->post([conversationId, messageId](Database& db) { db.deleteMessagesFrom(conversationId, messageId); });
+    store_->write(StorageWrite::deleteMessagesFrom(conversationId, messageId));
     messages_.removeFrom(messageId);
     appendUserMessageAndAnswer(trimmed);
 }
@@ -349,8 +365,8 @@ void ChatController::onTextAppended(quint64 requestId, const QString& text) {
 
     answerDirty_ = true;
     const qint64 elapsed = sinceCheckpoint_.elapsed();
-    if (elapsed >= kCheckpointMs) checkpoint();
-    else if (!checkpointTimer_.isActive()) checkpointTimer_.start(static_cast<int>(kCheckpointMs - elapsed));
+    if (elapsed >= checkpointMs_) checkpoint();
+    else if (!checkpointTimer_.isActive()) checkpointTimer_.start(static_cast<int>(checkpointMs_ - elapsed));
 }
 
 void ChatController::checkpoint() {
@@ -359,12 +375,9 @@ void ChatController::checkpoint() {
     if (!answerDirty_) return;
     answerDirty_ = false;
     if (!answerConversationExists()) return; // deleted while streaming
-    const qint64 id = answer_.id;
-    const QString content = answer_.content;
-    const QString reasoning = answer_.reasoning;
-    store_->post([id, content, reasoning](Database& db) {
-        db.updateMessageText(id, content, reasoning, MessageStatus::Streaming);
-    });
+    MessageRecord text = answer_;
+    text.status = MessageStatus::Streaming;
+    store_->write(StorageWrite::updateMessageText(text));
 }
 
 void ChatController::onGenerationFinished(quint64 requestId, const EngineResult& result) {
@@ -421,7 +434,7 @@ void ChatController::onGenerationFinished(quint64 requestId, const EngineResult&
     activeRequest_ = 0;
     // Its own conversation, whichever one is displayed now (unless it was deleted meanwhile).
     if (answerConversationExists()) {
-        store_->post([record](Database& db) { db.updateMessage(record); });
+        store_->write(StorageWrite::updateMessage(record));
         touchConversation(record.conversationId, nowMs());
     }
     if (record.conversationId == currentId_) messages_.replace(record);
@@ -469,37 +482,55 @@ void ChatController::copyToClipboard(const QString& text) {
     if (qobject_cast<QGuiApplication*>(QCoreApplication::instance())) QGuiApplication::clipboard()->setText(text);
 }
 
-void ChatController::exportConversation(qint64 id, const QUrl& file, const QString& format) {
-    const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString(QUrl::PreferLocalFile);
-    const QString kind = format.trimmed().toLower();
+bool ChatController::exportTarget(const QUrl& file, const QString& format, QString& path, QString& kind) {
+    path = file.isLocalFile() ? file.toLocalFile() : file.toString(QUrl::PreferLocalFile);
+    kind = format.trimmed().toLower();
     if (path.isEmpty()) {
         emit exportFinished(path, false, QStringLiteral("No file was chosen."));
-        return;
+        return false;
     }
     if (kind != QLatin1String("markdown") && kind != QLatin1String("json")) {
         emit exportFinished(path, false, QStringLiteral("Unknown export format \"%1\".").arg(format));
-        return;
+        return false;
     }
-    store_->query<ExportOutcome>(
+    return true;
+}
+
+void ChatController::exportConversation(qint64 id, const QUrl& file, const QString& format) {
+    QString path;
+    QString kind;
+    if (!exportTarget(file, format, path, kind)) return;
+    store_->queryWithPending<ExportOutcome>(
         this,
-        [id, path, kind](Database& db) {
+        [id, path, kind](const Database* db, const PendingWrites& pending) {
             try {
-                const auto conversation = db.conversation(id);
+                std::optional<ConversationRecord> conversation = db ? db->conversation(id) : std::nullopt;
+                std::vector<MessageRecord> messages = db ? db->messages(id) : std::vector<MessageRecord>();
+                pending.applyTo(id, conversation, messages);
                 if (!conversation) return ExportOutcome{false, QStringLiteral("The conversation no longer exists.")};
-                const std::vector<MessageRecord> messages = db.messages(id);
-                const QByteArray bytes = kind == QLatin1String("json")
-                                             ? conversationToJson(*conversation, messages)
-                                             : conversationToMarkdown(*conversation, messages).toUtf8();
-                QSaveFile out(path);
-                if (!out.open(QIODevice::WriteOnly))
-                    return ExportOutcome{false, QStringLiteral("Cannot write %1: %2").arg(path, out.errorString())};
-                out.write(bytes);
-                if (!out.commit())
-                    return ExportOutcome{false, QStringLiteral("Cannot write %1: %2").arg(path, out.errorString())};
-                return ExportOutcome{true, QString()};
+                return writeExport(path, kind == QLatin1String("json") ? conversationToJson(*conversation, messages)
+                                                                      : conversationToMarkdown(*conversation, messages).toUtf8());
             } catch (const std::exception& e) {
                 return ExportOutcome{false, QString::fromUtf8(e.what())};
             }
+        },
+        [this, path](ExportOutcome outcome) { emit exportFinished(path, outcome.ok, outcome.message); });
+}
+
+void ChatController::exportUnsaved(const QUrl& file, const QString& format) {
+    QString path;
+    QString kind;
+    if (!exportTarget(file, format, path, kind)) return;
+    store_->queryWithPending<ExportOutcome>(
+        this,
+        [path, kind](const Database* db, const PendingWrites& pending) {
+            const std::vector<ConversationSnapshot> unsaved = pending.snapshots(db);
+            if (unsaved.empty()) return ExportOutcome{false, QStringLiteral("No conversation is waiting to be saved.")};
+            const ExportOutcome outcome = writeExport(path, kind == QLatin1String("json") ? conversationsToJson(unsaved)
+                                                                                        : conversationsToMarkdown(unsaved).toUtf8());
+            if (outcome.ok)
+                qInfo("storage: %zu unsaved conversation(s) exported to %s", unsaved.size(), qPrintable(path));
+            return outcome;
         },
         [this, path](ExportOutcome outcome) { emit exportFinished(path, outcome.ok, outcome.message); });
 }

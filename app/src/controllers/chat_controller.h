@@ -1,7 +1,9 @@
 // Conversations and the chat turn: the GUI-thread side of sending, streaming, stopping,
 // regenerating and editing. Writes go to the StorageThread as they happen (the user message
 // when sent; the streaming answer at least every kCheckpointMs; the final answer at the end),
-// inference goes to the InferenceWorker; nothing here blocks.
+// inference goes to the InferenceWorker; nothing here blocks. Writes the disk refuses wait in
+// the storage thread's memory: messages show "saved" false until they reach the disk, and
+// reads of a conversation include them.
 //
 // Switching conversation, starting a new one, deleting the current one or loading another
 // model while an answer streams stops that answer first: it is finalised as "stopped" in the
@@ -78,8 +80,15 @@ public:
     Q_INVOKABLE void regenerate();                             // replaces the last assistant answer
     Q_INVOKABLE void editAndResend(qint64 messageId, const QString& text); // a user message; later turns replaced
     Q_INVOKABLE void copyToClipboard(const QString& text);
-    // format: "markdown" or "json"; written on the storage thread; exportFinished follows.
+    // format: "markdown" or "json"; written on the storage thread (with writes that are still
+    // waiting to be saved included); exportFinished follows.
     Q_INVOKABLE void exportConversation(qint64 id, const QUrl& file, const QString& format);
+    // Every conversation with writes still waiting to reach the disk, as the user sees it, in one
+    // file (save elsewhere when the disk is full); exportFinished follows.
+    Q_INVOKABLE void exportUnsaved(const QUrl& file, const QString& format);
+
+    // How often a streaming answer is committed (kCheckpointMs unless a test asks otherwise).
+    void setCheckpointInterval(int ms) { checkpointMs_ = ms; }
 
     // At exit, after the inference thread has been joined: an answer still marked active
     // (its result never arrived) is finalised as stopped with the text received so far.
@@ -113,6 +122,8 @@ private:
     void onTextAppended(quint64 requestId, const QString& text);
     void onGenerationFinished(quint64 requestId, const EngineResult& result);
     void checkpoint();                                     // commit the streaming answer
+    // Path and format of an export, or exportFinished(false) and false when they are unusable.
+    bool exportTarget(const QUrl& file, const QString& format, QString& path, QString& kind);
     std::vector<ChatTurn> turnsFor(const std::vector<MessageRecord>& history) const;
 
     StorageThread* store_;
@@ -138,6 +149,7 @@ private:
     QString answerText_;          // raw streamed text (reasoning included)
     bool answerStartedInReasoning_ = false;
     QElapsedTimer sinceCheckpoint_;
+    int checkpointMs_ = kCheckpointMs;
     QTimer checkpointTimer_;     // single shot: commits text that arrived before a pause
     bool answerDirty_ = false;   // text received since the last checkpoint
     bool messagesLoading_ = false; // the selected conversation's messages are being read

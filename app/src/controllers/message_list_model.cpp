@@ -38,6 +38,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
     case CreatedAtRole: return QDateTime::fromMSecsSinceEpoch(row.createdAt);
     case ModelRole: return row.model;
     case IsLastRole: return i + 1 == rows_.size();
+    case SavedRole: return !unsaved_.contains(row.id);
     default: return {};
     }
 }
@@ -48,6 +49,7 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
         {ReasoningRole, "reasoning"},   {ThinkingRole, "thinking"}, {StatusRole, "status"},
         {ErrorTextRole, "errorText"},   {BlocksRole, "blocks"},     {StatsTextRole, "statsText"},
         {CreatedAtRole, "createdAt"},   {ModelRole, "model"},       {IsLastRole, "isLast"},
+        {SavedRole, "saved"},
     };
 }
 
@@ -137,6 +139,16 @@ void MessageListModel::clear() {
     thinking_.clear();
     endResetModel();
     emit countChanged();
+}
+
+void MessageListModel::setUnsaved(const QList<qint64>& ids) {
+    QSet<qint64> now(ids.begin(), ids.end());
+    if (now == unsaved_) return;
+    std::swap(now, unsaved_);
+    for (int at = 0; at < rowCount(); ++at) {
+        const qint64 id = rows_[static_cast<size_t>(at)].id;
+        if (now.contains(id) != unsaved_.contains(id)) emit dataChanged(index(at), index(at), {SavedRole});
+    }
 }
 
 int MessageListModel::indexOf(qint64 id) const {

@@ -5,6 +5,7 @@
 #include "storage/records.h"
 
 #include <QAbstractListModel>
+#include <QSet>
 #include <QtQml/qqmlregistration.h>
 
 #include <optional>
@@ -29,6 +30,7 @@ public:
         CreatedAtRole,     // "createdAt": QDateTime (local)
         ModelRole,         // "model"
         IsLastRole,        // "isLast": bool, the last message of the conversation
+        SavedRole,         // "saved": bool, false while a write of it waits to reach the disk
     };
     Q_ENUM(Role)
 
@@ -45,6 +47,8 @@ public:
     void replace(const MessageRecord& row);      // the row with row.id, every field
     void removeFrom(qint64 id);                  // rows with id >= id
     void clear();
+    // The messages whose writes are waiting (StorageBacklog::messageIds): their "saved" is false.
+    void setUnsaved(const QList<qint64>& ids);
     int indexOf(qint64 id) const;
     std::optional<MessageRecord> find(qint64 id) const;
     const std::vector<MessageRecord>& rows() const { return rows_; }
@@ -55,4 +59,5 @@ signals:
 private:
     std::vector<MessageRecord> rows_;
     std::vector<bool> thinking_;
+    QSet<qint64> unsaved_;
 };

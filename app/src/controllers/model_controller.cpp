@@ -86,7 +86,7 @@ void ModelController::setRecentModels(const QStringList& paths) {
 void ModelController::persistRecent() {
     if (!store_) return;
     const QStringList list = recent_;
-    store_->post([list](Database& db) { db.setSetting(QStringLiteral("recentModels"), list); });
+    store_->write(StorageWrite::setSetting(QStringLiteral("recentModels"), list));
 }
 
 void ModelController::load(const QString& pathOrUrl) {

@@ -80,7 +80,7 @@ int SettingsController::hardwareThreads() const {
 void SettingsController::persist(const char* key, const QVariant& value) {
     if (!store_) return;
     const QString k = QString::fromLatin1(key);
-    store_->post([k, value](Database& db) { db.setSetting(k, value); });
+    store_->write(StorageWrite::setSetting(k, value));
 }
 
 void SettingsController::setSystemPrompt(const QString& v) {

@@ -247,7 +247,9 @@ QString conversationToMarkdown(const ConversationRecord& conversation, const std
     return out.join(QStringLiteral("\n\n")) + u'\n';
 }
 
-QByteArray conversationToJson(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages) {
+namespace {
+
+QJsonObject conversationJsonObject(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages) {
     QJsonArray list;
     for (const MessageRecord& m : messages) {
         QJsonObject o;
@@ -270,6 +272,26 @@ QByteArray conversationToJson(const ConversationRecord& conversation, const std:
     root.insert(QStringLiteral("model"), conversation.model);
     root.insert(QStringLiteral("systemPrompt"), conversation.systemPrompt);
     root.insert(QStringLiteral("messages"), list);
+    return root;
+}
+
+} // namespace
+
+QByteArray conversationToJson(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages) {
+    return QJsonDocument(conversationJsonObject(conversation, messages)).toJson(QJsonDocument::Indented);
+}
+
+QString conversationsToMarkdown(const std::vector<ConversationSnapshot>& conversations) {
+    QStringList parts;
+    for (const ConversationSnapshot& c : conversations) parts << conversationToMarkdown(c.conversation, c.messages);
+    return parts.join(QStringLiteral("\n\n---\n\n"));
+}
+
+QByteArray conversationsToJson(const std::vector<ConversationSnapshot>& conversations) {
+    QJsonArray list;
+    for (const ConversationSnapshot& c : conversations) list.append(conversationJsonObject(c.conversation, c.messages));
+    QJsonObject root;
+    root.insert(QStringLiteral("conversations"), list);
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 

@@ -1,6 +1,7 @@
 // Pure text helpers for presentation and export (tested on their own).
 #pragma once
 
+#include "storage/pending_writes.h"
 #include "storage/records.h"
 
 #include <QByteArray>
@@ -30,6 +31,10 @@ QString messageStatsText(const MessageRecord& message);
 // Export of a whole conversation.
 QString conversationToMarkdown(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages);
 QByteArray conversationToJson(const ConversationRecord& conversation, const std::vector<MessageRecord>& messages);
+// Several conversations in one file (the export of unsaved ones): Markdown documents joined by a
+// horizontal rule; JSON as {"conversations": [<the object conversationToJson writes>, …]}.
+QString conversationsToMarkdown(const std::vector<ConversationSnapshot>& conversations);
+QByteArray conversationsToJson(const std::vector<ConversationSnapshot>& conversations);
 
 // Human-readable sizes for the model panel: binary units with three significant digits,
 // trailing zeros dropped ("512 B", "1.5 KiB", "9.66 GiB").
