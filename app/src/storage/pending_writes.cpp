@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <exception>
 #include <iterator>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -276,11 +277,17 @@ bool PendingWrites::add(StorageWrite write) {
     case Kind::UpdateConversation:
     case Kind::RenameConversation:
     case Kind::TouchConversation:
-        for (auto it = writes_.rbegin(); it != writes_.rend(); ++it)
+        for (auto it = writes_.rbegin(); it != writes_.rend(); ++it) {
+            // Inserting a message raises its conversation's updated_at: a later update or touch
+            // of that column must stay after it.
+            if (it->kind == Kind::InsertMessage && it->message.conversationId == conversationId &&
+                write.kind != Kind::RenameConversation)
+                break;
             if ((it->kind == Kind::InsertConversation || isConversationChange(it->kind)) && it->conversation.id == conversationId) {
                 if (foldConversation(*it, write)) return false;
                 break;
             }
+        }
         break;
     case Kind::SetSetting:
         for (StorageWrite& pending : writes_)
@@ -301,14 +308,7 @@ bool PendingWrites::add(StorageWrite write) {
         if (neverSaved) return false;
         break;
     }
-    case Kind::DeleteMessagesFrom:
-        writes_.erase(std::remove_if(writes_.begin(), writes_.end(),
-                                     [&](const StorageWrite& pending) {
-                                         return pending.conversationId() == conversationId &&
-                                                pending.savedMessageId() >= write.message.id;
-                                     }),
-                      writes_.end());
-        break;
+    case Kind::DeleteMessagesFrom: // kept: an insert before it raised the conversation's updated_at
     case Kind::InsertConversation:
     case Kind::InsertMessage: break;
     }
@@ -319,15 +319,17 @@ bool PendingWrites::add(StorageWrite write) {
 StorageBacklog PendingWrites::backlog(const QString& reason, const QString& detail) const {
     StorageBacklog out;
     if (writes_.empty()) return out;
-    std::set<qint64> messages;
+    std::map<qint64, qint64> messages; // message id → its conversation
     std::set<qint64> conversations;
     for (const StorageWrite& write : writes_) {
-        if (const qint64 id = write.savedMessageId()) messages.insert(id);
+        if (const qint64 id = write.savedMessageId()) messages[id] = write.message.conversationId;
+        if (write.kind == Kind::DeleteMessagesFrom) // deleted messages are no longer shown
+            std::erase_if(messages, [&](const auto& m) { return m.second == write.message.conversationId && m.first >= write.message.id; });
         if (const qint64 id = write.conversationId(); id != 0 && write.kind != Kind::DeleteConversation)
             conversations.insert(id);
     }
     out.writes = static_cast<int>(writes_.size());
-    out.messageIds = QList<qint64>(messages.begin(), messages.end());
+    for (const auto& m : messages) out.messageIds << m.first;
     out.conversationIds = QList<qint64>(conversations.begin(), conversations.end());
     out.reason = reason;
     out.detail = detail;

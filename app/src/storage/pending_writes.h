@@ -13,7 +13,9 @@
 //   - a setting replaces the same setting; a conversation update, rename or touch folds into
 //     the conversation's pending insert or replaces the same kind of pending write;
 //   - deleting a conversation drops its pending writes (and is itself dropped when the
-//     conversation never reached the disk); deleting messages drops their pending writes.
+//     conversation never reached the disk); deleted messages no longer count as unsaved.
+// A random test checks that replaying the folded writes gives the same database as applying
+// every write as it came.
 // Used on the storage thread only (no locking).
 #pragma once
 

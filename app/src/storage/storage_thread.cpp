@@ -19,7 +19,7 @@ class StorageThread::Worker : public QObject {
 public:
     explicit Worker(StorageThread* owner) : owner_(owner) {
         retryTimer_.setSingleShot(true);
-        connect(&retryTimer_, &QTimer::timeout, this, [this] { drain(); });
+        connect(&retryTimer_, &QTimer::timeout, this, [this] { drain(Trigger::Timer); });
     }
 
     std::unique_ptr<Database> database;
@@ -28,26 +28,27 @@ public:
         if (!pending_.empty()) {
             // Behind what is pending, whatever it is: order is what keeps foreign keys satisfied.
             pending_.add(std::move(write));
-            drain();
+            drain(Trigger::Write);
         } else if (!attempt(write)) {
             pending_.add(std::move(write));
-            failed();
+            failed(Trigger::Write);
         }
     }
 
-    void retryNow() {
-        retryDelayMs_ = 0;
-        drain();
-    }
+    void retryNow() { drain(Trigger::Now); }
+
+    // What started an attempt: the back-off timer (the next delay doubles), a new write (the
+    // timer keeps running as it was) or retryNow() (the back-off starts again).
+    enum class Trigger { Timer, Write, Now };
 
     // Runs the pending writes in order until one fails (kept, retried later) or none is left.
-    void drain() {
-        retryTimer_.stop();
+    void drain(Trigger trigger) {
         const std::size_t before = pending_.size();
         while (!pending_.empty()) {
-            if (!attempt(pending_.front())) return failed();
+            if (!attempt(pending_.front())) return failed(trigger);
             pending_.popFront();
         }
+        retryTimer_.stop();
         if (before > 0) {
             qInfo("storage: the %zu write(s) that were waiting are saved", before);
             retryDelayMs_ = 0;
@@ -59,8 +60,8 @@ public:
 
     // At exit: one last attempt, then every write that still could not be saved is logged.
     void finish() {
-        if (pending_.empty()) return;
-        drain();
+        if (!pending_.empty()) drain(Trigger::Now);
+        retryTimer_.stop(); // on its own thread, before the worker is deleted on another
         if (pending_.empty()) return;
         qCritical("storage: %zu write(s) could not be saved before the app ended (%s; %s): %s", pending_.size(),
                   qPrintable(reason_), qPrintable(detail_), qPrintable(pending_.describe(1000)));
@@ -102,13 +103,14 @@ private:
 
     // After a failed attempt: a retry is scheduled with back-off, the failure logged and the
     // backlog published.
-    void failed() {
-        if (database) {
-            retryDelayMs_ = retryDelayMs_ == 0 ? kFirstRetryMs : std::min(retryDelayMs_ * 2, kMaxRetryMs);
+    void failed(Trigger trigger) {
+        if (database && !(trigger == Trigger::Write && retryTimer_.isActive())) {
+            if (trigger == Trigger::Timer && retryDelayMs_ > 0) retryDelayMs_ = std::min(retryDelayMs_ * 2, kMaxRetryMs);
+            else if (trigger == Trigger::Now || retryDelayMs_ == 0) retryDelayMs_ = kFirstRetryMs;
             retryTimer_.start(retryDelayMs_);
         }
-        qWarning("storage: %s (%s); %zu write(s) kept in memory, next attempt in %d ms", qPrintable(detail_),
-                 qPrintable(reason_), pending_.size(), database ? retryDelayMs_ : -1);
+        qWarning("storage: %s (%s); %zu write(s) kept in memory, next attempt in %d ms (-1: none due)", qPrintable(detail_),
+                 qPrintable(reason_), pending_.size(), retryTimer_.isActive() ? retryTimer_.remainingTime() : -1);
         publish();
     }
 
