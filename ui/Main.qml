@@ -1,6 +1,7 @@
 // The main window: Sidebar | chat area (header with the title and the model button, the
-// notice banner, the chat or the first-run screen, the composer, the status line), the model
-// drawer, the settings dialog, notifications and the keyboard shortcuts.
+// notice banner, the unsaved-messages banner, the chat or the first-run screen, the composer,
+// the status line), the model drawer, the settings dialog, notifications, the keyboard
+// shortcuts, and the question asked when closing with messages not saved yet.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -58,6 +59,8 @@ ApplicationWindow {
     }
 
     Component.onCompleted: composer.focusInput()
+    // Ctrl+Q and the close button both come here; SIGTERM quits without asking.
+    onClosing: (close) => { close.accepted = window.app.requestQuit() }
 
     RowLayout {
         anchors.fill: parent
@@ -89,6 +92,16 @@ ApplicationWindow {
                 Layout.fillWidth: true
                 text: window.app.notice
                 onDismissed: window.app.dismissNotice()
+            }
+
+            NoticeBanner {
+                objectName: "unsavedBanner"
+                Layout.fillWidth: true
+                dismissable: false
+                dotColor: Theme.danger
+                actionText: qsTr("Retry now")
+                text: window.app.unsavedText
+                onActionTriggered: window.app.retrySaving()
             }
 
             Item {
@@ -176,6 +189,12 @@ ApplicationWindow {
         onReloadRequested: window.modelController.reload()
     }
 
+    UnsavedQuitDialog {
+        id: unsavedQuitDialog
+        parent: Overlay.overlay
+        app: window.app
+    }
+
     FileDialog {
         id: modelFileDialog
         title: qsTr("Open a GGUF model")
@@ -196,6 +215,11 @@ ApplicationWindow {
             toasts.show(ok ? qsTr("Exported to %1").arg(path) : qsTr("Export failed: %1").arg(message),
                         ok ? "info" : "error")
         }
+    }
+    Connections {
+        target: window.app
+        function onQuitConfirmationNeeded() { unsavedQuitDialog.open() }
+        function onQuitApproved() { window.close() }
     }
     Connections {
         target: window.modelController
@@ -234,6 +258,6 @@ ApplicationWindow {
     Shortcut {
         sequence: "Ctrl+Q"
         context: Qt.ApplicationShortcut
-        onActivated: Qt.quit()
+        onActivated: window.close()
     }
 }

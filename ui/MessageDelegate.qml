@@ -1,7 +1,8 @@
 // One message of the chat. User messages are right-aligned bubbles (editable: Save & resend
 // replaces the later turns); assistant messages use the full column: the thinking block, the
 // answer as Markdown and code blocks, the status (stopped / interrupted / failed), the stats
-// and the actions (Copy, Regenerate on the last answer). Usable with plain properties.
+// and the actions (Copy, Regenerate on the last answer), and "Not saved" while the message waits
+// to reach the disk. Usable with plain properties.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -20,6 +21,7 @@ Item {
     required property var blocks
     required property string statsText
     required property bool isLast
+    required property bool saved         // false while the disk refuses its write (kept, retried)
     property bool generating: false     // an answer is being generated somewhere in the chat
     property bool canResend: true       // a model is loaded: Regenerate and Edit can run
     property int maxContentWidth: 820
@@ -167,7 +169,7 @@ Item {
         // ---- footer: actions and stats ---------------------------------------------------
         RowLayout {
             width: column.width
-            visible: !root.editing && !(root.streaming && !root.isUser)
+            visible: !root.editing && (!(root.streaming && !root.isUser) || !root.saved)
             layoutDirection: root.isUser ? Qt.RightToLeft : Qt.LeftToRight
             spacing: Theme.spacing
 
@@ -209,6 +211,22 @@ Item {
                     text: qsTr("Regenerate")
                     tip: qsTr("Write this answer again")
                     onClicked: root.regenerateRequested()
+                }
+            }
+
+            Text {
+                objectName: "notSavedMark"
+                visible: !root.saved
+                text: qsTr("Not saved")
+                color: Theme.warning
+                font.pixelSize: Theme.fontSize - 3
+                font.weight: Font.DemiBold
+                ToolTip.visible: notSavedArea.containsMouse
+                ToolTip.text: qsTr("Kept in memory and saved as soon as the disk allows")
+                MouseArea {
+                    id: notSavedArea
+                    anchors.fill: parent
+                    hoverEnabled: true
                 }
             }
 

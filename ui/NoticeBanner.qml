@@ -1,5 +1,6 @@
-// A one-time message from the app (a damaged history moved aside, a migration backup), shown
-// above the chat until dismissed.
+// A message from the app shown above the chat: a one-time notice (a damaged history moved
+// aside, a migration backup) until dismissed, or a lasting state (messages not saved yet) with
+// an action ("Retry now") and no Dismiss, gone when the state is.
 import QtQuick
 import QtQuick.Layouts
 import LatentChat
@@ -8,8 +9,12 @@ Rectangle {
     id: root
 
     property string text
+    property string actionText: ""    // a button before Dismiss when set
+    property bool dismissable: true
+    property color dotColor: Theme.warning
 
     signal dismissed()
+    signal actionTriggered()
 
     visible: text !== ""
     implicitHeight: visible ? row.implicitHeight + 20 : 0
@@ -29,7 +34,7 @@ Rectangle {
             width: 8
             height: 8
             radius: 4
-            color: Theme.warning
+            color: root.dotColor
         }
         Text {
             objectName: "noticeText"
@@ -40,7 +45,14 @@ Rectangle {
             font.pixelSize: Theme.fontSize - 1
         }
         AppButton {
+            objectName: "noticeActionButton"
+            visible: root.actionText !== ""
+            text: root.actionText
+            onClicked: root.actionTriggered()
+        }
+        AppButton {
             objectName: "dismissNoticeButton"
+            visible: root.dismissable
             flat: true
             text: qsTr("Dismiss")
             onClicked: root.dismissed()

@@ -6,10 +6,15 @@
 // foreign-key (or any) error was shown. Also: an answer whose disk fills mid-stream reaches the
 // disk whole, a follow-up after space returns saves everything, a conversation opened again
 // still shows its unsaved messages, the quit flow (ask / save elsewhere / wait / quit anyway),
-// and a real full tmpfs (skipped when it cannot be mounted).
+// in the window as well (banner, Retry now, Ctrl+Q asking, Wait closing it once saved), and a
+// real full tmpfs (skipped when it cannot be mounted).
 #include "chat_app.h"
 #include "fault_vfs.h"
 
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QtQml/qqmlextensionplugin.h>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -21,6 +26,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+Q_IMPORT_QML_PLUGIN(LatentChatPlugin)
 
 namespace {
 
@@ -179,9 +186,12 @@ private slots:
         QTRY_COMPARE(app.controller->unsavedMessages(), 2);
         QCOMPARE(app.controller->unsavedReason(), QStringLiteral("the disk is full"));
         QCOMPARE(unsavedOnScreen(app), 2);
+        QCOMPARE(app.controller->unsavedText(),
+                 QStringLiteral("2 messages are not saved yet: the disk is full. They are kept and saved as soon as possible."));
         fault_vfs::stop();
         QVERIFY(app.sendAndWait(QStringLiteral("second question"))); // the user acts: a retry
         QTRY_COMPARE(app.controller->unsavedWrites(), 0);
+        QCOMPARE(app.controller->unsavedText(), QString());
         QCOMPARE(app.chat()->messages()->rowCount(), 4);
         verifyDiskMatchesScreen(app);
         QVERIFY(errors.isEmpty());
@@ -272,6 +282,55 @@ private slots:
         QVERIFY(other.controller->requestQuit());
         QTest::ignoreMessage(QtCriticalMsg, QRegularExpression(QStringLiteral("could not be saved before the app ended")));
         other.controller.reset(); // the last attempt at exit logs what is lost
+    }
+
+    // The window: the banner with its count, reason and Retry now; Ctrl+Q asks instead of
+    // closing; Wait closes the window once the disk took everything.
+    void windowShowsTheBacklogAndAsksAtQuit() {
+        ChatApp app;
+        app.create();
+        QQmlApplicationEngine engine;
+        engine.addImportPath(QStringLiteral("qrc:/qt/qml"));
+        engine.setInitialProperties({{QStringLiteral("app"), QVariant::fromValue(app.controller.get())}});
+        engine.load(QUrl(QStringLiteral("qrc:/qt/qml/LatentChat/Main.qml")));
+        QVERIFY(!engine.rootObjects().isEmpty());
+        auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().first());
+        QVERIFY(window);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window));
+        QVERIFY(QTest::qWaitFor([&] { return app.controller->ready(); }, 5000));
+        QVERIFY(app.loadModel(makeModelFile(app.dir)));
+        app.controller->storage()->flush();
+
+        auto* banner = window->findChild<QQuickItem*>(QStringLiteral("unsavedBanner"));
+        QVERIFY(banner);
+        QCOMPARE(banner->isVisible(), false);
+        fault_vfs::failFromNow(SQLITE_FULL);
+        QVERIFY(app.sendAndWait(QStringLiteral("shown, not saved")));
+        QTRY_VERIFY(banner->isVisible());
+        const QString text = banner->findChild<QQuickItem*>(QStringLiteral("noticeText"))->property("text").toString();
+        QVERIFY2(text.startsWith(QStringLiteral("2 messages are not saved yet: the disk is full")), qPrintable(text));
+
+        // Retry now, still full: still shown.
+        auto* retry = banner->findChild<QQuickItem*>(QStringLiteral("noticeActionButton"));
+        QVERIFY(retry && retry->isVisible());
+        const int failuresBefore = fault_vfs::failures();
+        QTest::mouseClick(window, Qt::LeftButton, {}, retry->mapToScene(QPointF(retry->width() / 2, retry->height() / 2)).toPoint());
+        QTRY_VERIFY(fault_vfs::failures() > failuresBefore);
+        QVERIFY(banner->isVisible());
+
+        QTest::keyClick(window, Qt::Key_Q, Qt::ControlModifier);
+        QObject* dialog = window->findChild<QObject*>(QStringLiteral("unsavedQuitDialog"));
+        QVERIFY(dialog);
+        QTRY_VERIFY(dialog->property("opened").toBool());
+        QVERIFY(window->isVisible());
+        app.controller->waitThenQuit(); // the dialog's Wait
+        QTest::qWait(50);
+        QVERIFY(window->isVisible());
+        fault_vfs::stop();
+        QTRY_VERIFY_WITH_TIMEOUT(!window->isVisible(), StorageThread::kMaxRetryMs + 2000);
+        QCOMPARE(app.controller->unsavedWrites(), 0);
+        verifyDiskMatchesScreen(app);
     }
 
     // A real file system that fills up: a 600 KB tmpfs (needs root; skipped otherwise).

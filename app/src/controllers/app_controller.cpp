@@ -86,10 +86,18 @@ void AppController::onBacklogChanged(const StorageBacklog& backlog) {
             emit quitApproved();
         }
     } else if (wasSaved) {
-        spdlog::warn("chat history: {} message(s) and {} change(s) are not saved yet: {} ({})", backlog.messageIds.size(),
-                     backlog.writes, backlog.reason.toStdString(), backlog.detail.toStdString());
+        spdlog::warn("chat history: changes are not being saved: {} ({}); they are kept and retried",
+                     backlog.reason.toStdString(), backlog.detail.toStdString());
     }
     emit unsavedChanged();
+}
+
+QString AppController::unsavedText() const {
+    const int messages = unsavedMessages();
+    if (backlog_.writes == 0) return QString();
+    if (messages == 0) return QStringLiteral("Some changes are not saved yet: %1. They are kept and saved as soon as possible.").arg(backlog_.reason);
+    if (messages == 1) return QStringLiteral("1 message is not saved yet: %1. It is kept and saved as soon as possible.").arg(backlog_.reason);
+    return QStringLiteral("%1 messages are not saved yet: %2. They are kept and saved as soon as possible.").arg(messages).arg(backlog_.reason);
 }
 
 void AppController::retrySaving() {

@@ -36,6 +36,8 @@ class AppController : public QObject {
     Q_PROPERTY(int unsavedMessages READ unsavedMessages NOTIFY unsavedChanged) // messages not saved yet
     Q_PROPERTY(int unsavedWrites READ unsavedWrites NOTIFY unsavedChanged)     // changes of any kind
     Q_PROPERTY(QString unsavedReason READ unsavedReason NOTIFY unsavedChanged) // "the disk is full"; "" when saved
+    // The banner's sentence: "2 messages are not saved yet: the disk is full. …"; "" when saved.
+    Q_PROPERTY(QString unsavedText READ unsavedText NOTIFY unsavedChanged)
     // The user chose to wait at quit: the app quits once everything is saved.
     Q_PROPERTY(bool waitingToQuit READ waitingToQuit NOTIFY waitingToQuitChanged)
 public:
@@ -58,6 +60,7 @@ public:
     int unsavedMessages() const { return static_cast<int>(backlog_.messageIds.size()); }
     int unsavedWrites() const { return backlog_.writes; }
     QString unsavedReason() const { return backlog_.reason; }
+    QString unsavedText() const;
     bool waitingToQuit() const { return waitingToQuit_; }
     Q_INVOKABLE void retrySaving();
     // The window asks before it closes (Ctrl+Q, the close button): true when it may (nothing

@@ -23,6 +23,7 @@ Item {
             blocks: []
             statsText: ""
             isLast: false
+            saved: true
         }
     }
 
@@ -252,6 +253,20 @@ Item {
         function test_editHiddenWhileGenerating() {
             const item = make({ role: "user", content: "q", generating: true })
             compare(findChild(item, "editButton").visible, false)
+        }
+
+        function test_notSavedMarkWhileTheDiskRefuses() {
+            const saved = make({ content: "a" })
+            compare(findChild(saved, "notSavedMark").visible, false)
+            const answer = make({ content: "a", saved: false })
+            verify(findChild(answer, "notSavedMark").visible)
+            compare(findChild(answer, "notSavedMark").text, "Not saved")
+            const question = make({ role: "user", content: "q", saved: false })
+            verify(findChild(question, "notSavedMark").visible)
+            // A streaming answer hides its footer, but not the mark.
+            const streaming = make({ content: "a", status: "streaming", saved: false })
+            verify(findChild(streaming, "notSavedMark").visible)
+            compare(findChild(make({ content: "a", status: "streaming" }), "notSavedMark").visible, false)
         }
 
         function test_statsTextShownForAnswers() {
