@@ -57,7 +57,9 @@ void onQuitSignal(int) {
 void quitOnSignals(QObject* parent) {
     if (::pipe(quitPipe) != 0) return;
     auto* notifier = new QSocketNotifier(quitPipe[0], QSocketNotifier::Read, parent);
-    QObject::connect(notifier, &QSocketNotifier::activated, parent, [] { QCoreApplication::quit(); });
+    // exit(), not quit(): quit() asks the window, which would wait for the user about unsaved
+    // messages; at logout nobody answers. The storage thread's last attempt logs what is lost.
+    QObject::connect(notifier, &QSocketNotifier::activated, parent, [] { QCoreApplication::exit(0); });
     struct sigaction action {};
     action.sa_handler = onQuitSignal;
     sigemptyset(&action.sa_mask);

@@ -217,6 +217,9 @@ Item {
             Text {
                 objectName: "notSavedMark"
                 visible: !root.saved
+                // A user message has no stats: the mark takes their place, beside the actions.
+                Layout.fillWidth: root.isUser
+                horizontalAlignment: Text.AlignRight
                 text: qsTr("Not saved")
                 color: Theme.warning
                 font.pixelSize: Theme.fontSize - 3

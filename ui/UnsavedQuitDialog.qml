@@ -67,8 +67,9 @@ Dialog {
         wrapMode: Text.Wrap
         color: Theme.textMuted
         font.pixelSize: Theme.fontSize - 1
-        text: (root.app.unsavedMessages > 0
-               ? qsTr("%n message(s) could not be saved yet: %1.", "", root.app.unsavedMessages).arg(root.app.unsavedReason)
+        text: (root.app.unsavedMessages > 1
+               ? qsTr("%1 messages could not be saved yet: %2.").arg(root.app.unsavedMessages).arg(root.app.unsavedReason)
+               : root.app.unsavedMessages === 1 ? qsTr("1 message could not be saved yet: %1.").arg(root.app.unsavedReason)
                : qsTr("Some changes could not be saved yet: %1.").arg(root.app.unsavedReason))
               + " " + (root.app.waitingToQuit
                        ? qsTr("Trying again; Latent Chat quits as soon as everything is saved.")
