@@ -308,8 +308,10 @@ private slots:
         fault_vfs::failFromNow(SQLITE_FULL);
         QVERIFY(app.sendAndWait(QStringLiteral("shown, not saved")));
         QTRY_VERIFY(banner->isVisible());
-        const QString text = banner->findChild<QQuickItem*>(QStringLiteral("noticeText"))->property("text").toString();
-        QVERIFY2(text.startsWith(QStringLiteral("2 messages are not saved yet: the disk is full")), qPrintable(text));
+        const QQuickItem* text = banner->findChild<QQuickItem*>(QStringLiteral("noticeText"));
+        QTRY_COMPARE(text->property("text").toString(), app.controller->unsavedText());
+        QTRY_VERIFY2(text->property("text").toString().startsWith(QStringLiteral("2 messages are not saved yet: the disk is full")),
+                     qPrintable(text->property("text").toString()));
 
         // Retry now, still full: still shown.
         auto* retry = banner->findChild<QQuickItem*>(QStringLiteral("noticeActionButton"));
@@ -363,9 +365,10 @@ private slots:
             }
         }
         QVERIFY(app.sendAndWait(QStringLiteral("a question on a full disk")));
-        QTRY_VERIFY(app.controller->unsavedWrites() > 0);
+        app.controller->storage()->flush();
+        QTRY_VERIFY(unsavedOnScreen(app) > 0);
+        QCOMPARE(unsavedOnScreen(app), app.controller->unsavedMessages());
         QCOMPARE(app.controller->unsavedReason(), QStringLiteral("the disk is full"));
-        QVERIFY(unsavedOnScreen(app) > 0);
 
         QVERIFY(QFile::remove(fillerPath));
         app.controller->retrySaving();
