@@ -39,32 +39,37 @@ MessageRecord messageRecord(qint64 id, qint64 conversationId, const QString& con
     return record;
 }
 
-// Everything a database holds, as text, for comparisons.
+QString conversationLine(const ConversationRecord& c) {
+    return QStringLiteral("C%1|%2|%3|%4|%5|%6|%7").arg(c.id).arg(c.title).arg(c.createdAt).arg(c.updatedAt).arg(c.model, c.systemPrompt, c.settings);
+}
+
+QString messageLine(const MessageRecord& m) {
+    return QStringLiteral("M%1|%2|%3|%4|%5|%6|%7|%8")
+        .arg(m.id)
+        .arg(m.conversationId)
+        .arg(m.content, m.reasoning, messageStatusName(m.status), m.stopReason)
+        .arg(m.generatedTokens)
+        .arg(m.createdAt);
+}
+
+// Everything a database holds, as text, for comparisons: conversations (newest first), then
+// their messages by conversation id, then the settings.
 QString dump(const Database& db, qint64 maxConversationId) {
     QStringList out;
-    for (const ConversationRecord& c : db.conversations())
-        out << QStringLiteral("C%1|%2|%3|%4|%5|%6|%7").arg(c.id).arg(c.title).arg(c.createdAt).arg(c.updatedAt).arg(c.model, c.systemPrompt, c.settings);
+    for (const ConversationRecord& c : db.conversations()) out << conversationLine(c);
     for (qint64 id = 1; id <= maxConversationId; ++id)
-        for (const MessageRecord& m : db.messages(id))
-            out << QStringLiteral("M%1|%2|%3|%4|%5|%6|%7|%8").arg(m.id).arg(m.conversationId).arg(m.content, m.reasoning,
-                                                                                                messageStatusName(m.status), m.stopReason)
-                       .arg(m.generatedTokens).arg(m.createdAt);
+        for (const MessageRecord& m : db.messages(id)) out << messageLine(m);
     const QVariantMap settings = db.settings();
     for (auto it = settings.begin(); it != settings.end(); ++it) out << QStringLiteral("S%1=%2").arg(it.key(), it.value().toString());
     return out.join(u'\n');
 }
 
+// The same for snapshots (in the order given).
 QString dump(const std::vector<ConversationSnapshot>& snapshots) {
     QStringList out;
-    for (const ConversationSnapshot& s : snapshots) {
-        const ConversationRecord& c = s.conversation;
-        out << QStringLiteral("C%1|%2|%3|%4|%5|%6|%7").arg(c.id).arg(c.title).arg(c.createdAt).arg(c.updatedAt).arg(c.model, c.systemPrompt, c.settings);
-    }
+    for (const ConversationSnapshot& s : snapshots) out << conversationLine(s.conversation);
     for (const ConversationSnapshot& s : snapshots)
-        for (const MessageRecord& m : s.messages)
-            out << QStringLiteral("M%1|%2|%3|%4|%5|%6|%7|%8").arg(m.id).arg(m.conversationId).arg(m.content, m.reasoning,
-                                                                                                messageStatusName(m.status), m.stopReason)
-                       .arg(m.generatedTokens).arg(m.createdAt);
+        for (const MessageRecord& m : s.messages) out << messageLine(m);
     return out.join(u'\n');
 }
 
