@@ -303,12 +303,22 @@ private slots:
         fault_vfs::failFromNow(SQLITE_FULL);
         store.write(StorageWrite::insertMessage(messageRecord(2, 1, QStringLiteral("a"))));
         QTRY_COMPARE(backlog.writes, 1);
+        // A streaming checkpoint folds in without an attempt of its own.
+        const int failuresBeforeCheckpoint = fault_vfs::failures();
+        MessageRecord streamed = messageRecord(2, 1, QStringLiteral("a, longer"));
+        streamed.status = MessageStatus::Streaming;
+        store.write(StorageWrite::updateMessageText(streamed));
+        settle(store);
+        QCOMPARE(fault_vfs::failures(), failuresBeforeCheckpoint);
+        QCOMPARE(backlog.writes, 1);
         fault_vfs::stop();
         store.write(StorageWrite::insertMessage(messageRecord(3, 1, QStringLiteral("b")))); // the user acts
         settle(store);
         QCOMPARE(backlog.writes, 0);
         QVERIFY(failuresSoFar > 0);
-        QCOMPARE(Database(path_).messages(1).size(), 2u);
+        const std::vector<MessageRecord> stored = Database(path_).messages(1);
+        QCOMPARE(stored.size(), 2u);
+        QCOMPARE(stored.at(0).content, QStringLiteral("a, longer"));
     }
 
     // Another program holds the write lock past the busy timeout.

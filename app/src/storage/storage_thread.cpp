@@ -27,8 +27,12 @@ public:
     void submit(StorageWrite write) {
         if (!pending_.empty()) {
             // Behind what is pending, whatever it is: order is what keeps foreign keys satisfied.
+            // A streaming checkpoint is no act of the user: it waits for the timer (a busy
+            // database would otherwise hold this thread every couple of seconds).
+            const bool checkpoint = write.kind == StorageWrite::Kind::UpdateMessageText;
             pending_.add(std::move(write));
-            drain(Trigger::Write);
+            if (checkpoint) publish();
+            else drain(Trigger::Write);
         } else if (!attempt(write)) {
             pending_.add(std::move(write));
             failed(Trigger::Write);

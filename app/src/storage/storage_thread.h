@@ -9,7 +9,8 @@
 //
 // A write that fails for a reason that can pass (disk full, I/O error, read-only, busy, the
 // database not open) is kept in memory with every write after it (PendingWrites) and retried:
-// after 1 s, doubling up to 30 s, whenever another write arrives, and on retryNow().
+// after 1 s, doubling up to 30 s, whenever another write arrives (but a streaming checkpoint),
+// and on retryNow().
 // backlogChanged() tells the window what is waiting and why; every failure and recovery is
 // logged. At destruction one last attempt is made and whatever still could not be saved is
 // logged write by write.
