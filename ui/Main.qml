@@ -91,6 +91,13 @@ ApplicationWindow {
                 onDismissed: window.app.dismissNotice()
             }
 
+            NoticeBanner {
+                objectName: "readOnlyBanner"
+                Layout.fillWidth: true
+                text: window.app.readOnlyNotice
+                dismissible: false
+            }
+
             Item {
                 Layout.fillWidth: true
                 Layout.fillHeight: true

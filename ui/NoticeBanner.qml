@@ -1,5 +1,5 @@
-// A one-time message from the app (a damaged history moved aside, a migration backup), shown
-// above the chat until dismissed.
+// A message from the app shown above the chat: one-time (a damaged history repaired or moved
+// aside) until dismissed, or persistent (a read-only history) with no Dismiss button.
 import QtQuick
 import QtQuick.Layouts
 import LatentChat
@@ -8,6 +8,7 @@ Rectangle {
     id: root
 
     property string text
+    property bool dismissible: true
 
     signal dismissed()
 
@@ -41,6 +42,7 @@ Rectangle {
         }
         AppButton {
             objectName: "dismissNoticeButton"
+            visible: root.dismissible
             flat: true
             text: qsTr("Dismiss")
             onClicked: root.dismissed()
