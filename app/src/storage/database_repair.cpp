@@ -263,7 +263,10 @@ SalvageCounts salvageRows(sqlite3* source, sqlite3* target, int version) {
 
     SalvageCounts counts;
     QSet<qint64> messageIds, conversationIds, messageConversations;
-    exec(target, "PRAGMA ignore_check_constraints = ON; BEGIN IMMEDIATE;", QStringLiteral("starting the salvage"));
+    // A message whose conversation row was lost is kept (a placeholder follows), and so is a
+    // row with a value the schema's CHECKs reject (the reads cope with it).
+    exec(target, "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON; BEGIN IMMEDIATE;",
+         QStringLiteral("starting the salvage"));
     for (const auto& [table, sql] : tables) {
         if (derived(table)) continue;
         TableCopy copy;
@@ -293,7 +296,8 @@ SalvageCounts salvageRows(sqlite3* source, sqlite3* target, int version) {
          GROUP BY conversation_id;
     )sql", QStringLiteral("adding placeholder conversations"));
     rebuildFts(target);
-    exec(target, "COMMIT; PRAGMA ignore_check_constraints = OFF;", QStringLiteral("committing the salvage"));
+    exec(target, "COMMIT; PRAGMA ignore_check_constraints = OFF; PRAGMA foreign_keys = ON;",
+         QStringLiteral("committing the salvage"));
 
     // What existed: the rows read plus every trace of one elsewhere in the file.
     QSet<qint64> knownMessages = messageIds;
