@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 using namespace storage_detail;
@@ -229,6 +230,18 @@ QString writeBlocker(const QString& path) {
     return QString();
 }
 
+// SQLite's refusal, said in the user's terms where the cause is plain: a full disk shows as an
+// I/O error when even the -shm cannot grow.
+QString describeRefusal(const QString& path, const SqliteError& error) {
+    const QString folder = QFileInfo(path).absolutePath();
+    struct statvfs disk {};
+    constexpr unsigned long long kNearlyFull = 1024 * 1024;
+    if (::statvfs(QFile::encodeName(folder).constData(), &disk) == 0 &&
+        static_cast<unsigned long long>(disk.f_bavail) * disk.f_frsize < kNearlyFull)
+        return QStringLiteral("the disk holding %1 is full (%2)").arg(QDir::toNativeSeparators(folder), QString::fromUtf8(error.what()));
+    return QString::fromUtf8(error.what());
+}
+
 struct Opened {
     Connection connection;
     Database::OpenReport report;
@@ -354,7 +367,7 @@ Database::Database(const QString& path) : path_(path) {
             opened = openWritable(path);
         } catch (const SqliteError& error) {
             if (!error.isWriteRefusal()) throw;
-            refusal = QString::fromUtf8(error.what());
+            refusal = describeRefusal(path, error);
         }
     }
     if (!opened.connection) {

@@ -145,8 +145,14 @@ void backupTo(sqlite3* db, const QString& path) {
         sqlite3_close(copy);
         throw StorageError(QStringLiteral("cannot create the backup %1: %2").arg(path, detail).toStdString());
     }
-    const Connection connection(copy);
-    copyDatabase(db, copy, QStringLiteral("copying the database to %1").arg(path));
+    Connection connection(copy);
+    try {
+        copyDatabase(db, copy, QStringLiteral("copying the database to %1").arg(path));
+    } catch (const SqliteError&) {
+        connection.reset();
+        QFile::remove(path); // our own half-written copy (a full disk): the original is untouched
+        throw;
+    }
 }
 
 void applyConnectionPragmas(sqlite3* db) {
