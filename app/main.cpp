@@ -2,6 +2,7 @@
 // starts logging, builds the AppController over the real engine and shows Main.qml.
 #include "controllers/app_controller.h"
 #include "controllers/app_logging.h"
+#include "controllers/startup_problems.h"
 #include "inference/engine_chat_engine.h"
 
 #include <QCommandLineParser>
@@ -106,23 +107,24 @@ int main(int argc, char* argv[])
     QGuiApplication::setWindowIcon(QIcon(QStringLiteral(":/latent-chat/icons/latent-chat.svg")));
 
     const QString dataDir = QDir(parser.value(dataDirOption)).absolutePath();
-    if (!QDir().mkpath(dataDir)) {
-        std::fprintf(stderr, "Cannot create the data directory %s\n", qPrintable(dataDir));
-        return 1;
-    }
+    // Problems with the data folder stop nothing: they are shown in a dialog and the history
+    // opens read-only when it can be read.
+    StartupProblems startupProblems;
+    startupProblems.add(StartupProblems::dataDirProblem(dataDir));
 
     // One instance per data directory (two writers would fight over latent.db). A crashed
     // instance's lock is stale (its process is gone) and taken over; age never makes it stale.
     QLockFile lock(QDir(dataDir).filePath(QStringLiteral("latent-chat.lock")));
     lock.setStaleLockTime(0);
-    if (!lock.tryLock(100)) {
-        std::fprintf(stderr, lock.error() == QLockFile::LockFailedError ? "Latent Chat is already running with data directory %s\n"
-                                                                        : "Cannot create the lock file in %s\n",
-                     qPrintable(dataDir));
+    if (!lock.tryLock(100) && lock.error() != QLockFile::LockFailedError) {
+        startupProblems.add(QStringLiteral("The lock file cannot be created in %1, so a second Latent Chat would not be "
+                                           "kept from opening the same history.").arg(QDir::toNativeSeparators(dataDir)));
+    } else if (!lock.isLocked()) {
+        std::fprintf(stderr, "Latent Chat is already running with data directory %s\n", qPrintable(dataDir));
         return 1;
     }
 
-    setupLogging(dataDir, parser.isSet(verboseOption));
+    startupProblems.add(setupLogging(dataDir, parser.isSet(verboseOption)));
     qInfo("Latent Chat %s starting; data directory %s", PROJECT_VERSION, qPrintable(dataDir));
     QQuickStyle::setStyle(QStringLiteral("Basic"));
     QString modelArgument = parser.value(modelOption);
@@ -139,6 +141,11 @@ int main(int argc, char* argv[])
     if (!window) {
         std::fprintf(stderr, "The main window could not be loaded (see the messages above).\n");
         return 1;
+    }
+
+    if (!startupProblems.isEmpty()) {
+        for (const QString& problem : startupProblems.problems()) qWarning("startup: %s", qPrintable(problem));
+        startupProblems.show(engine);
     }
 
     if (parser.isSet(screenshotOption)) {

@@ -97,11 +97,18 @@ ApplicationWindow {
             NoticeBanner {
                 objectName: "unsavedBanner"
                 Layout.fillWidth: true
-                dismissable: false
+                dismissible: false
                 dotColor: Theme.danger
                 actionText: qsTr("Retry now")
                 text: window.app.unsavedText
                 onActionTriggered: window.app.retrySaving()
+            }
+
+            NoticeBanner {
+                objectName: "readOnlyBanner"
+                Layout.fillWidth: true
+                text: window.app.readOnlyNotice
+                dismissible: false
             }
 
             Item {

@@ -1,6 +1,7 @@
-// A message from the app shown above the chat: a one-time notice (a damaged history moved
-// aside, a migration backup) until dismissed, or a lasting state (messages not saved yet) with
-// an action ("Retry now") and no Dismiss, gone when the state is.
+// A message from the app shown above the chat: a one-time notice (a damaged history repaired or
+// moved aside, a migration backup) until dismissed, or a lasting state (messages not saved yet, a
+// read-only history) with no Dismiss, possibly with an action ("Retry now"), gone when the
+// state is.
 import QtQuick
 import QtQuick.Layouts
 import LatentChat
@@ -10,8 +11,8 @@ Rectangle {
 
     property string text
     property string actionText: ""    // a button before Dismiss when set
-    property bool dismissable: true
     property color dotColor: Theme.warning
+    property bool dismissible: true
 
     signal dismissed()
     signal actionTriggered()
@@ -52,7 +53,7 @@ Rectangle {
         }
         AppButton {
             objectName: "dismissNoticeButton"
-            visible: root.dismissable
+            visible: root.dismissible
             flat: true
             text: qsTr("Dismiss")
             onClicked: root.dismissed()

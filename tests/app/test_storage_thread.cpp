@@ -1,15 +1,18 @@
 // The database on its own thread: open reported by signal, FIFO order across post() and
 // query(), results delivered on the context's thread, failures reported and the queue going on,
 // contexts deleted in flight, flush(), a destructor that drains the queue, and a database that
-// cannot be opened.
+// cannot be opened (an empty read-only stand-in then answers).
 #include "storage/storage_thread.h"
 
 #include <QCoreApplication>
 #include <QFile>
+#include <QRegularExpression>
 #include <QSemaphore>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sqlite3.h>
 
 #include <atomic>
 #include <memory>
@@ -210,37 +213,45 @@ private slots:
     }
 
     void openFailureIsReported() {
-        const QString blocker = dir_->filePath(QStringLiteral("a-file"));
+        // A file from a newer version is refused, not read.
         {
-            QFile file(blocker);
-            QVERIFY(file.open(QIODevice::WriteOnly));
-            file.write("not a folder");
+            Database db(path_);
         }
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("storage: cannot create the folder")));
-        StorageThread store(blocker + QStringLiteral("/sub/latent.db"));
+        {
+            sqlite3* raw = nullptr;
+            QCOMPARE(sqlite3_open(QFile::encodeName(path_).constData(), &raw), SQLITE_OK);
+            QCOMPARE(sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+            sqlite3_close(raw);
+        }
+        QFile file(path_);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray before = file.readAll();
+        file.close();
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("storage: .*newer Latent Chat")));
+        StorageThread store(path_);
         QSignalSpy failed(&store, &StorageThread::openFailed);
         QSignalSpy opened(&store, &StorageThread::opened);
         QSignalSpy errors(&store, &StorageThread::storageError);
         QVERIFY(failed.wait(10'000));
-        QVERIFY(!failed.at(0).at(0).toString().isEmpty());
+        QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("newer Latent Chat")));
         QCOMPARE(opened.size(), 0);
 
-        bool workRan = false;
-        bool doneCalled = false;
-        QTest::ignoreMessage(QtWarningMsg, "storage: the database is not open");
-        QTest::ignoreMessage(QtWarningMsg, "storage: the database is not open");
-        store.post([&workRan](Database&) { workRan = true; });
-        store.query<int>(this, [&workRan](Database&) { workRan = true; return 1; },
-                         [&doneCalled](int) { doneCalled = true; });
+        // An empty history that keeps nothing stands in: reads answer (so nothing waits for
+        // them), writes fail as read-only and are reported.
+        bool readOnly = false;
+        std::size_t conversations = 99;
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("storage: .*readonly")));
+        store.post([](Database& db) { db.insertConversation(conversationRecord(1, QStringLiteral("lost"))); });
+        store.query<std::size_t>(
+            this, [&readOnly](Database& db) { readOnly = db.readOnly(); return db.conversations().size(); },
+            [&conversations](std::size_t count) { conversations = count; });
         store.flush();
-        QTRY_COMPARE(errors.size(), 2);
-        QCOMPARE(errors.at(0).at(0).toString(), QStringLiteral("the database is not open"));
-        QCOMPARE(errors.at(1).at(0).toString(), QStringLiteral("the database is not open"));
-        QVERIFY(!workRan);
-        QVERIFY(!doneCalled);
-        QFile file(blocker);
+        QTRY_COMPARE(errors.size(), 1);
+        QVERIFY(errors.at(0).at(0).toString().contains(QStringLiteral("readonly")));
+        QTRY_COMPARE(conversations, std::size_t(0));
+        QVERIFY(readOnly);
         QVERIFY(file.open(QIODevice::ReadOnly));
-        QCOMPARE(file.readAll(), QByteArray("not a folder"));
+        QCOMPARE(file.readAll(), before); // untouched
     }
 };
 

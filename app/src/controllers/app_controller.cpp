@@ -30,12 +30,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
 
     store_ = std::make_unique<StorageThread>(QDir(dataDir_).filePath(QStringLiteral("latent.db")));
     connect(store_.get(), &StorageThread::opened, this, &AppController::onOpened);
-    connect(store_.get(), &StorageThread::openFailed, this, [this](const QString& message) {
-        spdlog::error("chat history: {}", message.toStdString());
-        setNotice(QStringLiteral("Your chat history could not be opened (%1). Conversations will not be saved "
-                                 "until this is fixed.")
-                      .arg(message));
-    });
+    connect(store_.get(), &StorageThread::openFailed, this, &AppController::onOpenFailed);
     connect(store_.get(), &StorageThread::storageError, this,
             [](const QString& message) { spdlog::error("chat history: {}", message.toStdString()); });
     connect(store_.get(), &StorageThread::backlogChanged, this, &AppController::onBacklogChanged);
@@ -134,15 +129,55 @@ void AppController::setWaitingToQuit(bool waiting) {
     if (waiting == waitingToQuit_) return;
     waitingToQuit_ = waiting;
     emit waitingToQuitChanged();
+void AppController::setReadOnly(const QString& reason, const QString& notice) {
+    readOnlyReason_ = reason.isEmpty() ? QStringLiteral("unknown reason") : reason;
+    readOnlyNotice_ = notice;
+    emit readOnlyChanged();
+}
+
+QString AppController::repairNotice(const Database::OpenReport& report) {
+    if (report.damageDescription.isEmpty()) return QString();
+    const QString kept = QDir::toNativeSeparators(report.damagedCopyPath);
+    if (report.repairedInPlace)
+        return QStringLiteral("Your chat history was damaged (%1) and has been repaired: its indexes were rebuilt and "
+                              "nothing was lost.")
+            .arg(report.damageDescription);
+    if (report.salvaged) {
+        const QString recovered = QStringLiteral("Recovered %1 of %2 messages in %3 of %4 conversations")
+                                      .arg(report.messagesRecovered)
+                                      .arg(report.messagesKnown)
+                                      .arg(report.conversationsRecovered)
+                                      .arg(report.conversationsKnown);
+        if (kept.isEmpty())
+            return QStringLiteral("Your chat history is damaged (%1). %2; the damaged file was left as it is.")
+                .arg(report.damageDescription, recovered);
+        return QStringLiteral("Your chat history was damaged (%1) and has been repaired. %2; the damaged file was kept as %3.")
+            .arg(report.damageDescription, recovered, kept);
+    }
+    if (kept.isEmpty())
+        return QStringLiteral("Your chat history could not be read (%1); an empty history is shown.").arg(report.damageDescription);
+    return QStringLiteral("Your chat history could not be read (%1). It was moved to %2 and a new history was started.")
+        .arg(report.damageDescription, kept);
+}
+
+void AppController::onOpenFailed(const QString& message) {
+    spdlog::error("chat history: {}", message.toStdString());
+    // The app still starts (the model loads, answers can be read), it only cannot keep them.
+    setReadOnly(message, QStringLiteral("Your chat history could not be opened (%1). New messages cannot be saved.").arg(message));
+    becomeReady({}, 1, 1);
 }
 
 void AppController::onOpened(const Database::OpenReport& report) {
-    if (!report.damagedCopyPath.isEmpty()) {
-        spdlog::warn("damaged chat history moved to {}: {}", report.damagedCopyPath.toStdString(),
-                     report.damageDescription.toStdString());
-        setNotice(QStringLiteral("Your chat history could not be read (%1). It was moved to %2 and a new history "
-                                 "was started.")
-                      .arg(report.damageDescription, QDir::toNativeSeparators(report.damagedCopyPath)));
+    if (!report.damageDescription.isEmpty()) {
+        spdlog::warn("damaged chat history ({}); kept as {}", report.damageDescription.toStdString(),
+                     report.damagedCopyPath.toStdString());
+        setNotice(repairNotice(report));
+    }
+    if (report.readOnly) {
+        spdlog::warn("chat history opened read-only: {}", report.readOnlyReason.toStdString());
+        setReadOnly(report.readOnlyReason,
+                    QStringLiteral("Your chat history is read-only (%1). It is shown, but new messages cannot be saved.")
+                        .arg(report.readOnlyReason));
     }
     if (!report.backupPath.isEmpty())
         spdlog::info("chat history migrated from version {}; backup at {}", report.foundVersion,
@@ -164,14 +199,19 @@ void AppController::onOpened(const Database::OpenReport& report) {
             }
         },
         [this, nextConversationId, nextMessageId](QVariantMap stored) {
-            settings_->applyStored(stored);
-            QStringList recent;
-            for (const QVariant& v : stored.value(QStringLiteral("recentModels")).toList())
-                if (v.typeId() == QMetaType::QString) recent << v.toString();
-            model_->setRecentModels(recent);
-            chat_->start(nextConversationId, nextMessageId);
-            ready_ = true;
-            emit readyChanged();
-            if (!modelPath_.isEmpty()) model_->load(modelPath_);
+            becomeReady(stored, nextConversationId, nextMessageId);
         });
+}
+
+void AppController::becomeReady(const QVariantMap& stored, qint64 nextConversationId, qint64 nextMessageId) {
+    if (ready_) return;
+    settings_->applyStored(stored);
+    QStringList recent;
+    for (const QVariant& v : stored.value(QStringLiteral("recentModels")).toList())
+        if (v.typeId() == QMetaType::QString) recent << v.toString();
+    model_->setRecentModels(recent);
+    chat_->start(nextConversationId, nextMessageId);
+    ready_ = true;
+    emit readyChanged();
+    if (!modelPath_.isEmpty()) model_->load(modelPath_);
 }

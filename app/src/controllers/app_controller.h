@@ -28,7 +28,7 @@ class AppController : public QObject {
     Q_PROPERTY(QString dataDir READ dataDir CONSTANT)
     Q_PROPERTY(QString version READ version CONSTANT)
     Q_PROPERTY(bool ready READ ready NOTIFY readyChanged)        // the database is open
-    // Something the user must be told once (a damaged database moved aside, a failed open, a
+    // Something the user must be told once (a damaged database repaired or moved aside, a
     // migration backup); "" when nothing.
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
     // Writes of the history waiting to reach the disk (a full disk, an I/O error, a read-only or
@@ -40,6 +40,12 @@ class AppController : public QObject {
     Q_PROPERTY(QString unsavedText READ unsavedText NOTIFY unsavedChanged)
     // The user chose to wait at quit: the app quits once everything is saved.
     Q_PROPERTY(bool waitingToQuit READ waitingToQuit NOTIFY waitingToQuitChanged)
+    // The history could only be opened read-only (or not at all): it is shown, new messages
+    // are not saved. readOnlyReason says why ("… is on a read-only file system"); readOnlyNotice
+    // is the persistent banner's text ("" when the history is writable).
+    Q_PROPERTY(bool readOnly READ readOnly NOTIFY readOnlyChanged)
+    Q_PROPERTY(QString readOnlyReason READ readOnlyReason NOTIFY readOnlyChanged)
+    Q_PROPERTY(QString readOnlyNotice READ readOnlyNotice NOTIFY readOnlyChanged)
 public:
     // Opens <dataDir>/latent.db on the storage thread; loads `modelPath` when not empty once
     // the settings are read.
@@ -56,6 +62,11 @@ public:
     bool ready() const { return ready_; }
     QString notice() const { return notice_; }
     Q_INVOKABLE void dismissNotice();
+    bool readOnly() const { return !readOnlyReason_.isEmpty(); }
+    QString readOnlyReason() const { return readOnlyReason_; }
+    QString readOnlyNotice() const { return readOnlyNotice_; }
+    // What the notice says about a repaired or quarantined history ("" when nothing happened).
+    static QString repairNotice(const Database::OpenReport& report);
 
     int unsavedMessages() const { return static_cast<int>(backlog_.messageIds.size()); }
     int unsavedWrites() const { return backlog_.writes; }
@@ -80,12 +91,17 @@ signals:
     void waitingToQuitChanged();
     void quitConfirmationNeeded();
     void quitApproved(); // the window may close now
+    void readOnlyChanged();
 
 private:
     void onOpened(const Database::OpenReport& report);
+    void onOpenFailed(const QString& message);
+    // Ends the "opening" state: the chat starts, the settings apply, the model loads.
+    void becomeReady(const QVariantMap& stored, qint64 nextConversationId, qint64 nextMessageId);
     void setNotice(const QString& text);
     void onBacklogChanged(const StorageBacklog& backlog);
     void setWaitingToQuit(bool waiting);
+    void setReadOnly(const QString& reason, const QString& notice);
 
     QString dataDir_;
     QString modelPath_; // loaded once the settings are read
@@ -100,4 +116,6 @@ private:
     StorageBacklog backlog_;
     bool waitingToQuit_ = false;
     bool quitApproved_ = false;
+    QString readOnlyReason_;
+    QString readOnlyNotice_;
 };

@@ -37,7 +37,7 @@ void forwardQtMessage(QtMsgType type, const QMessageLogContext& context, const Q
 
 } // namespace
 
-void setupLogging(const QString& dataDir, bool verbose) {
+QString setupLogging(const QString& dataDir, bool verbose) {
     std::vector<spdlog::sink_ptr> sinks;
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
     QString fileError;
@@ -59,5 +59,7 @@ void setupLogging(const QString& dataDir, bool verbose) {
     logger->flush_on(verbose ? spdlog::level::debug : spdlog::level::info);
     spdlog::set_default_logger(logger);
     qInstallMessageHandler(forwardQtMessage);
-    if (!fileError.isEmpty()) spdlog::warn("logging to the console only: {}", fileError.toStdString());
+    if (fileError.isEmpty()) return QString();
+    spdlog::warn("logging to the console only: {}", fileError.toStdString());
+    return QStringLiteral("The log file cannot be written in %1 (%2).").arg(QDir::toNativeSeparators(dataDir), fileError);
 }

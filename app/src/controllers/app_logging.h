@@ -4,4 +4,5 @@
 
 #include <QString>
 
-void setupLogging(const QString& dataDir, bool verbose);
+// Returns why the log file cannot be written ("" when it can); the console log works regardless.
+QString setupLogging(const QString& dataDir, bool verbose);

@@ -2,10 +2,22 @@
 // object, used from one thread. WAL journal, synchronous=FULL (a committed transaction survives
 // a power cut), foreign keys on, FTS5 over titles and message text. The schema version lives in
 // PRAGMA user_version; opening an older file copies it aside (`latent.db.v<N>.bak`) and runs one
-// migration function per version. Opening runs PRAGMA quick_check; a damaged or unreadable file
-// is moved aside (`latent.db.damaged-<yyyyMMdd-hhmmss>`, with its -wal/-shm) and a fresh
-// database is started — never silently deleted. Messages left 'streaming' by a crash are marked
-// 'stopped' with stop_reason "interrupted" when the file is opened.
+// migration function per version. Messages left 'streaming' by a crash are marked 'stopped'
+// with stop_reason "interrupted" when the file is opened.
+//
+// Damage (database_open.cpp, database_repair.cpp): opening runs PRAGMA quick_check. When it
+// fails, what is derived from the rows (the FTS5 indexes, the b-tree indexes) is rebuilt inside
+// the file and checked again — committed only when that makes it sound. Otherwise every readable
+// row of every table is copied into a fresh file (one bad page loses only its rows), which takes
+// the file's place; the damaged file is kept as `latent.db.damaged-<yyyyMMdd-hhmmss>` (with its
+// -wal/-shm), never deleted. Only a file whose schema cannot be read at all (or that is not a
+// Latent Chat history) is just moved aside, and a new history started.
+//
+// Read-only data: when the file or its folder cannot be written (read-only file system,
+// permissions, a -wal/-shm that cannot be created), the history is opened read-only (from
+// read-only media as immutable) and every write fails with SQLITE_READONLY; a file that would
+// need changing first (migration, repair, interrupted answers) is read into memory and changed
+// there. openReport().readOnlyReason says why.
 //
 // Every write is its own short transaction. Every method throws StorageError naming what
 // failed; nothing read from the file is trusted (unknown role/status strings are reported, not
@@ -44,18 +56,38 @@ public:
         QString damagedCopyPath;       // where a damaged file was moved, else empty
         QString damageDescription;     // what quick_check / open said about it
         int interruptedMessages = 0;   // 'streaming' messages marked interrupted
+        // Repair of a damaged file (damageDescription set): rebuilt in place, or salvaged into a
+        // fresh file (salvaged; the counts say what was carried over).
+        bool repairedInPlace = false;
+        bool salvaged = false;
+        qint64 messagesRecovered = 0;
+        qint64 messagesKnown = 0;      // messages the damaged file shows signs of
+        qint64 conversationsRecovered = 0;
+        qint64 conversationsKnown = 0;
+        bool salvageComplete = false;  // nothing that could be seen was lost
+        // Set when the history could only be opened read-only: why ("… is on a read-only file
+        // system"). Every write then fails.
+        bool readOnly = false;
+        QString readOnlyReason;
         qint64 nextConversationId = 1; // max(id) + 1
         qint64 nextMessageId = 1;
     };
 
-    // Opens (creating when missing) and brings the file to kSchemaVersion.
+    // Opens (creating when missing) and brings the file to kSchemaVersion; read-only when it
+    // cannot be written (see above).
     explicit Database(const QString& path);
     ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
+    // An empty history that keeps nothing (every write fails as read-only, with `reason` in the
+    // report): what the storage thread serves when the file cannot be opened at all, so that
+    // reads answer and nothing waits for a database that will not come.
+    static std::unique_ptr<Database> unavailable(const QString& reason);
+
     const QString& path() const { return path_; }
     const OpenReport& openReport() const { return report_; }
+    bool readOnly() const { return report_.readOnly; }
 
     // Conversations, newest updatedAt first.
     std::vector<ConversationRecord> conversations() const;
@@ -93,6 +125,8 @@ public:
     static void createAtVersion(const QString& path, int version);
 
 private:
+    Database() = default;
+
     QString path_;
     OpenReport report_;
     sqlite3* db_ = nullptr;

@@ -19,6 +19,8 @@
 
 #include <QDebug>
 #include <QFile>
+#include <QFileInfo>
+#include <QUrl>
 
 #include <iterator>
 
@@ -125,6 +127,16 @@ void migrate(sqlite3* db, int fromVersion, int toVersion) {
     }
 }
 
+void copyDatabase(sqlite3* from, sqlite3* to, const QString& what) {
+    sqlite3_backup* backup = sqlite3_backup_init(to, "main", from, "main");
+    int rc = backup ? sqlite3_backup_step(backup, -1) : sqlite3_errcode(to);
+    if (backup) {
+        const int finish = sqlite3_backup_finish(backup);
+        if (rc == SQLITE_DONE) rc = finish;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) throwSqlite(to, what);
+}
+
 void backupTo(sqlite3* db, const QString& path) {
     if (QFile::exists(path)) throw StorageError(QStringLiteral("%1 exists already").arg(path).toStdString());
     sqlite3* copy = nullptr;
@@ -133,16 +145,14 @@ void backupTo(sqlite3* db, const QString& path) {
         sqlite3_close(copy);
         throw StorageError(QStringLiteral("cannot create the backup %1: %2").arg(path, detail).toStdString());
     }
-    sqlite3_backup* backup = sqlite3_backup_init(copy, "main", db, "main");
-    int rc = backup ? sqlite3_backup_step(backup, -1) : sqlite3_errcode(copy);
-    if (backup) {
-        const int finish = sqlite3_backup_finish(backup);
-        if (rc == SQLITE_DONE) rc = finish;
+    Connection connection(copy);
+    try {
+        copyDatabase(db, copy, QStringLiteral("copying the database to %1").arg(path));
+    } catch (const SqliteError&) {
+        connection.reset();
+        QFile::remove(path); // our own half-written copy (a full disk): the original is untouched
+        throw;
     }
-    const QString detail = QString::fromUtf8(sqlite3_errmsg(copy));
-    sqlite3_close(copy);
-    if (rc != SQLITE_OK && rc != SQLITE_DONE)
-        throw StorageError(QStringLiteral("copying the database to %1 failed: %2").arg(path, detail).toStdString());
 }
 
 void applyConnectionPragmas(sqlite3* db) {
@@ -157,15 +167,35 @@ void applyConnectionPragmas(sqlite3* db) {
     exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", QStringLiteral("setting the connection's pragmas"));
 }
 
-sqlite3* openConnection(const QString& path) {
+sqlite3* openConnection(const QString& path, Access access) {
+    // Read-only opens go through a file: URI, which is where SQLite takes mode= and immutable=.
+    QByteArray name = QFile::encodeName(path);
+    int flags = SQLITE_OPEN_NOMUTEX;
+    switch (access) {
+    case Access::ReadWrite: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case Access::ReadOnly:
+    case Access::Immutable:
+        name = QUrl::fromLocalFile(QFileInfo(path).absoluteFilePath()).toEncoded() +
+               (access == Access::Immutable ? "?immutable=1" : "?mode=ro");
+        flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+        break;
+    case Access::Memory:
+        name = ":memory:";
+        flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY;
+        break;
+    }
     sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(QFile::encodeName(path).constData(), &db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int rc = sqlite3_open_v2(name.constData(), &db, flags, nullptr);
     if (rc != SQLITE_OK) {
         const QString detail = db ? QString::fromUtf8(sqlite3_errmsg(db)) : QString::fromUtf8(sqlite3_errstr(rc));
         const int code = db ? sqlite3_extended_errcode(db) : rc;
         sqlite3_close(db);
         throw SqliteError(QStringLiteral("cannot open %1: %2").arg(path, detail), code);
+    }
+    // A file SQLite may not write is opened read-only without a word; the caller asked to write.
+    if (access == Access::ReadWrite && sqlite3_db_readonly(db, "main") == 1) {
+        sqlite3_close(db);
+        throw SqliteError(QStringLiteral("cannot open %1 for writing: it is read-only").arg(path), SQLITE_READONLY);
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, 5000);

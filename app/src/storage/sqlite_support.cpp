@@ -11,6 +11,18 @@ bool SqliteError::isDamage() const {
     return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
 
+bool SqliteError::isWriteRefusal() const {
+    switch (code_ & 0xff) {
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_IOERR:
+    case SQLITE_FULL: return true;
+    default: return false;
+    }
+}
+
 void throwSqlite(sqlite3* db, const QString& what) {
     const int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
     const QString detail = db ? QString::fromUtf8(sqlite3_errmsg(db)) : QStringLiteral("out of memory");
@@ -45,6 +57,12 @@ Statement& Statement::bind(int index, const QString& value) {
     return *this;
 }
 
+Statement& Statement::bindValue(int index, const sqlite3_value* value) {
+    const int rc = value ? sqlite3_bind_value(statement_, index, value) : sqlite3_bind_null(statement_, index);
+    if (rc != SQLITE_OK) throwSqlite(db_, QStringLiteral("binding parameter %1").arg(index));
+    return *this;
+}
+
 bool Statement::step() {
     const int rc = sqlite3_step(statement_);
     if (rc == SQLITE_ROW) return true;
@@ -74,6 +92,25 @@ QString Statement::text(int column) const {
     if (!bytes) return QString();
     const int size = sqlite3_column_bytes(statement_, column);
     return QString::fromUtf8(bytes, size);
+}
+
+const sqlite3_value* Statement::value(int column) const { return sqlite3_column_value(statement_, column); }
+
+void Statement::reset() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+}
+
+void closeUntouched(Connection connection) {
+    if (!connection) return;
+    sqlite3_db_config(connection.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    connection.reset();
+}
+
+QByteArray quotedIdentifier(const QString& name) {
+    QByteArray quoted = name.toUtf8();
+    quoted.replace('"', "\"\"");
+    return '"' + quoted + '"';
 }
 
 void exec(sqlite3* db, const char* sql, const QString& what) {

@@ -154,6 +154,12 @@ StorageThread::StorageThread(const QString& path, QObject* parent) : QObject(par
             const QString message = QString::fromUtf8(error.what());
             qWarning("storage: %s", qPrintable(message));
             QMetaObject::invokeMethod(this, [this, message] { emit openFailed(message); }, Qt::QueuedConnection);
+            // An empty history that saves nothing stands in, so queued reads still answer.
+            try {
+                worker->database = Database::unavailable(message);
+            } catch (const std::exception& fallback) {
+                qWarning("storage: not even an empty history can be opened: %s", fallback.what());
+            }
         }
     }, Qt::QueuedConnection);
 }

@@ -82,7 +82,10 @@ public:
 
 signals:
     void opened(const Database::OpenReport& report);
-    void openFailed(const QString& message);   // the database could not be opened or created
+    // The database could not be opened or created at all (a newer version's file, …). An empty
+    // history that saves nothing (Database::unavailable) then stands in: reads find nothing,
+    // writes fail as read-only.
+    void openFailed(const QString& message);
     void storageError(const QString& message); // a queued read or write failed and was dropped
     void backlogChanged(const StorageBacklog& backlog); // what waits to be saved, and why
 

@@ -47,7 +47,7 @@ Item {
 
         function test_lastingNoticeHasItsAction() {
             const item = make({ text: "2 messages are not saved yet: the disk is full.", actionText: "Retry now",
-                                dismissable: false })
+                                dismissible: false })
             const action = findChild(item, "noticeActionButton")
             verify(action.visible)
             compare(action.text, "Retry now")
