@@ -21,21 +21,22 @@ FileIdentity identity_of(const struct stat& st) {
     return id;
 }
 
-std::string file_kind(mode_t mode) {
+[[noreturn]] void refuse_kind(const std::filesystem::path& path, mode_t mode) {
+    const std::string kind = file_kind_name(mode);
+    throw Error(path.string() + " is " + (kind == "not a regular file" ? kind : kind + ", not a regular file"));
+}
+
+} // namespace
+
+std::string file_kind_name(uint32_t st_mode) {
+    const auto mode = static_cast<mode_t>(st_mode);
     if (S_ISDIR(mode)) return "a directory";
     if (S_ISFIFO(mode)) return "a FIFO";
     if (S_ISCHR(mode)) return "a character device";
     if (S_ISBLK(mode)) return "a block device";
     if (S_ISSOCK(mode)) return "a socket";
-    return "";
+    return "not a regular file";
 }
-
-[[noreturn]] void refuse_kind(const std::filesystem::path& path, mode_t mode) {
-    const std::string kind = file_kind(mode);
-    throw Error(path.string() + " is " + (kind.empty() ? "" : kind + ", ") + "not a regular file");
-}
-
-} // namespace
 
 ModelFileChanged::ModelFileChanged(const std::filesystem::path& path, const std::string& detail)
     : Error(std::string(kModelFileChangedMessage) + ": " + path.string() + (detail.empty() ? "" : " (" + detail + ")")), path_(path) {}

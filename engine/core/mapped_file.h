@@ -40,6 +40,11 @@ struct FileIdentity {
     bool operator==(const FileIdentity&) const = default;
 };
 
+// What a file of type st_mode is when it is not a regular file, for error messages: "a
+// directory", "a FIFO", "a character device", "a block device", "a socket", else "not a regular
+// file".
+std::string file_kind_name(uint32_t st_mode);
+
 class MappedFile {
 public:
     // Throws latent::Error naming the path and the OS error. Anything but a regular file (a
