@@ -51,6 +51,12 @@ void install_handler() {
 // Not ours: hand over to the previous handler, or die of SIGBUS as without us.
 void pass_on(int signum, siginfo_t* info, void* context) {
     const struct sigaction previous = g_previous;
+    struct sigaction fallback {};
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    // A one-shot handler (SA_RESETHAND, e.g. a test framework's crash reporter) relies on the
+    // default action being back when it returns and the access faults again.
+    if ((previous.sa_flags & SA_RESETHAND) != 0) ::sigaction(signum, &fallback, nullptr);
     if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
         previous.sa_sigaction(signum, info, context);
         return;
@@ -59,9 +65,6 @@ void pass_on(int signum, siginfo_t* info, void* context) {
         previous.sa_handler(signum);
         return;
     }
-    struct sigaction fallback {};
-    fallback.sa_handler = SIG_DFL;
-    sigemptyset(&fallback.sa_mask);
     ::sigaction(signum, &fallback, nullptr);
     // Blocked while this handler runs: delivered with the default action as soon as it returns
     // (and a fault would repeat on the retried access anyway).
