@@ -20,11 +20,15 @@
 // The next turn passes the whole conversation again (with the reply appended); the session
 // evaluates only what is new. Errors: Model::load and create_backend throw latent::Error (or
 // latent::Cancelled); Session::generate never throws and reports failures in the result.
+// A model file that changes on disk while loaded (truncated, rewritten, replaced) never crashes
+// the process: the request fails with r.model_file_changed and "the model file changed on disk;
+// reload it: PATH"; drop the Model (and its backend and session) and load the file again.
 #pragma once
 
 #include "backend/backend.h"          // Backend, BackendOptions, KvCacheType, AttentionForm
 #include "chat/chat_format.h"         // chat::ChatMessage, chat::split_reasoning, chat formats
 #include "core/error.h"               // latent::Error, latent::Cancelled
+#include "core/mapped_file.h"         // latent::ModelFileChanged (a loaded model's file changed on disk)
 #include "model/model.h"              // Model, ModelLoadOptions
 #include "sampling/sampler.h"         // sampling::SamplerParams, sampling::Sampler
 #include "session/backend_factory.h"  // BackendKind, create_backend

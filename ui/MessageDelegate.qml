@@ -35,7 +35,7 @@ Item {
     readonly property bool editing: editor.active
     readonly property string statusText: {
         switch (root.status) {
-        case "stopped": return qsTr("Stopped")
+        case "stopped": return root.errorText !== "" ? qsTr("Stopped: %1").arg(root.errorText) : qsTr("Stopped")
         case "interrupted": return qsTr("Interrupted — the app closed while this answer was being written")
         case "error": return root.errorText !== "" ? qsTr("Failed: %1").arg(root.errorText) : qsTr("Failed")
         default: return ""

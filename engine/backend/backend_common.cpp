@@ -109,6 +109,7 @@ uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType
 }
 
 void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows) {
+    model.check_files_intact();
     if (tokens.empty()) throw Error("evaluate: empty batch");
     if (tokens.size() > n_ctx - n_cached) {
         throw Error("context full: " + std::to_string(n_cached) + " cached + " + std::to_string(tokens.size()) + " new tokens exceed the context of " +
@@ -127,6 +128,11 @@ void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::spa
 
 SequenceBackend::SequenceBackend(const Model& model, const BackendOptions& options) : model_(model), c_(model.config()), options_(options) {
     if (options.n_ctx == 0) throw Error("context size must be at least 1");
+}
+
+void SequenceBackend::commit_batch(size_t n_tokens) {
+    model_.check_files_intact();
+    n_cached_ += static_cast<uint32_t>(n_tokens);
 }
 
 void SequenceBackend::truncate(uint32_t n) {

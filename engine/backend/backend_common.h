@@ -33,7 +33,8 @@ ExpertChoice route_token(const ModelConfig& config, std::span<const float> route
 // cache of n_cached positions at the cache's element size.
 uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType cache_type);
 
-// Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx.
+// Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx, and
+// ModelFileChanged when the model's file was truncated under an earlier batch.
 void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows);
 
 // The bookkeeping every single-sequence backend shares: the model, the options and how many
@@ -48,6 +49,13 @@ public:
     uint64_t bytes_per_token() const override { return bytes_read_per_token(model_, n_cached_, options_.cache_type); }
 
 protected:
+    // The end of a successful evaluate(): the batch's rows join the cache, unless reading the
+    // weights faulted (the model file was truncated during the batch, core/mapping_faults.h).
+    // Then ModelFileChanged is thrown and the cache keeps only what it held before, so nothing
+    // computed from the lost pages is ever used. Every thread of the batch has finished here, so
+    // a fault in a thread-pool worker is seen too.
+    void commit_batch(size_t n_tokens);
+
     const Model& model_;
     const ModelConfig& c_;
     BackendOptions options_;

@@ -112,13 +112,13 @@ public:
             else dense_ffn(*lw.ffn_gate, *lw.ffn_up, *lw.ffn_down, xn.data(), n, buf_out_);
             for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
         }
-        n_cached_ += static_cast<uint32_t>(n);
-
-        if (logit_rows.empty()) return;
-        std::vector<float> rows(logit_rows.size() * d);
-        for (size_t r = 0; r < logit_rows.size(); ++r) std::copy_n(x.data() + logit_rows[r] * d, d, rows.data() + r * d);
-        rms_norm_rows(rows.data(), logit_rows.size(), d, output_norm_.data(), c_.rms_eps);
-        matmul(matrix_of(*w.output), rows.data(), logit_rows.size(), logits);
+        if (!logit_rows.empty()) {
+            std::vector<float> rows(logit_rows.size() * d);
+            for (size_t r = 0; r < logit_rows.size(); ++r) std::copy_n(x.data() + logit_rows[r] * d, d, rows.data() + r * d);
+            rms_norm_rows(rows.data(), logit_rows.size(), d, output_norm_.data(), c_.rms_eps);
+            matmul(matrix_of(*w.output), rows.data(), logit_rows.size(), logits);
+        }
+        commit_batch(n);
     }
 
 private:

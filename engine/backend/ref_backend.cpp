@@ -97,8 +97,6 @@ public:
             const Vec ffn = lw.is_moe ? moe(lw, xn, n) : swiglu(*lw.ffn_gate, *lw.ffn_up, *lw.ffn_down, 0, xn, n);
             for (size_t i = 0; i < x.size(); ++i) x[i] += ffn[i];
         }
-        n_cached_ += static_cast<uint32_t>(n);
-
         // Final norm and LM head for the rows asked.
         const Vec out_gain = decode_vector(*w.output_norm);
         Vec rows(logit_rows.size() * d);
@@ -107,6 +105,7 @@ public:
         Vec y;
         matmul(*w.output, 0, rows, logit_rows.size(), y);
         std::copy(y.begin(), y.end(), logits);
+        commit_batch(n);
     }
 
 private:

@@ -22,11 +22,11 @@ namespace {
 
 const std::vector<OptionSpec> kOptions = {
     {"--model", "-m", true, "GGUF model file"},
-    {"--prompt", "-p", true, "prompt tokens evaluated in one batch (default 512; 0 skips)"},
-    {"--gen", "-n", true, "tokens generated one at a time (default 128; 0 skips)"},
-    {"--depth", "-d", true, "context already cached before the generation test (default 0)"},
-    {"--reps", "-r", true, "repetitions; the median is reported (default 3)"},
-    {"--threads", "-t", true, "CPU threads (default: all)"},
+    {"--prompt", "-p", true, "prompt tokens evaluated in one batch, 0 … 1048576 (default 512; 0 skips)"},
+    {"--gen", "-n", true, "tokens generated one at a time, 0 … 1048576 (default 128; 0 skips)"},
+    {"--depth", "-d", true, "context already cached before the generation test, 0 … 1048576 (default 0)"},
+    {"--reps", "-r", true, "repetitions, 1 … 1000; the median is reported (default 3)"},
+    {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
     {"--backend", "-b", true, "ref, cpu or auto (default auto)"},
     {"--cache-type", "", true, "f16 (default) or f32"},
     {"--json", "", false, "print one JSON object"},
@@ -98,17 +98,19 @@ int run_bench(const std::vector<std::string>& argv) {
         std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [--backend ref|cpu|auto] [--json]", kOptions).c_str(), stdout);
         return 0;
     }
-    const int64_t n_prompt = args.get_int("--prompt", 512), n_gen = args.get_int("--gen", 128), depth = args.get_int("--depth", 0);
-    const int64_t reps = args.get_int("--reps", 3), threads_arg = args.get_int("--threads", 0);
-    if (n_prompt < 0 || n_gen < 0 || depth < 0 || reps < 1 || threads_arg < 0) throw Error("counts must not be negative and --reps at least 1");
-    const unsigned threads = threads_arg > 0 ? static_cast<unsigned>(threads_arg) : std::max(1u, std::thread::hardware_concurrency());
+    constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
+    const int64_t n_prompt = args.get_int("--prompt", 512, 0, kMaxBenchTokens), n_gen = args.get_int("--gen", 128, 0, kMaxBenchTokens);
+    const int64_t depth = args.get_int("--depth", 0, 0, kMaxBenchTokens), reps = args.get_int("--reps", 3, 1, 1000);
+    const uint32_t threads_arg = threads_from(args);
+    const unsigned threads = threads_arg > 0 ? threads_arg : std::max(1u, std::thread::hardware_concurrency());
+    const KvCacheType cache_type = cache_type_from(args, KvCacheType::F16);
 
     const auto load_start = std::chrono::steady_clock::now();
     const auto model = Model::load(args.require("--model"));
     BackendOptions options;
     options.n_ctx = static_cast<uint32_t>(std::max(n_prompt, depth + n_gen) + 1);
     options.n_threads = threads;
-    options.cache_type = args.get("--cache-type").value_or("f16") == "f32" ? KvCacheType::F32 : KvCacheType::F16;
+    options.cache_type = cache_type;
     const std::string backend_name = args.get("--backend").value_or("auto");
     const auto backend = make_backend(*model, backend_name, options);
     const double load_s = seconds_since(load_start);

@@ -4,6 +4,7 @@
 // positions[i] describes the logits after tokens 0..i; greedy continues one token at a time.
 #include "run_options.h"
 #include "cli_args.h"
+#include "cli_files.h"
 #include "commands.h"
 
 #include "core/error.h"
@@ -12,20 +13,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <numeric>
-#include <sstream>
 
 namespace latent::cli {
 namespace {
 
 const std::vector<OptionSpec> kOptions = {
     {"--model", "-m", true, "GGUF model file"},
-    {"--file", "-f", true, "prompt text file (tokenized with BOS per the model and special tokens parsed)"},
-    {"--top", "", true, "logits listed per position (default 8)"},
-    {"--greedy", "", true, "greedy continuation tokens (default 24)"},
+    {"--file", "-f", true, "prompt text file, at most 64 MiB (tokenized with BOS per the model and special tokens parsed)"},
+    {"--top", "", true, "logits listed per position, 1 … 1000000 (default 8)"},
+    {"--greedy", "", true, "greedy continuation tokens, 0 … 65536 (default 24)"},
     {"--backend", "-b", true, "ref, cpu or auto (default auto)"},
-    {"--threads", "-t", true, "CPU threads (default: all)"},
+    {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
     {"--cache-type", "", true, "KV cache element type: f32 (default here) or f16"},
     {"--help", "-h", false, "show this help"},
 };
@@ -45,23 +44,26 @@ int run_eval(const std::vector<std::string>& argv) {
         std::fputs(usage_text("eval", "-m MODEL --file PROMPT [--top N] [--greedy N] [--backend ref|cpu|auto]", kOptions).c_str(), stdout);
         return 0;
     }
-    const int64_t top = args.get_int("--top", 8), greedy = args.get_int("--greedy", 24);
-    if (top < 1 || greedy < 0) throw Error("--top must be at least 1 and --greedy at least 0");
-    std::ifstream in(args.require("--file"), std::ios::binary);
-    if (!in) throw Error("cannot read " + args.require("--file"));
-    std::ostringstream text;
-    text << in.rdbuf();
+    const int64_t top = args.get_int("--top", 8, 1, 1000000), greedy = args.get_int("--greedy", 24, 0, 65536);
+    BackendOptions options;
+    options.cache_type = cache_type_from(args, KvCacheType::F32);
+    options.n_threads = threads_from(args);
+    const std::string text = read_input_file(args.require("--file"), "--file");
 
     const auto model = Model::load(args.require("--model"));
-    const std::vector<int32_t> tokens = model->tokenizer().encode(text.str(), true, true);
+    const std::vector<int32_t> tokens = model->tokenizer().encode(text, true, true);
     if (tokens.empty()) throw Error("the prompt is empty");
-    BackendOptions options;
+    const size_t n_vocab = model->config().n_vocab;
+    // Every position's logits are kept: bound them (1 GiB of floats) before allocating.
+    constexpr size_t kMaxLogits = size_t{1} << 28;
+    if (tokens.size() > kMaxLogits / std::max<size_t>(n_vocab, 1) || tokens.size() + static_cast<size_t>(greedy) + 1 > static_cast<size_t>(kMaxContextOption)) {
+        throw Error("the prompt is " + std::to_string(tokens.size()) + " tokens; eval lists logits for at most " +
+                    std::to_string(std::min<size_t>(kMaxLogits / std::max<size_t>(n_vocab, 1), static_cast<size_t>(kMaxContextOption) - 1)) +
+                    " positions of this model");
+    }
     options.n_ctx = static_cast<uint32_t>(tokens.size() + static_cast<size_t>(greedy) + 1);
-    options.cache_type = args.get("--cache-type").value_or("f32") == "f16" ? KvCacheType::F16 : KvCacheType::F32;
-    options.n_threads = static_cast<uint32_t>(args.get_int("--threads", 0));
     const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), options);
 
-    const size_t n_vocab = model->config().n_vocab;
     std::vector<uint32_t> rows(tokens.size());
     std::iota(rows.begin(), rows.end(), 0u);
     std::vector<float> logits(rows.size() * n_vocab);

@@ -1,6 +1,7 @@
 // `latent run` (one prompt, streamed) and `latent chat` (interactive, multi-turn, reusing the
 // KV cache across turns). Text goes to stdout as it is generated; statistics and the stop
 // reason go to stderr.
+#include "cli_files.h"
 #include "commands.h"
 #include "run_options.h"
 
@@ -13,8 +14,6 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
-#include <sstream>
 
 namespace latent::cli {
 namespace {
@@ -62,15 +61,35 @@ void log_memory() {
     spdlog::debug("memory: {}", out);
 }
 
-uint32_t default_context(const Model& model) { return std::min<uint32_t>(4096, model.config().n_ctx_train ? model.config().n_ctx_train : 4096); }
+// The exit status of `run` for how the answer ended, with a line on stderr for every failure.
+int run_exit_status(const GenerationResult& r) {
+    switch (r.reason) {
+    case StopReason::EndOfTurn:
+    case StopReason::StopString:
+    case StopReason::MaxTokens: return kExitOk;
+    case StopReason::ContextFull:
+        std::fprintf(stderr, "latent run: error: %s (raise --ctx or shorten the prompt)\n", r.message.c_str());
+        return kExitContextFull;
+    case StopReason::Cancelled: return kExitCancelled;
+    case StopReason::Error: break;
+    }
+    std::fprintf(stderr, "latent run: error: %s\n", r.message.c_str());
+    return kExitFailed;
+}
+
+// Without --ctx the context is 4096 positions, or the model's trained context when smaller.
+BackendOptions with_default_context(const Args& args, BackendOptions options, const Model& model) {
+    if (!args.get("--ctx")) options.n_ctx = std::min<uint32_t>(4096, model.config().n_ctx_train ? model.config().n_ctx_train : 4096);
+    return options;
+}
 
 } // namespace
 
 int run_run(const std::vector<std::string>& argv) {
     std::vector<OptionSpec> specs = {
         {"--prompt", "-p", true, "the prompt text"},
-        {"--file", "-f", true, "read the prompt from a file"},
-        {"--n-predict", "-n", true, "tokens to generate at most (default 256)"},
+        {"--file", "-f", true, "read the prompt from a file (at most 64 MiB; a FIFO or /dev/stdin is fine)"},
+        {"--n-predict", "-n", true, "tokens to generate at most, 0 … 16777216 (default 256)"},
         {"--chat", "", false, "wrap the prompt as one user turn in the model's chat format"},
         {"--system", "", true, "system prompt (with --chat)"},
         {"--help", "-h", false, "show this help"},
@@ -81,25 +100,23 @@ int run_run(const std::vector<std::string>& argv) {
         std::fputs(usage_text("run", "-m MODEL (-p TEXT | --file F) [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--chat]", specs).c_str(), stdout);
         return 0;
     }
+    const size_t sources = (args.get("--file") ? 1u : 0u) + (args.get("--prompt") ? 1u : 0u) + args.positional().size();
+    if (sources != 1) throw UsageError("give the prompt once: with -p TEXT, --file F or as the one argument");
+    // Every option is checked before the prompt is read or the model loaded.
+    GenerationParams params = generation_params_from(args);
+    params.max_new_tokens = max_new_tokens_from(args, 256);
+    const BackendOptions backend_options = backend_options_from(args, 4096);
     std::string prompt;
     if (const auto file = args.get("--file")) {
-        std::ifstream in(*file, std::ios::binary);
-        if (!in) throw Error("cannot read " + *file);
-        std::ostringstream s;
-        s << in.rdbuf();
-        prompt = s.str();
+        prompt = read_input_file(*file, "--file");
     } else if (const auto p = args.get("--prompt")) {
         prompt = *p;
-    } else if (args.positional().size() == 1) {
-        prompt = args.positional().front();
     } else {
-        throw Error("give the prompt with -p TEXT or --file F");
+        prompt = args.positional().front();
     }
     const auto model = load_model(args);
-    const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), backend_options_from(args, default_context(*model)));
+    const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), with_default_context(args, backend_options, *model));
     Session session(*backend);
-    GenerationParams params = generation_params_from(args);
-    params.max_new_tokens = static_cast<int32_t>(args.get_int("--n-predict", 256));
 
     std::signal(SIGINT, on_sigint);
     g_generating = true;
@@ -117,13 +134,13 @@ int run_run(const std::vector<std::string>& argv) {
     g_generating = false;
     print_stats(result);
     log_memory();
-    return result.reason == StopReason::Error ? 1 : 0;
+    return run_exit_status(result);
 }
 
 int run_chat(const std::vector<std::string>& argv) {
     std::vector<OptionSpec> specs = {
         {"--system", "", true, "system prompt"},
-        {"--n-predict", "-n", true, "tokens per answer at most (default 1024)"},
+        {"--n-predict", "-n", true, "tokens per answer at most, 0 … 16777216 (default 1024)"},
         {"--help", "-h", false, "show this help"},
     };
     add_run_options(specs);
@@ -132,11 +149,12 @@ int run_chat(const std::vector<std::string>& argv) {
         std::fputs(usage_text("chat", "-m MODEL [--system TEXT] [sampling options]", specs).c_str(), stdout);
         return 0;
     }
-    const auto model = load_model(args);
-    const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), backend_options_from(args, default_context(*model)));
-    Session session(*backend);
     GenerationParams params = generation_params_from(args);
-    params.max_new_tokens = static_cast<int32_t>(args.get_int("--n-predict", 1024));
+    params.max_new_tokens = max_new_tokens_from(args, 1024);
+    const BackendOptions backend_options = backend_options_from(args, 4096);
+    const auto model = load_model(args);
+    const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), with_default_context(args, backend_options, *model));
+    Session session(*backend);
 
     std::vector<chat::ChatMessage> messages;
     if (const auto system = args.get("--system")) messages.push_back({chat::ChatMessage::System, *system});
@@ -149,7 +167,7 @@ int run_chat(const std::vector<std::string>& argv) {
     while (true) {
         std::fputs("> ", stderr);
         std::fflush(stderr);
-        if (!std::getline(std::cin, line)) break;
+        if (!read_input_line(stdin, line)) break;
         if (line == "/exit" || line == "/quit") break;
         if (line == "/reset") {
             messages.erase(std::remove_if(messages.begin(), messages.end(), [](const auto& m) { return m.role != chat::ChatMessage::System; }), messages.end());
@@ -164,6 +182,7 @@ int run_chat(const std::vector<std::string>& argv) {
         const GenerationResult result = session.generate(messages, params, print_piece, &g_cancel);
         g_generating = false;
         print_stats(result);
+        if (result.model_file_changed) throw Error(result.message); // every later turn would fail the same way
         if (result.reason == StopReason::ContextFull && result.text.empty()) {
             messages.pop_back();
             std::fputs("(the conversation no longer fits the context; /reset to start over or use a larger --ctx)\n", stderr);

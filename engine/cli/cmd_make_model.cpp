@@ -2,6 +2,7 @@
 // of a real shape with valid blocks of the requested types, so performance can be measured at
 // real sizes without downloading weights. Text generated with it is gibberish.
 #include "cli_args.h"
+#include "cli_files.h"
 #include "commands.h"
 
 #include "core/error.h"
@@ -18,7 +19,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--shape", "-s", true, "tiny, tiny-v3, tiny-legacy, v2-lite (the real DeepSeek-V2-Lite shape), v3-small (alias v3: V3-style, scaled down)"},
     {"--type", "", true, "f32, f32e, f16, bf16, q8_0, q4_0, q4_k_m (llama.cpp's Q4_K_M rules)"},
     {"--out", "-o", true, "output .gguf file"},
-    {"--seed", "", true, "random seed (default 1); the file is a pure function of shape, type and seed"},
+    {"--seed", "", true, "random seed, 0 … 2^64-1 (default 1); the file is a pure function of shape, type and seed"},
     {"--help", "-h", false, "show this help"},
 };
 
@@ -43,12 +44,13 @@ int run_make_model(const std::vector<std::string>& argv) {
     const std::string type_name = args.require("--type");
     const auto scheme = weight_scheme_from_name(type_name);
     if (!scheme) throw Error("unknown type '" + type_name + "' (" + join(weight_scheme_names()) + ")");
-    const int64_t seed = args.get_int("--seed", 1);
-    if (seed < 0) throw Error("--seed must not be negative");
+    const uint64_t seed = args.get_u64("--seed", 1);
+    const std::string out = args.require("--out");
+    check_output_file(out, "--out");
 
     BuildOptions options;
     options.scheme = *scheme;
-    options.seed = static_cast<uint64_t>(seed);
+    options.seed = seed;
     const bool tty = isatty(STDERR_FILENO) != 0;
     int last_percent = -1;
     options.progress = [&](uint64_t done, uint64_t total) {
@@ -58,7 +60,6 @@ int run_make_model(const std::vector<std::string>& argv) {
         std::fprintf(stderr, tty ? "\rwriting: %3d%%" : "writing: %d%%\n", percent);
         std::fflush(stderr);
     };
-    const std::string out = args.require("--out");
     const auto start = std::chrono::steady_clock::now();
     const BuildResult result = build_model_file(*shape, options, out);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

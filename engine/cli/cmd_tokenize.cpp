@@ -2,6 +2,7 @@
 // a text as a JSON array on one line. Only the vocabulary is read, so vocabulary-only GGUF
 // files work too.
 #include "cli_args.h"
+#include "cli_files.h"
 #include "commands.h"
 
 #include "core/error.h"
@@ -12,28 +13,18 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace latent::cli {
 namespace {
 
 const std::vector<OptionSpec> kOptions = {
     {"--model", "-m", true, "GGUF model (or vocabulary-only GGUF) file"},
-    {"--file", "-f", true, "read the text from this file (byte for byte) instead of the argument"},
+    {"--file", "-f", true, "read the text from this file (byte for byte, at most 64 MiB) instead of the argument"},
     {"--add-bos", "", false, "prepend the BOS token"},
     {"--parse-special", "", false, "match special-token texts such as <｜User｜> as single tokens"},
     {"--pre", "", true, "override the pre-tokenizer (deepseek-llm, deepseek-v3, deepseek-coder)"},
     {"--help", "-h", false, "show this help"},
 };
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot read " + path);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 
 } // namespace
 
@@ -46,7 +37,7 @@ int run_tokenize(const std::vector<std::string>& argv) {
     std::string text;
     if (const auto file = args.get("--file")) {
         if (!args.positional().empty()) throw Error("give the text either as an argument or with --file, not both");
-        text = read_file(*file);
+        text = read_input_file(*file, "--file");
     } else {
         if (args.positional().size() != 1) throw Error("give exactly one TEXT argument (quote it), or --file F");
         text = args.positional().front();

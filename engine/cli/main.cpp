@@ -1,6 +1,8 @@
 // `latent`: the command-line face of the engine, and the contract other tools and tests rely
-// on. Results go to stdout; errors go to stderr with a non-zero exit status; logging goes
+// on. Results go to stdout; errors go to stderr with a non-zero exit status (commands.h: 1 a
+// failure, 2 a wrong command line, 3 a bug, 4 a full context, 130 Ctrl+C); logging goes
 // through spdlog to stderr (-v for debug).
+#include "cli_args.h"
 #include "commands.h"
 
 #include "core/error.h"
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
     }
     if (args.empty() || args.front() == "-h" || args.front() == "--help" || args.front() == "help") {
         print_help();
-        return args.empty() ? 2 : 0;
+        return args.empty() ? latent::cli::kExitUsage : latent::cli::kExitOk;
     }
     if (args.front() == "--version") {
         std::printf("latent %s\n", LATENT_VERSION);
@@ -77,17 +79,20 @@ int main(int argc, char** argv) {
         if (name != c.name) continue;
         try {
             return c.run(args);
+        } catch (const latent::cli::UsageError& e) {
+            std::fprintf(stderr, "latent %s: error: %s\n", c.name, e.what());
+            return latent::cli::kExitUsage;
         } catch (const latent::Error& e) {
             std::fprintf(stderr, "latent %s: error: %s\n", c.name, e.what());
-            return 1;
+            return latent::cli::kExitFailed;
         } catch (const std::bad_alloc&) {
             std::fprintf(stderr, "latent %s: error: out of memory\n", c.name);
-            return 1;
+            return latent::cli::kExitFailed;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "latent %s: internal error: %s\n", c.name, e.what());
-            return 3;
+            return latent::cli::kExitInternal;
         }
     }
     std::fprintf(stderr, "latent: unknown command '%s' (see latent --help)\n", name.c_str());
-    return 2;
+    return latent::cli::kExitUsage;
 }

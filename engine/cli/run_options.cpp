@@ -8,33 +8,21 @@
 #include <random>
 
 namespace latent::cli {
-namespace {
-
-float parse_float(const Args& args, std::string_view name, float fallback) {
-    const auto v = args.get(name);
-    if (!v) return fallback;
-    char* end = nullptr;
-    const float f = std::strtof(v->c_str(), &end);
-    if (v->empty() || *end != '\0') throw Error("option " + std::string(name) + " expects a number, got '" + *v + "'");
-    return f;
-}
-
-} // namespace
 
 void add_run_options(std::vector<OptionSpec>& specs) {
     const std::vector<OptionSpec> shared = {
         {"--model", "-m", true, "GGUF model file"},
         {"--backend", "-b", true, "auto (default), cpu, ref or cuda"},
-        {"--ctx", "-c", true, "context length in tokens (default 4096, at most the model's)"},
-        {"--threads", "-t", true, "CPU threads (default: all)"},
+        {"--ctx", "-c", true, "context length in tokens, 1 … 16777216 (default 4096, at most the model's)"},
+        {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
         {"--cache-type", "", true, "KV cache element type: f16 (default) or f32"},
-        {"--temp", "", true, "temperature (default 0.8; 0 = greedy)"},
-        {"--top-k", "", true, "keep the k most likely tokens (default 40; 0 = off)"},
-        {"--top-p", "", true, "nucleus sampling threshold (default 0.95; 1 = off)"},
-        {"--min-p", "", true, "drop tokens below this fraction of the best (default 0.05; 0 = off)"},
-        {"--repeat-penalty", "", true, "penalty for recent tokens (default 1.0 = off)"},
-        {"--presence-penalty", "", true, "subtracted from recent tokens' logits (default 0)"},
-        {"--seed", "", true, "random seed (default: random)"},
+        {"--temp", "", true, "temperature, 0 … 100 (default 0.8; 0 = greedy)"},
+        {"--top-k", "", true, "keep the k most likely tokens, 0 … 1000000 (default 40; 0 = off)"},
+        {"--top-p", "", true, "nucleus sampling threshold, 0 … 1 (default 0.95; 1 = off)"},
+        {"--min-p", "", true, "drop tokens below this fraction of the best, 0 … 1 (default 0.05; 0 = off)"},
+        {"--repeat-penalty", "", true, "penalty for recent tokens, 0.01 … 100 (default 1.0 = off)"},
+        {"--presence-penalty", "", true, "subtracted from recent tokens' logits, -100 … 100 (default 0)"},
+        {"--seed", "", true, "random seed, 0 … 2^64-1 (default or -1: random)"},
         {"--chat-format", "", true, "force a chat format: deepseek2, deepseek3, r1, kimi-k2, chatml, deepseek-coder"},
     };
     specs.insert(specs.begin(), shared.begin(), shared.end());
@@ -51,36 +39,51 @@ std::unique_ptr<Backend> make_backend(const Model& model, const std::string& nam
 
 BackendOptions backend_options_from(const Args& args, uint32_t default_ctx) {
     BackendOptions options;
-    const int64_t ctx = args.get_int("--ctx", default_ctx);
-    if (ctx < 1 || ctx > (int64_t{1} << 24)) throw Error("--ctx must be between 1 and 16777216");
-    options.n_ctx = static_cast<uint32_t>(ctx);
-    const int64_t threads = args.get_int("--threads", 0);
-    if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 and 1024");
-    options.n_threads = static_cast<uint32_t>(threads);
-    const std::string cache = args.get("--cache-type").value_or("f16");
-    if (cache != "f16" && cache != "f32") throw Error("--cache-type must be f16 or f32");
-    options.cache_type = cache == "f32" ? KvCacheType::F32 : KvCacheType::F16;
+    options.n_ctx = static_cast<uint32_t>(args.get_int("--ctx", default_ctx, 1, kMaxContextOption));
+    options.n_threads = threads_from(args);
+    options.cache_type = cache_type_from(args, KvCacheType::F16);
     return options;
+}
+
+uint32_t threads_from(const Args& args) { return static_cast<uint32_t>(args.get_int("--threads", 0, 0, kMaxThreadsOption)); }
+
+KvCacheType cache_type_from(const Args& args, KvCacheType fallback) {
+    const auto cache = args.get("--cache-type");
+    if (!cache) return fallback;
+    if (*cache == "f16") return KvCacheType::F16;
+    if (*cache == "f32") return KvCacheType::F32;
+    throw UsageError("--cache-type must be f16 or f32, got '" + *cache + "'");
 }
 
 GenerationParams generation_params_from(const Args& args) {
     GenerationParams p;
     auto& s = p.sampling;
-    s.temperature = parse_float(args, "--temp", s.temperature);
-    s.top_k = static_cast<int32_t>(args.get_int("--top-k", s.top_k));
-    s.top_p = parse_float(args, "--top-p", s.top_p);
-    s.min_p = parse_float(args, "--min-p", s.min_p);
-    s.repeat_penalty = parse_float(args, "--repeat-penalty", s.repeat_penalty);
-    s.presence_penalty = parse_float(args, "--presence-penalty", s.presence_penalty);
-    if (args.get("--seed")) {
-        const int64_t seed = args.get_int("--seed", 0);
-        if (seed < 0) throw Error("--seed must not be negative");
-        s.seed = static_cast<uint64_t>(seed);
+    const auto number = [&](std::string_view name, float fallback, double min, double max) {
+        return static_cast<float>(args.get_number(name, fallback, min, max));
+    };
+    s.temperature = number("--temp", s.temperature, 0.0, kMaxTemperatureOption);
+    s.top_k = static_cast<int32_t>(args.get_int("--top-k", s.top_k, 0, kMaxTopKOption));
+    s.top_p = number("--top-p", s.top_p, 0.0, 1.0);
+    s.min_p = number("--min-p", s.min_p, 0.0, 1.0);
+    s.repeat_penalty = number("--repeat-penalty", s.repeat_penalty, 0.01, kMaxPenaltyOption);
+    s.presence_penalty = number("--presence-penalty", s.presence_penalty, -kMaxPenaltyOption, kMaxPenaltyOption);
+    const std::string seed = args.get("--seed").value_or("-1");
+    if (seed == "-1") {
+        std::random_device random;
+        s.seed = (uint64_t{random()} << 32) ^ uint64_t{random()};
     } else {
-        s.seed = std::random_device{}();
+        try {
+            s.seed = args.get_u64("--seed", 0);
+        } catch (const UsageError&) {
+            throw UsageError("--seed must be -1 (random) or an integer from 0 to " + std::to_string(UINT64_MAX) + ", got '" + seed + "'");
+        }
     }
-    sampling::Sampler check(s); // validates the values, naming a bad field
+    sampling::Sampler check(s); // the sampler's own validation, naming a bad field
     return p;
+}
+
+int32_t max_new_tokens_from(const Args& args, int32_t fallback) {
+    return static_cast<int32_t>(args.get_int("--n-predict", fallback, 0, kMaxTokensOption));
 }
 
 } // namespace latent::cli

@@ -1,6 +1,6 @@
 #include "core/mapped_file.h"
 
-#include "core/error.h"
+#include "core/mapping_faults.h"
 
 #include <cerrno>
 #include <cstring>
@@ -10,11 +10,45 @@
 #include <unistd.h>
 
 namespace latent {
+namespace {
+
+FileIdentity identity_of(const struct stat& st) {
+    FileIdentity id;
+    id.device = static_cast<uint64_t>(st.st_dev);
+    id.inode = static_cast<uint64_t>(st.st_ino);
+    id.size = static_cast<uint64_t>(st.st_size);
+    id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + static_cast<int64_t>(st.st_mtim.tv_nsec);
+    return id;
+}
+
+[[noreturn]] void refuse_kind(const std::filesystem::path& path, mode_t mode) {
+    const std::string kind = file_kind_name(mode);
+    throw Error(path.string() + " is " + (kind == "not a regular file" ? kind : kind + ", not a regular file"));
+}
+
+} // namespace
+
+std::string file_kind_name(uint32_t st_mode) {
+    const auto mode = static_cast<mode_t>(st_mode);
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+ModelFileChanged::ModelFileChanged(const std::filesystem::path& path, const std::string& detail)
+    : Error(std::string(kModelFileChangedMessage) + ": " + path.string() + (detail.empty() ? "" : " (" + detail + ")")), path_(path) {}
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
+    // stat first so that a FIFO is refused before open() could wait for a writer; O_NONBLOCK and
+    // the fstat below close the race with a file swapped in between.
     struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) refuse_kind(path, st.st_mode);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);
@@ -22,26 +56,44 @@ std::unique_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
-        throw Error(path.string() + " is not a regular file");
+        refuse_kind(path, st.st_mode);
     }
     std::unique_ptr<MappedFile> file(new MappedFile());
     file->path_ = path;
-    file->size_ = static_cast<uint64_t>(st.st_size);
+    file->fd_ = fd;
+    file->identity_ = identity_of(st);
+    file->size_ = file->identity_.size;
     if (file->size_ > 0) {
         void* addr = ::mmap(nullptr, file->size_, PROT_READ, MAP_SHARED, fd, 0);
-        if (addr == MAP_FAILED) {
-            const int err = errno;
-            ::close(fd);
-            throw Error("cannot map " + path.string() + ": " + std::strerror(err));
-        }
+        if (addr == MAP_FAILED) throw Error("cannot map " + path.string() + ": " + std::strerror(errno)); // the destructor closes fd
         file->data_ = static_cast<const uint8_t*>(addr);
+        file->fault_slot_ = mapping_faults::register_mapping(file->data_, file->size_, fd);
     }
-    ::close(fd); // the mapping keeps its own reference to the file
     return file;
 }
 
 MappedFile::~MappedFile() {
+    mapping_faults::unregister_mapping(fault_slot_);
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool MappedFile::faulted() const { return mapping_faults::faulted(fault_slot_); }
+
+void MappedFile::check_unchanged() const {
+    if (faulted()) throw ModelFileChanged(path_, "it was truncated while in use");
+    struct stat st {};
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0) {
+        const FileIdentity now = identity_of(st);
+        if (now.size != identity_.size) {
+            throw ModelFileChanged(path_, "its size went from " + std::to_string(identity_.size) + " to " + std::to_string(now.size) + " bytes");
+        }
+        if (now.mtime_ns != identity_.mtime_ns) throw ModelFileChanged(path_, "it was rewritten");
+    }
+    if (::stat(path_.c_str(), &st) == 0) {
+        const FileIdentity now = identity_of(st);
+        if (now.device != identity_.device || now.inode != identity_.inode) throw ModelFileChanged(path_, "another file replaced it");
+    }
 }
 
 } // namespace latent

@@ -1,17 +1,54 @@
 // A read-only memory map of a whole file. Model files are never copied into memory: tensors
 // point into the map, and the kernel pages in only what is touched.
+//
+// The file can change under the map (truncated, rewritten or replaced while a model is loaded).
+// The map records the file's identity when it is opened and keeps a descriptor, so that
+// check_unchanged() can tell before each request whether the bytes are still those that were
+// loaded, and it is guarded against SIGBUS (core/mapping_faults.h): a truncation during
+// evaluation marks it faulted instead of killing the process.
 #pragma once
+
+#include "core/error.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 
 namespace latent {
 
+// Thrown when a mapped model file changed on disk after it was loaded. The message starts with
+// kModelFileChangedMessage and names the file and what changed.
+class ModelFileChanged : public Error {
+public:
+    ModelFileChanged(const std::filesystem::path& path, const std::string& detail);
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+inline constexpr const char* kModelFileChangedMessage = "the model file changed on disk; reload it";
+
+// What identifies the bytes of a file: the inode, its size and its modification time.
+struct FileIdentity {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileIdentity&) const = default;
+};
+
+// What a file of type st_mode is when it is not a regular file, for error messages: "a
+// directory", "a FIFO", "a character device", "a block device", "a socket", else "not a regular
+// file".
+std::string file_kind_name(uint32_t st_mode);
+
 class MappedFile {
 public:
-    // Throws latent::Error naming the path and the OS error.
+    // Throws latent::Error naming the path and the OS error. Anything but a regular file (a
+    // directory, a FIFO, a device) is refused before it is opened, so a FIFO cannot block.
     static std::unique_ptr<MappedFile> open(const std::filesystem::path& path);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
@@ -20,12 +57,25 @@ public:
     const uint8_t* data() const { return data_; }
     uint64_t size() const { return size_; }
     const std::filesystem::path& path() const { return path_; }
+    const FileIdentity& identity() const { return identity_; }
+
+    // Whether an access to the map hit a page the file no longer has (SIGBUS caught). Cheap
+    // (one atomic load): checked after every evaluated batch.
+    bool faulted() const;
+    // Throws ModelFileChanged when the map faulted, the open file's size or modification time
+    // differ from when it was mapped, or the path now names another file. A path that no longer
+    // exists is not a change: the map still holds the deleted file's bytes. One fstat and one
+    // stat: checked before each request.
+    void check_unchanged() const;
 
 private:
     MappedFile() = default;
     std::filesystem::path path_;
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;
+    int fd_ = -1;         // kept open: identity checks, and the fault handler's fstat
+    int fault_slot_ = -1; // core/mapping_faults.h slot, -1 when unguarded
+    FileIdentity identity_;
 };
 
 } // namespace latent

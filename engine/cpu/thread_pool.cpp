@@ -163,7 +163,9 @@ void ThreadPool::record_error(std::exception_ptr error) {
 void ThreadPool::worker_main(unsigned thread) {
     t_active_pool = this;
     t_thread_index = thread;
-    uint32_t seen = generation_of(claim_.load(std::memory_order_acquire));
+    // The generation when the pool was made, not when this thread got to run: a worker that
+    // starts after the first call was published still takes part in it.
+    uint32_t seen = 0;
     for (;;) {
         auto changed = [&] { return generation_of(claim_.load(std::memory_order_acquire)) != seen || stop_.load(); };
         if (!spin_until(changed, kSpinTime)) {

@@ -618,4 +618,16 @@ uint64_t ModelFiles::total_file_bytes() const {
     return total;
 }
 
+void ModelFiles::check_not_faulted() const {
+    for (const auto& p : parts_) {
+        if (p->mapping() != nullptr && p->mapping()->faulted()) throw ModelFileChanged(p->mapping()->path(), "it was truncated while in use");
+    }
+}
+
+void ModelFiles::check_unchanged() const {
+    for (const auto& p : parts_) {
+        if (p->mapping() != nullptr) p->mapping()->check_unchanged();
+    }
+}
+
 } // namespace latent::gguf

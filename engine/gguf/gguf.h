@@ -132,6 +132,9 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
+    // The map of the file (null for from_memory): its identity and fault state.
+    const MappedFile* mapping() const { return map_.get(); }
+
 private:
     File() = default;
     void parse();
@@ -163,6 +166,13 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
     uint64_t total_file_bytes() const;
+
+    // Throws ModelFileChanged (core/mapped_file.h) naming the first part whose map faulted:
+    // one atomic load per part, cheap enough after every evaluated batch.
+    void check_not_faulted() const;
+    // The same, and also when a part's size, modification time or inode differ from when it was
+    // opened: a stat per part, checked before each request.
+    void check_unchanged() const;
 
 private:
     std::vector<std::unique_ptr<File>> parts_;

@@ -49,6 +49,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const Mode
             report(0.1f + 0.9f * static_cast<float>(static_cast<double>(done) / static_cast<double>(total ? total : 1)));
         }
     }
+    // A file truncated or rewritten while it was read: what was read cannot be trusted.
+    model->files_->check_unchanged();
     report(1.0f);
     return model;
 }

@@ -37,6 +37,14 @@ public:
     const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
     const chat::ChatFormatChoice& chat_format() const { return chat_format_; }
 
+    // Throws ModelFileChanged when a file of the model changed on disk since it was loaded
+    // (truncated, rewritten, replaced; see MappedFile::check_unchanged). Before each request.
+    void check_files_unchanged() const { files_->check_unchanged(); }
+    // Throws ModelFileChanged when reading the weights hit a page the file no longer has (SIGBUS
+    // caught, the page now reads zeros): whatever was computed from them is garbage. After each
+    // evaluated batch; one atomic load per file.
+    void check_files_intact() const { files_->check_not_faulted(); }
+
 private:
     Model() = default;
     std::unique_ptr<gguf::ModelFiles> files_;

@@ -52,8 +52,9 @@ bool backend_kind_available(BackendKind kind) {
     return kind != BackendKind::Cuda;
 }
 
-std::unique_ptr<Backend> create_backend(const Model& model, BackendKind kind, const BackendOptions& options, std::string* note) {
-    if (note != nullptr) note->clear();
+namespace {
+
+std::unique_ptr<Backend> create_backend_of_kind(const Model& model, BackendKind kind, const BackendOptions& options, std::string* note) {
     switch (kind) {
     case BackendKind::Ref:
         return create_ref_backend(model, options);
@@ -67,6 +68,16 @@ std::unique_ptr<Backend> create_backend(const Model& model, BackendKind kind, co
     // only shapes the note (nothing is probed when no note is asked for).
     if (note != nullptr) *note = cuda_fallback_note(kind, probe_cuda_devices(), plan_vram(model, options));
     return create_cpu_backend(model, options);
+}
+
+} // namespace
+
+std::unique_ptr<Backend> create_backend(const Model& model, BackendKind kind, const BackendOptions& options, std::string* note) {
+    if (note != nullptr) note->clear();
+    model.check_files_unchanged();
+    std::unique_ptr<Backend> backend = create_backend_of_kind(model, kind, options, note);
+    model.check_files_intact(); // what the backend copied from the weights is garbage otherwise
+    return backend;
 }
 
 } // namespace latent

@@ -76,6 +76,12 @@ GenerationResult Session::generate_tokens(const std::vector<int32_t>& prompt, co
 
 std::vector<float> Session::evaluate_prompt(const std::vector<int32_t>& prompt, uint32_t prefill_chunk,
                                             const std::atomic<bool>* cancel) {
+    try {
+        model().check_files_unchanged();
+    } catch (const ModelFileChanged&) {
+        reset();
+        throw;
+    }
     sync_with_backend();
     if (prompt.empty()) throw Error("empty prompt: nothing to evaluate");
     if (prompt.size() > backend_->context_size()) {
@@ -86,6 +92,9 @@ std::vector<float> Session::evaluate_prompt(const std::vector<int32_t>& prompt, 
     bool complete = false;
     try {
         complete = prefill(prompt, prefill_chunk, cancel);
+    } catch (const ModelFileChanged&) {
+        reset();
+        throw;
     } catch (...) {
         sync_with_backend();
         throw;
@@ -162,6 +171,7 @@ GenerationResult Session::run(const std::vector<int32_t>& prompt, const Generati
     Clock::time_point prefill_start{}, prefill_end{}, first_token{}, last_token{};
 
     try {
+        model().check_files_unchanged();
         sync_with_backend();
         const uint32_t n_ctx = backend_->context_size();
         if (prompt.empty()) {
@@ -232,7 +242,13 @@ GenerationResult Session::run(const std::vector<int32_t>& prompt, const Generati
             stats.n_prompt_evaluated = static_cast<uint32_t>(history_.size()) - stats.n_reused;
             stats.prompt_ms = elapsed_ms(prefill_start, prefill_end);
         }
-        sync_with_backend();
+        if (dynamic_cast<const ModelFileChanged*>(&e) != nullptr) {
+            // The cache may hold rows computed from the lost pages: keep nothing.
+            result.model_file_changed = true;
+            reset();
+        } else {
+            sync_with_backend();
+        }
     }
 
     // Generation is over: a partial stop string still held back is plain text after all.

@@ -21,6 +21,12 @@
 // Nothing a caller or a model does makes generate() throw: a prompt longer than the context, a
 // full context, a backend failure, an exception from on_piece are all reported through
 // GenerationResult::reason and ::message, and the session stays usable.
+//
+// A model file that changed on disk (checked before each request; a truncation during the
+// request is caught by the backend, see core/mapping_faults.h) ends the request with reason
+// Error, model_file_changed set and a message starting "the model file changed on disk; reload
+// it"; the session then forgets everything it held, and every later request fails the same way
+// until the model is loaded again.
 #pragma once
 
 #include "backend/backend.h"
@@ -79,6 +85,8 @@ struct GenerationResult {
     GenerationStats stats;
     std::vector<int32_t> tokens;       // ids sampled this turn, in order (including an end-of-turn id)
     bool started_in_reasoning = false; // the prompt opened a think block: pass to chat::split_reasoning
+    bool model_file_changed = false;   // reason Error because the model's file changed on disk (message names
+                                       // it): this model is unusable until loaded again
 };
 
 // Receives UTF-8-complete text pieces as they are generated (never empty).
@@ -110,7 +118,8 @@ public:
 
     // Brings the cache to `prompt` (with prefix reuse) and returns the logits after its last
     // token (n_vocab floats), for tools that inspect logits. Throws latent::Error for an empty or
-    // too long prompt or a backend failure, latent::Cancelled when cancelled between chunks.
+    // too long prompt or a backend failure (ModelFileChanged when the model's file changed),
+    // latent::Cancelled when cancelled between chunks.
     std::vector<float> evaluate_prompt(const std::vector<int32_t>& prompt, uint32_t prefill_chunk = 256,
                                        const std::atomic<bool>* cancel = nullptr);
 

@@ -13,6 +13,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace latent;
 
@@ -23,13 +25,16 @@ struct Run {
     QByteArray out, err;
 };
 
-Run run_cli(const QStringList& args, const QByteArray& input = {}) {
+Run run_cli(const QStringList& args, const QByteArray& input = {}, int timeout_ms = 120000) {
     QProcess p;
     p.start(QString::fromStdString(test::cli_path().string()), args);
     if (!p.waitForStarted(10000)) return {};
     if (!input.isEmpty()) p.write(input);
     p.closeWriteChannel();
-    p.waitForFinished(120000);
+    if (!p.waitForFinished(timeout_ms)) {
+        p.kill(); // a hang is a failure: exit code -1
+        p.waitForFinished(10000);
+    }
     Run r;
     r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     r.out = p.readAllStandardOutput();
@@ -351,7 +356,123 @@ private slots:
         QVERIFY(missing.exit_code != 0);
         QVERIFY(missing.err.contains("no tensor named 'no.such.tensor'"));
     }
+
+    void failures_exit_non_zero_data();
+    void failures_exit_non_zero();
+    void prompts_from_pipes();
+    void run_model_truncated_while_generating();
 };
+
+// Every failure of the CLI as one row: arguments (@model, @dir, @fifo, @missing stand for a
+// generated model, a directory, a FIFO and a missing file), the exit status expected, and what
+// stderr must say. Nothing may hang (a FIFO given as the model once blocked in open()).
+void TestCli::failures_exit_non_zero_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<int>("exit_code");
+    QTest::addColumn<QString>("message");
+    const auto row = [](const char* name, QStringList args, int code, const char* message) {
+        QTest::newRow(name) << args << code << QString::fromUtf8(message);
+    };
+    const QStringList run{"run", "-m", "@model", "-p", "Hello"};
+    // The context: the prompt does not fit (exit 4).
+    row("run --ctx 1", run + QStringList{"--ctx", "1"}, 4, "but the context holds 1");
+    row("run prompt longer than the context", QStringList{"run", "-m", "@model", "-p", "one two three four five six seven eight nine ten", "--ctx", "8"}, 4,
+        "but the context holds 8");
+    // Numeric ranges (exit 2), one message shape for all.
+    row("run -n -5", run + QStringList{"-n", "-5"}, 2, "--n-predict must be an integer from 0 to 16777216, got '-5'");
+    row("run --top-k -3", run + QStringList{"--top-k", "-3"}, 2, "--top-k must be an integer from 0 to 1000000, got '-3'");
+    row("run --temp -1", run + QStringList{"--temp", "-1"}, 2, "--temp must be a number from 0 to 100, got '-1'");
+    row("run --temp inf", run + QStringList{"--temp", "inf"}, 2, "--temp must be a number from 0 to 100");
+    row("run --top-p 1.5", run + QStringList{"--top-p", "1.5"}, 2, "--top-p must be a number from 0 to 1, got '1.5'");
+    row("run --min-p -0.1", run + QStringList{"--min-p", "-0.1"}, 2, "--min-p must be a number from 0 to 1");
+    row("run --repeat-penalty 0", run + QStringList{"--repeat-penalty", "0"}, 2, "--repeat-penalty must be a number from 0.01 to 100");
+    row("run --presence-penalty 1000", run + QStringList{"--presence-penalty", "1000"}, 2, "--presence-penalty must be a number from -100 to 100");
+    row("run --seed -2", run + QStringList{"--seed", "-2"}, 2, "--seed must be -1 (random) or an integer from 0 to 18446744073709551615");
+    row("run --seed 1e3", run + QStringList{"--seed", "1e3"}, 2, "--seed must be -1 (random)");
+    row("run --ctx 0", run + QStringList{"--ctx", "0"}, 2, "--ctx must be an integer from 1 to 16777216, got '0'");
+    row("run --threads -1", run + QStringList{"--threads", "-1"}, 2, "--threads must be an integer from 0 to 1024");
+    row("run --cache-type f8", run + QStringList{"--cache-type", "f8"}, 2, "--cache-type must be f16 or f32, got 'f8'");
+    row("run -p and --file", run + QStringList{"--file", "@missing"}, 2, "give the prompt once");
+    row("chat -n -1", QStringList{"chat", "-m", "@model", "-n", "-1"}, 2, "--n-predict must be an integer from 0 to 16777216");
+    row("chat --top-k -3", QStringList{"chat", "-m", "@model", "--top-k", "-3"}, 2, "--top-k must be an integer");
+    row("eval --top 0", QStringList{"eval", "-m", "@model", "--file", "@missing", "--top", "0"}, 2, "--top must be an integer from 1 to 1000000");
+    row("eval --greedy -1", QStringList{"eval", "-m", "@model", "--file", "@missing", "--greedy", "-1"}, 2, "--greedy must be an integer from 0 to 65536");
+    row("eval --cache-type x", QStringList{"eval", "-m", "@model", "--file", "@missing", "--cache-type", "x"}, 2, "--cache-type must be f16 or f32");
+    row("eval --threads 5000", QStringList{"eval", "-m", "@model", "--file", "@missing", "--threads", "5000"}, 2, "--threads must be an integer from 0 to 1024");
+    row("bench --reps 0", QStringList{"bench", "-m", "@model", "--reps", "0"}, 2, "--reps must be an integer from 1 to 1000");
+    row("bench --prompt -1", QStringList{"bench", "-m", "@model", "--prompt", "-1"}, 2, "--prompt must be an integer from 0 to 1048576");
+    row("bench --gen -1", QStringList{"bench", "-m", "@model", "--gen", "-1"}, 2, "--gen must be an integer from 0 to 1048576");
+    row("bench --depth -1", QStringList{"bench", "-m", "@model", "--depth", "-1"}, 2, "--depth must be an integer from 0 to 1048576");
+    row("bench --cache-type f8", QStringList{"bench", "-m", "@model", "--cache-type", "f8"}, 2, "--cache-type must be f16 or f32");
+    row("make-model --seed -1", QStringList{"make-model", "--shape", "tiny", "--type", "f32", "--out", "@missing", "--seed", "-1"}, 2,
+        "--seed must be an integer from 0 to 18446744073709551615");
+    // Input files: directories, endless devices and missing files (exit 1).
+    row("run --file DIR", QStringList{"run", "-m", "@model", "--file", "@dir"}, 1, "is a directory, not a file");
+    row("run --file /dev/zero", QStringList{"run", "-m", "@model", "--file", "/dev/zero"}, 1, "holds more than the 64 MiB an input may have");
+    row("run --file missing", QStringList{"run", "-m", "@model", "--file", "@missing"}, 1, "No such file");
+    row("eval --file DIR", QStringList{"eval", "-m", "@model", "--file", "@dir"}, 1, "is a directory, not a file");
+    row("eval --file /dev/zero", QStringList{"eval", "-m", "@model", "--file", "/dev/zero"}, 1, "64 MiB");
+    row("tokenize --file DIR", QStringList{"tokenize", "-m", "@model", "--file", "@dir"}, 1, "is a directory, not a file");
+    row("tokenize --file /dev/zero", QStringList{"tokenize", "-m", "@model", "--file", "/dev/zero"}, 1, "64 MiB");
+    // Models that are not regular files are refused before open() (exit 1), for every command.
+    row("run -m FIFO", QStringList{"run", "-m", "@fifo", "-p", "x"}, 1, "is a FIFO, not a regular file");
+    row("chat -m FIFO", QStringList{"chat", "-m", "@fifo"}, 1, "is a FIFO, not a regular file");
+    row("info -m FIFO", QStringList{"info", "-m", "@fifo"}, 1, "is a FIFO, not a regular file");
+    row("dump -m FIFO", QStringList{"dump", "-m", "@fifo", "--tensor", "x"}, 1, "is a FIFO, not a regular file");
+    row("tokenize -m FIFO", QStringList{"tokenize", "-m", "@fifo", "x"}, 1, "is a FIFO, not a regular file");
+    row("eval -m FIFO", QStringList{"eval", "-m", "@fifo", "--file", "/dev/null"}, 1, "is a FIFO, not a regular file");
+    row("bench -m FIFO", QStringList{"bench", "-m", "@fifo"}, 1, "is a FIFO, not a regular file");
+    row("run -m DIR", QStringList{"run", "-m", "@dir", "-p", "x"}, 1, "is a directory, not a regular file");
+    row("make-model --out FIFO", QStringList{"make-model", "--shape", "tiny", "--type", "f32", "--out", "@fifo"}, 1, "is a FIFO, not a regular file");
+    row("make-model --out DIR", QStringList{"make-model", "--shape", "tiny", "--type", "f32", "--out", "@dir"}, 1, "is a directory, not a regular file");
+    // Accepted: -1 is the random seed, 0 tokens is a valid count.
+    row("run --seed -1", run + QStringList{"--seed", "-1", "-n", "2"}, 0, "");
+    row("run -n 0", run + QStringList{"-n", "0"}, 0, "");
+}
+
+void TestCli::failures_exit_non_zero() {
+    QFETCH(QStringList, args);
+    QFETCH(int, exit_code);
+    QFETCH(QString, message);
+    const QString fifo = dir_.filePath("model.fifo");
+    if (!QFileInfo::exists(fifo)) QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+    for (QString& arg : args) {
+        if (arg == "@model") arg = str(tiny_);
+        else if (arg == "@dir") arg = dir_.path();
+        else if (arg == "@fifo") arg = fifo;
+        else if (arg == "@missing") arg = dir_.filePath("no-such-file");
+    }
+    const Run r = run_cli(args, {}, 30000);
+    QVERIFY2(r.exit_code == exit_code, qPrintable(QStringLiteral("exit %1, stderr: %2").arg(r.exit_code).arg(QString::fromUtf8(r.err))));
+    QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+}
+
+// Prompts from a pipe are fine (bounded like files); an endless line on chat's stdin is an error.
+void TestCli::prompts_from_pipes() {
+    const Run piped = run_cli({"run", "-m", str(tiny_), "--file", "/dev/stdin", "-n", "3", "--temp", "0"}, "Hello from a pipe");
+    QVERIFY2(piped.exit_code == 0, piped.err.constData());
+    QVERIFY2(piped.err.contains("max_tokens"), piped.err.constData());
+    const Run endless = run_cli({"chat", "-m", str(tiny_), "-n", "2"}, QByteArray((64 << 20) + 16, 'a'), 60000);
+    QCOMPARE(endless.exit_code, 1);
+    QVERIFY2(endless.err.contains("64 MiB"), endless.err.constData());
+}
+
+// `latent run` whose model is truncated while it generates: exit 1 naming the file, no crash.
+void TestCli::run_model_truncated_while_generating() {
+    const QString model = dir_.filePath("truncated-during-run.gguf");
+    QVERIFY(QFile::copy(str(tiny_), model));
+    QProcess p;
+    p.start(QString::fromStdString(test::cli_path().string()),
+            {"run", "-m", model, "-p", "Once upon a time", "-n", "16000", "--ctx", "16384", "--temp", "0", "--threads", "2"});
+    QVERIFY(p.waitForStarted(10000));
+    QVERIFY(p.waitForReadyRead(30000)); // generating
+    QCOMPARE(::truncate(model.toLocal8Bit().constData(), static_cast<off_t>(QFileInfo(model).size() / 2)), 0);
+    QVERIFY(p.waitForFinished(60000));
+    const QByteArray err = p.readAllStandardError();
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit); // not killed by SIGBUS
+    QCOMPARE(p.exitCode(), 1);
+    QVERIFY2(err.contains("latent run: error: the model file changed on disk; reload it: " + model.toUtf8()), err.constData());
+}
 
 QTEST_GUILESS_MAIN(TestCli)
 #include "test_cli.moc"

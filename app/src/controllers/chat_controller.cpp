@@ -410,7 +410,8 @@ void ChatController::onGenerationFinished(quint64 requestId, const EngineResult&
         break;
     case EngineResult::End::Stopped:
         record.status = MessageStatus::Stopped;
-        record.stopReason = QStringLiteral("cancelled");
+        record.stopReason = result.modelFileChanged ? QStringLiteral("model_changed") : QStringLiteral("cancelled");
+        if (result.modelFileChanged) record.errorText = result.message; // the model panel says it too
         break;
     case EngineResult::End::Error:
         record.status = MessageStatus::Error;

@@ -63,6 +63,7 @@ ModelController::ModelController(InferenceWorker* worker, SettingsController* se
     connect(worker_, &InferenceWorker::loadProgress, this, &ModelController::onProgress);
     connect(worker_, &InferenceWorker::modelLoaded, this, &ModelController::onLoaded);
     connect(worker_, &InferenceWorker::modelLoadFailed, this, &ModelController::onFailed);
+    connect(worker_, &InferenceWorker::modelFileChanged, this, &ModelController::onModelFileChanged);
 }
 
 QString ModelController::state() const {
@@ -229,4 +230,19 @@ void ModelController::onFailed(const QString& message, bool cancelled) {
     }
     emit progressChanged();
     emit stateChanged();
+}
+
+void ModelController::onModelFileChanged(const QString& message) {
+    // Only about the model loaded now: once a later load was asked, that load replaces it anyway.
+    if (state_ != State::Loaded) return;
+    spdlog::error("model unloaded: {}", message.toStdString());
+    state_ = State::Empty;
+    progress_ = 0.0;
+    facts_.clear();
+    modelFacts_ = ModelFacts{};
+    errorText_ = message;
+    emit errorTextChanged();
+    emit progressChanged();
+    emit stateChanged();
+    emit modelGone();
 }

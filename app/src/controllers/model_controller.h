@@ -22,7 +22,8 @@ class ModelController : public QObject {
     Q_PROPERTY(bool loaded READ loaded NOTIFY stateChanged)
     Q_PROPERTY(double progress READ progress NOTIFY progressChanged)   // 0 … 1 while loading
     Q_PROPERTY(QString loadingPath READ loadingPath NOTIFY stateChanged)
-    Q_PROPERTY(QString errorText READ errorText NOTIFY errorTextChanged) // last load failure, "" when none
+    // The last load failure, or why the loaded model was dropped (its file changed on disk); "" when none.
+    Q_PROPERTY(QString errorText READ errorText NOTIFY errorTextChanged)
     // Loaded model, for display. Keys: path, fileName, name, architecture, quantization,
     // chatFormat, fileSize ("9.66 GiB"), totalParams ("15.7 B"), activeParams ("2.7 B"),
     // trainedContext, contextSize (ints), layers, experts, expertsUsed, sharedExperts (ints),
@@ -67,6 +68,9 @@ private:
     void onProgress(double p);
     void onLoaded(const ModelFacts& facts);
     void onFailed(const QString& message, bool cancelled);
+    // The worker dropped the loaded model because its file changed on disk: empty, with the
+    // message as errorText.
+    void onModelFileChanged(const QString& message);
     // A load result (one per loadModel call, in order) is current only when no later load or
     // unload was issued after it.
     bool takeResultIsCurrent();

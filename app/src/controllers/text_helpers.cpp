@@ -112,6 +112,8 @@ QString statusMarker(const MessageRecord& m) {
             return QStringLiteral("*(Interrupted: the app closed while this answer was being written.)*");
         if (m.stopReason == QLatin1String("context_full"))
             return QStringLiteral("*(Stopped: the conversation no longer fits the model's context.)*");
+        if (m.stopReason == QLatin1String("model_changed"))
+            return QStringLiteral("*(Stopped: the model file changed on disk.)*");
         return QStringLiteral("*(Stopped.)*");
     }
     if (m.status == MessageStatus::Streaming) return QStringLiteral("*(Still being written.)*");

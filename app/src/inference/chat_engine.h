@@ -68,6 +68,8 @@ struct EngineResult {
     double timeToFirstTokenMs = 0.0;
     double promptTokensPerSecond = 0.0;
     double generationTokensPerSecond = 0.0;
+    bool modelFileChanged = false;   // the model's file changed on disk (truncated, rewritten, replaced): message
+                                     // says so; the model is unusable until loaded again
 };
 
 class ChatEngine {

@@ -171,6 +171,7 @@ EngineResult EngineChatEngine::generate(const std::vector<ChatTurn>& turns, cons
         result.timeToFirstTokenMs = r.stats.time_to_first_token_ms;
         result.promptTokensPerSecond = r.stats.prompt_tokens_per_s;
         result.generationTokensPerSecond = r.stats.generation_tokens_per_s;
+        result.modelFileChanged = r.model_file_changed;
     } catch (const std::exception& e) {
         result.end = EngineResult::End::Error;
         result.message = QString::fromUtf8(e.what());

@@ -156,5 +156,17 @@ void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& t
         result.message = tr("Generation failed (unknown error).");
     }
     if (!pending.isEmpty()) emit textAppended(requestId, pending);
+    if (result.modelFileChanged) {
+        // Not a failure of the answer: it ends where it was, as if stopped, and the model that
+        // can no longer be trusted is dropped at once (its pages may read zeros now).
+        result.end = EngineResult::End::Stopped;
+        if (result.text.isEmpty()) result.text = streamed;
+        const QString message = result.message;
+        engine_->unload();
+        finish();
+        emit modelFileChanged(message);
+        emit modelUnloaded();
+        return;
+    }
     finish();
 }

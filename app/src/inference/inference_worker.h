@@ -47,6 +47,11 @@ signals:
     void textAppended(quint64 requestId, const QString& text);
     // Always follows generate(); result.text holds everything streamed.
     void generationFinished(quint64 requestId, const EngineResult& result);
+    // The loaded model's file changed on disk during or before an answer: that answer finished
+    // as Stopped with what was streamed (result.modelFileChanged set), the model was unloaded,
+    // and this follows generationFinished (then modelUnloaded). message: "the model file
+    // changed on disk; reload it: PATH (…)".
+    void modelFileChanged(const QString& message);
 
 private:
     std::unique_ptr<ChatEngine> engine_;

@@ -18,8 +18,9 @@ QString messageStatusName(MessageStatus status);                // "complete", "
 std::optional<MessageStatus> messageStatusFromName(const QString& name);
 
 // Why an answer ended, stored in messages.stop_reason: the engine's reason names
-// ("end_of_turn", "max_tokens", "context_full", "cancelled", "error") or "interrupted" (the app
-// ended while the answer was streaming; set when the database is next opened).
+// ("end_of_turn", "max_tokens", "context_full", "cancelled", "error"), "model_changed" (the
+// model's file changed on disk during the answer; the model was unloaded) or "interrupted" (the
+// app ended while the answer was streaming; set when the database is next opened).
 inline constexpr const char* kStopReasonInterrupted = "interrupted";
 
 struct ConversationRecord {

@@ -183,6 +183,9 @@ Item {
             return [
                 { tag: "complete", status: "complete", errorText: "", text: "" },
                 { tag: "stopped", status: "stopped", errorText: "", text: "Stopped" },
+                { tag: "stopped-model-changed", status: "stopped",
+                  errorText: "the model file changed on disk; reload it: /m/x.gguf",
+                  text: "Stopped: the model file changed on disk; reload it: /m/x.gguf" },
                 { tag: "interrupted", status: "interrupted", errorText: "",
                   text: "Interrupted — the app closed while this answer was being written" },
                 { tag: "error", status: "error", errorText: "out of memory", text: "Failed: out of memory" },
