@@ -88,10 +88,14 @@ Rectangle {
                        .arg(root.draft.tokens).arg(root.draft.tokenLimit)
         if (!root.hasPasted && input.length < 2000)
             return ""
-        return root.draft.tokens >= 0 ? qsTr("%1 tokens").arg(root.draft.tokens) : qsTr("Counting tokens…")
+        if (root.draft.tokens >= 0)
+            return qsTr("%1 tokens").arg(root.draft.tokens)
+        return root.canSend || root.generating ? qsTr("Counting tokens…") : "" // no model: nothing to count with
     }
 
-    implicitHeight: Math.max(52, column.implicitHeight + 16)
+    // Summed here rather than read from the layout, which settles only at the next polish.
+    implicitHeight: Math.max(52, inputHeight + 16 + (pastedChip.visible ? pastedChip.implicitHeight + column.spacing : 0)
+                                 + (noteText.visible ? noteText.implicitHeight + column.spacing : 0))
     radius: 14
     color: Theme.surface
     border.width: 1
@@ -113,6 +117,7 @@ Rectangle {
         spacing: 6
 
         PastedText {
+            id: pastedChip
             objectName: "pastedText"
             visible: root.hasPasted
             Layout.fillWidth: true
@@ -215,6 +220,7 @@ Rectangle {
         }
 
         Text {
+            id: noteText
             objectName: "draftNote"
             visible: root.note !== ""
             Layout.fillWidth: true
