@@ -4,7 +4,9 @@
 // not answer is reported and the second start exits non-zero. The executable tests start the
 // real `latent-chat` offscreen; the protocol tests talk to an InstanceServer in this process.
 #include "app_window_support.h"
+#include "controllers/app_controller.h"
 #include "controllers/single_instance.h"
+#include "inference/fake_chat_engine.h"
 
 #include <QDir>
 #include <QLocalSocket>
@@ -13,6 +15,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <QWindow>
 
 #include <csignal>
 #include <memory>
@@ -97,6 +100,8 @@ private slots:
     void serverRefusesBadRequests_data();
     void serverRefusesBadRequests();
     void socketNameFollowsTheDataDirectory();
+    void bringForwardShowsTheWindow();
+    void bringForwardLoadsAfterTheStartupModel();
     void secondStartBringsTheWindowForwardWithItsModel();
     void differentDataDirectoriesRunSideBySide();
     void staleSocketIsReplaced();
@@ -168,6 +173,33 @@ void SingleInstanceTest::socketNameFollowsTheDataDirectory() {
     const QString link = b.filePath(QStringLiteral("link"));
     QVERIFY(QFile::link(a.path(), link));
     QCOMPARE(instanceSocketName(link), instanceSocketName(a.path()));
+}
+
+void SingleInstanceTest::bringForwardShowsTheWindow() {
+    QWindow window;
+    window.setWindowStates(Qt::WindowMinimized);
+    bringForward(&window, nullptr, QString());
+    QVERIFY(window.isVisible());
+    QVERIFY(!(window.windowStates() & Qt::WindowMinimized));
+}
+
+void SingleInstanceTest::bringForwardLoadsAfterTheStartupModel() {
+    // Asked before the app is ready, with a model of its own command line still to load: the
+    // model asked for later is the one that ends up loaded.
+    QTemporaryDir data;
+    const QString startup = data.filePath(QStringLiteral("startup.gguf"));
+    const QString asked = data.filePath(QStringLiteral("asked.gguf"));
+    for (const QString& path : {startup, asked}) {
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly)); // the fake engine reads nothing; the file must exist
+    }
+    AppController app(data.path(), std::make_unique<FakeChatEngine>(), startup);
+    QVERIFY(!app.ready());
+    bringForward(nullptr, &app, asked);
+    QTRY_VERIFY_WITH_TIMEOUT(app.model()->loaded(), 10000);
+    QTest::qWait(200);
+    QTRY_VERIFY(app.model()->loaded());
+    QCOMPARE(app.model()->modelFacts().path, asked);
 }
 
 void SingleInstanceTest::secondStartBringsTheWindowForwardWithItsModel() {
