@@ -1,7 +1,10 @@
-// latent-chat: the desktop app. Parses the command line, takes the per-data-dir instance lock,
-// starts logging, builds the AppController over the real engine and shows Main.qml.
+// latent-chat: the desktop app. Parses the command line, takes the per-data-dir instance lock
+// (or hands over to the instance holding it), starts logging, builds the AppController over the
+// real engine and shows Main.qml.
 #include "controllers/app_controller.h"
 #include "controllers/app_logging.h"
+#include "controllers/single_instance.h"
+#include "controllers/startup_message.h"
 #include "controllers/startup_problems.h"
 #include "inference/engine_chat_engine.h"
 
@@ -69,6 +72,16 @@ void quitOnSignals(QObject* parent) {
     sigaction(SIGINT, &action, nullptr);
 }
 
+// A second start with the same data directory: the running instance is asked to come forward
+// (and to open the model given here); this process then exits, 0 when it was reached.
+int handOverToRunningInstance(const QString& dataDir, const QString& modelPath) {
+    const ForwardOutcome outcome = forwardToRunningInstance(dataDir, modelPath);
+    std::fprintf(outcome.delivered ? stdout : stderr, "%s\n", qPrintable(outcome.message));
+    if (outcome.delivered) return 0;
+    showStartupMessage(QStringLiteral("Latent Chat does not answer"), outcome.message);
+    return 1;
+}
+
 } // namespace
 
 int main(int argc, char* argv[])
@@ -112,24 +125,27 @@ int main(int argc, char* argv[])
     StartupProblems startupProblems;
     startupProblems.add(StartupProblems::dataDirProblem(dataDir));
 
+    QString modelArgument = parser.value(modelOption);
+    if (modelArgument.isEmpty() && !parser.positionalArguments().isEmpty()) modelArgument = parser.positionalArguments().first();
+    const QString modelPath = modelArgument.isEmpty() ? QString() : QDir::current().absoluteFilePath(modelArgument);
+
     // One instance per data directory (two writers would fight over latent.db). A crashed
     // instance's lock is stale (its process is gone) and taken over; age never makes it stale.
+    // A second start hands its request to the running instance and exits (single_instance.h).
     QLockFile lock(QDir(dataDir).filePath(QStringLiteral("latent-chat.lock")));
     lock.setStaleLockTime(0);
-    if (!lock.tryLock(100) && lock.error() != QLockFile::LockFailedError) {
+    if (!lock.tryLock(100)) {
+        if (lock.error() == QLockFile::LockFailedError) return handOverToRunningInstance(dataDir, modelPath);
         startupProblems.add(QStringLiteral("The lock file cannot be created in %1, so a second Latent Chat would not be "
                                            "kept from opening the same history.").arg(QDir::toNativeSeparators(dataDir)));
-    } else if (!lock.isLocked()) {
-        std::fprintf(stderr, "Latent Chat is already running with data directory %s\n", qPrintable(dataDir));
-        return 1;
     }
+    InstanceServer instanceServer;
+    const bool listening = instanceServer.listen(dataDir);
 
     startupProblems.add(setupLogging(dataDir, parser.isSet(verboseOption)));
     qInfo("Latent Chat %s starting; data directory %s", PROJECT_VERSION, qPrintable(dataDir));
     QQuickStyle::setStyle(QStringLiteral("Basic"));
-    QString modelArgument = parser.value(modelOption);
-    if (modelArgument.isEmpty() && !parser.positionalArguments().isEmpty()) modelArgument = parser.positionalArguments().first();
-    const QString modelPath = modelArgument.isEmpty() ? QString() : QDir::current().absoluteFilePath(modelArgument);
+    if (!listening) qWarning("a second start cannot reach this one: %s", qPrintable(instanceServer.errorString()));
     AppController app(dataDir, std::make_unique<EngineChatEngine>(), modelPath);
     quitOnSignals(&app);
 
@@ -143,6 +159,9 @@ int main(int argc, char* argv[])
         return 1;
     }
 
+    qInfo("main window shown");
+    QObject::connect(&instanceServer, &InstanceServer::activationRequested, window,
+                     [window, &app](const QString& model) { bringForward(window, &app, model); });
     if (!startupProblems.isEmpty()) {
         for (const QString& problem : startupProblems.problems()) qWarning("startup: %s", qPrintable(problem));
         startupProblems.show(engine);

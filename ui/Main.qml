@@ -154,6 +154,7 @@ ApplicationWindow {
                 Layout.leftMargin: 16
                 Layout.rightMargin: 16
                 Layout.topMargin: 4
+                draft: window.app.draft
                 canSend: window.chat.canSend
                 generating: window.chat.generating
                 disabledReason: !window.app.ready ? qsTr("Opening the chat history…")
@@ -162,7 +163,7 @@ ApplicationWindow {
                                 : ""
                 onSendRequested: (text) => {
                     if (!window.chat.send(text))
-                        composer.text = text
+                        composer.restore(text)
                     composer.focusInput()
                 }
                 onStopRequested: window.chat.stop()

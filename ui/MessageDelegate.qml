@@ -3,6 +3,8 @@
 // answer as Markdown and code blocks, the status (stopped / interrupted / failed), the stats
 // and the actions (Copy, Regenerate on the last answer), and "Not saved" while the message waits
 // to reach the disk. Usable with plain properties.
+// A very long user message (a big paste) shows its first shownLength characters and a
+// "Show more" button, so the window never lays out megabytes at once; Copy copies it all.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -25,6 +27,8 @@ Item {
     property bool generating: false     // an answer is being generated somewhere in the chat
     property bool canResend: true       // a model is loaded: Regenerate and Edit can run
     property int maxContentWidth: 820
+    property int shownLength: 20000     // characters of a user message shown; "Show more" adds more
+    readonly property int contentLength: root.content.length
 
     signal copyRequested(string text)
     signal regenerateRequested()
@@ -74,7 +78,9 @@ Item {
                 padding: 12
                 leftPadding: 16
                 rightPadding: 16
-                text: root.isUser ? root.content : ""
+                text: !root.isUser ? ""
+                      : root.contentLength > root.shownLength ? root.content.substring(0, root.shownLength) + "…"
+                      : root.content
                 textFormat: TextEdit.PlainText
                 readOnly: true
                 selectByMouse: true
@@ -84,6 +90,15 @@ Item {
                 selectionColor: Theme.accent
                 selectedTextColor: Theme.accentText
             }
+        }
+
+        AppButton {
+            objectName: "showMoreButton"
+            visible: root.isUser && !root.editing && root.contentLength > root.shownLength
+            anchors.right: parent.right
+            text: qsTr("Show more (%1 more characters)")
+                      .arg((root.contentLength - root.shownLength).toLocaleString(Qt.locale(), "f", 0))
+            onClicked: root.shownLength += 50000
         }
 
         Loader {
@@ -198,7 +213,8 @@ Item {
                 }
                 IconButton {
                     objectName: "editButton"
-                    visible: root.isUser && !root.generating && root.canResend
+                    // Editing lays out the whole text: not for a message of megabytes.
+                    visible: root.isUser && !root.generating && root.canResend && root.contentLength <= 100000
                     font.pixelSize: Theme.fontSize - 2
                     text: qsTr("Edit")
                     tip: qsTr("Edit and resend; the later messages are replaced")

@@ -4,10 +4,10 @@
 // conversation again. While the answer is generated the GUI thread's event loop is timed: it
 // must never stall (nothing slow on the GUI thread). The last test starts the `latent-chat`
 // executable itself offscreen.
+#include "app_window_support.h"
 #include "controllers/app_controller.h"
 #include "inference/engine_chat_engine.h"
 #include "inference/fake_chat_engine.h"
-#include "model/model_builder.h"
 #include "storage/database.h"
 #include "storage/storage_thread.h"
 
@@ -26,92 +26,7 @@
 
 Q_IMPORT_QML_PLUGIN(LatentChatPlugin)
 
-namespace {
-
-// Largest gap between ticks of a 5 ms timer on this thread while `running` holds.
-class EventLoopProbe {
-public:
-    EventLoopProbe() {
-        timer_.setInterval(5);
-        QObject::connect(&timer_, &QTimer::timeout, [this] {
-            const qint64 now = clock_.nsecsElapsed();
-            if (last_ >= 0) maxGapMs_ = std::max(maxGapMs_, double(now - last_) / 1e6);
-            last_ = now;
-            ++ticks_;
-        });
-        clock_.start();
-        timer_.start();
-    }
-    double maxGapMs() const { return maxGapMs_; }
-    int ticks() const { return ticks_; }
-
-private:
-    QTimer timer_;
-    QElapsedTimer clock_;
-    qint64 last_ = -1;
-    double maxGapMs_ = 0.0;
-    int ticks_ = 0;
-};
-
-// The window of a loaded Main.qml with `app` as its required property.
-struct LoadedUi {
-    std::unique_ptr<QQmlApplicationEngine> engine;
-    QQuickWindow* window = nullptr;
-};
-
-LoadedUi loadUi(AppController& app) {
-    LoadedUi ui;
-    ui.engine = std::make_unique<QQmlApplicationEngine>();
-    ui.engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
-    ui.engine->setInitialProperties({{QStringLiteral("app"), QVariant::fromValue(&app)}});
-    ui.engine->load(QUrl(QStringLiteral("qrc:/qt/qml/LatentChat/Main.qml")));
-    if (!ui.engine->rootObjects().isEmpty())
-        ui.window = qobject_cast<QQuickWindow*>(ui.engine->rootObjects().first());
-    return ui;
-}
-
-// A small random model that still takes a few seconds to answer at length (~45 MB read per
-// token), so the GUI thread is timed against a real, busy engine.
-// Shows the window of `app` and loads `modelPath`; false when any step times out.
-bool showWithModel(AppController& app, LoadedUi& ui, const QString& modelPath) {
-    ui = loadUi(app);
-    if (!ui.window) return false;
-    ui.window->show();
-    if (!QTest::qWaitForWindowExposed(ui.window)) return false;
-    if (!QTest::qWaitFor([&] { return app.ready(); }, 10000)) return false;
-    app.model()->load(modelPath);
-    return QTest::qWaitFor([&] { return app.model()->loaded(); }, 10000);
-}
-
-// Types ASCII text into whatever has focus, one key at a time.
-void typeText(QWindow* window, const QString& text) {
-    for (const QChar c : text) QTest::keyClick(window, c.toLatin1());
-}
-
-QString makeModel(const QTemporaryDir& dir) {
-    const QString path = dir.filePath(QStringLiteral("e2e-q8_0.gguf"));
-    latent::ModelShape shape = *latent::model_shape_preset("tiny");
-    shape.name = "random-e2e";
-    shape.n_layer = 6;
-    shape.n_embd = 768;
-    shape.n_head = 8;
-    shape.n_vocab = 4096;
-    shape.special_tokens_start = shape.n_vocab - 6;
-    shape.kv_lora_rank = 256;
-    shape.qk_nope_dim = 64;
-    shape.qk_rope_dim = 32;
-    shape.v_head_dim = 64;
-    shape.n_ff = 2048;
-    shape.n_ff_expert = 512;
-    shape.n_expert = 16;
-    latent::BuildOptions options;
-    options.scheme = latent::WeightScheme::Q8_0;
-    options.seed = 7;
-    latent::build_model_file(shape, options, path.toStdString());
-    return path;
-}
-
-} // namespace
+using namespace app_test;
 
 class EndToEndTest : public QObject {
     Q_OBJECT
@@ -296,13 +211,7 @@ void EndToEndTest::executableOpensDataDirAndModel() {
     QTest::qWait(1500);
     QCOMPARE(process.state(), QProcess::Running);
 
-    // A second instance on the same data directory refuses to start.
-    QProcess second;
-    second.setProcessChannelMode(QProcess::MergedChannels);
-    second.start(exe, {QStringLiteral("--data-dir"), data.path()});
-    QVERIFY(second.waitForFinished(20000));
-    QCOMPARE(second.exitCode(), 1);
-    QVERIFY2(second.readAll().contains("already running"), "the second instance says why it stops");
+    // A second start on the same data directory: see test_single_instance.cpp.
 
     // SIGTERM (a logout, `kill`) quits cleanly, like Ctrl+Q.
     process.terminate();

@@ -297,7 +297,7 @@ private slots:
             if (window->title() == QStringLiteral("Latent Chat cannot save your data")) dialog = window;
         QVERIFY(dialog);
         QVERIFY(dialog->isVisible());
-        auto* text = dialog->findChild<QQuickItem*>(QStringLiteral("startupProblemText"));
+        auto* text = dialog->findChild<QQuickItem*>(QStringLiteral("startupMessage"));
         QVERIFY(text);
         QCOMPARE(text->property("text").toString(), problems.text());
     }

@@ -153,6 +153,11 @@ void TestTextHelpers::titleFromMessage_data() {
         << QStringLiteral("The quick brown fox jumps over the lazy dog and keeps running far away from home")
         << QStringLiteral("The quick brown fox jumps over the lazy dog and keeps") + ellipsis;
     QTest::newRow("one long word") << QString(80, u'x') << QString(59, u'x') + ellipsis;
+    QTest::newRow("a megabyte on one line") << QStringLiteral("big ") + QString(1 << 20, u'y')
+                                            << QStringLiteral("big ") + QString(55, u'y') + ellipsis;
+    QTest::newRow("after a megabyte of blank lines") << QStringLiteral(" \n").repeated(1 << 19) + QStringLiteral("Title\nrest")
+                                                     << QStringLiteral("Title");
+    QTest::newRow("crlf line end") << QStringLiteral("Title\r\nrest") << QStringLiteral("Title");
     QTest::newRow("never splits a surrogate pair")
         << QString(58, u'a') + QStringLiteral("\U0001F600") + QString(10, u'b') << QString(58, u'a') + ellipsis;
 }

@@ -38,6 +38,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     settings_ = std::make_unique<SettingsController>(store_.get());
     model_ = std::make_unique<ModelController>(worker_, settings_.get(), store_.get());
     chat_ = std::make_unique<ChatController>(store_.get(), worker_, model_.get(), settings_.get());
+    draft_ = std::make_unique<DraftController>(worker_, model_.get(), settings_.get());
 }
 
 AppController::~AppController() {
@@ -51,6 +52,7 @@ AppController::~AppController() {
     // still unfinished.
     QCoreApplication::sendPostedEvents(chat_.get(), QEvent::MetaCall);
     chat_->shutdown();
+    draft_.reset();
     chat_.reset();
     model_.reset();
     settings_.reset();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "controllers/chat_controller.h"
+#include "controllers/draft_controller.h"
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
 #include "storage/database.h"
@@ -25,6 +26,7 @@ class AppController : public QObject {
     Q_PROPERTY(ChatController* chat READ chat CONSTANT)
     Q_PROPERTY(ModelController* model READ model CONSTANT)
     Q_PROPERTY(SettingsController* settings READ settings CONSTANT)
+    Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
     Q_PROPERTY(QString dataDir READ dataDir CONSTANT)
     Q_PROPERTY(QString version READ version CONSTANT)
     Q_PROPERTY(bool ready READ ready NOTIFY readyChanged)        // the database is open
@@ -56,6 +58,7 @@ public:
     ChatController* chat() { return chat_.get(); }
     ModelController* model() { return model_.get(); }
     SettingsController* settings() { return settings_.get(); }
+    DraftController* draft() { return draft_.get(); }
     StorageThread* storage() { return store_.get(); }
     QString dataDir() const { return dataDir_; }
     QString version() const;
@@ -111,6 +114,7 @@ private:
     std::unique_ptr<SettingsController> settings_;
     std::unique_ptr<ModelController> model_;
     std::unique_ptr<ChatController> chat_;
+    std::unique_ptr<DraftController> draft_;
     bool ready_ = false;
     QString notice_;
     StorageBacklog backlog_;

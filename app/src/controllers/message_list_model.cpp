@@ -33,7 +33,9 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
     case ThinkingRole: return thinking_[i];
     case StatusRole: return statusText(row);
     case ErrorTextRole: return row.errorText;
-    case BlocksRole: return markdownBlocks(row.content);
+    // The user's own text is shown as typed, never as Markdown: no blocks (a pasted megabyte
+    // would otherwise be split into lines each time a delegate asks).
+    case BlocksRole: return row.role == MessageRole::User ? QVariantList() : markdownBlocks(row.content);
     case StatsTextRole: return row.role == MessageRole::Assistant ? messageStatsText(row) : QString();
     case CreatedAtRole: return QDateTime::fromMSecsSinceEpoch(row.createdAt);
     case ModelRole: return row.model;

@@ -24,8 +24,10 @@ QString StartupProblems::text() const {
 }
 
 bool StartupProblems::show(QQmlEngine& engine) const {
-    QQmlComponent component(&engine, QUrl(QStringLiteral("qrc:/qt/qml/LatentChat/StartupProblemDialog.qml")));
-    QObject* dialog = component.createWithInitialProperties({{QStringLiteral("text"), text()}});
+    QQmlComponent component(&engine, QUrl(QStringLiteral("qrc:/qt/qml/LatentChat/StartupMessage.qml")));
+    QObject* dialog = component.createWithInitialProperties({{QStringLiteral("heading"), QObject::tr("Latent Chat cannot save your data")},
+                                                             {QStringLiteral("message"), text()},
+                                                             {QStringLiteral("buttonText"), QObject::tr("Continue")}});
     if (!dialog) {
         std::fprintf(stderr, "%s\n%s\n", qPrintable(text()), qPrintable(component.errorString()));
         return false;

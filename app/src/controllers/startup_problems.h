@@ -1,6 +1,6 @@
 // Problems met before the main window exists — the data folder cannot be created or written,
 // the lock file or the log file cannot be opened — collected by main() and shown in a small
-// window of their own (StartupProblemDialog.qml; no QtWidgets) once the engine runs. The app
+// window of their own (StartupMessage.qml; no QtWidgets) once the engine runs. The app
 // goes on: the history opens read-only when it can be read (the banner says so).
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <QLocale>
 #include <QStringList>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -182,10 +183,14 @@ QString relativeDateText(qint64 msecsSinceEpoch) {
 
 QString titleFromMessage(const QString& text) {
     constexpr qsizetype kMaxLength = 60;
+    // Line by line up to the first that is not blank: a pasted megabyte is not split whole.
     QString first;
-    for (const QString& line : text.split(u'\n')) {
-        first = line.simplified();
-        if (!first.isEmpty()) break;
+    for (qsizetype start = 0; start <= text.size() && first.isEmpty();) {
+        qsizetype end = text.indexOf(u'\n', start);
+        if (end < 0) end = text.size();
+        // A first line of megabytes: only its start can be part of the title.
+        first = QStringView(text).mid(start, std::min<qsizetype>(end - start, 4096)).toString().simplified();
+        start = end + 1;
     }
     if (first.isEmpty()) return QStringLiteral("New chat");
     if (first.size() <= kMaxLength) return first;

@@ -14,6 +14,9 @@ struct ContextFit {
     bool fits = false;           // false: even the system prompt + last turn are too long
 };
 
+// Tokens kept free for the answer: the requested maximum, but at most half the context.
+inline int reservedAnswerTokens(int maxNewTokens, int contextSize) { return maxNewTokens < contextSize / 2 ? maxNewTokens : contextSize / 2; }
+
 // Drops whole exchanges (a user turn with the assistant turns after it), oldest first, until
 // countTokens(turns) + reserveTokens <= contextSize. The system turn (if first) and the last
 // turn are never dropped.

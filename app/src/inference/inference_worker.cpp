@@ -105,7 +105,7 @@ void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& t
     const int contextSize = engine_->contextSize();
     ContextFit fit;
     try {
-        const int reserve = std::min(settings.maxNewTokens, contextSize / 2);
+        const int reserve = reservedAnswerTokens(settings.maxNewTokens, contextSize);
         fit = fitToContext(turns, contextSize, reserve,
                            [this](const std::vector<ChatTurn>& t) { return engine_->countPromptTokens(t); });
     } catch (const std::exception& e) {
@@ -169,4 +169,14 @@ void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& t
         return;
     }
     finish();
+}
+
+void InferenceWorker::countTokens(quint64 requestId, const std::vector<ChatTurn>& turns) {
+    int tokens = -1;
+    try {
+        if (engine_->isLoaded()) tokens = engine_->countPromptTokens(turns);
+    } catch (const std::exception&) {
+        tokens = -1; // the prompt cannot be formed; generate() will say why
+    }
+    emit tokensCounted(requestId, tokens);
 }

@@ -34,6 +34,9 @@ public slots:
     void unloadModel();
     // turns: the whole conversation, system prompt first when there is one, the user's last.
     void generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings);
+    // Prompt tokens `turns` would take with the loaded model (the composer's count); answered
+    // by tokensCounted, with -1 when no model is loaded or the prompt cannot be formed.
+    void countTokens(quint64 requestId, const std::vector<ChatTurn>& turns);
 
 signals:
     void loadProgress(double progress);
@@ -52,6 +55,7 @@ signals:
     // and this follows generationFinished (then modelUnloaded). message: "the model file
     // changed on disk; reload it: PATH (…)".
     void modelFileChanged(const QString& message);
+    void tokensCounted(quint64 requestId, int tokens);
 
 private:
     std::unique_ptr<ChatEngine> engine_;

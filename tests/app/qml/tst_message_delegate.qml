@@ -1,5 +1,6 @@
 // MessageDelegate: user bubble vs full-width answer, Markdown and code as separate blocks,
-// Copy on a code block, the thinking block, status texts, Regenerate's visibility, the edit flow.
+// Copy on a code block, the thinking block, status texts, Regenerate's visibility, the edit flow,
+// a long user message shown in parts.
 import QtQuick
 import QtTest
 import LatentChat
@@ -277,6 +278,31 @@ Item {
             const stats = findChild(item, "statsText")
             verify(stats.visible)
             compare(stats.text, "128 tokens · 9.3 tokens/s")
+        }
+
+        function test_longUserMessageShownInPartsCopiedWhole() {
+            const content = "0123456789".repeat(7000) // 70,000 characters
+            const item = make({ role: "user", content: content })
+            const text = findChild(item, "userText")
+            compare(text.text.length, item.shownLength + 1)
+            verify(text.text.endsWith("…"))
+            compare(text.text.substring(0, item.shownLength), content.substring(0, item.shownLength))
+            const more = findChild(item, "showMoreButton")
+            verify(more.visible)
+            verify(more.text.indexOf("50") >= 0, more.text) // 50,000 more characters
+            compare(findChild(item, "editButton").visible, true)
+            mouseClick(more)
+            compare(text.text, content)
+            compare(more.visible, false)
+            mouseClick(findChild(item, "copyButton"))
+            compare(copySpy.count, 1)
+            compare(copySpy.signalArguments[0][0], content)
+        }
+
+        function test_messageOfMegabytesIsNotEditedInPlace() {
+            const item = make({ role: "user", content: "x".repeat(100001) })
+            compare(findChild(item, "editButton").visible, false)
+            compare(findChild(item, "showMoreButton").visible, true)
         }
     }
 }
