@@ -131,6 +131,8 @@ void AppController::setWaitingToQuit(bool waiting) {
     if (waiting == waitingToQuit_) return;
     waitingToQuit_ = waiting;
     emit waitingToQuitChanged();
+}
+
 void AppController::setReadOnly(const QString& reason, const QString& notice) {
     readOnlyReason_ = reason.isEmpty() ? QStringLiteral("unknown reason") : reason;
     readOnlyNotice_ = notice;
