@@ -73,7 +73,9 @@ void pass_on(int signum, siginfo_t* info, void* context) {
 
 void on_sigbus(int signum, siginfo_t* info, void* context) {
     const int saved_errno = errno;
-    const auto address = reinterpret_cast<uintptr_t>(info != nullptr ? info->si_addr : nullptr);
+    // Only a fault raised by the kernel has an address (si_code > 0); kill() and raise() do not.
+    const bool is_fault = info != nullptr && info->si_code > 0;
+    const auto address = is_fault ? reinterpret_cast<uintptr_t>(info->si_addr) : uintptr_t{0};
     const uintptr_t page = g_page_size.load(std::memory_order_relaxed);
     for (Slot& slot : g_slots) {
         const uintptr_t begin = slot.begin.load(std::memory_order_acquire);
@@ -86,7 +88,7 @@ void on_sigbus(int signum, siginfo_t* info, void* context) {
         const int fd = slot.fd.load(std::memory_order_relaxed);
         if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= 0) {
             const uintptr_t eof = begin + ((static_cast<uintptr_t>(st.st_size) + page - 1) & ~(page - 1));
-            if (eof > begin && eof < from) from = eof;
+            if (eof < from) from = eof;
         }
         // Marked before the zeros appear: whoever reads them finds the mark when it checks.
         slot.faulted.store(true, std::memory_order_seq_cst);

@@ -9,6 +9,12 @@
 // compare-exchange that also checks the generation. A worker that wakes late, after its call
 // finished, therefore never claims a task of a later call, and the caller need not wait for
 // workers that found nothing to do (important when the machine is oversubscribed).
+//
+// A task that reads a page of a mapped model file that has since been truncated does not kill
+// the process: the SIGBUS handler (core/mapping_faults.h) turns the lost pages into zeros and
+// marks the map, the task finishes normally on any thread, and the backend that made the call
+// checks the mark once parallel_for has returned (SequenceBackend::commit_batch). No recovery
+// point is needed here, and no lock of the pool is ever left held by a jump.
 #pragma once
 
 #include <atomic>
