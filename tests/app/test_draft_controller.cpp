@@ -3,6 +3,7 @@
 // on the inference thread (FakeChatEngine: 4 tokens a turn + 1 a word), debounced, one at a
 // time, and always ends on the draft as it is now.
 #include "controllers/app_controller.h"
+#include "controllers/chat_controller.h"
 #include "inference/fake_chat_engine.h"
 
 #include <QFile>
@@ -58,6 +59,7 @@ private slots:
     void countIsDebouncedAndFollowsTheDraft();
     void tooLongAgainstTheContext();
     void noModelNoCount();
+    void chatRefusesMessagesOverTheLimit();
 };
 
 void DraftControllerTest::insertDecides_data() {
@@ -178,6 +180,28 @@ void DraftControllerTest::noModelNoCount() {
     QTest::qWait(DraftController::kCountDelayMs * 3);
     QCOMPARE(app.draft()->tokens(), -1);
     QVERIFY(!app.draft()->tooLong());
+}
+
+void DraftControllerTest::chatRefusesMessagesOverTheLimit() {
+    // Whatever way a message reaches the chat, it is held to the composer's limit.
+    DraftApp app;
+    QVERIFY(app.start());
+    ChatController* chat = app.app->chat();
+    QSignalSpy errors(chat, &ChatController::errorOccurred);
+    QVERIFY(!chat->send(QString(DraftController::kMaxMessageLength + 1, u'x')));
+    QCOMPARE(errors.count(), 1);
+    QVERIFY(errors.at(0).at(0).toString().startsWith(QStringLiteral("Not sent")));
+    QCOMPARE(chat->messages()->rowCount(), 0);
+    const QString atLimit(DraftController::kMaxMessageLength, u'y');
+    QVERIFY(chat->send(atLimit));
+    QTRY_VERIFY_WITH_TIMEOUT(!chat->generating(), 20000);
+    QCOMPARE(chat->messages()->rows().front().content, atLimit);
+
+    // Edit and resend too.
+    const qint64 question = chat->messages()->rows().front().id;
+    chat->editAndResend(question, QString(DraftController::kMaxMessageLength + 1, u'z'));
+    QCOMPARE(errors.count(), 2);
+    QCOMPARE(chat->messages()->rows().front().content, atLimit);
 }
 
 QTEST_MAIN(DraftControllerTest)

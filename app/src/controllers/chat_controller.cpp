@@ -1,5 +1,6 @@
 #include "controllers/chat_controller.h"
 
+#include "controllers/draft_controller.h"
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
 #include "controllers/text_helpers.h"
@@ -207,7 +208,7 @@ void ChatController::deleteConversation(qint64 id) {
 
 bool ChatController::send(const QString& text) {
     const QString trimmed = text.trimmed();
-    if (!canSend() || trimmed.isEmpty()) return false;
+    if (!canSend() || trimmed.isEmpty() || !withinMessageLimit(trimmed)) return false;
 
     if (currentId_ == 0) {
         const qint64 now = nowMs();
@@ -315,6 +316,15 @@ std::vector<ChatTurn> ChatController::turnsFor(const std::vector<MessageRecord>&
     return turns;
 }
 
+// The composer keeps messages within the limit; this guards every other way in.
+bool ChatController::withinMessageLimit(const QString& text) {
+    if (text.size() <= DraftController::kMaxMessageLength) return true;
+    emit errorOccurred(QStringLiteral("Not sent: the message has %1 characters, and a message holds at most %2.")
+                           .arg(text.size())
+                           .arg(DraftController::kMaxMessageLength));
+    return false;
+}
+
 void ChatController::stop() {
     if (activeRequest_ != 0) worker_->requestStop(activeRequest_);
 }
@@ -334,7 +344,7 @@ void ChatController::regenerate() {
 
 void ChatController::editAndResend(qint64 messageId, const QString& text) {
     const QString trimmed = text.trimmed();
-    if (!canSend() || currentId_ == 0 || trimmed.isEmpty()) return;
+    if (!canSend() || currentId_ == 0 || trimmed.isEmpty() || !withinMessageLimit(trimmed)) return;
     const auto row = messages_.find(messageId);
     if (!row || row->role != MessageRole::User || row->conversationId != currentId_) return;
     const qint64 conversationId = currentId_;

@@ -110,6 +110,7 @@ private:
     // arrives, and nothing for it reaches another conversation's messages.
     void stopActive();
     bool appendUserMessageAndAnswer(const QString& text);  // the current conversation exists
+    bool withinMessageLimit(const QString& text);          // false (and an error shown) when over
     void loadMessages(qint64 conversationId);
     void showConversation(qint64 id);                      // 0: a new, empty chat
     void updateCanSend();

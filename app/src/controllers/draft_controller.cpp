@@ -18,7 +18,7 @@ constexpr qsizetype kPreviewLength = 160;
 // Between the typed text and the pasted block, and between two pasted blocks.
 const QString kSeparator = QStringLiteral("\n\n");
 
-QString count(qsizetype n) { return QLocale::system().toString(qlonglong(n)); }
+QString grouped(qsizetype n) { return QLocale::system().toString(qlonglong(n)); } // "1,048,576"
 
 } // namespace
 
@@ -53,7 +53,8 @@ bool DraftController::insert(const QString& text, int typedLength, int selectedL
     if (total > kMaxMessageLength) {
         setRefusal(tr("Not pasted: the text has %1 characters, and a message holds at most %2 (%3 are already "
                       "written). Shorten it or send it in parts.")
-                       .arg(count(text.size()), count(kMaxMessageLength), count(typedLength - selectedLength + pasted_.size())));
+                       .arg(grouped(text.size()), grouped(kMaxMessageLength),
+                            grouped(typedLength - selectedLength + pasted_.size())));
         return true;
     }
     setRefusal(QString());

@@ -89,8 +89,6 @@ InstanceServer::~InstanceServer() {
     if (server_) server_->close(); // removes the socket file
 }
 
-QString InstanceServer::socketName() const { return server_ ? server_->fullServerName() : QString(); }
-
 bool InstanceServer::listen(const QString& dataDir) {
     const QString name = instanceSocketName(dataDir);
     delete server_;

@@ -44,7 +44,6 @@ public:
     // Returns false (with the reason in errorString()) when it cannot listen.
     bool listen(const QString& dataDir);
     QString errorString() const { return error_; }
-    QString socketName() const;
 
 signals:
     void activationRequested(const QString& modelPath); // "" when no model was passed
