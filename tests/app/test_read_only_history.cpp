@@ -231,13 +231,16 @@ private slots:
         app.chat()->selectConversation(2);
         QTRY_COMPARE(app.chat()->messages()->rowCount(), 4);
         QTRY_VERIFY(app.chat()->canSend());
-        // A question is still answered; the unsaved writes are reported, nothing waits.
+        // A question is still answered; the unsaved messages are kept in memory and counted
+        // (the unsaved banner), nothing waits and nothing is dropped with an error.
         QSignalSpy errors(app.chat(), &ChatController::errorOccurred);
         QVERIFY(app.chat()->send(QStringLiteral("still answered?")));
         QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->generating(), 10'000);
         QTRY_VERIFY(app.chat()->canSend());
         QCOMPARE(app.chat()->messages()->rowCount(), 6);
-        QTRY_VERIFY(!errors.isEmpty());
+        QTRY_COMPARE(app.unsavedMessages(), 2);
+        QCOMPARE(app.unsavedReason(), QStringLiteral("the chat history is read-only"));
+        QVERIFY(errors.isEmpty());
     }
 
     void appWhenTheHistoryCannotBeOpenedAtAll() {
