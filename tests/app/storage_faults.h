@@ -20,9 +20,14 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -202,6 +207,16 @@ inline QString run(const QString& program, const QStringList& arguments) {
     if (process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0) return {};
     return program + QLatin1Char(' ') + arguments.join(QLatin1Char(' ')) + QStringLiteral(": ") +
            QString::fromLocal8Bit(process.readAll()).trimmed();
+}
+
+// As root, moves this process into a mount namespace of its own (before any thread starts: a
+// namespace is per thread), so the tmpfs mounts of the tests vanish with it even when it
+// crashes. Without it (not root, or no permission) the mounts are undone by their owners.
+inline void isolateMounts() {
+    if (::geteuid() != 0) return;
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        std::fprintf(stderr, "storage faults: no private mount namespace (%s); mounts are undone by the tests\n",
+                     std::strerror(errno));
 }
 
 // A folder that can be filled and then made read-only for real. As root (where chmod stops

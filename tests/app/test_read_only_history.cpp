@@ -309,5 +309,10 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestReadOnlyHistory)
+int main(int argc, char** argv) {
+    isolateMounts(); // before QGuiApplication starts any thread
+    QGuiApplication app(argc, argv);
+    TestReadOnlyHistory test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_read_only_history.moc"
