@@ -3,9 +3,9 @@
 // Salvage reads each table by rowid in runs it can restart (RowWalker below): a row whose record
 // cannot be read is skipped by its rowid; the rowids on a page that cannot be reached are
 // probed through until readable pages are found again on both sides, so one bad page loses
-// only the rows on it. Every value
-// is copied as it is (type and bytes: the reads cope with odd ones); CHECK constraints are not
-// applied while copying, so a row the app can still show is never dropped for a bad value.
+// only the rows on it. Every value is copied as it is (type and bytes: the reads cope with odd
+// ones); CHECK and foreign-key constraints are not applied while copying, so a row the app can
+// still show is never dropped for a bad value or a lost parent.
 //
 // What existed is estimated from every trace the file keeps besides the table itself: the
 // entries of messages_by_conversation and of the FTS5 doc-size tables, so a report can say
@@ -18,9 +18,9 @@
 
 #include <algorithm>
 #include <functional>
-#include <queue>
 #include <limits>
 #include <optional>
+#include <queue>
 
 namespace storage_detail {
 namespace {
