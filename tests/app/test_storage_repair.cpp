@@ -181,6 +181,7 @@ private slots:
         QTest::addColumn<int>("pages");
         QTest::newRow("one leaf page") << "leaf" << 1;
         QTest::newRow("three leaf pages") << "leaf" << 3;
+        QTest::newRow("the first and last leaf pages and one between") << "ends" << 3;
         QTest::newRow("an overflow page of a long answer") << "overflow" << 1;
         QTest::newRow("the root page") << "internal" << 1;
     }
@@ -207,12 +208,28 @@ private slots:
         QSet<qint64> lost;
         // Of an overflow chain, not the last page: noise there is read as text, not noticed
         // (SQLite stops at the payload's length, before that page's link).
-        const QList<qint64> candidates =
-            kind == QStringLiteral("overflow")
-                ? rawIntegers(path_, "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'overflow' AND path < "
-                                     "(SELECT max(path) FROM dbstat WHERE name = 'messages' AND pagetype = 'overflow')")
-                : pagesOf(path_, QStringLiteral("messages"), kind);
-        const QList<qint64> chosen = choose(candidates, pages, random);
+        QList<qint64> chosen;
+        if (kind == QStringLiteral("overflow")) {
+            chosen = choose(rawIntegers(path_, "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'overflow' AND "
+                                               "path < (SELECT max(path) FROM dbstat WHERE name = 'messages' AND "
+                                               "pagetype = 'overflow')"),
+                            pages, random);
+        } else if (kind == QStringLiteral("ends")) {
+            // No readable row on either side of the table: the walk must find the middle.
+            QList<qint64> leaves = pagesOf(path_, QStringLiteral("messages"), QStringLiteral("leaf"));
+            const auto holding = [&](qint64 rowid) {
+                for (qint64 leaf : leaves)
+                    if (leafRowids(readPage(path_, leaf)).contains(rowid)) return leaf;
+                return qint64(0);
+            };
+            chosen = {holding(1), holding(kLongId)};
+            leaves.removeAll(chosen[0]);
+            leaves.removeAll(chosen[1]);
+            chosen << choose(leaves, 1, random);
+            kind = QStringLiteral("leaf");
+        } else {
+            chosen = choose(pagesOf(path_, QStringLiteral("messages"), kind), pages, random);
+        }
         QCOMPARE(chosen.size(), pages);
         for (qint64 page : chosen) {
             if (kind == QStringLiteral("leaf")) {

@@ -69,9 +69,9 @@ bool readsCleanly(const std::function<void()>& body) {
 // Rows are read in runs: ascending from a start, descending from an end, each run ending at the
 // first rowid whose b-tree page cannot be reached. A row whose own record cannot be read (a
 // broken overflow chain) is skipped alone and counted lost. What lies between the ends of two
-// runs is searched from both its ends for a rowid whose page can be reached (reachableNear);
-// two more runs start there, up and down, and what they leave is searched again, smallest spans
-// first. A probe budget bounds the whole walk (a damaged root page leaves 2^64 rowids to try).
+// runs is searched for a rowid whose page can be reached (reachableNear); two more runs start
+// there, up and down, and what they leave is searched again. A probe budget bounds the whole
+// walk (a damaged root page leaves 2^64 rowids to try).
 class RowWalker {
 public:
     RowWalker(sqlite3* db, const QByteArray& table, const QByteArray& columns, std::function<void(const Statement&)> row)
@@ -89,11 +89,14 @@ public:
         const std::optional<qint64> firstGap = run(true, kMinRowid, kMaxRowid);
         if (!firstGap) return;
         const std::optional<qint64> lastGap = run(false, kMaxRowid, *firstGap);
-        // Spans of rowids not yet read, smallest first: those near readable rows are small,
-        // and the probe budget is spent on them before the vast empty ones.
-        const auto larger = [](const Span& a, const Span& b) { return size(a) > size(b); };
-        std::priority_queue<Span, std::vector<Span>, decltype(larger)> spans(larger);
-        spans.push({*firstGap, lastGap.value_or(*firstGap)});
+        // Spans of rowids not yet read. Those met by reading (a run ended there) come before the
+        // stretches left over by a search that found nothing (depth), smaller ones first: the
+        // probe budget goes where readable rows are likely.
+        const auto later = [](const Span& a, const Span& b) {
+            return a.depth != b.depth ? a.depth > b.depth : size(a) > size(b);
+        };
+        std::priority_queue<Span, std::vector<Span>, decltype(later)> spans(later);
+        spans.push({*firstGap, lastGap.value_or(*firstGap), 0});
         while (!spans.empty()) {
             const Span span = spans.top();
             spans.pop();
@@ -113,8 +116,8 @@ public:
             std::optional<qint64> above, below;
             if (start->ascending || at < span.high) above = run(true, start->ascending ? at : at + 1, span.high);
             if (!start->ascending || at > span.low) below = run(false, start->ascending ? at - 1 : at, span.low);
-            if (below) spans.push({span.low, *below});
-            if (above) spans.push({*above, span.high});
+            if (below) spans.push({span.low, *below, span.depth});
+            if (above) spans.push({*above, span.high, span.depth});
         }
     }
 
@@ -123,6 +126,7 @@ private:
 
     struct Span {
         qint64 low, high; // inclusive
+        int depth;        // searches that found nothing on the way to it
     };
     static quint64 size(const Span& span) { return static_cast<quint64>(span.high) - static_cast<quint64>(span.low); }
 
@@ -144,17 +148,27 @@ private:
         return clean;
     }
 
-    // A rowid of `span` from which the b-tree can be searched, tried from both ends at
-    // distances 0, 1, 3, 7, … : readable pages beside a damaged one are found in a few probes,
-    // wherever the rowids sit (the low end may be -2^63). When the two searches meet without
-    // one, the stretches between the rowids tried are `untried`, each to be searched the same
-    // way: a readable run that a long stride jumped over is still found.
+    // A rowid of `span` from which the b-tree can be searched. A vast span (its ends may be
+    // ±2^63 when the first or last page is lost) is first tried at 0, ±1, ±2, ±4, …, where
+    // rowids live; then from both ends at distances 0, 1, 3, 7, … : readable pages beside a
+    // damaged one are found in a few probes. When nothing is found, the stretches between the
+    // rowids tried are `untried`, each to be searched the same way: a readable run that a long
+    // stride jumped over is still found.
     std::optional<Start> reachableNear(const Span& span, std::vector<Span>& untried) {
         std::vector<qint64> tried;
+        std::optional<qint64> next;
+        if (size(span) > (quint64(1) << 16)) {
+            std::vector<qint64> landmarks{0};
+            for (int bit = 0; bit < 63; ++bit) landmarks.insert(landmarks.end(), {qint64(1) << bit, -(qint64(1) << bit)});
+            for (const qint64 landmark : landmarks) {
+                if (landmark <= span.low || landmark >= span.high || budget_ <= 0) continue;
+                if (reachable(probeUp_, landmark, next)) return Start{landmark, true};
+                tried.push_back(landmark);
+            }
+        }
         qint64 up = span.low;
         qint64 down = span.high;
         for (quint64 stride = 1; budget_ > 0; stride = stride >= (quint64(1) << 62) ? stride : stride * 2) {
-            std::optional<qint64> next;
             if (reachable(probeUp_, up, next)) return Start{up, true};
             tried.push_back(up);
             if (up == down) break;
@@ -166,8 +180,10 @@ private:
             down = static_cast<qint64>(static_cast<quint64>(down) - stride);
         }
         std::sort(tried.begin(), tried.end());
+        tried.erase(std::unique(tried.begin(), tried.end()), tried.end());
         for (std::size_t i = 0; i + 1 < tried.size(); ++i)
-            if (static_cast<quint64>(tried[i + 1]) - static_cast<quint64>(tried[i]) > 1) untried.push_back({tried[i] + 1, tried[i + 1] - 1});
+            if (static_cast<quint64>(tried[i + 1]) - static_cast<quint64>(tried[i]) > 1)
+                untried.push_back({tried[i] + 1, tried[i + 1] - 1, span.depth + 1});
         return std::nullopt;
     }
 
