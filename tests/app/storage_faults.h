@@ -15,13 +15,19 @@
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QStringList>
+#include <QTemporaryDir>
 #include <QtGlobal>
 
 #include <sqlite3.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,12 +35,13 @@ namespace storage_faults {
 
 constexpr qint64 kPageSize = 4096; // SQLite's default, which latent.db uses
 
-// A fresh seed each run unless LATENT_TEST_SEED fixes one; printed so a failure can be replayed.
-inline uint32_t testSeed(const char* what) {
+// A fresh seed each run unless the variable `variable` fixes one; printed so that a failure can
+// be replayed (the history's seed is LATENT_HISTORY_SEED, each test's damage LATENT_TEST_SEED).
+inline uint32_t testSeed(const char* what, const char* variable = "LATENT_TEST_SEED") {
     bool fixed = false;
-    const uint32_t env = qEnvironmentVariable("LATENT_TEST_SEED").toUInt(&fixed);
+    const uint32_t env = qEnvironmentVariable(variable).toUInt(&fixed);
     const uint32_t seed = fixed ? env : QRandomGenerator::global()->generate();
-    qInfo("%s: seed %u (replay with LATENT_TEST_SEED=%u)", what, seed, seed);
+    qInfo("%s: seed %u (replay with %s=%u)", what, seed, variable, seed);
     return seed;
 }
 
@@ -56,6 +63,24 @@ inline QList<qint64> rawIntegers(const QString& path, const char* sql) {
     sqlite3_close(db);
     if (!error.empty()) throw std::runtime_error(std::string(sql) + ": " + error);
     return values;
+}
+
+// Runs `sql` on a plain read-write connection of our own (tampering behind the app's back);
+// "" when it worked, else SQLite's message.
+inline QString rawExec(const QString& path, const char* sql) {
+    sqlite3* db = nullptr;
+    QString error;
+    char* message = nullptr;
+    if (sqlite3_open(QFile::encodeName(path).constData(), &db) != SQLITE_OK || sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK)
+        error = QString::fromUtf8(message ? message : sqlite3_errmsg(db));
+    sqlite3_free(message);
+    sqlite3_close(db);
+    return error;
+}
+
+inline QByteArray readFile(const QString& path) {
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
 }
 
 // Pages of the b-tree `name` (a table or an index); `type`: "leaf", "internal", "overflow" or
@@ -81,6 +106,16 @@ inline QByteArray noise(qsizetype size, latent::test::Random& random) {
     QByteArray bytes(size, '\0');
     for (char& byte : bytes) byte = static_cast<char>(random.byte());
     return bytes;
+}
+
+// A page of noise that reads as damaged: its first byte is no b-tree page type (2, 5, 10, 13).
+// Noise that happens to start with one is parsed as a page, and what it seems to hold (rows
+// with random rowids, links to random pages) cannot be told from real rows by any reader; a
+// test that expects exact losses must not draw it.
+inline QByteArray damagedPage(latent::test::Random& random) {
+    QByteArray page = noise(kPageSize, random);
+    while (page[0] == 2 || page[0] == 5 || page[0] == 10 || page[0] == 13) page[0] = static_cast<char>(random.byte());
+    return page;
 }
 
 // The rowids on a table b-tree leaf page (type 0x0D), from the file format: the cell count at
@@ -117,7 +152,7 @@ struct History {
 
 // `conversations` conversations of `perConversation` messages each (ids from 1), text of
 // seeded random words plus one word unique to the message ("only<id>z"), ~700 bytes each.
-inline History writeHistory(const QString& path, uint32_t seed, int conversations = 9, int perConversation = 13) {
+inline History buildHistory(const QString& path, uint32_t seed, int conversations, int perConversation) {
     static const char* const kWords[] = {"river", "summer", "banana", "printer", "garden", "violin", "harbour",
                                          "lantern", "pepper", "glacier", "orbit", "meadow", "copper", "thunder"};
     latent::test::Random random(seed);
@@ -149,6 +184,20 @@ inline History writeHistory(const QString& path, uint32_t seed, int conversation
     return history;
 }
 
+// The history of the run's seed (one per process, printed once), written through Database once
+// per shape and copied for every further test (a few hundred committed transactions each time
+// would dominate the suite's time).
+inline History writeHistory(const QString& path, int conversations = 9, int perConversation = 13) {
+    static const uint32_t seed = testSeed("history", "LATENT_HISTORY_SEED");
+    static QTemporaryDir templates;
+    static QMap<QString, History> built;
+    const QString key = QStringLiteral("%1x%2").arg(conversations).arg(perConversation);
+    const QString stored = templates.filePath(key + QStringLiteral(".db"));
+    if (!built.contains(key)) built.insert(key, buildHistory(stored, seed, conversations, perConversation));
+    if (!QFile::copy(stored, path)) throw std::runtime_error("cannot copy the history template to " + path.toStdString());
+    return built.value(key);
+}
+
 // Runs a command; "" when it succeeded, else what it said.
 inline QString run(const QString& program, const QStringList& arguments) {
     QProcess process;
@@ -158,6 +207,16 @@ inline QString run(const QString& program, const QStringList& arguments) {
     if (process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0) return {};
     return program + QLatin1Char(' ') + arguments.join(QLatin1Char(' ')) + QStringLiteral(": ") +
            QString::fromLocal8Bit(process.readAll()).trimmed();
+}
+
+// As root, moves this process into a mount namespace of its own (before any thread starts: a
+// namespace is per thread), so the tmpfs mounts of the tests vanish with it even when it
+// crashes. Without it (not root, or no permission) the mounts are undone by their owners.
+inline void isolateMounts() {
+    if (::geteuid() != 0) return;
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        std::fprintf(stderr, "storage faults: no private mount namespace (%s); mounts are undone by the tests\n",
+                     std::strerror(errno));
 }
 
 // A folder that can be filled and then made read-only for real. As root (where chmod stops

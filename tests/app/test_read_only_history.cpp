@@ -30,11 +30,6 @@ using namespace storage_faults;
 
 namespace {
 
-QByteArray readFile(const QString& path) {
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-}
-
 // Names and bytes of every file in `dir`: what must not change on read-only media.
 QMap<QString, QByteArray> snapshot(const QString& dir) {
     QMap<QString, QByteArray> files;
@@ -92,7 +87,7 @@ private slots:
     }
 
     void readOnlyFolderShowsEverything() {
-        const History history = writeHistory(path_, testSeed("read-only folder"));
+        const History history = writeHistory(path_);
         QVERIFY(folder_->protect());
         const auto before = snapshot(data_);
         {
@@ -115,7 +110,7 @@ private slots:
     }
 
     void readOnlyFileInWritableFolder() {
-        writeHistory(path_, testSeed("read-only file"), 2, 4);
+        writeHistory(path_, 2, 4);
         QVERIFY(folder_->protectFile(path_));
         const QByteArray before = readFile(path_);
         {
@@ -140,17 +135,12 @@ private slots:
 
     void olderSchemaIsMigratedInMemory() {
         Database::createAtVersion(path_, 1);
-        {
-            sqlite3* raw = nullptr;
-            QCOMPARE(sqlite3_open(QFile::encodeName(path_).constData(), &raw), SQLITE_OK);
-            QCOMPARE(sqlite3_exec(raw, R"sql(
+        QCOMPARE(rawExec(path_, R"sql(
                 INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'old chat', 1, 2);
                 INSERT INTO messages (id, conversation_id, role, content, status, created_at, tokens_per_second)
                     VALUES (1, 1, 'user', 'from version one', 'complete', 1, 0),
                            (2, 1, 'assistant', 'half an answer', 'streaming', 2, 12.5);
-            )sql", nullptr, nullptr, nullptr), SQLITE_OK);
-            sqlite3_close(raw);
-        }
+            )sql"), QString());
         QVERIFY(folder_->protect());
         const auto before = snapshot(data_);
         {
@@ -174,9 +164,9 @@ private slots:
     void damagedHistoryIsSalvagedInMemory() {
         const uint32_t seed = testSeed("read-only and damaged");
         latent::test::Random random(seed);
-        const History history = writeHistory(path_, seed);
+        const History history = writeHistory(path_);
         const QList<qint64> pages = pagesOf(path_, QStringLiteral("message_fts_data"));
-        QVERIFY(writeAt(path_, (pages.at(random.bits() % pages.size()) - 1) * kPageSize, noise(kPageSize, random)));
+        QVERIFY(writeAt(path_, (pages.at(random.bits() % pages.size()) - 1) * kPageSize, damagedPage(random)));
         QVERIFY(folder_->protect());
         const auto before = snapshot(data_);
         {
@@ -197,15 +187,10 @@ private slots:
     void fullDiskDuringOpenFallsBackToReadOnly() {
         if (::geteuid() != 0) QSKIP("needs a small tmpfs, mounted as root");
         Database::createAtVersion(path_, 1);
-        {
-            sqlite3* raw = nullptr;
-            QCOMPARE(sqlite3_open(QFile::encodeName(path_).constData(), &raw), SQLITE_OK);
-            QCOMPARE(sqlite3_exec(raw, "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'kept', 1, 1);"
-                                       "INSERT INTO messages (id, conversation_id, role, content, status, created_at) "
-                                       "VALUES (1, 1, 'user', 'still readable', 'complete', 1);",
-                                  nullptr, nullptr, nullptr), SQLITE_OK);
-            sqlite3_close(raw);
-        }
+        QCOMPARE(rawExec(path_, "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'kept', 1, 1);"
+                                "INSERT INTO messages (id, conversation_id, role, content, status, created_at) "
+                                "VALUES (1, 1, 'user', 'still readable', 'complete', 1);"),
+                 QString());
         QVERIFY(folder_->fill()); // the migration's backup copy cannot be written
         Database db(path_);
         QVERIFY(db.readOnly());
@@ -217,7 +202,7 @@ private slots:
     // ---- the app ----
 
     void appShowsHistoryLoadsModelAndSaysWhy() {
-        writeHistory(path_, testSeed("app"), 3, 4);
+        writeHistory(path_, 3, 4);
         QVERIFY(folder_->protect());
         QTemporaryDir models;
         const QString model = makeModelFile(models);
@@ -245,12 +230,7 @@ private slots:
 
     void appWhenTheHistoryCannotBeOpenedAtAll() {
         // A file from a newer version is refused, not read: the app still starts.
-        {
-            sqlite3* raw = nullptr;
-            QCOMPARE(sqlite3_open(QFile::encodeName(path_).constData(), &raw), SQLITE_OK);
-            QCOMPARE(sqlite3_exec(raw, "CREATE TABLE future(x); PRAGMA user_version = 99;", nullptr, nullptr, nullptr), SQLITE_OK);
-            sqlite3_close(raw);
-        }
+        QCOMPARE(rawExec(path_, "CREATE TABLE future(x); PRAGMA user_version = 99;"), QString());
         QTemporaryDir models;
         AppController app(data_, std::make_unique<FakeChatEngine>(), makeModelFile(models));
         QVERIFY(QTest::qWaitFor([&] { return app.ready(); }, 10'000));
@@ -264,7 +244,7 @@ private slots:
     }
 
     void windowShowsThePersistentBanner() {
-        writeHistory(path_, testSeed("window"), 1, 2);
+        writeHistory(path_, 1, 2);
         QVERIFY(folder_->protect());
         QTemporaryDir models;
         AppController app(data_, std::make_unique<FakeChatEngine>(), makeModelFile(models));
@@ -281,6 +261,9 @@ private slots:
         QTRY_VERIFY(banner->isVisible());
         QCOMPARE(banner->property("text").toString(), app.readOnlyNotice());
         QCOMPARE(banner->property("dismissible").toBool(), false);
+        auto* dismiss = banner->findChild<QQuickItem*>(QStringLiteral("dismissNoticeButton"));
+        QVERIFY(dismiss);
+        QVERIFY(!dismiss->isVisible()); // it stays while the cause does
         auto* composer = window->findChild<QQuickItem*>(QStringLiteral("composer"));
         QVERIFY(composer);
         QTRY_COMPARE(composer->property("disabledReason").toString(), QString()); // not "Opening the chat history…"
@@ -308,7 +291,7 @@ private slots:
     void executableRunsOnReadOnlyData() {
         const QString exe = qEnvironmentVariable("LATENT_CHAT");
         if (exe.isEmpty()) QSKIP("LATENT_CHAT (path of latent-chat) is not set; run through CTest");
-        writeHistory(path_, testSeed("executable"), 2, 2);
+        writeHistory(path_, 2, 2);
         QVERIFY(folder_->protect());
         QTemporaryDir models;
         const QString model = models.filePath(QStringLiteral("tiny.gguf"));
@@ -329,5 +312,10 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestReadOnlyHistory)
+int main(int argc, char** argv) {
+    isolateMounts(); // before QGuiApplication starts any thread
+    QGuiApplication app(argc, argv);
+    TestReadOnlyHistory test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_read_only_history.moc"

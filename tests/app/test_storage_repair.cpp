@@ -21,11 +21,6 @@ using namespace storage_faults;
 
 namespace {
 
-QByteArray readFile(const QString& path) {
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-}
-
 // `count` distinct pages of `pages`, chosen at random.
 QList<qint64> choose(QList<qint64> pages, int count, latent::test::Random& random) {
     QList<qint64> chosen;
@@ -94,7 +89,7 @@ private slots:
         QFETCH(bool, straddle);
         const uint32_t seed = testSeed(QTest::currentDataTag());
         latent::test::Random random(seed);
-        const History history = writeHistory(path_, seed);
+        const History history = writeHistory(path_);
         const QList<qint64> treePages = pagesOf(path_, tree);
         QVERIFY2(!treePages.isEmpty(), qPrintable(tree));
         if (straddle) {
@@ -105,9 +100,12 @@ private slots:
                 if (treePages.contains(page + 1)) firsts << page;
             QVERIFY2(!firsts.isEmpty(), "the index should span neighbouring pages");
             const qint64 first = choose(firsts, 1, random).first();
-            QVERIFY(writeAt(path_, (first - 1) * kPageSize + 120000 % kPageSize, noise(4096, random)));
+            const qint64 within = 120000 % kPageSize;
+            QByteArray bytes = noise(4096, random);
+            bytes.replace(kPageSize - within, within, damagedPage(random).left(within)); // the next page's start
+            QVERIFY(writeAt(path_, (first - 1) * kPageSize + within, bytes));
         } else {
-            for (qint64 page : choose(treePages, pages, random)) QVERIFY(writeAt(path_, (page - 1) * kPageSize, noise(kPageSize, random)));
+            for (qint64 page : choose(treePages, pages, random)) QVERIFY(writeAt(path_, (page - 1) * kPageSize, damagedPage(random)));
         }
         const QByteArray damaged = readFile(path_);
 
@@ -152,10 +150,18 @@ private slots:
     void structuralIndexDamageIsRebuiltInPlace() {
         const uint32_t seed = testSeed("in place");
         latent::test::Random random(seed);
-        const History history = writeHistory(path_, seed);
+        const History history = writeHistory(path_);
         // A cell pointer of an index leaf page made to point at the page header: the page stays
-        // a valid leaf, so the index can be cleared and rebuilt inside the file.
-        const qint64 page = choose(pagesOf(path_, QStringLiteral("message_fts_data"), QStringLiteral("leaf")), 1, random).first();
+        // a valid leaf, so the index can be cleared and rebuilt inside the file. Not the leaf
+        // of FTS5's records 1 and 10 (averages, structure): without them the index cannot even
+        // be opened to be rebuilt, and the rows are salvaged instead (derivedDamageLosesNothing).
+        QList<qint64> leaves;
+        for (qint64 leaf : pagesOf(path_, QStringLiteral("message_fts_data"), QStringLiteral("leaf"))) {
+            const QList<qint64> rows = leafRowids(readPage(path_, leaf));
+            if (!rows.contains(1) && !rows.contains(10)) leaves << leaf;
+        }
+        QVERIFY(!leaves.isEmpty());
+        const qint64 page = choose(leaves, 1, random).first();
         QVERIFY(writeAt(path_, (page - 1) * kPageSize + 8, QByteArray(2, '\0')));
 
         Database db(path_);
@@ -175,6 +181,7 @@ private slots:
         QTest::addColumn<int>("pages");
         QTest::newRow("one leaf page") << "leaf" << 1;
         QTest::newRow("three leaf pages") << "leaf" << 3;
+        QTest::newRow("the first and last leaf pages and one between") << "ends" << 3;
         QTest::newRow("an overflow page of a long answer") << "overflow" << 1;
         QTest::newRow("the root page") << "internal" << 1;
     }
@@ -183,7 +190,7 @@ private slots:
         QFETCH(int, pages);
         const uint32_t seed = testSeed(QTest::currentDataTag());
         latent::test::Random random(seed);
-        History history = writeHistory(path_, seed);
+        History history = writeHistory(path_);
         constexpr qint64 kLongId = 500;
         {
             // A long answer (overflow pages) and rows whose values the app must survive.
@@ -199,7 +206,30 @@ private slots:
             db.setSetting(QStringLiteral("theme"), QStringLiteral("dark"));
         }
         QSet<qint64> lost;
-        const QList<qint64> chosen = choose(pagesOf(path_, QStringLiteral("messages"), kind), pages, random);
+        // Of an overflow chain, not the last page: noise there is read as text, not noticed
+        // (SQLite stops at the payload's length, before that page's link).
+        QList<qint64> chosen;
+        if (kind == QStringLiteral("overflow")) {
+            chosen = choose(rawIntegers(path_, "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'overflow' AND "
+                                               "path < (SELECT max(path) FROM dbstat WHERE name = 'messages' AND "
+                                               "pagetype = 'overflow')"),
+                            pages, random);
+        } else if (kind == QStringLiteral("ends")) {
+            // No readable row on either side of the table: the walk must find the middle.
+            QList<qint64> leaves = pagesOf(path_, QStringLiteral("messages"), QStringLiteral("leaf"));
+            const auto holding = [&](qint64 rowid) {
+                for (qint64 leaf : leaves)
+                    if (leafRowids(readPage(path_, leaf)).contains(rowid)) return leaf;
+                return qint64(0);
+            };
+            chosen = {holding(1), holding(kLongId)};
+            leaves.removeAll(chosen[0]);
+            leaves.removeAll(chosen[1]);
+            chosen << choose(leaves, 1, random);
+            kind = QStringLiteral("leaf");
+        } else {
+            chosen = choose(pagesOf(path_, QStringLiteral("messages"), kind), pages, random);
+        }
         QCOMPARE(chosen.size(), pages);
         for (qint64 page : chosen) {
             if (kind == QStringLiteral("leaf")) {
@@ -211,7 +241,7 @@ private slots:
             } else {
                 for (qint64 id : history.messages.keys()) lost.insert(id); // every leaf hangs from it
             }
-            QVERIFY(writeAt(path_, (page - 1) * kPageSize, noise(kPageSize, random)));
+            QVERIFY(writeAt(path_, (page - 1) * kPageSize, damagedPage(random)));
         }
         const QByteArray damaged = readFile(path_);
         const qint64 total = history.messages.size();
@@ -245,10 +275,10 @@ private slots:
     void lostConversationRowsGetPlaceholders() {
         const uint32_t seed = testSeed("conversations");
         latent::test::Random random(seed);
-        const History history = writeHistory(path_, seed);
+        const History history = writeHistory(path_);
         const QList<qint64> pages = pagesOf(path_, QStringLiteral("conversations"));
         QCOMPARE(pages.size(), 1); // nine short rows: the root is the only page
-        QVERIFY(writeAt(path_, (pages.first() - 1) * kPageSize, noise(kPageSize, random)));
+        QVERIFY(writeAt(path_, (pages.first() - 1) * kPageSize, damagedPage(random)));
 
         Database db(path_);
         const Database::OpenReport& report = db.openReport();
@@ -266,11 +296,8 @@ private slots:
     void oddValuesSurviveSalvage() {
         const uint32_t seed = testSeed("odd values");
         latent::test::Random random(seed);
-        const History history = writeHistory(path_, seed, 2, 30);
-        {
-            sqlite3* raw = nullptr;
-            QCOMPARE(sqlite3_open(QFile::encodeName(path_).constData(), &raw), SQLITE_OK);
-            const char* sql = R"sql(
+        const History history = writeHistory(path_, 2, 30);
+        QCOMPARE(rawExec(path_, R"sql(
                 PRAGMA ignore_check_constraints = ON;
                 INSERT INTO messages (id, conversation_id, role, content, status, created_at)
                     VALUES (900, 1, 'narrator', 'unknown role', 'complete', 1),
@@ -280,16 +307,13 @@ private slots:
                            (904, 1, 'user', zeroblob(3000000), 'complete', 5),
                            (905, 77, 'user', 'conversation gone', 'complete', 6);
                 INSERT INTO settings (key, value) VALUES ('broken', 'not json');
-            )sql";
-            QCOMPARE(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK);
-            sqlite3_close(raw);
-        }
+            )sql"), QString());
         // Damage a leaf of the first rows, away from the odd ones (the highest ids).
         const QList<qint64> leaves = pagesOf(path_, QStringLiteral("messages"), QStringLiteral("leaf"));
         const qint64 page = leaves.first();
         const QList<qint64> rows = leafRowids(readPage(path_, page));
         QVERIFY(!rows.isEmpty() && rows.last() < 900);
-        QVERIFY(writeAt(path_, (page - 1) * kPageSize, noise(kPageSize, random)));
+        QVERIFY(writeAt(path_, (page - 1) * kPageSize, damagedPage(random)));
 
         Database db(path_);
         QVERIFY(db.openReport().salvaged);
@@ -307,8 +331,7 @@ private slots:
     }
 
     void wrongFreePageCountIsRepaired() {
-        const uint32_t seed = testSeed("free pages");
-        const History history = writeHistory(path_, seed, 3, 40);
+        const History history = writeHistory(path_, 3, 40);
         {
             Database db(path_);
             db.deleteMessagesFrom(3, 0); // leaves free pages behind (no auto-vacuum)
@@ -336,7 +359,7 @@ private slots:
     void damagedHeaderIsQuarantined() {
         const uint32_t seed = testSeed("header");
         latent::test::Random random(seed);
-        writeHistory(path_, seed, 2, 3);
+        writeHistory(path_, 2, 3);
         QVERIFY(writeAt(path_, 0, noise(100, random)));
         const QByteArray damaged = readFile(path_);
 

@@ -2,10 +2,7 @@
 
 #include "storage/sqlite_support.h"
 
-#include <QDateTime>
 #include <QDebug>
-#include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>

@@ -1,11 +1,11 @@
 // Repair of a damaged latent.db: rebuilding what is derived in place, and salvaging rows.
 //
-// Salvage walks each table in rowid order with short statements it can restart: a row whose
-// record cannot be read is skipped by its rowid; a page that cannot be reached (its b-tree page
-// is noise) is stepped over by probing for the first rowid after it that can be reached
-// (doubling the stride, then bisecting), so one bad page loses only the rows on it. Every value
-// is copied as it is (type and bytes: the reads cope with odd ones); CHECK constraints are not
-// applied while copying, so a row the app can still show is never dropped for a bad value.
+// Salvage reads each table by rowid in runs it can restart (RowWalker below): a row whose record
+// cannot be read is skipped by its rowid; the rowids on a page that cannot be reached are
+// probed through until readable pages are found again on both sides, so one bad page loses
+// only the rows on it. Every value is copied as it is (type and bytes: the reads cope with odd
+// ones); CHECK and foreign-key constraints are not applied while copying, so a row the app can
+// still show is never dropped for a bad value or a lost parent.
 //
 // What existed is estimated from every trace the file keeps besides the table itself: the
 // entries of messages_by_conversation and of the FTS5 doc-size tables, so a report can say
@@ -16,9 +16,11 @@
 #include <QSet>
 #include <QStringList>
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <optional>
+#include <queue>
 
 namespace storage_detail {
 namespace {
@@ -42,85 +44,193 @@ void rebuildFts(sqlite3* db) {
     }
 }
 
-// Runs `body`; true when it finished, false when it met damage. Other errors go on.
+// A write into the new file that failed (a full disk): the salvage stops, it never carries on
+// to replace the damaged file with an incomplete copy.
+class TargetWriteError : public SqliteError {
+public:
+    using SqliteError::SqliteError;
+};
+
+// Runs `body`, which reads the damaged file; true when it finished, false when a read failed —
+// damage, but also an I/O error or a record too big to read: each only skips what it hides.
 bool readsCleanly(const std::function<void()>& body) {
     try {
         body();
         return true;
-    } catch (const SqliteError& error) {
-        if (!error.isDamage()) throw;
+    } catch (const TargetWriteError&) {
+        throw;
+    } catch (const SqliteError&) {
         return false;
     }
 }
 
-// Calls `row` with every readable row of the rowid table `table` (selecting `columns`, rowid
-// first), in rowid order; returns the number of rows found but unreadable and adds the number
-// of unreachable runs of rows to `unreachableRanges`.
-qint64 walkRows(sqlite3* db, const QByteArray& table, const QByteArray& columns, int& unreachableRanges,
-                const std::function<void(const Statement&)>& row) {
-    const QByteArray scanSql = "SELECT rowid, " + columns + " FROM " + table + " WHERE rowid >= ?1 ORDER BY rowid";
-    const QByteArray oneSql = "SELECT rowid, " + columns + " FROM " + table + " WHERE rowid = ?1";
-    const QByteArray probeSql = "SELECT rowid FROM " + table + " WHERE rowid >= ?1 ORDER BY rowid LIMIT 1";
-    // Whether the b-tree can be searched from `start`; sets `next` to the first rowid there.
-    const auto reachable = [&](qint64 start, std::optional<qint64>& next) {
-        return readsCleanly([&] {
-            Statement probe(db, probeSql.constData());
-            probe.bind(1, start);
-            next = probe.step() ? std::optional<qint64>(probe.int64(0)) : std::nullopt;
-        });
-    };
-    qint64 lost = 0;
-    qint64 from = kMinRowid;
-    for (;;) {
-        bool finished = false;
-        const bool clean = readsCleanly([&] {
-            Statement scan(db, scanSql.constData());
-            scan.bind(1, from);
-            while (scan.step()) {
-                const qint64 rowid = scan.int64(0);
-                row(scan);
-                if (rowid == kMaxRowid) break;
-                from = rowid + 1;
-            }
-            finished = true;
-        });
-        if (clean && finished) return lost;
+// Reads the rows of one rowid table of the damaged file around the pages that cannot be read.
+//
+// Rows are read in runs: ascending from a start, descending from an end, each run ending at the
+// first rowid whose b-tree page cannot be reached. A row whose own record cannot be read (a
+// broken overflow chain) is skipped alone and counted lost. What lies between the ends of two
+// runs is searched for a rowid whose page can be reached (reachableNear); two more runs start
+// there, up and down, and what they leave is searched again. A probe budget bounds the whole
+// walk (a damaged root page leaves 2^64 rowids to try).
+class RowWalker {
+public:
+    RowWalker(sqlite3* db, const QByteArray& table, const QByteArray& columns, std::function<void(const Statement&)> row)
+        : row_(std::move(row)),
+          up_(db, ("SELECT rowid, " + columns + " FROM " + table + " WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid").constData()),
+          down_(db, ("SELECT rowid, " + columns + " FROM " + table + " WHERE rowid BETWEEN ?2 AND ?1 ORDER BY rowid DESC").constData()),
+          one_(db, ("SELECT rowid, " + columns + " FROM " + table + " WHERE rowid = ?1").constData()),
+          probeUp_(db, ("SELECT rowid FROM " + table + " WHERE rowid >= ?1 ORDER BY rowid LIMIT 1").constData()),
+          probeDown_(db, ("SELECT rowid FROM " + table + " WHERE rowid <= ?1 ORDER BY rowid DESC LIMIT 1").constData()) {}
 
-        std::optional<qint64> next;
-        if (reachable(from, next)) {
-            if (!next) return lost;
-            // The row at `next` is there but its record cannot be read: it alone is lost.
-            const bool read = readsCleanly([&] {
-                Statement one(db, oneSql.constData());
-                one.bind(1, *next);
-                if (one.step()) row(one);
-            });
-            if (!read) ++lost;
-            if (*next == kMaxRowid) return lost;
-            from = *next + 1;
-            continue;
-        }
-        // The page holding `from` is unreadable: find the first start past it that is not.
-        ++unreachableRanges;
-        qint64 bad = from;
-        std::optional<qint64> good;
-        for (qint64 stride = 1;; stride = stride > kMaxRowid / 2 ? kMaxRowid : stride * 2) {
-            const qint64 candidate = bad > kMaxRowid - stride ? kMaxRowid : bad + stride;
-            if (reachable(candidate, next)) {
-                good = candidate;
-                break;
+    qint64 lostRows() const { return lost_; }
+    int unreadableSpans() const { return unreadableSpans_; }
+
+    void walk() {
+        const std::optional<qint64> firstGap = run(true, kMinRowid, kMaxRowid);
+        if (!firstGap) return;
+        const std::optional<qint64> lastGap = run(false, kMaxRowid, *firstGap);
+        // Spans of rowids not yet read. Those met by reading (a run ended there) come before the
+        // stretches left over by a search that found nothing (depth), smaller ones first: the
+        // probe budget goes where readable rows are likely.
+        const auto later = [](const Span& a, const Span& b) {
+            return a.depth != b.depth ? a.depth > b.depth : size(a) > size(b);
+        };
+        std::priority_queue<Span, std::vector<Span>, decltype(later)> spans(later);
+        spans.push({*firstGap, lastGap.value_or(*firstGap), 0});
+        while (!spans.empty()) {
+            const Span span = spans.top();
+            spans.pop();
+            if (budget_ <= 0) {
+                ++unreadableSpans_;
+                continue;
             }
-            if (candidate == kMaxRowid) return lost; // nothing after it can be reached
-            bad = candidate;
+            std::vector<Span> untried;
+            const std::optional<Start> start = reachableNear(span, untried);
+            if (!start) {
+                if (untried.empty()) ++unreadableSpans_;
+                for (const Span& gap : untried) spans.push(gap);
+                continue;
+            }
+            // Two runs from there: one up to the span's top, one down to its bottom.
+            const qint64 at = start->rowid;
+            std::optional<qint64> above, below;
+            if (start->ascending || at < span.high) above = run(true, start->ascending ? at : at + 1, span.high);
+            if (!start->ascending || at > span.low) below = run(false, start->ascending ? at - 1 : at, span.low);
+            if (below) spans.push({span.low, *below, span.depth});
+            if (above) spans.push({*above, span.high, span.depth});
         }
-        while (*good - bad > 1) {
-            const qint64 middle = bad + (*good - bad) / 2;
-            if (reachable(middle, next)) good = middle;
-            else bad = middle;
-        }
-        from = *good;
     }
-}
+
+private:
+    static constexpr int kProbeBudget = 20'000;
+
+    struct Span {
+        qint64 low, high; // inclusive
+        int depth;        // searches that found nothing on the way to it
+    };
+    static quint64 size(const Span& span) { return static_cast<quint64>(span.high) - static_cast<quint64>(span.low); }
+
+    struct Start {
+        qint64 rowid;
+        bool ascending; // the b-tree can be searched upwards from rowid (else downwards)
+    };
+
+    // Whether the b-tree can be searched from `start` in the probe's direction; `found` is the
+    // first rowid there.
+    bool reachable(Statement& probe, qint64 start, std::optional<qint64>& found) {
+        --budget_;
+        probe.reset();
+        const bool clean = readsCleanly([&] {
+            probe.bind(1, start);
+            found = probe.step() ? std::optional<qint64>(probe.int64(0)) : std::nullopt;
+        });
+        probe.reset();
+        return clean;
+    }
+
+    // A rowid of `span` from which the b-tree can be searched. A vast span (its ends may be
+    // ±2^63 when the first or last page is lost) is first tried at 0, ±1, ±2, ±4, …, where
+    // rowids live; then from both ends at distances 0, 1, 3, 7, … : readable pages beside a
+    // damaged one are found in a few probes. When nothing is found, the stretches between the
+    // rowids tried are `untried`, each to be searched the same way: a readable run that a long
+    // stride jumped over is still found.
+    std::optional<Start> reachableNear(const Span& span, std::vector<Span>& untried) {
+        std::vector<qint64> tried;
+        std::optional<qint64> next;
+        if (size(span) > (quint64(1) << 16)) {
+            std::vector<qint64> landmarks{0};
+            for (int bit = 0; bit < 63; ++bit) landmarks.insert(landmarks.end(), {qint64(1) << bit, -(qint64(1) << bit)});
+            for (const qint64 landmark : landmarks) {
+                if (landmark <= span.low || landmark >= span.high || budget_ <= 0) continue;
+                if (reachable(probeUp_, landmark, next)) return Start{landmark, true};
+                tried.push_back(landmark);
+            }
+        }
+        qint64 up = span.low;
+        qint64 down = span.high;
+        for (quint64 stride = 1; budget_ > 0; stride = stride >= (quint64(1) << 62) ? stride : stride * 2) {
+            if (reachable(probeUp_, up, next)) return Start{up, true};
+            tried.push_back(up);
+            if (up == down) break;
+            if (reachable(probeDown_, down, next)) return Start{down, false};
+            tried.push_back(down);
+            const quint64 room = static_cast<quint64>(down) - static_cast<quint64>(up);
+            if (room <= 2 * stride) break; // the two searches have met
+            up = static_cast<qint64>(static_cast<quint64>(up) + stride);
+            down = static_cast<qint64>(static_cast<quint64>(down) - stride);
+        }
+        std::sort(tried.begin(), tried.end());
+        tried.erase(std::unique(tried.begin(), tried.end()), tried.end());
+        for (std::size_t i = 0; i + 1 < tried.size(); ++i)
+            if (static_cast<quint64>(tried[i + 1]) - static_cast<quint64>(tried[i]) > 1)
+                untried.push_back({tried[i] + 1, tried[i + 1] - 1, span.depth + 1});
+        return std::nullopt;
+    }
+
+    // Reads the rows from `from` towards `to` (inclusive, ascending or not); nullopt when it got
+    // there, else the rowid whose page could not be reached (every row before it was read).
+    std::optional<qint64> run(bool ascending, qint64 from, qint64 to) {
+        Statement& scan = ascending ? up_ : down_;
+        for (;;) {
+            scan.reset();
+            bool done = false;
+            const bool clean = readsCleanly([&] {
+                scan.bind(1, from).bind(2, to);
+                while (scan.step()) {
+                    const qint64 rowid = scan.int64(0);
+                    row_(scan);
+                    if (rowid == to) break;
+                    from = ascending ? rowid + 1 : rowid - 1;
+                }
+                done = true;
+            });
+            scan.reset();
+            if (clean && done) return std::nullopt;
+            std::optional<qint64> next;
+            if (!reachable(ascending ? probeUp_ : probeDown_, from, next)) {
+                ++unreadableSpans_;
+                return from;
+            }
+            if (!next || (ascending ? *next > to : *next < to)) return std::nullopt;
+            // The row at `next` is there but its record cannot be read: it alone is lost.
+            one_.reset();
+            if (!readsCleanly([&] {
+                    one_.bind(1, *next);
+                    if (one_.step()) row_(one_);
+                }))
+                ++lost_;
+            one_.reset();
+            if (*next == to) return std::nullopt;
+            from = ascending ? *next + 1 : *next - 1;
+        }
+    }
+
+    std::function<void(const Statement&)> row_;
+    Statement up_, down_, one_, probeUp_, probeDown_;
+    int budget_ = kProbeBudget;
+    qint64 lost_ = 0;
+    int unreadableSpans_ = 0;
+};
 
 // Every value of the first column of `sql`'s rows, as far as they can be read.
 QSet<qint64> readableIds(sqlite3* db, const char* sql) {
@@ -198,20 +308,24 @@ TableCopy copyTable(sqlite3* source, sqlite3* target, const QString& table, cons
     const QByteArray name = quotedIdentifier(table);
     Statement insert(target, ("INSERT OR REPLACE INTO main." + name + " (" + inserted + ") VALUES (" + values + ")").constData());
     const auto copyRow = [&](const Statement& row, int offset) {
-        for (int i = 0; i < count; ++i) insert.bindValue(i + 1, row.value(i + offset));
         try {
+            for (int i = 0; i < count; ++i) insert.bindValue(i + 1, row.value(i + offset));
             insert.run();
             ++result.copied;
             if (offset == 1) result.ids.insert(row.int64(0));
             if (conversationColumn >= 0) result.conversations.insert(row.int64(conversationColumn + offset));
         } catch (const SqliteError& error) {
+            if (error.isWriteRefusal()) throw TargetWriteError(QString::fromUtf8(error.what()), error.code());
             qWarning("storage: a row of %s could not be copied: %s", qPrintable(table), error.what());
             ++result.lost;
         }
         insert.reset();
     };
     if (hasRowid(source, name)) {
-        result.lost += walkRows(source, name, selected, unreachableRanges, [&](const Statement& row) { copyRow(row, 1); });
+        RowWalker walker(source, name, selected, [&](const Statement& row) { copyRow(row, 1); });
+        walker.walk();
+        result.lost += walker.lostRows();
+        unreachableRanges += walker.unreadableSpans();
     } else {
         // No rowid to restart from: rows are read in one pass, up to the first damage.
         if (!readsCleanly([&] {
@@ -233,10 +347,13 @@ bool rebuildDerivedInPlace(const QString& path) {
         rebuildFts(db.get());
         exec(db.get(), "REINDEX", QStringLiteral("rebuilding the indexes"));
         int version = 0;
-        sound = findDamage(db.get(), path, version).isEmpty();
+        const QString damage = findDamage(db.get(), path, version);
+        sound = damage.isEmpty();
         if (sound) transaction.commit(); // else rolled back: the file stays as it was found
+        else qInfo("storage: rebuilding the indexes of %s did not make it sound: %s", qPrintable(path), qPrintable(damage));
     } catch (const SqliteError& error) {
         if (error.isWriteRefusal()) throw;
+        qInfo("storage: the indexes of %s cannot be rebuilt in place: %s", qPrintable(path), error.what());
         sound = false;
     }
     if (sound) db.reset();
