@@ -133,6 +133,24 @@ private slots:
         }
     }
 
+    // Width-16 segments: lanes outside a segment keep their own value; indices wrap inside it.
+    void shuffle_widths_and_block_votes() {
+        gpu::Buffer out = test::poisoned_buffer<int>(64 * 7);
+        test::probe::shuffles_and_block_votes(out.as<int>());
+        const auto got = gpu::download<int>(out);
+        for (int t = 0; t < 64; ++t) {
+            const int lane = t % 32, base = t - lane % 16, in_segment = lane % 16;
+            const int* o = got.data() + 7 * t;
+            QCOMPARE(o[0], in_segment >= 3 ? t - 3 : t);
+            QCOMPARE(o[1], in_segment + 5 < 16 ? t + 5 : t);
+            QCOMPARE(o[2], base + 1);
+            QCOMPARE(o[3], t ^ 8);
+            QCOMPARE(o[4], 22); // 0, 3, ..., 63
+            QCOMPARE(o[5], 1);
+            QCOMPARE(o[6], 1);
+        }
+    }
+
     void unwritten_shared_memory_reads_nan() {
         if (!gpu::is_emulated()) QSKIP("shared memory poisoning is the emulator's");
         gpu::Buffer out = test::poisoned_buffer<float>(2);
