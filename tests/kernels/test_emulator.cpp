@@ -223,6 +223,23 @@ private slots:
         test::probe::read_past_end(out.as<float>(), in.as<float>(), n);
     }
 
+    // A thread spinning without a barrier cannot be interrupted; the launch timeout turns the
+    // hang into a report naming the kernel.
+    void a_spinning_kernel_is_reported_after_the_timeout() {
+        if (!gpu::is_emulated()) QSKIP("hangs a GPU; the emulator reports it");
+        const ChildResult child = run_child("child_spin_forever", {"LATENT_GPU_TEST_CHILD=spin", "LATENT_EMU_TIMEOUT_S=1"});
+        QVERIFY2(child.crashed || child.exit_code != 0, child.err.constData());
+        QVERIFY2(child.err.contains("has not finished after 1 s"), child.err.constData());
+        QVERIFY2(child.err.contains("spin_forever_kernel"), child.err.constData());
+    }
+
+    void child_spin_forever() {
+        if (!child_mode() || std::string(child_mode()) != "spin") QSKIP("runs in the child of a_spinning_kernel_is_reported_after_the_timeout");
+        gpu::Buffer flag(sizeof(int));
+        gpu::device_memset(flag.data(), 0, flag.bytes());
+        test::probe::spin_forever(flag.as<int>());
+    }
+
     void faults_are_reported_with_their_site() {
         if (!gpu::is_emulated()) QSKIP("these faults hang or corrupt a GPU; the emulator reports them");
         struct Case {

@@ -77,6 +77,14 @@ __global__ void fault_kernel(int which, int* scratch) {
     }
 }
 
+__global__ void spin_forever_kernel(int* flag) {
+    if (threadIdx.x == 1) {
+        while (atomicAdd(flag, 0) == 0) {}
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) atomicExch(flag, 1);
+}
+
 __global__ void read_past_end_kernel(float* out, const float* in, unsigned n) {
     const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i <= n) out[i < n ? i : 0] = in[i]; // i == n reads one past the end
@@ -164,6 +172,12 @@ void atomic_count(unsigned* counter, float* sum, unsigned blocks, float value) {
 
 void fault(int which, int* scratch) {
     LATENT_LAUNCH(fault_kernel, 1, 64, 0, gpu::Stream{}, which, scratch);
+    LATENT_CHECK_LAUNCH();
+    gpu::device_synchronize();
+}
+
+void spin_forever(int* flag) {
+    LATENT_LAUNCH(spin_forever_kernel, 1, 32, 0, gpu::Stream{}, flag);
     LATENT_CHECK_LAUNCH();
     gpu::device_synchronize();
 }

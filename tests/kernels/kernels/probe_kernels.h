@@ -34,6 +34,10 @@ void atomic_count(unsigned* counter, float* sum, unsigned blocks, float value);
 // 3 a shuffle naming lanes that have exited.
 void fault(int which, int* scratch);
 
+// Thread 1 spins until flag[0] != 0, which thread 0 sets only after a barrier: it never ends
+// (the emulator's timeout must report it).
+void spin_forever(int* flag);
+
 // Copies in[0..n] (one element too many) to out: an out-of-bounds device read.
 void read_past_end(float* out, const float* in, unsigned n);
 
