@@ -88,34 +88,6 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-// The 32 weights of a float-type slice as floats, from 16-byte loads.
-template <QuantType T>
-__device__ __forceinline__ void load_float_slice(const uint8_t* __restrict__ p, float* out) {
-    if constexpr (T == QuantType::F32) {
-        for (int k = 0; k < 8; ++k) {
-            const uint4 v = wr::load16(p + 16 * k);
-            out[4 * k] = quant::bits_to_float(v.x);
-            out[4 * k + 1] = quant::bits_to_float(v.y);
-            out[4 * k + 2] = quant::bits_to_float(v.z);
-            out[4 * k + 3] = quant::bits_to_float(v.w);
-        }
-    } else {
-        for (int k = 0; k < 4; ++k) {
-            const uint4 v = wr::load16(p + 16 * k);
-            const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-            for (int i = 0; i < 4; ++i) {
-                if constexpr (T == QuantType::F16) {
-                    out[8 * k + 2 * i] = quant::half_to_float(words[i] & 0xFFFFu);
-                    out[8 * k + 2 * i + 1] = quant::half_to_float(words[i] >> 16);
-                } else {
-                    out[8 * k + 2 * i] = quant::bf16_to_float(words[i] & 0xFFFFu);
-                    out[8 * k + 2 * i + 1] = quant::bf16_to_float(words[i] >> 16);
-                }
-            }
-        }
-    }
-}
-
 template <QuantType T, int kTokens>
 __global__ void __launch_bounds__(kThreads)
     matvec_f_kernel(const uint8_t* __restrict__ w, int64_t rows, int cols, int lanes, const float* __restrict__ x,
@@ -135,7 +107,7 @@ __global__ void __launch_bounds__(kThreads)
     if (row < rows) {
         for (int slice = lane % lanes; slice < slices; slice += lanes) {
             float wv[quant::kSlice];
-            load_float_slice<T>(w + row * row_bytes + int64_t{slice} * quant::float_slice_bytes(T), wv);
+            wr::load_float_slice<T>(w + row * row_bytes + int64_t{slice} * quant::float_slice_bytes(T), wv);
             for (int t = 0; t < kTokens; ++t) {
                 if (t < n_tokens) {
                     const float4* xs = reinterpret_cast<const float4*>(x + int64_t{t} * cols + int64_t{slice} * quant::kSlice);
@@ -162,26 +134,26 @@ __global__ void __launch_bounds__(kThreads)
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 template <QuantType T, int kTokens>
-void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, Stream& stream) {
+void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, Stream stream) {
     const int lanes = wr::lanes_per_row(w.cols / quant::kSlice);
     const int64_t rows_per_block = int64_t{kWarps} * (wr::kWarpSize / lanes);
     const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block));
     const auto* weights = static_cast<const uint8_t*>(w.data);
     const int cols = static_cast<int>(w.cols);
     if constexpr (quant::is_float_type(T)) {
-        LATENT_LAUNCH((matvec_f_kernel<T, kTokens>), grid, dim3(kThreads), 0, stream, weights, w.rows, cols, lanes, x,
-                      n_tokens, y);
+        auto* kernel = &matvec_f_kernel<T, kTokens>;
+        LATENT_LAUNCH(kernel, grid, dim3(kThreads), 0, stream, weights, w.rows, cols, lanes, x, n_tokens, y);
     } else {
         const auto* q = static_cast<const int8_t*>(x_q8);
         const auto* d = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x_q8) + q8_scales_offset(w.cols, n_tokens));
-        LATENT_LAUNCH((matvec_q8_kernel<T, kTokens>), grid, dim3(kThreads), 0, stream, weights, w.rows, cols, lanes, q,
-                      d, n_tokens, y);
+        auto* kernel = &matvec_q8_kernel<T, kTokens>;
+        LATENT_LAUNCH(kernel, grid, dim3(kThreads), 0, stream, weights, w.rows, cols, lanes, q, d, n_tokens, y);
     }
     LATENT_CHECK_LAUNCH();
 }
 
 template <QuantType T>
-void launch_type(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, Stream& stream) {
+void launch_type(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, Stream stream) {
     if (n_tokens == 1) {
         launch_bucket<T, 1>(w, x, x_q8, n_tokens, y, stream);
     } else if (n_tokens <= 4) {
@@ -200,7 +172,7 @@ size_t q8_activation_bytes(int64_t cols, int64_t n_tokens) {
     return static_cast<size_t>(q8_scales_offset(cols, n_tokens) + cols / quant::kSlice * n_tokens * 4);
 }
 
-void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, Stream& stream) {
+void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, Stream stream) {
     if (cols <= 0 || cols % quant::kSlice != 0) fail("quantize_q8: cols " + std::to_string(cols) + " is not a positive multiple of 32");
     if (n_tokens <= 0) fail("quantize_q8: n_tokens " + std::to_string(n_tokens) + " is not positive");
     if (!x || !q8) fail("quantize_q8: null pointer");
@@ -213,7 +185,7 @@ void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, Strea
     LATENT_CHECK_LAUNCH();
 }
 
-void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_t n_tokens, float* y, Stream& stream) {
+void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_t n_tokens, float* y, Stream stream) {
     if (!is_known_quant_type(static_cast<uint32_t>(w.type))) {
         fail("matmul_quant: no kernel for tensor type id " + std::to_string(static_cast<uint32_t>(w.type)));
     }

@@ -106,4 +106,32 @@ __device__ __forceinline__ Step step_of(int64_t row0, int rows_here, int slices,
     return s;
 }
 
+// The 32 weights of a float-type slice as floats, from 16-byte loads.
+template <QuantType T>
+__device__ __forceinline__ void load_float_slice(const uint8_t* __restrict__ p, float* out) {
+    if constexpr (T == QuantType::F32) {
+        for (int k = 0; k < 8; ++k) {
+            const uint4 v = load16(p + 16 * k);
+            out[4 * k] = quant::bits_to_float(v.x);
+            out[4 * k + 1] = quant::bits_to_float(v.y);
+            out[4 * k + 2] = quant::bits_to_float(v.z);
+            out[4 * k + 3] = quant::bits_to_float(v.w);
+        }
+    } else {
+        for (int k = 0; k < 4; ++k) {
+            const uint4 v = load16(p + 16 * k);
+            const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+            for (int i = 0; i < 4; ++i) {
+                if constexpr (T == QuantType::F16) {
+                    out[8 * k + 2 * i] = quant::half_to_float(words[i] & 0xFFFFu);
+                    out[8 * k + 2 * i + 1] = quant::half_to_float(words[i] >> 16);
+                } else {
+                    out[8 * k + 2 * i] = quant::bf16_to_float(words[i] & 0xFFFFu);
+                    out[8 * k + 2 * i + 1] = quant::bf16_to_float(words[i] >> 16);
+                }
+            }
+        }
+    }
+}
+
 } // namespace latent::gpu::warp_rows
