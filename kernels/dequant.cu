@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace latent::gpu {
+namespace latent::kernels {
 namespace {
 
 namespace wr = warp_rows;
@@ -79,7 +79,7 @@ __global__ void __launch_bounds__(kThreads)
 } // namespace
 
 void dequantize_rows(const QuantMatrix& w, int64_t row_begin, int64_t row_end, HalfFormat format, void* out,
-                     Stream stream) {
+                     gpu::Stream stream) {
     if (!is_known_quant_type(static_cast<uint32_t>(w.type))) {
         fail("no kernel for tensor type id " + std::to_string(static_cast<uint32_t>(w.type)));
     }
@@ -115,4 +115,4 @@ size_t dequantize_rows_bytes(const QuantMatrix& w, int64_t row_begin, int64_t ro
     return static_cast<size_t>(rows * quant::row_bytes(w.type, w.cols) + rows * w.cols * 2);
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -12,16 +12,16 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace latent::gpu {
+namespace latent::kernels {
 
 enum class HalfFormat : uint8_t { F16, BF16 };
 
 // out ((row_end - row_begin), w.cols) 16-bit values, row-major, 16-byte aligned = rows
 // [row_begin, row_end) of w decoded and rounded to `format`. Same shape rules as matmul_quant.
 void dequantize_rows(const QuantMatrix& w, int64_t row_begin, int64_t row_end, HalfFormat format, void* out,
-                     Stream stream = {});
+                     gpu::Stream stream = {});
 
 // Bytes a dequantize_rows call reads and writes, for GB/s.
 size_t dequantize_rows_bytes(const QuantMatrix& w, int64_t row_begin, int64_t row_end);
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -10,7 +10,7 @@
 #include <cublas_v2.h>
 #endif
 
-namespace latent::gpu {
+namespace latent::kernels {
 namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("gemm: " + what); }
@@ -19,7 +19,7 @@ namespace {
 
 void check_cublas(cublasStatus_t status, const char* call, int line) {
     if (status != CUBLAS_STATUS_SUCCESS) {
-        throw DeviceError(std::string(call) + " failed with cuBLAS status " + std::to_string(static_cast<int>(status)) +
+        throw gpu::DeviceError(std::string(call) + " failed with cuBLAS status " + std::to_string(static_cast<int>(status)) +
                           " at " + __FILE__ + ":" + std::to_string(line));
     }
 }
@@ -75,7 +75,7 @@ bool gemm_uses_cublas() {
 }
 
 void gemm(HalfFormat format, const void* w, int64_t w_rows, const void* x, int64_t n_tokens, int64_t cols, float* y,
-          Stream stream) {
+          gpu::Stream stream) {
     if (w_rows <= 0 || n_tokens <= 0 || cols <= 0 || w_rows > INT32_MAX || n_tokens > INT32_MAX || cols > INT32_MAX) {
         fail("shape " + std::to_string(n_tokens) + " x " + std::to_string(cols) + " by " + std::to_string(w_rows) +
              " rows is empty or too large");
@@ -102,4 +102,4 @@ void gemm(HalfFormat format, const void* w, int64_t w_rows, const void* x, int64
 #endif
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

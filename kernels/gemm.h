@@ -13,12 +13,12 @@
 
 #include <cstdint>
 
-namespace latent::gpu {
+namespace latent::kernels {
 
 void gemm(HalfFormat format, const void* w, int64_t w_rows, const void* x, int64_t n_tokens, int64_t cols, float* y,
-          Stream stream = {});
+          gpu::Stream stream = {});
 
 // Whether gemm runs cuBLAS (false in the emulator build).
 bool gemm_uses_cublas();
 
-} // namespace latent::gpu
+} // namespace latent::kernels

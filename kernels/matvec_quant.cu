@@ -18,7 +18,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace latent::gpu {
+namespace latent::kernels {
 namespace {
 
 namespace wr = warp_rows;
@@ -134,7 +134,7 @@ __global__ void __launch_bounds__(kThreads)
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 template <QuantType T, int kTokens>
-void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, Stream stream) {
+void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, gpu::Stream stream) {
     const int lanes = wr::lanes_per_row(w.cols / quant::kSlice);
     const int64_t rows_per_block = int64_t{kWarps} * (wr::kWarpSize / lanes);
     const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block));
@@ -153,7 +153,7 @@ void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n
 }
 
 template <QuantType T>
-void launch_type(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, Stream stream) {
+void launch_type(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, gpu::Stream stream) {
     if (n_tokens == 1) {
         launch_bucket<T, 1>(w, x, x_q8, n_tokens, y, stream);
     } else if (n_tokens <= 4) {
@@ -172,7 +172,7 @@ size_t q8_activation_bytes(int64_t cols, int64_t n_tokens) {
     return static_cast<size_t>(q8_scales_offset(cols, n_tokens) + cols / quant::kSlice * n_tokens * 4);
 }
 
-void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, Stream stream) {
+void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, gpu::Stream stream) {
     if (cols <= 0 || cols % quant::kSlice != 0) fail("quantize_q8: cols " + std::to_string(cols) + " is not a positive multiple of 32");
     if (n_tokens <= 0) fail("quantize_q8: n_tokens " + std::to_string(n_tokens) + " is not positive");
     if (!x || !q8) fail("quantize_q8: null pointer");
@@ -185,7 +185,7 @@ void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, Strea
     LATENT_CHECK_LAUNCH();
 }
 
-void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_t n_tokens, float* y, Stream stream) {
+void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_t n_tokens, float* y, gpu::Stream stream) {
     if (!is_known_quant_type(static_cast<uint32_t>(w.type))) {
         fail("matmul_quant: no kernel for tensor type id " + std::to_string(static_cast<uint32_t>(w.type)));
     }
@@ -218,4 +218,4 @@ size_t matmul_quant_bytes(const QuantMatrix& w, int64_t n_tokens) {
     return weights + activations + static_cast<size_t>(w.rows * n_tokens) * sizeof(float);
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -20,7 +20,7 @@
 
 #include "common/quant_blocks.cuh"
 
-namespace latent::gpu::warp_rows {
+namespace latent::kernels::warp_rows {
 
 inline constexpr int kWarpSize = 32;
 inline constexpr unsigned kFullMask = 0xFFFFFFFFu; // all 32 lanes
@@ -134,4 +134,4 @@ __device__ __forceinline__ void load_float_slice(const uint8_t* __restrict__ p, 
     }
 }
 
-} // namespace latent::gpu::warp_rows
+} // namespace latent::kernels::warp_rows

@@ -7,7 +7,7 @@
 
 #include <type_traits>
 
-namespace latent::gpu {
+namespace latent::kernels {
 
 template <QuantType T>
 using QuantTypeTag = std::integral_constant<QuantType, T>;
@@ -33,4 +33,4 @@ void with_quant_type(QuantType type, F&& f) {
     }
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -5,6 +5,7 @@
 // poisoned first, with a guard after it.
 #include "dequant.h"
 #include "device.h"
+#include "gpu_test.h"
 #include "gemm.h"
 
 #include "tensor/tensor_types.h"
@@ -23,11 +24,8 @@ class TestGemm : public QObject {
 
 private slots:
     void initTestCase() {
-        if (!gpu::device_available()) {
-            std::printf("SKIP: no CUDA device\n");
-            QSKIP("no CUDA device");
-        }
-        qInfo("gemm through %s on %s", gpu::gemm_uses_cublas() ? "cuBLAS" : "the portable kernel",
+        LATENT_REQUIRE_GPU();
+        qInfo("gemm through %s on %s", kernels::gemm_uses_cublas() ? "cuBLAS" : "the portable kernel",
               gpu::device_name().c_str());
     }
 
@@ -39,7 +37,7 @@ private slots:
         for (bool bf16 : {false, true}) {
             QTest::addRow("%s 37x5x96", bf16 ? "bf16" : "f16") << bf16 << 37 << 5 << 96;
             QTest::addRow("%s 70x19x40", bf16 ? "bf16" : "f16") << bf16 << 70 << 19 << 40;
-            if (test::big_tests()) QTest::addRow("%s 3072x512x2048", bf16 ? "bf16" : "f16") << bf16 << 3072 << 512 << 2048;
+            if (test::gpu_big_grids()) QTest::addRow("%s 3072x512x2048", bf16 ? "bf16" : "f16") << bf16 << 3072 << 512 << 2048;
         }
     }
 
@@ -58,7 +56,7 @@ private slots:
         const size_t outputs = static_cast<size_t>(rows * tokens);
         gpu::Buffer y((outputs + 32) * sizeof(float));
         gpu::device_memset(y.data(), 0xFF, y.bytes());
-        gpu::gemm(bf16 ? gpu::HalfFormat::BF16 : gpu::HalfFormat::F16, wd.data(), rows, xd.data(), tokens, cols,
+        kernels::gemm(bf16 ? kernels::HalfFormat::BF16 : kernels::HalfFormat::F16, wd.data(), rows, xd.data(), tokens, cols,
                   y.as<float>());
         const std::vector<float> got = gpu::download<float>(y);
         for (int t = 0; t < tokens; ++t) {
@@ -87,7 +85,7 @@ private slots:
         const gpu::Buffer b(256);
         bool threw = false;
         try {
-            gpu::gemm(gpu::HalfFormat::F16, b.data(), 0, b.data(), 1, 8, b.as<float>());
+            kernels::gemm(kernels::HalfFormat::F16, b.data(), 0, b.data(), 1, 8, b.as<float>());
         } catch (const std::invalid_argument&) {
             threw = true;
         }

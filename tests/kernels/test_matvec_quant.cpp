@@ -15,6 +15,7 @@
 //    the activation rounding can move it.
 #include "dequant.h"
 #include "device.h"
+#include "gpu_test.h"
 #include "matvec_quant.h"
 
 #include "cpu/quant_dot.h"
@@ -29,7 +30,7 @@
 #include <limits>
 
 using namespace latent;
-using gpu::QuantType;
+using kernels::QuantType;
 
 namespace {
 
@@ -50,13 +51,13 @@ std::vector<float> device_product(QuantType type, const std::vector<uint8_t>& we
                                   const std::vector<float>& x, int64_t n_tokens) {
     const gpu::Buffer w = gpu::upload(weights);
     const gpu::Buffer xf = gpu::upload(x);
-    gpu::Buffer q8(gpu::q8_activation_bytes(cols, n_tokens));
+    gpu::Buffer q8(kernels::q8_activation_bytes(cols, n_tokens));
     const size_t outputs = static_cast<size_t>(n_tokens * rows);
     gpu::Buffer y((outputs + kGuard) * sizeof(float));
     gpu::device_memset(y.data(), 0xFF, y.bytes());
-    if (gpu::uses_q8_activations(type)) gpu::quantize_q8(xf.as<float>(), cols, n_tokens, q8.data());
-    const gpu::QuantMatrix m{type, w.data(), rows, cols};
-    gpu::matmul_quant(m, xf.as<float>(), q8.data(), n_tokens, y.as<float>());
+    if (kernels::uses_q8_activations(type)) kernels::quantize_q8(xf.as<float>(), cols, n_tokens, q8.data());
+    const kernels::QuantMatrix m{type, w.data(), rows, cols};
+    kernels::matmul_quant(m, xf.as<float>(), q8.data(), n_tokens, y.as<float>());
     std::vector<float> out = gpu::download<float>(y);
     for (size_t i = outputs; i < out.size(); ++i) {
         uint32_t bits;
@@ -77,10 +78,7 @@ class TestMatvecQuant : public QObject {
 
 private slots:
     void initTestCase() {
-        if (!gpu::device_available()) {
-            std::printf("SKIP: no CUDA device\n");
-            QSKIP("no CUDA device");
-        }
+        LATENT_REQUIRE_GPU();
         qInfo("device: %s", gpu::device_name().c_str());
         test::test_seed();
     }
@@ -93,8 +91,8 @@ private slots:
         struct Shape {
             int rows, cols;
         };
-        const bool big = test::big_tests();
-        for (QuantType t : gpu::kAllQuantTypes) {
+        const bool big = test::gpu_big_grids();
+        for (QuantType t : kernels::kAllQuantTypes) {
             std::vector<Shape> shapes;
             if (granule(t) == 256) {
                 shapes = {{37, 256}, {9, 1280}, {5, 2048}};
@@ -105,12 +103,12 @@ private slots:
                 shapes.push_back({3072, 2048});
                 shapes.push_back({576, 2048});
                 if (granule(t) == 32) shapes.push_back({2048, 1408});
-                shapes.push_back({2048, 2816 / granule(t) * granule(t)});
+                shapes.push_back({2048, static_cast<int>(2816 / granule(t) * granule(t))});
             }
             for (const Shape& s : shapes) {
                 for (int tokens : {1, 3, 16}) {
                     if (big && s.rows > 64 && tokens == 3) continue;
-                    QTest::addRow("%s %dx%d t%d", gpu::quant_type_name(t), s.rows, s.cols, tokens)
+                    QTest::addRow("%s %dx%d t%d", kernels::quant_type_name(t), s.rows, s.cols, tokens)
                         << static_cast<int>(t) << s.rows << s.cols << tokens;
                 }
             }
@@ -167,14 +165,14 @@ private slots:
         x[70] = std::numeric_limits<float>::quiet_NaN();
         x[kCols + 5] = -std::numeric_limits<float>::infinity();
         const gpu::Buffer xf = gpu::upload(x);
-        gpu::Buffer q8(gpu::q8_activation_bytes(kCols, kTokens));
+        gpu::Buffer q8(kernels::q8_activation_bytes(kCols, kTokens));
         gpu::device_memset(q8.data(), 0xAB, q8.bytes());
-        gpu::quantize_q8(xf.as<float>(), kCols, kTokens, q8.data());
+        kernels::quantize_q8(xf.as<float>(), kCols, kTokens, q8.data());
         const std::vector<uint8_t> got = gpu::download<uint8_t>(q8);
         cpu::ActivationBuffer cpu_x;
         cpu::quantize_activations(TensorType::Q8_0, x.data(), kCols, kTokens, cpu_x);
         QCOMPARE(std::memcmp(got.data(), cpu_x.token_quants(0), kCols * kTokens), 0);
-        const size_t scales_at = gpu::q8_activation_bytes(kCols, kTokens) - kCols / 32 * kTokens * sizeof(float);
+        const size_t scales_at = kernels::q8_activation_bytes(kCols, kTokens) - kCols / 32 * kTokens * sizeof(float);
         for (int64_t s = 0; s < kCols / 32 * kTokens; ++s) {
             float d;
             std::memcpy(&d, got.data() + scales_at + static_cast<size_t>(s) * sizeof(float), sizeof d);
@@ -187,9 +185,9 @@ private slots:
     // Bad shapes, types, token counts and pointers are refused before anything is launched.
     void launcherValidates() {
         const gpu::Buffer w(4096), x(4096), y(4096);
-        const auto refuses = [&](gpu::QuantMatrix m, int64_t tokens, const void* wq8) {
+        const auto refuses = [&](kernels::QuantMatrix m, int64_t tokens, const void* wq8) {
             try {
-                gpu::matmul_quant(m, x.as<float>(), wq8, tokens, y.as<float>());
+                kernels::matmul_quant(m, x.as<float>(), wq8, tokens, y.as<float>());
             } catch (const std::invalid_argument& e) {
                 qInfo("refused: %s", e.what());
                 return true;
@@ -206,7 +204,7 @@ private slots:
         QVERIFY(refuses({QuantType::Q8_0, w.data(), 4, 64}, 1, nullptr));    // no activations
         bool threw = false;
         try {
-            gpu::quantize_q8(x.as<float>(), 48, 1, w.data());
+            kernels::quantize_q8(x.as<float>(), 48, 1, w.data());
         } catch (const std::invalid_argument&) {
             threw = true;
         }
@@ -217,7 +215,7 @@ private slots:
     // tiles that start inside a row range whose rows are not 16-byte multiples (Q6_K, 768 columns).
     void dequantMatchesEngine_data() {
         QTest::addColumn<int>("type");
-        for (QuantType t : gpu::kAllQuantTypes) QTest::newRow(gpu::quant_type_name(t)) << static_cast<int>(t);
+        for (QuantType t : kernels::kAllQuantTypes) QTest::newRow(kernels::quant_type_name(t)) << static_cast<int>(t);
     }
     void dequantMatchesEngine() {
         QFETCH(int, type);
@@ -227,18 +225,18 @@ private slots:
         const std::vector<uint8_t> data = test::random_quant_matrix(t, rows, cols, random);
         const std::vector<float> decoded = test::dequantize_matrix(t, data, rows, cols);
         const gpu::Buffer w = gpu::upload(data);
-        for (gpu::HalfFormat format : {gpu::HalfFormat::F16, gpu::HalfFormat::BF16}) {
+        for (kernels::HalfFormat format : {kernels::HalfFormat::F16, kernels::HalfFormat::BF16}) {
             const size_t count = static_cast<size_t>((end - begin) * cols);
             gpu::Buffer out((count + kGuard) * 2);
             gpu::device_memset(out.data(), 0xFF, out.bytes());
-            gpu::dequantize_rows({t, w.data(), rows, cols}, begin, end, format, out.data());
+            kernels::dequantize_rows({t, w.data(), rows, cols}, begin, end, format, out.data());
             const std::vector<uint16_t> got = gpu::download<uint16_t>(out);
             for (size_t i = 0; i < count; ++i) {
                 const float v = decoded[static_cast<size_t>(begin * cols) + i];
-                const uint16_t want = format == gpu::HalfFormat::F16 ? fp32_to_fp16(v) : fp32_to_bf16(v);
+                const uint16_t want = format == kernels::HalfFormat::F16 ? fp32_to_fp16(v) : fp32_to_bf16(v);
                 if (got[i] != want) {
                     QFAIL(qPrintable(QString("%1 element %2: 0x%3, want 0x%4")
-                                         .arg(format == gpu::HalfFormat::F16 ? "f16" : "bf16").arg(i)
+                                         .arg(format == kernels::HalfFormat::F16 ? "f16" : "bf16").arg(i)
                                          .arg(got[i], 4, 16).arg(want, 4, 16)));
                 }
             }
