@@ -33,7 +33,9 @@ struct ThreadCoords {
     dim3 grid_dim;
     unsigned char* dynamic_shared; // this block's dynamic shared memory (null when none)
 };
-extern thread_local const ThreadCoords* t_coords;
+// Initial-exec: one load from the thread pointer instead of a __tls_get_addr call per
+// threadIdx (the emulator's libraries are always loaded at program start, never dlopen'ed).
+extern thread_local const ThreadCoords* t_coords __attribute__((tls_model("initial-exec")));
 
 enum class Collective : uint8_t {
     SyncWarp, Shuffle, ShuffleUp, ShuffleDown, ShuffleXor, Ballot, Any, All,
