@@ -25,6 +25,7 @@ namespace {
 namespace wr = warp_rows;
 
 constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / wr::kWarpSize;
 
 // Resident blocks per SM the register allocation must leave room for. The batch buckets (8 and
 // 16 accumulators) do not fit the 64 registers of 50% occupancy without spilling for every type
@@ -33,13 +34,12 @@ constexpr int kThreads = 128;
 // (kernels/kernel_classes.txt).
 constexpr int min_blocks(int tokens) { return tokens >= 8 ? 6 : 8; }
 
-// Keeps a loop rolled on the GPU (register pressure of the 16-token bucket); nothing elsewhere.
+// Keeps a loop rolled on the GPU (register pressure of the batch buckets); nothing elsewhere.
 #if defined(__CUDACC__)
 #define LATENT_ROLLED_LOOP _Pragma("unroll 1")
 #else
 #define LATENT_ROLLED_LOOP
 #endif
-constexpr int kWarps = kThreads / wr::kWarpSize;
 
 // Byte offset of the scales in a Q8 activation buffer.
 __host__ __device__ inline int64_t q8_scales_offset(int64_t cols, int64_t n_tokens) {

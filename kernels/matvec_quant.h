@@ -2,7 +2,7 @@
 // speculative / multi-sequence decode: y[t][o] = sum_i W[o][i] x[t][i] for a weight matrix W in
 // its stored type (every QuantType), reading each weight byte once for all tokens.
 //
-// Activation side, chosen per type by accuracy (see kernels/README.md, "matvec"):
+// Activation side, chosen per type by accuracy:
 //   F32, F16, BF16 weights: float activations, float FMAs (the weights are exact to float; an
 //     int8 activation would be the largest error in the product);
 //   every block type: activations quantised per 32 values to int8 (quantize_q8, the CPU
