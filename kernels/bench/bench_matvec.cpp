@@ -64,7 +64,10 @@ LATENT_BENCHMARKS(matvec) {
         const kernels::QuantMatrix m{t.type, w->data(), t.rows, t.cols};
         for (int64_t tokens : {int64_t{1}, int64_t{4}, int64_t{16}}) {
             cases.push_back({shape_name("matmul_quant", t, tokens), static_cast<double>(kernels::matmul_quant_bytes(m, tokens)),
-                             [=](gpu::Stream s) { kernels::matmul_quant(m, x->as<float>(), q8->data(), tokens, y->as<float>(), s); }});
+                             [=](gpu::Stream s) { // w: keeps the weights alive as long as the case
+                                 (void)w;
+                                 kernels::matmul_quant(m, x->as<float>(), q8->data(), tokens, y->as<float>(), s);
+                             }});
         }
     }
     // Prefill: one attn_q tile dequantised to f16, then a 512-token GEMM on it.
@@ -73,7 +76,10 @@ LATENT_BENCHMARKS(matvec) {
     const kernels::QuantMatrix m{q.type, w->data(), q.rows, q.cols};
     auto tile = pattern_buffer(static_cast<std::size_t>(q.rows * q.cols * 2));
     cases.push_back({shape_name("dequantize_rows f16", q, 0), static_cast<double>(kernels::dequantize_rows_bytes(m, 0, q.rows)),
-                     [=](gpu::Stream s) { kernels::dequantize_rows(m, 0, q.rows, kernels::HalfFormat::F16, tile->data(), s); }});
+                     [=](gpu::Stream s) {
+                         (void)w;
+                         kernels::dequantize_rows(m, 0, q.rows, kernels::HalfFormat::F16, tile->data(), s);
+                     }});
     const int64_t prefill = 512;
     auto xh = pattern_buffer(static_cast<std::size_t>(prefill * q.cols * 2));
     cases.push_back({"gemm f16 attn_q 3072x2048, 512 tokens", (q.rows * q.cols + prefill * q.cols) * 2.0 + prefill * q.rows * 4.0,
