@@ -19,6 +19,7 @@ Exit codes: 0 ok, 1 a check failed or a compile failed, 77 nvcc not found (CTest
   scripts/kernel-resources.py --markdown table.md     # the BENCHMARKS.md table
 """
 import argparse
+import concurrent.futures
 import glob
 import os
 import re
@@ -194,28 +195,35 @@ def main():
 
     rows = []  # (source, base, args, arch, threads, info, wide, cls, min_occ)
     with tempfile.TemporaryDirectory(prefix="kernel-resources-") as tmp:
-        for source in sources:
+        # One nvcc per (source, arch), run in parallel: the largest source dominates otherwise.
+        jobs = [(source, arch) for source in sources for arch in archs]
+
+        def compile_one(job):
+            source, arch = job
             stem = os.path.splitext(os.path.basename(source))[0]
-            workdir = os.path.join(tmp, stem)
+            workdir = os.path.join(tmp, f"{stem}.sm_{arch}")
             os.makedirs(workdir)
-            ptxas = parse_ptxas(compile_source(nvcc, source, archs, workdir, includes))
+            return workdir, stem, parse_ptxas(compile_source(nvcc, source, [arch], workdir, includes))
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            compiled = list(pool.map(compile_one, jobs))
+        for (source, arch), (workdir, stem, ptxas) in zip(jobs, compiled):
             names = demangle(sorted({name for name, _ in ptxas}))
-            for arch in archs:
-                # nvcc names the kept files per arch only when it compiles for several.
-                tag = f".compute_{arch}" if len(archs) > 1 else ""
-                with open(os.path.join(workdir, f"{stem}{tag}.ptx"), encoding="utf-8") as f:
-                    entries = split_ptx(f.read())
-                sass = sass_wide_loads(cuobjdump, os.path.join(workdir, f"{stem}{tag}.cubin")) if cuobjdump else {}
-                for (mangled, a), info in sorted(ptxas.items()):
-                    if a != arch:
-                        continue
-                    base, targs = short_name(names[mangled])
-                    rule = next((r for r in rules if r[0].search(base + targs)), None)
-                    threads, body = entries.get(mangled, (None, ""))
-                    threads = threads or (rule[2] if rule else 0)
-                    wide = sass.get(mangled, False) if cuobjdump else wide_loads_ptx(body)
-                    rows.append((os.path.basename(source), base, targs, arch, threads, info, wide,
-                                 rule[1] if rule else "unclassified", rule[3] if rule else 0.0))
+            # A single-arch compile keeps <stem>.ptx and <stem>.cubin.
+            with open(os.path.join(workdir, f"{stem}.ptx"), encoding="utf-8") as f:
+                entries = split_ptx(f.read())
+            sass = sass_wide_loads(cuobjdump, os.path.join(workdir, f"{stem}.cubin")) if cuobjdump else {}
+            for (mangled, a), info in sorted(ptxas.items()):
+                if a != arch:
+                    continue
+                base, targs = short_name(names[mangled])
+                rule = next((r for r in rules if r[0].search(base + targs)), None)
+                threads, body = entries.get(mangled, (None, ""))
+                threads = threads or (rule[2] if rule else 0)
+                wide = sass.get(mangled, False) if cuobjdump else wide_loads_ptx(body)
+                rows.append((os.path.basename(source), base, targs, arch, threads, info, wide,
+                             rule[1] if rule else "unclassified", rule[3] if rule else 0.0))
+        rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
 
     failures = []
     for source, base, targs, arch, threads, info, wide, cls, min_occ in rows:

@@ -14,6 +14,7 @@
 //    can each exceed |W|), 1 otherwise;
 //  * against sum_i W_i x_i (the unquantised product): that plus sum_i |W_i| h_i, the most
 //    the activation rounding can move it.
+#include "common/quant_blocks.cuh"
 #include "dequant.h"
 #include "device.h"
 #include "gpu_test.h"
@@ -37,15 +38,11 @@ namespace {
 
 constexpr int64_t kGuard = 64; // poisoned floats after every output
 
-bool is_float_type(QuantType t) { return t == QuantType::F32 || t == QuantType::F16 || t == QuantType::BF16; }
-bool has_min(QuantType t) {
-    return t == QuantType::Q4_1 || t == QuantType::Q5_1 || t == QuantType::Q2_K || t == QuantType::Q4_K ||
-           t == QuantType::Q5_K;
-}
-int64_t granule(QuantType t) {
-    const int64_t block = tensor_type_info(static_cast<TensorType>(static_cast<uint32_t>(t))).block_size;
-    return block == 1 ? 32 : block;
-}
+using kernels::quant::has_min;
+using kernels::quant::is_float_type;
+
+// Elements a row's length must be a multiple of: 256 for super-block types, 32 otherwise.
+int64_t granule(QuantType t) { return is_float_type(t) ? 32 : kernels::quant::block_elements(t); }
 
 // Runs one product on the device and returns y (n_tokens, rows); checks the guard.
 std::vector<float> device_product(QuantType type, const std::vector<uint8_t>& weights, int64_t rows, int64_t cols,
