@@ -79,6 +79,10 @@ struct LaunchSite {
 void launch_kernel(const LaunchSite& site, const void* kernel_address, dim3 grid, dim3 block,
                    std::size_t shared_bytes, gpu::Stream stream, std::function<void()> body);
 
+// LATENT_SET_MAX_DYNAMIC_SHARED: records that `kernel` may use up to `bytes` of dynamic shared
+// memory (above the default 48 KiB, as cudaFuncSetAttribute allows on the GPU).
+void set_max_dynamic_shared(const void* kernel_address, std::size_t bytes);
+
 // The arguments are converted to the kernel's parameter types and copied once, as CUDA does.
 template <class... Params, class... Args>
 void launch(const LaunchSite& site, void (*kernel)(Params...), dim3 grid, dim3 block,
