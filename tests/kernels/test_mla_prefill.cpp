@@ -1,0 +1,64 @@
+// MLA prefill attention (kernels/mla_prefill.cu) against the engine's reference, called per query
+// token with its causal key count: chunks of 1 to 64 new tokens after 0 to 100 cached ones, head
+// counts that fill a block with several tokens (1, 4) or split into head groups (16, 20), f16 and
+// bf16, padded rows; the output is poisoned (NaN) before every run.
+#include "mla_runner.h"
+#include "mla_test_data.h"
+#include "quant_test_data.h"
+
+#include "device.h"
+
+#include <QtTest>
+
+using namespace latent;
+using test::MlaShape;
+
+class MlaPrefillTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() {
+        if (!gpu::device_available()) QSKIP("SKIP: no CUDA device");
+    }
+
+    void matchesReference_data() {
+        QTest::addColumn<MlaShape>("s");
+        struct Row {
+            uint32_t heads, latent, rope, cached, tokens;
+            gpu::QuantType type;
+        };
+        std::vector<Row> rows = {
+            {1, 64, 32, 0, 1, gpu::QuantType::F16},   {1, 64, 32, 0, 33, gpu::QuantType::F16},
+            {4, 64, 32, 9, 7, gpu::QuantType::BF16},  {4, 32, 8, 100, 40, gpu::QuantType::F16},
+            {16, 64, 32, 0, 64, gpu::QuantType::F16}, {20, 32, 8, 5, 9, gpu::QuantType::BF16},
+            {3, 64, 16, 50, 5, gpu::QuantType::F16},  {16, 512, 64, 20, 12, gpu::QuantType::BF16},
+        };
+        if (test::big_tests()) {
+            rows.push_back({16, 512, 64, 0, 512, gpu::QuantType::F16});
+            rows.push_back({16, 512, 64, 4096, 256, gpu::QuantType::BF16});
+        }
+        for (const Row& r : rows) {
+            MlaShape s;
+            s.n_heads = r.heads;
+            s.latent_dim = r.latent;
+            s.rope_dim = r.rope;
+            s.n_tokens = r.tokens;
+            s.n_keys = r.cached + r.tokens;
+            s.cache_type = r.type;
+            if (r.heads == 3) s.row_stride = 96;
+            QTest::newRow(s.name().c_str()) << s;
+        }
+    }
+    void matchesReference() {
+        QFETCH(MlaShape, s);
+        test::Random random(test::test_seed() ^ (s.n_keys * 131u + s.n_heads));
+        const test::MlaInputs in = test::random_mla_inputs(s, random);
+        const std::string error = test::compare_mla(s, test::run_mla(s, in, test::MlaMode::Prefill), test::mla_reference(s, in));
+        QVERIFY2(error.empty(), error.c_str());
+    }
+};
+
+Q_DECLARE_METATYPE(latent::test::MlaShape)
+
+QTEST_GUILESS_MAIN(MlaPrefillTest)
+#include "test_mla_prefill.moc"
