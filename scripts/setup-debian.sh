@@ -14,6 +14,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git
     clang libclang-rt-14-dev            # libFuzzer target for the GGUF reader
     libpcre2-dev                        # tokenizer pre-tokenizer regexes (UTF + UCP)
+    libboost-context-dev                # fibers of the CUDA emulator (kernels/emu/)
     libspdlog-dev                       # logging
     libsqlite3-dev                      # chat history
     qt6-base-dev qt6-declarative-dev    # Qt 6: Core, Test, Gui, Quick, QuickTest

@@ -1,0 +1,1 @@
+// An empty translation unit: a kernel library without kernels yet still links.
