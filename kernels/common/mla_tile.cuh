@@ -171,6 +171,11 @@ __global__ void __launch_bounds__(kThreads) mla_attention_tile_kernel(TileParams
         // 2. Scores and online softmax, one row per warp at a time, one key per lane.
         for (int i = 0; i < kRowsPerWarp; ++i) {
             const int r = warp + kWarps * i;
+            if (r >= rows) { // block-uniform: rows the block does not have weigh 0
+                s_weight[r * kTileKeys + lane] = 0.0f;
+                if (lane == 0) s_factor[r] = 1.0f;
+                continue;
+            }
             float score = -INFINITY;
             if (row_valid(r) && lane < tile_keys) {
                 const uint32_t key = tile + static_cast<uint32_t>(lane);

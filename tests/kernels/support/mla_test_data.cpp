@@ -60,19 +60,4 @@ std::vector<float> mla_reference(const MlaShape& s, const MlaInputs& in) {
     return out;
 }
 
-std::string compare_mla(const MlaShape& s, const std::vector<float>& got, const std::vector<float>& want) {
-    if (got.size() != want.size()) return "output size " + std::to_string(got.size()) + ", expected " + std::to_string(want.size());
-    for (size_t i = 0; i < want.size(); ++i) {
-        const double err = std::fabs(static_cast<double>(got[i]) - want[i]);
-        if (!(err <= 1e-4 + 1e-3 * std::fabs(want[i]))) {
-            const size_t d = i % s.latent_dim;
-            const size_t h = (i / s.latent_dim) % s.n_heads;
-            const size_t t = i / s.latent_dim / s.n_heads;
-            return s.name() + ": token " + std::to_string(t) + " head " + std::to_string(h) + " dim " + std::to_string(d) + " is " +
-                   std::to_string(got[i]) + ", reference " + std::to_string(want[i]);
-        }
-    }
-    return {};
-}
-
 } // namespace latent::test

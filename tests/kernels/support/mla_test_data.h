@@ -6,6 +6,8 @@
 #include "quant_types.h"
 #include "test_random.h"
 
+#include <QMetaType>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,10 +42,6 @@ MlaInputs random_mla_inputs(const MlaShape& shape, Random& random);
 // (n_tokens, n_heads, latent_dim) through cpu::latent_attention_reference.
 std::vector<float> mla_reference(const MlaShape& shape, const MlaInputs& inputs);
 
-// Empty when every output is within 1e-4 + 1e-3·|ref| of the reference (outputs are convex
-// combinations of unit-scale latents; float accumulation over 16K keys stays far inside this),
-// else the first offending element with its coordinates. NaN (an unwritten, poisoned output)
-// always fails.
-std::string compare_mla(const MlaShape& shape, const std::vector<float>& got, const std::vector<float>& want);
-
 } // namespace latent::test
+
+Q_DECLARE_METATYPE(latent::test::MlaShape)
