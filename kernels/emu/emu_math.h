@@ -14,6 +14,10 @@
 #include <cstring>
 #include <type_traits>
 
+using std::isfinite;
+using std::isinf;
+using std::isnan;
+
 // ---- float intrinsics ----------------------------------------------------------------------
 inline float __expf(float x) { return std::exp(x); }
 inline float __exp10f(float x) { return std::pow(10.0f, x); }

@@ -42,9 +42,11 @@ __global__ void warp_votes_kernel(int* out, const int* in) {
     }
 }
 
-__global__ void read_unwritten_shared_kernel(float* out) {
+__global__ void read_unwritten_shared_kernel(float* out, int write_index) {
     __shared__ float never_written[64];
     LATENT_DYNAMIC_SHARED(float, dynamic);
+    if (write_index >= 0) never_written[write_index] = 1.0f; // never taken (-1): the compiler cannot know
+    __syncthreads();
     out[0] = never_written[threadIdx.x + 1];
     out[1] = dynamic[3];
 }
@@ -98,7 +100,7 @@ void warp_votes(int* out, const int* in) {
 }
 
 void read_unwritten_shared(float* out) {
-    LATENT_LAUNCH(read_unwritten_shared_kernel, 1, 1, 64, gpu::Stream{}, out);
+    LATENT_LAUNCH(read_unwritten_shared_kernel, 1, 1, 64, gpu::Stream{}, out, -1);
     LATENT_CHECK_LAUNCH();
 }
 
