@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace latent::gpu {
+namespace latent::kernels {
 
 enum class QuantType : uint32_t {
     F32 = 0,
@@ -66,4 +66,4 @@ constexpr const char* quant_type_name(QuantType type) {
     return "?";
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

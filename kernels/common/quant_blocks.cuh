@@ -20,6 +20,8 @@
 // 110 and 210 bytes put most fields at odd or 2-mod-4 addresses.
 #pragma once
 
+#include "common/cuda_compat.cuh"
+
 #include "quant_types.h"
 
 #include <cstdint>
@@ -31,7 +33,7 @@
 #define LATENT_QB inline
 #endif
 
-namespace latent::gpu::quant {
+namespace latent::kernels::quant {
 
 // ---- type facts ---------------------------------------------------------------------------------
 
@@ -473,4 +475,4 @@ LATENT_QB float dot_slice_f32(const SliceQ8& w, const float* x) {
     return acc;
 }
 
-} // namespace latent::gpu::quant
+} // namespace latent::kernels::quant

@@ -21,8 +21,8 @@
 #include <limits>
 
 using namespace latent;
-using gpu::QuantType;
-namespace quant = gpu::quant;
+using kernels::QuantType;
+namespace quant = kernels::quant;
 
 namespace {
 
@@ -94,8 +94,8 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 void add_block_type_rows() {
     QTest::addColumn<int>("type");
-    for (QuantType t : gpu::kAllQuantTypes) {
-        if (!quant::is_float_type(t)) QTest::newRow(gpu::quant_type_name(t)) << static_cast<int>(t);
+    for (QuantType t : kernels::kAllQuantTypes) {
+        if (!quant::is_float_type(t)) QTest::newRow(kernels::quant_type_name(t)) << static_cast<int>(t);
     }
 }
 
@@ -109,16 +109,16 @@ private slots:
 
     // The kernels' type table agrees with the engine's.
     void typeFacts() {
-        for (QuantType t : gpu::kAllQuantTypes) {
+        for (QuantType t : kernels::kAllQuantTypes) {
             const TensorTypeInfo& info = tensor_type_info(static_cast<TensorType>(static_cast<uint32_t>(t)));
-            QCOMPARE(std::string(info.name), std::string(gpu::quant_type_name(t)));
+            QCOMPARE(std::string(info.name), std::string(kernels::quant_type_name(t)));
             QCOMPARE(static_cast<int>(info.block_size), quant::block_elements(t));
             QCOMPARE(static_cast<int>(info.type_size), quant::block_bytes(t));
             QVERIFY(info.can_decode);
             QCOMPARE(static_cast<size_t>(quant::row_bytes(t, 512)), tensor_row_bytes(info.type, 512));
         }
-        QVERIFY(!gpu::is_known_quant_type(static_cast<uint32_t>(TensorType::Q8_K)));
-        QVERIFY(gpu::is_known_quant_type(static_cast<uint32_t>(TensorType::IQ4_XS)));
+        QVERIFY(!kernels::is_known_quant_type(static_cast<uint32_t>(TensorType::Q8_K)));
+        QVERIFY(kernels::is_known_quant_type(static_cast<uint32_t>(TensorType::IQ4_XS)));
     }
 
     void decodeMatchesEngine_data() { add_block_type_rows(); }
@@ -137,7 +137,7 @@ private slots:
         for (size_t i = 0; i < got.size(); ++i) {
             if (!same_bits(got[i], expected[i])) {
                 QFAIL(qPrintable(QString("%1 element %2: got %3, engine %4")
-                                     .arg(gpu::quant_type_name(t)).arg(i).arg(double(got[i]), 0, 'g', 9)
+                                     .arg(kernels::quant_type_name(t)).arg(i).arg(double(got[i]), 0, 'g', 9)
                                      .arg(double(expected[i]), 0, 'g', 9)));
             }
         }
@@ -153,7 +153,7 @@ private slots:
             if (t == QuantType::F32) float_row<QuantType::F32>(data.data(), kCols, got.data());
             if (t == QuantType::F16) float_row<QuantType::F16>(data.data(), kCols, got.data());
             if (t == QuantType::BF16) float_row<QuantType::BF16>(data.data(), kCols, got.data());
-            for (int64_t i = 0; i < kCols; ++i) QVERIFY2(same_bits(got[i], expected[i]), gpu::quant_type_name(t));
+            for (int64_t i = 0; i < kCols; ++i) QVERIFY2(same_bits(got[i], expected[i]), kernels::quant_type_name(t));
         }
         // Every f16 bit pattern, subnormals, infinities and NaNs included.
         for (uint32_t h = 0; h < 65536; ++h) {
@@ -210,11 +210,11 @@ private slots:
             const double err = std::fabs(per_slice[static_cast<size_t>(s)] - want);
             worst = std::max(worst, err / limit);
             QVERIFY2(err <= limit, qPrintable(QString("%1 slice %2: dot %3, exact %4 (limit %5)")
-                                                  .arg(gpu::quant_type_name(t)).arg(s)
+                                                  .arg(kernels::quant_type_name(t)).arg(s)
                                                   .arg(per_slice[static_cast<size_t>(s)], 0, 'g', 9)
                                                   .arg(want, 0, 'g', 9).arg(limit, 0, 'g', 3)));
         }
-        qInfo("%s: worst error %.3f of the limit", gpu::quant_type_name(t), worst);
+        qInfo("%s: worst error %.3f of the limit", kernels::quant_type_name(t), worst);
     }
 };
 

@@ -15,7 +15,7 @@
 namespace latent::test {
 namespace {
 
-using gpu::QuantType;
+using kernels::QuantType;
 
 // Where a block keeps its f16 scale d and, for types with one, its f16 minimum (or dmin), and
 // the largest |code| a scale multiplies, so scales can be sized for weight-like values.
@@ -64,11 +64,6 @@ uint32_t test_seed() {
         return s;
     }();
     return seed;
-}
-
-bool big_tests() {
-    const char* env = std::getenv("LATENT_GPU_TEST_BIG");
-    return env && std::string(env) == "1";
 }
 
 std::vector<uint8_t> random_quant_matrix(QuantType type, int64_t rows, int64_t cols, Random& random) {

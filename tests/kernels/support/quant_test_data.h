@@ -18,16 +18,13 @@ namespace latent::test {
 // The run's base seed: LATENT_TEST_SEED if set, else a fresh one; printed once.
 uint32_t test_seed();
 
-// Whether LATENT_GPU_TEST_BIG=1 asks for the bigger shape grid.
-bool big_tests();
-
 // (rows, cols) packed rows of `type` with random fields and sane scales: the float scales of
 // every block are finite, of either sign, and sized so values are weight-like (|W| ~ 0.01-0.1);
 // float types hold normal values. cols must be a multiple of 256 for super-block types, 32 else.
-std::vector<uint8_t> random_quant_matrix(gpu::QuantType type, int64_t rows, int64_t cols, Random& random);
+std::vector<uint8_t> random_quant_matrix(kernels::QuantType type, int64_t rows, int64_t cols, Random& random);
 
 // The matrix decoded by the engine's dequantize_row, (rows, cols) floats.
-std::vector<float> dequantize_matrix(gpu::QuantType type, const std::vector<uint8_t>& data, int64_t rows,
+std::vector<float> dequantize_matrix(kernels::QuantType type, const std::vector<uint8_t>& data, int64_t rows,
                                      int64_t cols);
 
 // Hidden-state-like activations (n_tokens, cols): normal values, a few large outliers, and one

@@ -1,0 +1,221 @@
+// Decode matrix-vector and small-batch matrix products over stored weights (matvec_quant.h).
+//
+// Kernels (all 128 threads = 4 warps a block; each warp owns G rows, common/matvec_warp.cuh):
+//   quantize_q8_kernel             one warp per 32 activations: max|x| by xor-shuffle, int8 q, scale
+//   matvec_q8_kernel<T, kTokens>   block types: stage a step's weight bytes (16-byte loads) into
+//                                  the warp's shared window, decode each lane's slice once into
+//                                  the common int8 form, dp4a it against every token's activations
+//   matvec_f_kernel<T, kTokens>    F32/F16/BF16: each lane loads its 32 weights with 16-byte loads
+//                                  straight from global memory (float rows are 16-byte aligned)
+// kTokens is a bucket (1, 4 or 16): the kernel keeps that many accumulators and skips tokens past
+// n_tokens, so one instantiation serves every batch up to its size.
+#include "common/cuda_compat.cuh"
+
+#include "common/matvec_warp.cuh"
+#include "common/quant_dispatch.h"
+#include "matvec_quant.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace latent::kernels {
+namespace {
+
+namespace wr = warp_rows;
+
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / wr::kWarpSize;
+
+// Byte offset of the scales in a Q8 activation buffer.
+__host__ __device__ inline int64_t q8_scales_offset(int64_t cols, int64_t n_tokens) {
+    return (cols * n_tokens + 15) & ~int64_t{15};
+}
+
+__global__ void __launch_bounds__(kThreads) quantize_q8_kernel(const float* __restrict__ x, int64_t n_slices,
+                                                                int8_t* __restrict__ q, float* __restrict__ d) {
+    const int lane = static_cast<int>(threadIdx.x) % wr::kWarpSize;
+    const int64_t slice = int64_t{blockIdx.x} * kWarps + static_cast<int>(threadIdx.x) / wr::kWarpSize;
+    if (slice >= n_slices) return;
+    const float v = x[slice * quant::kSlice + lane];
+    const float a = fabsf(v);
+    const bool finite = __all_sync(wr::kFullMask, a <= 3.402823466e38f);
+    float amax = finite ? a : 0.0f;
+    for (int offset = 16; offset > 0; offset >>= 1) amax = fmaxf(amax, __shfl_xor_sync(wr::kFullMask, amax, offset));
+    q[slice * quant::kSlice + lane] = quant::quantize_activation(v, amax, finite);
+    if (lane == 0) d[slice] = quant::activation_scale(amax, finite);
+}
+
+template <QuantType T, int kTokens>
+__global__ void __launch_bounds__(kThreads)
+    matvec_q8_kernel(const uint8_t* __restrict__ w, int64_t rows, int cols, int lanes, const int8_t* __restrict__ xq,
+                     const float* __restrict__ xd, int n_tokens, float* __restrict__ y) {
+    __shared__ uint4 window[kWarps][wr::kStageWords];
+    const int warp = static_cast<int>(threadIdx.x) / wr::kWarpSize;
+    const int lane = static_cast<int>(threadIdx.x) % wr::kWarpSize;
+    const int rows_per_warp = wr::kWarpSize / lanes;
+    const int64_t row0 = (int64_t{blockIdx.x} * kWarps + warp) * rows_per_warp;
+    if (row0 >= rows) return; // the whole warp leaves together
+    const int rows_here = rows - row0 < rows_per_warp ? static_cast<int>(rows - row0) : rows_per_warp;
+    const int slices = cols / quant::kSlice;
+    const int64_t row_bytes = quant::row_bytes(T, cols);
+    const int64_t total = rows * row_bytes;
+
+    float acc[kTokens];
+    for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
+    int group = 0;
+    for (int first = 0; first < slices; first += lanes) {
+        const wr::Step s = wr::step_of<T>(row0, rows_here, slices, lanes, row_bytes, first, lane);
+        group = s.group;
+        const uint8_t* staged = wr::stage_range(w, s.begin, s.end, total, window[warp], lane);
+        if (s.active) {
+            quant::SliceQ8 ws;
+            quant::decode_slice<T>(staged + s.block_offset, s.slice % quant::slices_per_block(T), ws);
+            for (int t = 0; t < kTokens; ++t) {
+                if (t < n_tokens) {
+                    const int8_t* xs = xq + int64_t{t} * cols + int64_t{s.slice} * quant::kSlice;
+                    const uint4 lo = *reinterpret_cast<const uint4*>(xs);
+                    const uint4 hi = *reinterpret_cast<const uint4*>(xs + 16);
+                    const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+                    acc[t] += quant::dot_slice_q8<T>(ws, words, xd[int64_t{t} * slices + s.slice]);
+                }
+            }
+        }
+        __syncwarp(); // the next step overwrites the window
+    }
+    for (int t = 0; t < kTokens; ++t) acc[t] = wr::group_sum(acc[t], lanes);
+    if (lane % lanes == 0 && group < rows_here) {
+        for (int t = 0; t < kTokens && t < n_tokens; ++t) y[int64_t{t} * rows + row0 + group] = acc[t];
+    }
+}
+
+template <QuantType T, int kTokens>
+__global__ void __launch_bounds__(kThreads)
+    matvec_f_kernel(const uint8_t* __restrict__ w, int64_t rows, int cols, int lanes, const float* __restrict__ x,
+                    int n_tokens, float* __restrict__ y) {
+    const int warp = static_cast<int>(threadIdx.x) / wr::kWarpSize;
+    const int lane = static_cast<int>(threadIdx.x) % wr::kWarpSize;
+    const int rows_per_warp = wr::kWarpSize / lanes;
+    const int64_t row0 = (int64_t{blockIdx.x} * kWarps + warp) * rows_per_warp;
+    if (row0 >= rows) return;
+    const int group = lane / lanes;
+    const int64_t row = row0 + group;
+    const int slices = cols / quant::kSlice;
+    const int64_t row_bytes = quant::row_bytes(T, cols);
+
+    float acc[kTokens];
+    for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
+    if (row < rows) {
+        for (int slice = lane % lanes; slice < slices; slice += lanes) {
+            float wv[quant::kSlice];
+            wr::load_float_slice<T>(w + row * row_bytes + int64_t{slice} * quant::float_slice_bytes(T), wv);
+            for (int t = 0; t < kTokens; ++t) {
+                if (t < n_tokens) {
+                    const float4* xs = reinterpret_cast<const float4*>(x + int64_t{t} * cols + int64_t{slice} * quant::kSlice);
+                    float sum = 0.0f;
+                    for (int k = 0; k < 8; ++k) {
+                        const float4 v = xs[k];
+                        sum += wv[4 * k] * v.x + wv[4 * k + 1] * v.y + wv[4 * k + 2] * v.z + wv[4 * k + 3] * v.w;
+                    }
+                    acc[t] += sum;
+                }
+            }
+        }
+    }
+    for (int t = 0; t < kTokens; ++t) acc[t] = wr::group_sum(acc[t], lanes);
+    if (lane % lanes == 0 && row < rows) {
+        for (int t = 0; t < kTokens && t < n_tokens; ++t) y[int64_t{t} * rows + row] = acc[t];
+    }
+}
+
+// ---- host side ----------------------------------------------------------------------------------
+
+[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument(what); }
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+template <QuantType T, int kTokens>
+void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, gpu::Stream stream) {
+    const int lanes = wr::lanes_per_row(w.cols / quant::kSlice);
+    const int64_t rows_per_block = int64_t{kWarps} * (wr::kWarpSize / lanes);
+    const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block));
+    const auto* weights = static_cast<const uint8_t*>(w.data);
+    const int cols = static_cast<int>(w.cols);
+    if constexpr (quant::is_float_type(T)) {
+        auto* kernel = &matvec_f_kernel<T, kTokens>;
+        LATENT_LAUNCH(kernel, grid, dim3(kThreads), 0, stream, weights, w.rows, cols, lanes, x, n_tokens, y);
+    } else {
+        const auto* q = static_cast<const int8_t*>(x_q8);
+        const auto* d = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x_q8) + q8_scales_offset(w.cols, n_tokens));
+        auto* kernel = &matvec_q8_kernel<T, kTokens>;
+        LATENT_LAUNCH(kernel, grid, dim3(kThreads), 0, stream, weights, w.rows, cols, lanes, q, d, n_tokens, y);
+    }
+    LATENT_CHECK_LAUNCH();
+}
+
+template <QuantType T>
+void launch_type(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, gpu::Stream stream) {
+    if (n_tokens == 1) {
+        launch_bucket<T, 1>(w, x, x_q8, n_tokens, y, stream);
+    } else if (n_tokens <= 4) {
+        launch_bucket<T, 4>(w, x, x_q8, n_tokens, y, stream);
+    } else {
+        launch_bucket<T, 16>(w, x, x_q8, n_tokens, y, stream);
+    }
+}
+
+} // namespace
+
+bool uses_q8_activations(QuantType type) { return !quant::is_float_type(type); }
+
+size_t q8_activation_bytes(int64_t cols, int64_t n_tokens) {
+    if (cols < 0 || n_tokens < 0) fail("q8_activation_bytes: negative shape");
+    return static_cast<size_t>(q8_scales_offset(cols, n_tokens) + cols / quant::kSlice * n_tokens * 4);
+}
+
+void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, gpu::Stream stream) {
+    if (cols <= 0 || cols % quant::kSlice != 0) fail("quantize_q8: cols " + std::to_string(cols) + " is not a positive multiple of 32");
+    if (n_tokens <= 0) fail("quantize_q8: n_tokens " + std::to_string(n_tokens) + " is not positive");
+    if (!x || !q8) fail("quantize_q8: null pointer");
+    if (!aligned16(q8)) fail("quantize_q8: the q8 buffer is not 16-byte aligned");
+    const int64_t n_slices = cols / quant::kSlice * n_tokens;
+    auto* q = static_cast<int8_t*>(q8);
+    auto* d = reinterpret_cast<float*>(static_cast<uint8_t*>(q8) + q8_scales_offset(cols, n_tokens));
+    const dim3 grid(static_cast<unsigned>((n_slices + kWarps - 1) / kWarps));
+    LATENT_LAUNCH(quantize_q8_kernel, grid, dim3(kThreads), 0, stream, x, n_slices, q, d);
+    LATENT_CHECK_LAUNCH();
+}
+
+void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_t n_tokens, float* y, gpu::Stream stream) {
+    if (!is_known_quant_type(static_cast<uint32_t>(w.type))) {
+        fail("matmul_quant: no kernel for tensor type id " + std::to_string(static_cast<uint32_t>(w.type)));
+    }
+    const char* name = quant_type_name(w.type);
+    const int64_t granule = quant::is_float_type(w.type) ? quant::kSlice : quant::block_elements(w.type);
+    if (w.rows <= 0 || w.cols <= 0 || w.cols % granule != 0 || w.cols > (int64_t{1} << 30)) {
+        fail(std::string("matmul_quant: a ") + name + " matrix needs rows > 0 and cols a positive multiple of " +
+             std::to_string(granule) + " (got " + std::to_string(w.rows) + " x " + std::to_string(w.cols) + ")");
+    }
+    if (n_tokens < 1 || n_tokens > kMaxBatchTokens) {
+        fail("matmul_quant: n_tokens " + std::to_string(n_tokens) + " is outside 1.." + std::to_string(kMaxBatchTokens));
+    }
+    if (!w.data || !aligned16(w.data)) fail(std::string("matmul_quant: the ") + name + " weights are null or not 16-byte aligned");
+    if (!y) fail("matmul_quant: null output");
+    if (uses_q8_activations(w.type)) {
+        if (!x_q8 || !aligned16(x_q8)) fail("matmul_quant: the q8 activations are null or not 16-byte aligned");
+    } else if (!x || !aligned16(x)) {
+        fail("matmul_quant: the float activations are null or not 16-byte aligned");
+    }
+    const int n = static_cast<int>(n_tokens);
+    with_quant_type(w.type, [&](auto tag) { launch_type<decltype(tag)::value>(w, x, x_q8, n, y, stream); });
+}
+
+size_t matmul_quant_bytes(const QuantMatrix& w, int64_t n_tokens) {
+    const int64_t granule = quant::is_float_type(w.type) ? 1 : quant::block_elements(w.type);
+    if (w.cols % granule != 0) return 0;
+    const auto weights = static_cast<size_t>(w.rows * quant::row_bytes(w.type, w.cols));
+    const size_t activations = uses_q8_activations(w.type) ? q8_activation_bytes(w.cols, n_tokens)
+                                                           : static_cast<size_t>(w.cols * n_tokens) * sizeof(float);
+    return weights + activations + static_cast<size_t>(w.rows * n_tokens) * sizeof(float);
+}
+
+} // namespace latent::kernels
