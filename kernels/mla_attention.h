@@ -23,7 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace latent::gpu {
+namespace latent::kernels {
 
 struct MlaAttentionArgs {
     const float* q_latent = nullptr; // (n_tokens, n_heads, latent_dim): W_UK,hᵀ q_nope per head
@@ -53,13 +53,13 @@ MlaDecodePlan mla_decode_plan(const MlaAttentionArgs& args, uint32_t max_keys = 
 // (a captured graph replays with a growing context; args.n_keys is then only the bound the plan
 // was made for and must not be exceeded).
 void mla_decode(const MlaAttentionArgs& args, const MlaDecodePlan& plan, void* workspace,
-                const uint32_t* n_keys_device = nullptr, Stream stream = {});
+                const uint32_t* n_keys_device = nullptr, gpu::Stream stream = {});
 
 // Prefill attention for a chunk of n_tokens query tokens.
-void mla_prefill(const MlaAttentionArgs& args, Stream stream = {});
+void mla_prefill(const MlaAttentionArgs& args, gpu::Stream stream = {});
 
 // Bytes an attention call moves through DRAM (cache rows once per head group, queries, outputs,
 // split partials), for GB/s.
 size_t mla_attention_bytes(const MlaAttentionArgs& args, uint32_t splits);
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -15,7 +15,7 @@
 
 #include <algorithm>
 
-namespace latent::gpu {
+namespace latent::kernels {
 namespace {
 
 constexpr uint32_t kMaxSplits = 128;
@@ -65,7 +65,7 @@ MlaDecodePlan mla_decode_plan(const MlaAttentionArgs& args, uint32_t max_keys, u
 }
 
 void mla_decode(const MlaAttentionArgs& args, const MlaDecodePlan& plan, void* workspace, const uint32_t* n_keys_device,
-                Stream stream) {
+                gpu::Stream stream) {
     mla::check_args(args, "mla_decode");
     if (plan.splits == 0) throw std::invalid_argument("mla_decode: plan has no splits");
     if (plan.splits > 1 && (workspace == nullptr || reinterpret_cast<uintptr_t>(workspace) % 16 != 0)) {
@@ -97,4 +97,4 @@ size_t mla_attention_bytes(const MlaAttentionArgs& args, uint32_t splits) {
     return cache + queries + outputs + partials;
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -30,12 +30,12 @@
 #include "common/mla_tile.cuh"
 #include "mla_attention.h"
 
-namespace latent::gpu {
+namespace latent::kernels {
 
-void mla_prefill(const MlaAttentionArgs& args, Stream stream) {
+void mla_prefill(const MlaAttentionArgs& args, gpu::Stream stream) {
     mla::check_args(args, "mla_prefill");
     const mla::TileParams p = mla::tile_params(args);
     mla::launch_tiles(p, args.cache_type, mla::tile_grid(p, 1), stream);
 }
 
-} // namespace latent::gpu
+} // namespace latent::kernels

@@ -27,6 +27,8 @@
 #pragma once
 
 #include "common/cuda_compat.cuh"
+
+#include "common/block_reduce.cuh"
 #include "common/quant_blocks.cuh"
 #include "common/softmax.cuh"
 
@@ -36,7 +38,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace latent::gpu::mla {
+namespace latent::kernels::mla {
 
 inline constexpr int kThreads = 256;
 inline constexpr int kWarps = kThreads / 32;
@@ -76,16 +78,6 @@ __host__ __device__ inline int key_stride_words(int width) { return width / 2 + 
 __host__ __device__ inline size_t mla_tile_shared_bytes(int width) {
     return sizeof(float) * (size_t{kMaxRows} * width + size_t{kTileKeys} * key_stride_words(width) +
                             size_t{kMaxRows} * kTileKeys + 3 * kMaxRows);
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, offset));
-    return v;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);
-    return v;
 }
 
 // The two 16-bit elements of a cache word as floats.
@@ -294,7 +286,7 @@ inline dim3 tile_grid(const TileParams& p, uint32_t splits) {
                 static_cast<unsigned>((p.n_tokens + p.tokens_per_block - 1) / p.tokens_per_block));
 }
 
-inline void launch_tiles(const TileParams& p, QuantType cache_type, dim3 grid, Stream stream) {
+inline void launch_tiles(const TileParams& p, QuantType cache_type, dim3 grid, gpu::Stream stream) {
     const size_t shared = mla_tile_shared_bytes(p.latent_dim + p.rope_dim);
     auto* kernel = cache_type == QuantType::BF16 ? &mla_attention_tile_kernel<true> : &mla_attention_tile_kernel<false>;
 #if defined(__CUDACC__)
@@ -305,4 +297,4 @@ inline void launch_tiles(const TileParams& p, QuantType cache_type, dim3 grid, S
     LATENT_CHECK_LAUNCH();
 }
 
-} // namespace latent::gpu::mla
+} // namespace latent::kernels::mla

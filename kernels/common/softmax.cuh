@@ -22,7 +22,7 @@
 #define LATENT_SOFTMAX inline
 #endif
 
-namespace latent::gpu::softmax {
+namespace latent::kernels::softmax {
 
 // -inf as a float bit pattern (usable in device code without <limits>).
 LATENT_SOFTMAX float negative_infinity() { return -INFINITY; }
@@ -99,4 +99,4 @@ LATENT_SOFTMAX float log_sum_exp(const State& state) {
 // 1 / l, or 0 for a state that has seen nothing (so an empty row comes out 0, not NaN).
 LATENT_SOFTMAX float inverse_sum(const State& state) { return state.sum > 0.0f ? 1.0f / state.sum : 0.0f; }
 
-} // namespace latent::gpu::softmax
+} // namespace latent::kernels::softmax

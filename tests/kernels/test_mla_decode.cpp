@@ -25,7 +25,7 @@ namespace {
 constexpr double kRelLimit = 1e-3;
 constexpr double kAbsLimit = 1e-4;
 
-MlaShape shape(uint32_t heads, uint32_t latent, uint32_t rope, uint32_t keys, gpu::QuantType type = gpu::QuantType::F16) {
+MlaShape shape(uint32_t heads, uint32_t latent, uint32_t rope, uint32_t keys, kernels::QuantType type = kernels::QuantType::F16) {
     MlaShape s;
     s.n_heads = heads;
     s.latent_dim = latent;
@@ -57,7 +57,7 @@ private slots:
     void matchesReference_data() {
         QTest::addColumn<MlaShape>("s");
         QTest::addColumn<uint32_t>("splits");
-        using gpu::QuantType;
+        using kernels::QuantType;
         for (QuantType type : {QuantType::F16, QuantType::BF16}) {
             const char* t = type == QuantType::F16 ? "f16" : "bf16";
             for (uint32_t keys : {1u, 17u, 4096u, 16411u}) {
@@ -95,12 +95,12 @@ private slots:
         test::Random random(test::test_seed() + 7);
         const test::MlaInputs in = test::random_mla_inputs(s, random);
         test::MlaDeviceCase d(s, in);
-        const gpu::MlaDecodePlan plan = gpu::mla_decode_plan(d.args);
+        const kernels::MlaDecodePlan plan = kernels::mla_decode_plan(d.args);
         QVERIFY(plan.splits > 1);
         d.workspace = gpu::Buffer(plan.workspace_bytes);
         const gpu::Stream stream = gpu::stream_create();
         gpu::graph_begin_capture(stream);
-        gpu::mla_decode(d.args, plan, d.workspace.data(), d.n_keys.as<uint32_t>(), stream);
+        kernels::mla_decode(d.args, plan, d.workspace.data(), d.n_keys.as<uint32_t>(), stream);
         const gpu::Graph graph = gpu::graph_end_capture(stream);
         for (uint32_t keys : {1u, 700u, 3000u}) {
             MlaShape now = s;
@@ -120,20 +120,20 @@ private slots:
         test::Random random(1);
         const test::MlaInputs in = test::random_mla_inputs(s, random);
         test::MlaDeviceCase d(s, in);
-        gpu::MlaAttentionArgs bad = d.args;
+        kernels::MlaAttentionArgs bad = d.args;
         bad.latent_dim = 1024;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu::mla_decode_plan(bad));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::mla_decode_plan(bad));
         bad = d.args;
         bad.rope_dim = 30; // width 94
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu::mla_decode_plan(bad));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::mla_decode_plan(bad));
         bad = d.args;
-        bad.cache_type = gpu::QuantType::Q8_0;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu::mla_decode_plan(bad));
+        bad.cache_type = kernels::QuantType::Q8_0;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::mla_decode_plan(bad));
         bad = d.args;
         bad.n_tokens = 11;
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu::mla_prefill(bad));
-        const gpu::MlaDecodePlan plan = gpu::mla_decode_plan(d.args, 0, 4);
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu::mla_decode(d.args, plan, nullptr));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::mla_prefill(bad));
+        const kernels::MlaDecodePlan plan = kernels::mla_decode_plan(d.args, 0, 4);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::mla_decode(d.args, plan, nullptr));
     }
 };
 

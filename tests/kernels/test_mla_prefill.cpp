@@ -26,17 +26,17 @@ private slots:
         QTest::addColumn<MlaShape>("s");
         struct Row {
             uint32_t heads, latent, rope, cached, tokens;
-            gpu::QuantType type;
+            kernels::QuantType type;
         };
         std::vector<Row> rows = {
-            {1, 64, 32, 0, 1, gpu::QuantType::F16},   {1, 64, 32, 0, 33, gpu::QuantType::F16},
-            {4, 64, 32, 9, 7, gpu::QuantType::BF16},  {4, 32, 8, 100, 40, gpu::QuantType::F16},
-            {16, 64, 32, 0, 64, gpu::QuantType::F16}, {20, 32, 8, 5, 9, gpu::QuantType::BF16},
-            {3, 64, 16, 50, 5, gpu::QuantType::F16},  {16, 512, 64, 20, 12, gpu::QuantType::BF16},
+            {1, 64, 32, 0, 1, kernels::QuantType::F16},   {1, 64, 32, 0, 33, kernels::QuantType::F16},
+            {4, 64, 32, 9, 7, kernels::QuantType::BF16},  {4, 32, 8, 100, 40, kernels::QuantType::F16},
+            {16, 64, 32, 0, 64, kernels::QuantType::F16}, {20, 32, 8, 5, 9, kernels::QuantType::BF16},
+            {3, 64, 16, 50, 5, kernels::QuantType::F16},  {16, 512, 64, 20, 12, kernels::QuantType::BF16},
         };
         if (test::gpu_big_grids()) {
-            rows.push_back({16, 512, 64, 0, 512, gpu::QuantType::F16});
-            rows.push_back({16, 512, 64, 4096, 256, gpu::QuantType::BF16});
+            rows.push_back({16, 512, 64, 0, 512, kernels::QuantType::F16});
+            rows.push_back({16, 512, 64, 4096, 256, kernels::QuantType::BF16});
         }
         for (const Row& r : rows) {
             MlaShape s;

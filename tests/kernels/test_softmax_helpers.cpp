@@ -12,7 +12,7 @@
 #include <vector>
 
 using namespace latent;
-namespace softmax = gpu::softmax;
+namespace softmax = kernels::softmax;
 
 namespace {
 

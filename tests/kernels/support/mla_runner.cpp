@@ -27,12 +27,12 @@ std::vector<float> MlaDeviceCase::output() const { return gpu::download<float>(o
 std::vector<float> run_mla(const MlaShape& shape, const MlaInputs& inputs, MlaMode mode, uint32_t splits) {
     MlaDeviceCase d(shape, inputs);
     if (mode == MlaMode::Prefill) {
-        gpu::mla_prefill(d.args);
+        kernels::mla_prefill(d.args);
     } else {
-        const gpu::MlaDecodePlan plan = gpu::mla_decode_plan(d.args, 0, splits);
+        const kernels::MlaDecodePlan plan = kernels::mla_decode_plan(d.args, 0, splits);
         d.workspace = gpu::Buffer(plan.workspace_bytes);
         if (plan.workspace_bytes) gpu::device_memset(d.workspace.data(), 0xFF, plan.workspace_bytes);
-        gpu::mla_decode(d.args, plan, d.workspace.data());
+        kernels::mla_decode(d.args, plan, d.workspace.data());
     }
     gpu::device_synchronize();
     return d.output();

@@ -15,7 +15,7 @@ namespace latent::test {
 // The inputs of one case on the device, with a poisoned output buffer.
 struct MlaDeviceCase {
     gpu::Buffer cache, q_latent, q_rope, out, workspace, n_keys;
-    gpu::MlaAttentionArgs args;
+    kernels::MlaAttentionArgs args;
 
     MlaDeviceCase(const MlaShape& shape, const MlaInputs& inputs);
     void poison_output();

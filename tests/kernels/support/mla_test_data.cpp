@@ -10,7 +10,7 @@ namespace latent::test {
 
 std::string MlaShape::name() const {
     return std::to_string(n_heads) + "h " + std::to_string(latent_dim) + "+" + std::to_string(rope_dim) + " stride " +
-           std::to_string(stride()) + " " + (cache_type == gpu::QuantType::BF16 ? "bf16" : "f16") + " " +
+           std::to_string(stride()) + " " + (cache_type == kernels::QuantType::BF16 ? "bf16" : "f16") + " " +
            std::to_string(n_tokens) + "q/" + std::to_string(n_keys) + "k";
 }
 
@@ -19,7 +19,7 @@ MlaInputs random_mla_inputs(const MlaShape& s, Random& random) {
     in.cache.resize(static_cast<size_t>(s.n_keys) * s.stride());
     for (uint16_t& v : in.cache) {
         const float x = static_cast<float>(random.normal());
-        v = s.cache_type == gpu::QuantType::BF16 ? fp32_to_bf16(x) : fp32_to_fp16(x);
+        v = s.cache_type == kernels::QuantType::BF16 ? fp32_to_bf16(x) : fp32_to_fp16(x);
     }
     in.q_latent.resize(static_cast<size_t>(s.n_tokens) * s.n_heads * s.latent_dim);
     in.q_rope.resize(static_cast<size_t>(s.n_tokens) * s.n_heads * s.rope_dim);
@@ -34,7 +34,7 @@ std::vector<float> mla_reference(const MlaShape& s, const MlaInputs& in) {
     cpu::LatentCache cache;
     cache.row_width = s.width();
     cache.latent_width = s.latent_dim;
-    if (s.cache_type == gpu::QuantType::BF16) {
+    if (s.cache_type == kernels::QuantType::BF16) {
         widened.resize(in.cache.size());
         for (size_t i = 0; i < in.cache.size(); ++i) widened[i] = bf16_to_fp32(in.cache[i]);
         cache.rows = reinterpret_cast<const uint8_t*>(widened.data());

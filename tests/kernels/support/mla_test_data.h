@@ -21,7 +21,7 @@ struct MlaShape {
     uint32_t row_stride = 0;   // 0: latent_dim + rope_dim
     uint32_t n_tokens = 1;     // query tokens (the last n_tokens cache rows)
     uint32_t n_keys = 1;       // cache rows the last query token sees
-    gpu::QuantType cache_type = gpu::QuantType::F16;
+    kernels::QuantType cache_type = kernels::QuantType::F16;
     float scale = 0.1147214f;  // V2-Lite's kq_scale
 
     uint32_t width() const { return latent_dim + rope_dim; }
