@@ -261,7 +261,7 @@ __device__ void warp_dot_rows(const Matrix& m, int64_t row0, int rows_here, int 
             __syncwarp(); // the next step overwrites the window
         }
     }
-    for (float& a : acc) a = wr::group_sum(a, lanes);
+    for (int i = 0; i < kTokenTile && i < n_acts; ++i) acc[i] = wr::group_sum(acc[i], lanes); // n_acts is warp-uniform
 }
 
 struct ExpertParams {
