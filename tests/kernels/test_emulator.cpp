@@ -4,9 +4,13 @@
 #include "gpu_test.h"
 #include "probe_kernels.h"
 
+#include <QProcess>
 #include <QTest>
 
+#include <dlfcn.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 using namespace latent;
@@ -33,6 +37,36 @@ int wrong_block_sums(bool with_barriers, int seeds, unsigned threads) {
         if (!(std::fabs(got - expected) <= 1e-4f * (1.0f + std::fabs(expected)))) ++wrong;
     }
     return wrong;
+}
+
+// The order in which the threads of a block ran after a barrier, for 4 launches, as text.
+std::string schedule_text() {
+    std::string text;
+    for (int launch = 0; launch < 4; ++launch) {
+        gpu::Buffer out = test::poisoned_buffer<unsigned>(64);
+        test::probe::arrival_order(out.as<unsigned>());
+        for (unsigned v : gpu::download<unsigned>(out)) text += std::to_string(v) + " ";
+    }
+    return text;
+}
+
+const char* child_mode() { return std::getenv("LATENT_GPU_TEST_CHILD"); }
+
+struct ChildResult {
+    bool crashed = false;
+    int exit_code = 0;
+    QByteArray out, err;
+};
+
+// Runs this test executable again as a child running only `function`, with `env` added.
+ChildResult run_child(const QString& function, const QStringList& env) {
+    QProcess child;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    for (const QString& item : env) environment.insert(item.section('=', 0, 0), item.section('=', 1));
+    child.setProcessEnvironment(environment);
+    child.start(QCoreApplication::applicationFilePath(), {function});
+    child.waitForFinished(120000);
+    return {child.exitStatus() != QProcess::NormalExit, child.exitCode(), child.readAllStandardOutput(), child.readAllStandardError()};
 }
 
 } // namespace
@@ -124,6 +158,51 @@ private slots:
             QCOMPARE(gpu::download<unsigned>(counter)[0], blocks * 128);
             QCOMPARE(gpu::download<float>(sum)[0], 0.5f * static_cast<float>(blocks * 128)); // exact in float
         }
+    }
+
+    // The schedule is a function of the seed: the same seed gives the same order of threads,
+    // run to run, and another seed another order; the seed is what a failure prints.
+    void the_seed_repeats_a_schedule() {
+        if (!gpu::is_emulated()) QSKIP("schedules are the emulator's");
+        const ChildResult first = run_child("child_schedule", {"LATENT_GPU_TEST_CHILD=schedule", "LATENT_EMU_SEED=4242"});
+        const ChildResult again = run_child("child_schedule", {"LATENT_GPU_TEST_CHILD=schedule", "LATENT_EMU_SEED=4242"});
+        const ChildResult other = run_child("child_schedule", {"LATENT_GPU_TEST_CHILD=schedule", "LATENT_EMU_SEED=777"});
+        QVERIFY2(!first.crashed && first.exit_code == 0, first.err.constData());
+        auto schedule_line = [](const QByteArray& out) {
+            const QByteArray tail = out.mid(out.indexOf("schedule:"));
+            return tail.left(tail.indexOf('\n'));
+        };
+        const QByteArray a = schedule_line(first.out), b = schedule_line(again.out), c = schedule_line(other.out);
+        QVERIFY2(a.startsWith("schedule:"), first.out.constData());
+        QCOMPARE(a, b);
+        QVERIFY2(a != c, "two seeds gave the same schedules");
+    }
+
+    void child_schedule() {
+        if (!child_mode() || std::string(child_mode()) != "schedule") QSKIP("runs in the child of the_seed_repeats_a_schedule");
+        std::printf("schedule: %s\n", schedule_text().c_str());
+        std::fflush(stdout);
+    }
+
+    // Under AddressSanitizer (gpu_asan.emulator) a kernel reading one element past a device
+    // allocation is a test failure, not silent corruption: the child running it must die with
+    // ASan's report naming the kernel.
+    void out_of_bounds_read_is_caught_under_asan() {
+        if (!gpu::is_emulated()) QSKIP("the emulator's AddressSanitizer build catches it");
+        if (!dlsym(RTLD_DEFAULT, "__asan_init")) QSKIP("checked by the AddressSanitizer variant (gpu_asan.emulator)");
+        const ChildResult child = run_child("child_read_past_end", {"LATENT_GPU_TEST_CHILD=read_past_end"});
+        const QByteArray& report = child.err;
+        QVERIFY2(child.crashed || child.exit_code != 0, report.constData());
+        QVERIFY2(report.contains("heap-buffer-overflow"), report.constData());
+        QVERIFY2(report.contains("read_past_end_kernel"), report.constData());
+    }
+
+    void child_read_past_end() {
+        if (!child_mode() || std::string(child_mode()) != "read_past_end") QSKIP("runs in the child of out_of_bounds_read_is_caught_under_asan");
+        const unsigned n = 100;
+        const gpu::Buffer in = gpu::upload(std::vector<float>(n, 1.0f));
+        gpu::Buffer out = test::poisoned_buffer<float>(n);
+        test::probe::read_past_end(out.as<float>(), in.as<float>(), n);
     }
 
     void faults_are_reported_with_their_site() {

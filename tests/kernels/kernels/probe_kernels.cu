@@ -82,7 +82,43 @@ __global__ void read_past_end_kernel(float* out, const float* in, unsigned n) {
     if (i <= n) out[i < n ? i : 0] = in[i]; // i == n reads one past the end
 }
 
+__global__ void convert_16bit_kernel(float* to_float, const uint16_t* halves, uint16_t* from_float, const float* floats, unsigned n) {
+    const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    to_float[2 * i] = __half2float(__ushort_as_half(halves[i]));
+    to_float[2 * i + 1] = __bfloat162float(__ushort_as_bfloat16(halves[i]));
+    from_float[2 * i] = __half_as_ushort(__float2half_rn(floats[i]));
+    from_float[2 * i + 1] = __bfloat16_as_ushort(__float2bfloat16_rn(floats[i]));
+}
+
+__global__ void arrival_order_kernel(unsigned* out) {
+    __shared__ unsigned counter;
+    if (threadIdx.x == 0) counter = 0;
+    __syncthreads();
+    out[threadIdx.x] = atomicAdd(&counter, 1u);
+}
+
+__global__ void dp4a_kernel(int* out, const int* a, const int* b, const int* c, unsigned n) {
+    const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __dp4a(a[i], b[i], c[i]);
+}
+
 } // namespace
+
+void convert_16bit(float* to_float, const uint16_t* halves, uint16_t* from_float, const float* floats, unsigned n) {
+    LATENT_LAUNCH(convert_16bit_kernel, (n + 255) / 256, 256, 0, gpu::Stream{}, to_float, halves, from_float, floats, n);
+    LATENT_CHECK_LAUNCH();
+}
+
+void arrival_order(unsigned* out) {
+    LATENT_LAUNCH(arrival_order_kernel, 1, 64, 0, gpu::Stream{}, out);
+    LATENT_CHECK_LAUNCH();
+}
+
+void dp4a(int* out, const int* a, const int* b, const int* c, unsigned n) {
+    LATENT_LAUNCH(dp4a_kernel, (n + 255) / 256, 256, 0, gpu::Stream{}, out, a, b, c, n);
+    LATENT_CHECK_LAUNCH();
+}
 
 void block_sum(float* out, const float* in, unsigned n, unsigned threads, bool with_barriers) {
     LATENT_LAUNCH(block_sum_kernel, 1, threads, 0, gpu::Stream{}, out, in, n, with_barriers);

@@ -37,4 +37,14 @@ void fault(int which, int* scratch);
 // Copies in[0..n] (one element too many) to out: an out-of-bounds device read.
 void read_past_end(float* out, const float* in, unsigned n);
 
+// Device conversions: halves[i] -> to_float[2i] (__half2float) and to_float[2i+1]
+// (__bfloat162float); floats[i] -> from_float[2i] (__float2half_rn bits), [2i+1] (bf16 bits).
+void convert_16bit(float* to_float, const uint16_t* halves, uint16_t* from_float, const float* floats, unsigned n);
+
+// One block of 64 threads: out[t] = the order in which thread t ran after a barrier (0..63).
+void arrival_order(unsigned* out);
+
+// out[i] = __dp4a(a[i], b[i], c[i]) (signed form).
+void dp4a(int* out, const int* a, const int* b, const int* c, unsigned n);
+
 } // namespace latent::test::probe

@@ -30,8 +30,8 @@ template <class T> gpu::Buffer poisoned_buffer(std::size_t count) {
 
 std::vector<float> random_floats(Random& random, std::size_t count, float scale = 1.0f);
 
-// Compares element-wise: |actual - expected| <= abs_limit + rel_limit * |expected|, NaN never
-// passes. Returns an empty string or a description of the worst element and the run note.
+// Compares element-wise: |actual - expected| <= abs_limit + rel_limit * |expected|; where the
+// expected value is NaN or infinite the actual one must be the same (a NaN elsewhere fails). Returns an empty string or a description of the worst element and the run note.
 std::string compare_floats(const std::vector<float>& actual, const std::vector<float>& expected, double rel_limit,
                            double abs_limit = 0.0);
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The device run, for a machine with an NVIDIA GPU (an H100/H200 in under 8 minutes):
+#   1. configures build-gpu/ for CUDA only (-DLATENT_APP=OFF -DLATENT_CUDA=ON, arch 90, no
+#      emulator, no fuzzing) and builds the CUDA kernel tests and bench_kernels;
+#   2. runs every GPU test natively (ctest -L gpu_native) with LATENT_GPU_TEST_BIG=1 (the bigger
+#      shape grids);
+#   3. prints per-kernel time, GB/s and % of the measured device-to-device copy bandwidth for
+#      the V2-Lite shapes (build/bin/bench_kernels).
+# Without a GPU (or without nvcc) it says so and exits non-zero; nothing is built.
+#
+#   scripts/gpu-check.sh                       # everything
+#   LATENT_GPU_ARCHS=80 scripts/gpu-check.sh   # another architecture (A100: 80, L40S: 89)
+#   JOBS=8 BUILD_DIR=/tmp/b scripts/gpu-check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+start=$(date +%s)
+stage() { echo; echo "== gpu-check [$(( $(date +%s) - start ))s] $*"; }
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "gpu-check: NO GPU on this machine (nvidia-smi is missing or lists no device)." >&2
+    echo "gpu-check: nothing was built or run; the kernels are checked here by the emulator: ctest -L gpu" >&2
+    exit 2
+fi
+nvcc="${CUDACXX:-$(command -v nvcc || true)}"
+if [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ]; then nvcc=/usr/local/cuda/bin/nvcc; fi
+if [ -z "$nvcc" ]; then
+    echo "gpu-check: a GPU is present but no CUDA compiler (nvcc) was found (set CUDACXX)." >&2
+    exit 3
+fi
+export CUDACXX="$nvcc"
+
+build="${BUILD_DIR:-build-gpu}"
+jobs="${JOBS:-$(nproc)}"
+archs="${LATENT_GPU_ARCHS:-90}"
+generator=()
+if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+fi
+
+stage "device"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.memory --format=csv
+"$nvcc" --version | tail -1
+
+stage "configure ($build, sm_$archs)"
+cmake -S . -B "$build" "${generator[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release -DLATENT_APP=OFF \
+    -DLATENT_CUDA=ON -DLATENT_CUDA_ARCHS="$archs" -DLATENT_EMULATOR=OFF -DLATENT_FUZZ=OFF >"$build.configure.log" 2>&1 ||
+    { cat "$build.configure.log"; exit 1; }
+
+stage "build the CUDA tests and bench_kernels (-j$jobs)"
+targets=$(cmake --build "$build" --target help | sed -n 's/^\(test_[A-Za-z0-9_]*_cuda\|bench_kernels\)[: ].*/\1/p' | sort -u | tr '\n' ' ')
+# shellcheck disable=SC2086
+cmake --build "$build" -j "$jobs" --target $targets
+
+stage "tests (ctest -L gpu_native, LATENT_GPU_TEST_BIG=1)"
+test_status=0
+LATENT_GPU_TEST_BIG=1 ctest --test-dir "$build" -L gpu_native --output-on-failure -j 4 || test_status=$?
+
+stage "benchmarks (V2-Lite shapes)"
+bench_status=0
+"$build/bin/bench_kernels" || bench_status=$?
+
+stage "done: tests $([ $test_status = 0 ] && echo passed || echo FAILED), benchmarks $([ $bench_status = 0 ] && echo ran || echo FAILED)"
+[ $test_status = 0 ] && [ $bench_status = 0 ]
