@@ -62,21 +62,25 @@ __global__ void __launch_bounds__(kThreads)
 
     float acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
-    int group = 0;
-    for (int first = 0; first < slices; first += lanes) {
+    const int group = lane / lanes;
+    const bool long_rows = lanes == wr::kWarpSize;
+    const int step = long_rows ? wr::kLongStep : lanes;
+    for (int first = 0; first < slices; first += step) {
         const wr::Step s = wr::step_of<T>(row0, rows_here, slices, lanes, row_bytes, first, lane);
-        group = s.group;
         const uint8_t* staged = wr::stage_range(w, s.begin, s.end, total, window[warp], lane);
-        if (s.active) {
+        for (int j = 0; j < (long_rows ? wr::kSlicesPerLane : 1); ++j) {
+            const int slice = long_rows ? first + lane + wr::kWarpSize * j : lane % lanes;
+            if (slice >= slices || group >= rows_here) continue;
             quant::SliceQ8 ws;
-            quant::decode_slice<T>(staged + s.block_offset, s.slice % quant::slices_per_block(T), ws);
+            quant::decode_slice<T>(staged + wr::block_offset_in_step<T>(lanes, group, row_bytes, first, slice),
+                                   slice % quant::slices_per_block(T), ws);
             for (int t = 0; t < kTokens; ++t) {
                 if (t < n_tokens) {
-                    const int8_t* xs = xq + int64_t{t} * cols + int64_t{s.slice} * quant::kSlice;
+                    const int8_t* xs = xq + int64_t{t} * cols + int64_t{slice} * quant::kSlice;
                     const uint4 lo = *reinterpret_cast<const uint4*>(xs);
                     const uint4 hi = *reinterpret_cast<const uint4*>(xs + 16);
                     const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-                    acc[t] += quant::dot_slice_q8<T>(ws, words, xd[int64_t{t} * slices + s.slice]);
+                    acc[t] += quant::dot_slice_q8<T>(ws, words, xd[int64_t{t} * slices + slice]);
                 }
             }
         }
@@ -106,17 +110,20 @@ __global__ void __launch_bounds__(kThreads)
     for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
     if (row < rows) {
         for (int slice = lane % lanes; slice < slices; slice += lanes) {
-            float wv[quant::kSlice];
-            wr::load_float_slice<T>(w + row * row_bytes + int64_t{slice} * quant::float_slice_bytes(T), wv);
-            for (int t = 0; t < kTokens; ++t) {
-                if (t < n_tokens) {
-                    const float4* xs = reinterpret_cast<const float4*>(x + int64_t{t} * cols + int64_t{slice} * quant::kSlice);
-                    float sum = 0.0f;
-                    for (int k = 0; k < 8; ++k) {
-                        const float4 v = xs[k];
-                        sum += wv[4 * k] * v.x + wv[4 * k + 1] * v.y + wv[4 * k + 2] * v.z + wv[4 * k + 3] * v.w;
+            // In chunks of 8 weights, so 16 accumulators and a chunk fit the register budget
+            // that keeps 50% occupancy.
+            const uint8_t* ws = w + row * row_bytes + int64_t{slice} * quant::float_slice_bytes(T);
+            for (int c = 0; c < 4; ++c) {
+                float wv[8];
+                wr::load_float_chunk<T>(ws, c, wv);
+                for (int t = 0; t < kTokens; ++t) {
+                    if (t < n_tokens) {
+                        const float4* xs = reinterpret_cast<const float4*>(
+                            x + int64_t{t} * cols + int64_t{slice} * quant::kSlice + 8 * c);
+                        const float4 a = xs[0], b = xs[1];
+                        acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y +
+                                  wv[6] * b.z + wv[7] * b.w;
                     }
-                    acc[t] += sum;
                 }
             }
         }

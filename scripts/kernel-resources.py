@@ -78,13 +78,13 @@ def short_name(demangled):
     base, args = m.group(1), m.group(2) or ""
 
     def pretty(a):
-        q = re.match(r"\(latent::gpu::QuantType\)(\d+)", a.strip())
+        q = re.match(r"\(latent::\w+::QuantType\)(\d+)", a.strip())
         if q:
             return QUANT_NAMES.get(int(q.group(1)), a)
-        h = re.match(r"\(latent::gpu::HalfFormat\)(\d+)", a.strip())
+        h = re.match(r"\(latent::\w+::HalfFormat\)(\d+)", a.strip())
         if h:
             return "f16" if h.group(1) == "0" else "bf16"
-        return re.sub(r"\(latent::gpu::\w+\)", "", a.strip())
+        return re.sub(r"\(latent::\w+::\w+\)", "", a.strip())
 
     if args:
         args = "<" + ", ".join(pretty(a) for a in args[1:-1].split(",")) + ">"
@@ -181,8 +181,8 @@ def main():
     parser.add_argument("--include", action="append", default=[], help="extra include directory")
     args = parser.parse_args()
 
-    nvcc = args.nvcc or find_tool("nvcc", "/usr/local/cuda/bin/nvcc")
-    if not nvcc or not os.path.exists(nvcc):
+    nvcc = args.nvcc or shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
+    if not os.path.exists(nvcc):
         print("SKIP: nvcc not found; the static kernel resource check needs the CUDA compiler")
         return 77
     archs = [int(a) for a in args.archs.split(",")]
@@ -209,7 +209,7 @@ def main():
                     if a != arch:
                         continue
                     base, targs = short_name(names[mangled])
-                    rule = next((r for r in rules if r[0].search(base)), None)
+                    rule = next((r for r in rules if r[0].search(base + targs)), None)
                     threads, body = entries.get(mangled, (None, ""))
                     threads = threads or (rule[2] if rule else 0)
                     wide = sass.get(mangled, False) if cuobjdump else wide_loads_ptx(body)

@@ -4,12 +4,12 @@
 // Work split. A row of `cols` elements is cols/32 slices (quant_blocks.cuh). A warp gives each
 // row P lanes, P the smallest power of two >= the row's slices (at most 32), so G = 32/P rows
 // share a warp when rows are short (attn_k_b's 128-element rows: 4 lanes a row, 8 rows a warp)
-// and long rows take 32 slices per step. Lanes of one row reduce with xor-shuffles over their
+// and long rows take 64 slices per step (two per lane). Lanes of one row reduce with xor-shuffles over their
 // P-lane group, which never leaves the group.
 //
 // Loads. Blocks are 18, 20, 22, 34, 84, 110, 136, 144, 176 or 210 bytes, so a slice's bytes are
 // rarely 16-byte aligned and per-lane vector loads would straddle. Instead the warp copies the
-// contiguous byte range of its current step (at most 32 slices: <= 1088 bytes) into its own
+// contiguous byte range of its current step (at most 64 slices: <= 2176 bytes) into its own
 // shared-memory window with 16-byte loads — lane i takes 16-byte words i, i+32, ... of the
 // range widened to 16-byte boundaries — and each lane decodes its slice from there. Every
 // weight byte is read from global memory once, in fully coalesced 512-byte warp transactions.
@@ -25,9 +25,10 @@ namespace latent::kernels::warp_rows {
 inline constexpr int kWarpSize = 32;
 inline constexpr unsigned kFullMask = 0xFFFFFFFFu; // all 32 lanes
 
-// 16-byte words in a warp's staging window: 32 slices of the widest type (Q8_0, 1088 bytes)
-// plus the widening to 16-byte boundaries at both ends.
-inline constexpr int kStageWords = 70;
+// 16-byte words in a warp's staging window: 64 slices of the widest type (Q8_0, 2176 bytes),
+// the widening to 16-byte boundaries at both ends, and one word of slack for load_u32's second
+// aligned word.
+inline constexpr int kStageWords = 140;
 
 // Lanes per row for rows of `slices` slices (host and device).
 LATENT_QB constexpr int lanes_per_row(int64_t slices) {
@@ -70,16 +71,18 @@ __device__ __forceinline__ float group_sum(float v, int lanes) {
     return v;
 }
 
-// The slices a warp step covers. Step k of a warp that owns rows [row0, row0 + rows_here):
-// long rows (G = 1) take slices [32k, 32k + 32) of one row; short rows (G > 1) all of every row
-// in one step. For the calling lane: its row (group), slice in the row, and whether it has one.
+// The slices a warp step covers. A warp owns rows [row0, row0 + rows_here). Long rows (P = 32)
+// are walked in steps of kLongStep slices of one row, each lane taking kSlicesPerLane of them
+// (slices first + lane + 32 j): two 16-byte loads per lane in flight per step instead of one,
+// and half the stage / __syncwarp round trips. Short rows (P < 32) take every slice of every
+// row of the warp in one step, one slice per lane.
+inline constexpr int kSlicesPerLane = 2;
+inline constexpr int kLongStep = kWarpSize * kSlicesPerLane;
+
 struct Step {
-    int64_t begin = 0;   // staged byte range, from the matrix start
+    int64_t begin = 0; // staged byte range, from the matrix start
     int64_t end = 0;
-    int group = 0;       // the lane's row within the warp
-    int slice = 0;       // the lane's slice within that row
-    int block_offset = 0; // byte offset of the slice's block from `begin`
-    bool active = false;
+    int group = 0;     // the calling lane's row within the warp
 };
 
 template <QuantType T>
@@ -89,49 +92,57 @@ __device__ __forceinline__ Step step_of(int64_t row0, int rows_here, int slices,
     constexpr int kBlockBytes = quant::block_bytes(T);
     Step s;
     s.group = lane / lanes;
-    const int in_group = lane % lanes;
     if (lanes == kWarpSize) {
-        const int last = first_slice + kWarpSize < slices ? first_slice + kWarpSize : slices;
+        const int last = first_slice + kLongStep < slices ? first_slice + kLongStep : slices;
         s.begin = row0 * row_bytes + int64_t{first_slice / kParts} * kBlockBytes;
         s.end = row0 * row_bytes + int64_t{(last + kParts - 1) / kParts} * kBlockBytes;
-        s.slice = first_slice + in_group;
-        s.block_offset = (in_group / kParts) * kBlockBytes;
     } else {
         s.begin = row0 * row_bytes;
         s.end = (row0 + rows_here) * row_bytes;
-        s.slice = in_group;
-        s.block_offset = static_cast<int>(s.group * row_bytes) + (in_group / kParts) * kBlockBytes;
     }
-    s.active = s.slice < slices && s.group < rows_here;
     return s;
 }
 
-// The 32 weights of a float-type slice as floats, from 16-byte loads.
+// Byte offset from the step's staged start of the block holding `slice` of the lane's row.
 template <QuantType T>
-__device__ __forceinline__ void load_float_slice(const uint8_t* __restrict__ p, float* out) {
+__device__ __forceinline__ int block_offset_in_step(int lanes, int group, int64_t row_bytes, int first_slice,
+                                                    int slice) {
+    constexpr int kParts = quant::slices_per_block(T);
+    constexpr int kBlockBytes = quant::block_bytes(T);
+    if (lanes == kWarpSize) return (slice - first_slice) / kParts * kBlockBytes;
+    return static_cast<int>(group * row_bytes) + slice / kParts * kBlockBytes;
+}
+
+// Weights 8c .. 8c+7 of a float-type slice (c = 0..3) as floats, from 16-byte loads.
+template <QuantType T>
+__device__ __forceinline__ void load_float_chunk(const uint8_t* __restrict__ slice, int c, float* out) {
     if constexpr (T == QuantType::F32) {
-        for (int k = 0; k < 8; ++k) {
-            const uint4 v = load16(p + 16 * k);
+        for (int k = 0; k < 2; ++k) {
+            const uint4 v = load16(slice + 32 * c + 16 * k);
             out[4 * k] = quant::bits_to_float(v.x);
             out[4 * k + 1] = quant::bits_to_float(v.y);
             out[4 * k + 2] = quant::bits_to_float(v.z);
             out[4 * k + 3] = quant::bits_to_float(v.w);
         }
     } else {
-        for (int k = 0; k < 4; ++k) {
-            const uint4 v = load16(p + 16 * k);
-            const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-            for (int i = 0; i < 4; ++i) {
-                if constexpr (T == QuantType::F16) {
-                    out[8 * k + 2 * i] = quant::half_to_float(words[i] & 0xFFFFu);
-                    out[8 * k + 2 * i + 1] = quant::half_to_float(words[i] >> 16);
-                } else {
-                    out[8 * k + 2 * i] = quant::bf16_to_float(words[i] & 0xFFFFu);
-                    out[8 * k + 2 * i + 1] = quant::bf16_to_float(words[i] >> 16);
-                }
+        const uint4 v = load16(slice + 16 * c);
+        const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+        for (int i = 0; i < 4; ++i) {
+            if constexpr (T == QuantType::F16) {
+                out[2 * i] = quant::half_to_float(words[i] & 0xFFFFu);
+                out[2 * i + 1] = quant::half_to_float(words[i] >> 16);
+            } else {
+                out[2 * i] = quant::bf16_to_float(words[i] & 0xFFFFu);
+                out[2 * i + 1] = quant::bf16_to_float(words[i] >> 16);
             }
         }
     }
+}
+
+// The 32 weights of a float-type slice as floats.
+template <QuantType T>
+__device__ __forceinline__ void load_float_slice(const uint8_t* __restrict__ slice, float* out) {
+    for (int c = 0; c < 4; ++c) load_float_chunk<T>(slice, c, out + 8 * c);
 }
 
 } // namespace latent::kernels::warp_rows

@@ -107,13 +107,15 @@ LATENT_QB uint32_t load_u16(const uint8_t* p) {
     return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8);
 }
 
-// A little-endian 32-bit word at any address: one load when aligned (always on the GPU's
-// 16-byte-staged data for the aligned types), four byte loads otherwise.
+// A little-endian 32-bit word at any address. On the GPU: one load when aligned, else the two
+// aligned words that hold it joined by a funnel shift (both words hold at least one wanted byte,
+// so nothing outside the wanted bytes' own words is read).
 LATENT_QB uint32_t load_u32(const uint8_t* p) {
 #if defined(__CUDA_ARCH__)
-    if ((reinterpret_cast<uintptr_t>(p) & 3u) == 0) return *reinterpret_cast<const uint32_t*>(p);
-    return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
-           (static_cast<uint32_t>(p[3]) << 24);
+    const unsigned misalignment = static_cast<unsigned>(reinterpret_cast<uintptr_t>(p) & 3u);
+    const auto* word = reinterpret_cast<const uint32_t*>(p - misalignment);
+    if (misalignment == 0) return word[0];
+    return __funnelshift_r(word[0], word[1], 8 * misalignment);
 #else
     uint32_t v;
     std::memcpy(&v, p, sizeof v);

@@ -1,8 +1,9 @@
 // matmul_quant / quantize_q8 (kernels/matvec_quant.cu) on the device layer (emulator in CI, a
 // GPU in the device run) against the engine's oracle, on fresh random weights of every type
 // over a grid of shapes: rows not a multiple of a block's rows, rows short enough that one warp
-// takes several (64 and 96 columns), one warp step, several steps with a partial last one
-// (1088 = 34 slices, 1280 = 40 slices), and 1, 3 and 16 tokens. Outputs are poisoned (NaN)
+// takes several (64 and 96 columns), one warp step of 64 slices with idle lanes (1024 = 32 and
+// 1088 = 34 slices, 1280 = 40), exactly one step (2048), two steps with a partial second one
+// (2080 = 65 slices, 2304 = 72), and 1, 3 and 16 tokens. Outputs are poisoned (NaN)
 // before every launch, with poisoned guard elements after them that must stay untouched.
 //
 // Limits per output y[t][o] (W = dequantize_row's weights, x the float activations, x^ the
@@ -95,9 +96,9 @@ private slots:
         for (QuantType t : kernels::kAllQuantTypes) {
             std::vector<Shape> shapes;
             if (granule(t) == 256) {
-                shapes = {{37, 256}, {9, 1280}, {5, 2048}};
+                shapes = {{37, 256}, {9, 1280}, {5, 2048}, {3, 2304}};
             } else {
-                shapes = {{37, 64}, {21, 96}, {6, 1088}, {3, 1024}};
+                shapes = {{37, 64}, {21, 96}, {6, 1088}, {3, 1024}, {2, 2080}};
             }
             if (big) { // the V2-Lite decode shapes
                 shapes.push_back({3072, 2048});

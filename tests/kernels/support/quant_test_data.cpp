@@ -2,10 +2,8 @@
 
 #include "tensor/tensor_types.h"
 
-#include <QDebug>
-#include <QtGlobal>
-
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -60,7 +58,7 @@ uint32_t test_seed() {
         } else {
             s = std::random_device{}();
         }
-        qInfo("random seed %u (set LATENT_TEST_SEED=%u to repeat this run)", s, s);
+        std::fprintf(stderr, "random seed %u (set LATENT_TEST_SEED=%u to repeat this run)\n", s, s);
         return s;
     }();
     return seed;

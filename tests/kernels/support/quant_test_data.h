@@ -3,7 +3,7 @@
 // per-32 quantisation.
 //
 // Seeds are fresh on every run (LATENT_TEST_SEED=N repeats one); test_seed() prints the seed it
-// picked so a failure can be replayed.
+// picked so a failure can be replayed. No Qt here: the device benchmark links this file too.
 #pragma once
 
 #include "quant_types.h"
