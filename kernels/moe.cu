@@ -245,17 +245,21 @@ __device__ void warp_dot_rows(const Matrix& m, int64_t row0, int rows_here, int 
         }
     } else {
         const int64_t total = int64_t{m.experts} * m.rows * row_bytes;
-        for (int first = 0; first < slices; first += lanes) {
+        const bool long_rows = lanes == wr::kWarpSize;
+        for (int first = 0; first < slices; first += long_rows ? wr::kLongStep : lanes) {
             const wr::Step s = wr::step_of<T>(row0, rows_here, slices, lanes, row_bytes, first, lane);
             const uint8_t* staged = wr::stage_range(m.data, s.begin, s.end, total, window, lane);
-            if (s.active) {
+            for (int j = 0; j < (long_rows ? wr::kSlicesPerLane : 1); ++j) {
+                const int slice = long_rows ? first + lane + wr::kWarpSize * j : lane % lanes;
+                if (slice >= slices || group >= rows_here) continue;
                 quant::SliceQ8 ws;
-                quant::decode_slice<T>(staged + s.block_offset, s.slice % quant::slices_per_block(T), ws);
+                quant::decode_slice<T>(staged + wr::block_offset_in_step<T>(lanes, group, row_bytes, first, slice),
+                                       slice % quant::slices_per_block(T), ws);
                 for (int i = 0; i < kTokenTile && i < n_acts; ++i) {
-                    const uint4* xs = reinterpret_cast<const uint4*>(acts[i].q + s.slice * quant::kSlice);
+                    const uint4* xs = reinterpret_cast<const uint4*>(acts[i].q + slice * quant::kSlice);
                     const uint4 lo = xs[0], hi = xs[1];
                     const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-                    acc[i] += quant::dot_slice_q8<T>(ws, words, acts[i].d[s.slice]);
+                    acc[i] += quant::dot_slice_q8<T>(ws, words, acts[i].d[slice]);
                 }
             }
             __syncwarp(); // the next step overwrites the window
