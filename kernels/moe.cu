@@ -220,7 +220,7 @@ struct Activation {
 };
 
 // The warp's dot products of rows [row0, row0 + rows_here) of `m` (row0 counted over all
-// stacked experts; rows_here = 32 / lanes) with up to kTokenTile activation vectors, walking
+// stacked experts; rows_here <= 32 / lanes) with up to kTokenTile activation vectors, walking
 // the weights as matvec_quant does (matvec_warp.cuh): acc[i] for the lane's row `group`.
 template <QuantType T>
 __device__ void warp_dot_rows(const Matrix& m, int64_t row0, int rows_here, int lanes, const Activation* acts, int n_acts,
@@ -392,6 +392,45 @@ __global__ void __launch_bounds__(kThreads) moe_down_kernel(ExpertParams p) {
     });
 }
 
+// Decode (one token): the down projections of all K + 1 pairs and their weighted sum with the
+// residual in one launch. A warp owns `rows_per_warp` output rows (as many as a warp step of the
+// widest down matrix covers) and walks every work item (one pair each) in the select kernel's
+// order, adding weight x row dot into its rows in shared memory; each output is written once,
+// without atomics.
+__global__ void __launch_bounds__(kThreads) moe_down_decode_kernel(ExpertParams p, int rows_per_warp, const float* __restrict__ weights,
+                                                                   const float* residual, float* out) {
+    __shared__ uint4 window[kWarps][wr::kStageWords];
+    __shared__ float s_rows[kWarps][32];
+    (void)window; // float weight types do not stage
+    const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+    const int first = (static_cast<int>(blockIdx.x) * kWarps + warp) * rows_per_warp;
+    if (first >= p.out_stride) return; // warp-uniform
+    const int rows_here = p.out_stride - first < rows_per_warp ? p.out_stride - first : rows_per_warp;
+    s_rows[warp][lane] = 0.0f;
+    __syncwarp();
+    const int n_items = *p.n_items;
+    for (int item = 0; item < n_items; ++item) {
+        const int group = p.items[item].group;
+        const int expert = p.group_expert[group];
+        const bool shared = expert == kSharedGroup;
+        const Matrix m = shared ? p.shared_a : p.routed_a;
+        const int pair = p.pairs[p.group_offset[group]];
+        const Activation act{p.in + static_cast<size_t>(pair) * p.in_stride, p.in_q + static_cast<size_t>(pair) * p.in_stride,
+                             p.in_d + static_cast<size_t>(pair) * (p.in_stride / quant::kSlice)};
+        const float weight = shared ? 1.0f : weights[pair];
+        const int lanes = wr::lanes_per_row(m.cols / quant::kSlice);
+        on_quant_type(m.type, [&](auto tag) {
+            float y[kTokenTile];
+            int in_group = 0;
+            warp_dot_rows<decltype(tag)::value>(m, (shared ? 0 : int64_t{expert} * m.rows) + first, rows_here, lanes, &act, 1,
+                                                window[warp], lane, y, in_group);
+            if (lane % lanes == 0 && in_group < rows_here) s_rows[warp][in_group] += weight * y[0];
+        });
+        __syncwarp();
+    }
+    if (lane < rows_here) out[first + lane] = (residual != nullptr ? residual[first + lane] : 0.0f) + s_rows[warp][lane];
+}
+
 // out[t] = residual[t] + sum_k weight[t][k] * y[t·K + k] + y_shared[t], in that order.
 __global__ void __launch_bounds__(kCombineThreads)
     moe_combine_kernel(const float* __restrict__ y, const float* __restrict__ weights, const float* residual, int n_tokens,
@@ -559,7 +598,7 @@ void moe_route(const MoeRouting& routing, const MoeWeights& weights, const float
 }
 
 void moe_ffn(const MoeRouting& routing, const MoeWeights& weights, const float* x, int64_t n_tokens, const float* residual,
-             float* out, void* workspace, gpu::Stream stream) {
+             float* out, void* workspace, gpu::Stream stream, const void* x_q8) {
     check(routing, weights, n_tokens);
     if (x == nullptr || out == nullptr || !aligned16(x) || workspace == nullptr || !aligned16(workspace)) {
         fail("moe_ffn: null or unaligned buffer");
@@ -568,7 +607,9 @@ void moe_ffn(const MoeRouting& routing, const MoeWeights& weights, const float* 
     const Layout l = route(routing, weights, x, n_tokens, ws, stream);
     const int64_t d = weights.router.cols;
     const bool q8_in = !quant::is_float_type(weights.gate_exps.type) || (has_shared(weights) && !quant::is_float_type(weights.gate_shexp.type));
-    if (q8_in) quantize_q8(x, d, n_tokens, ws + l.x_q8, stream);
+    if (x_q8 != nullptr && !aligned16(x_q8)) fail("moe_ffn: x_q8 is not 16-byte aligned");
+    const auto* q8 = x_q8 != nullptr ? static_cast<const uint8_t*>(x_q8) : ws + l.x_q8;
+    if (q8_in && x_q8 == nullptr) quantize_q8(x, d, n_tokens, ws + l.x_q8, stream);
 
     ExpertParams p{};
     p.items = reinterpret_cast<const Item*>(ws + l.items);
@@ -590,8 +631,8 @@ void moe_ffn(const MoeRouting& routing, const MoeWeights& weights, const float* 
         p.shared_b = matrix(weights.up_shexp, 1);
     }
     p.in = x;
-    p.in_q = reinterpret_cast<const int8_t*>(ws + l.x_q8);
-    p.in_d = reinterpret_cast<const float*>(ws + l.x_q8 + align16(static_cast<size_t>(n_tokens * d)));
+    p.in_q = reinterpret_cast<const int8_t*>(q8);
+    p.in_d = reinterpret_cast<const float*>(q8 + align16(static_cast<size_t>(n_tokens * d)));
     p.in_stride = static_cast<int>(d);
     p.out = reinterpret_cast<float*>(ws + l.h);
     p.out_q = reinterpret_cast<int8_t*>(ws + l.h_q);
@@ -611,6 +652,15 @@ void moe_ffn(const MoeRouting& routing, const MoeWeights& weights, const float* 
     p.out_q = nullptr;
     p.out_d = nullptr;
     p.out_stride = static_cast<int>(d);
+    if (n_tokens == 1) {
+        const int64_t widest = std::max<int64_t>(weights.down_exps.cols, shared ? weights.down_shexp.cols : 0);
+        const int rows_per_warp = 32 / wr::lanes_per_row(widest / quant::kSlice);
+        const int64_t rows_per_block = int64_t{kWarps} * rows_per_warp;
+        LATENT_LAUNCH(moe_down_decode_kernel, dim3(static_cast<unsigned>((d + rows_per_block - 1) / rows_per_block)), dim3(kThreads), 0,
+                      stream, p, rows_per_warp, reinterpret_cast<const float*>(ws + l.weights), residual, out);
+        LATENT_CHECK_LAUNCH();
+        return;
+    }
     LATENT_LAUNCH(moe_down_kernel, dim3(items, static_cast<unsigned>(d / kTileRows)), dim3(kThreads), 0, stream, p);
     LATENT_CHECK_LAUNCH();
 

@@ -11,7 +11,8 @@
 //        written as floats and as int8 per 32 (the down projection's activations);
 //   4. moe_down_kernel                             per work item and 32 output rows: down rows
 //        dotted with each (token, expert) pair's hidden vector;
-//   5. moe_combine_kernel                          out = residual + Σ_k w_k·y_k + y_shared.
+//   5. moe_combine_kernel                          out = residual + Σ_k w_k·y_k + y_shared;
+//   decode (one token): moe_down_decode_kernel does 4 and 5 in one launch.
 // Expert ids and weights live only in device memory, so the launches (fixed grids sized for the
 // worst case, blocks past the work list exit at once) can be captured in a CUDA graph.
 //
@@ -67,9 +68,13 @@ void moe_route(const MoeRouting& routing, const MoeWeights& weights, const float
 
 // out (n_tokens, n_embd) = residual (or 0 when null) + MoE(x) for x (n_tokens, n_embd) floats
 // (16-byte aligned). workspace: moe_workspace_bytes of device memory, 16-byte aligned. out may
-// alias residual. Throws std::invalid_argument for inconsistent shapes or types.
+// alias residual. x_q8: x already quantised per 32 (rms_norm_q8 / quantize_q8 layout), or null
+// to quantise here (one launch more). Throws std::invalid_argument for inconsistent shapes or
+// types. Launches: router matvec (per 16 tokens), select, [quantize], gate_up, down — and for
+// more than one token a combine; one token (decode) gets the weighted sum and the residual in
+// the down launch.
 void moe_ffn(const MoeRouting& routing, const MoeWeights& weights, const float* x, int64_t n_tokens, const float* residual,
-             float* out, void* workspace, gpu::Stream stream = {});
+             float* out, void* workspace, gpu::Stream stream = {}, const void* x_q8 = nullptr);
 
 // Weight and activation bytes one moe_ffn call reads for n_tokens tokens with `distinct_experts`
 // experts chosen in all (decode: K), for GB/s.

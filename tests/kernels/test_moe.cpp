@@ -281,6 +281,8 @@ private slots:
         QTest::newRow("v2-lite q4_k_m mix, decode") << mix << 1 << true;
         QTest::newRow("v2-lite q4_k_m mix, 16 tokens") << mix << 16 << false;
         QTest::newRow("v2-lite q4_k_m mix, 37 tokens") << mix << 37 << true;
+        QTest::newRow("f16 / q4_1, no shared, decode") << ffn_shape(QuantType::F16, QuantType::Q4_1, 0) << 1 << false;
+        QTest::newRow("iq4_nl / bf16, decode") << ffn_shape(QuantType::IQ4_NL, QuantType::BF16, 512) << 1 << true;
         test::MoeShape v3 = ffn_shape(QuantType::Q5_K, QuantType::Q4_0, 0);
         v3.routing = routing(16, 4, true, true, 2.5f, 4, 2);
         v3.bias = true;
