@@ -297,7 +297,7 @@ struct BlockWork {
     int64_t row0;   // first row of the block's tile, over all stacked experts
     int tile_row;   // first row of the tile within one expert matrix
     int n_acts;
-    int pair[kTokenTile];
+    int first_entry; // the item's first entry in the grouped pair list
 };
 
 __device__ bool block_work(const ExpertParams& p, BlockWork& w) {
@@ -313,7 +313,7 @@ __device__ bool block_work(const ExpertParams& p, BlockWork& w) {
     w.row0 = (shared ? 0 : int64_t{expert} * w.a.rows) + w.tile_row;
     const int left = p.group_count[item.group] - item.first;
     w.n_acts = left < kTokenTile ? left : kTokenTile;
-    for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) w.pair[i] = p.pairs[p.group_offset[item.group] + item.first + i];
+    w.first_entry = p.group_offset[item.group] + item.first;
     return true;
 }
 
@@ -323,31 +323,48 @@ __device__ __forceinline__ int pair_token(const ExpertParams& p, int pair) {
     return pair < routed ? pair / p.n_used : pair - routed;
 }
 
+// The tile's pairs and their activation vectors into shared memory (kept out of registers: the
+// dot loops need those for accumulators): x of the pair's token (by_token) or the pair's own
+// vector. All threads call it.
+__device__ void load_tile(const ExpertParams& p, const BlockWork& w, bool by_token, int* s_pair, Activation* s_acts) {
+    const int i = static_cast<int>(threadIdx.x);
+    if (i < w.n_acts) {
+        const int pair = p.pairs[w.first_entry + i];
+        const size_t v = static_cast<size_t>(by_token ? pair_token(p, pair) : pair);
+        s_pair[i] = pair;
+        s_acts[i] = Activation{p.in + v * p.in_stride, p.in_q + v * p.in_stride, p.in_d + v * (p.in_stride / quant::kSlice)};
+    }
+    __syncthreads();
+}
+
 __device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }
 
 __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(ExpertParams p) {
     __shared__ uint4 window[kWarps][wr::kStageWords];
     __shared__ float s_h[kTokenTile][kTileRows];
     (void)window; // float weight types do not stage
+    __shared__ int s_pair[kTokenTile];
+    __shared__ Activation acts[kTokenTile];
     BlockWork w;
     if (!block_work(p, w)) return; // block-uniform
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-    Activation acts[kTokenTile];
-    for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) {
-        const size_t token = static_cast<size_t>(pair_token(p, w.pair[i]));
-        acts[i] = Activation{p.in + token * p.in_stride, p.in_q + token * p.in_stride, p.in_d + token * (p.in_stride / quant::kSlice)};
-    }
+    load_tile(p, w, true, s_pair, acts);
     const int lanes = wr::lanes_per_row(w.a.cols / quant::kSlice);
     const int rows_per_step = 32 / lanes;
     on_quant_type(w.a.type, [&](auto tag) {
         constexpr QuantType T = decltype(tag)::value;
         for (int r = warp * rows_per_step; r < kTileRows; r += kWarps * rows_per_step) {
-            float gate[kTokenTile], up[kTokenTile];
+            // Gate first, parked in s_h, then up: one set of accumulators live at a time.
+            float acc[kTokenTile];
             int group = 0;
-            warp_dot_rows<T>(w.a, w.row0 + r, rows_per_step, lanes, acts, w.n_acts, window[warp], lane, gate, group);
-            warp_dot_rows<T>(w.b, w.row0 + r, rows_per_step, lanes, acts, w.n_acts, window[warp], lane, up, group);
-            if (lane % lanes == 0) {
-                for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) s_h[i][r + group] = silu(gate[i]) * up[i];
+            warp_dot_rows<T>(w.a, w.row0 + r, rows_per_step, lanes, acts, w.n_acts, window[warp], lane, acc, group);
+            const bool writer = lane % lanes == 0;
+            if (writer) {
+                for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) s_h[i][r + group] = acc[i];
+            }
+            warp_dot_rows<T>(w.b, w.row0 + r, rows_per_step, lanes, acts, w.n_acts, window[warp], lane, acc, group);
+            if (writer) {
+                for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) s_h[i][r + group] = silu(s_h[i][r + group]) * acc[i];
             }
         }
     });
@@ -356,7 +373,7 @@ __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(ExpertParams p) {
     // quantize_q8) for block-type down projections.
     for (int i = warp; i < w.n_acts; i += kWarps) {
         const float v = s_h[i][lane];
-        const size_t at = static_cast<size_t>(w.pair[i]) * p.out_stride + w.tile_row;
+        const size_t at = static_cast<size_t>(s_pair[i]) * p.out_stride + w.tile_row;
         p.out[at + lane] = v;
         const float a = fabsf(v);
         const bool finite = __all_sync(0xFFFFFFFFu, a <= 3.402823466e38f);
@@ -369,14 +386,12 @@ __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(ExpertParams p) {
 __global__ void __launch_bounds__(kThreads) moe_down_kernel(ExpertParams p) {
     __shared__ uint4 window[kWarps][wr::kStageWords];
     (void)window; // float weight types do not stage
+    __shared__ int s_pair[kTokenTile];
+    __shared__ Activation acts[kTokenTile];
     BlockWork w;
     if (!block_work(p, w)) return;
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-    Activation acts[kTokenTile];
-    for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) {
-        const size_t pair = static_cast<size_t>(w.pair[i]);
-        acts[i] = Activation{p.in + pair * p.in_stride, p.in_q + pair * p.in_stride, p.in_d + pair * (p.in_stride / quant::kSlice)};
-    }
+    load_tile(p, w, false, s_pair, acts);
     const int lanes = wr::lanes_per_row(w.a.cols / quant::kSlice);
     const int rows_per_step = 32 / lanes;
     on_quant_type(w.a.type, [&](auto tag) {
@@ -386,7 +401,7 @@ __global__ void __launch_bounds__(kThreads) moe_down_kernel(ExpertParams p) {
             int group = 0;
             warp_dot_rows<T>(w.a, w.row0 + r, rows_per_step, lanes, acts, w.n_acts, window[warp], lane, y, group);
             if (lane % lanes == 0) {
-                for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) p.out[static_cast<size_t>(w.pair[i]) * p.out_stride + w.tile_row + r + group] = y[i];
+                for (int i = 0; i < kTokenTile && i < w.n_acts; ++i) p.out[static_cast<size_t>(s_pair[i]) * p.out_stride + w.tile_row + r + group] = y[i];
             }
         }
     });
