@@ -290,8 +290,15 @@ inline void launch_tiles(const TileParams& p, QuantType cache_type, dim3 grid, g
     const size_t shared = mla_tile_shared_bytes(p.latent_dim + p.rope_dim);
     auto* kernel = cache_type == QuantType::BF16 ? &mla_attention_tile_kernel<true> : &mla_attention_tile_kernel<false>;
 #if defined(__CUDACC__)
-    // More than the default 48 KiB of dynamic shared memory must be asked for.
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+    // More than the default 48 KiB of dynamic shared memory must be asked for — once per kernel
+    // and size (a driver call per launch cost tens of µs on the H200 run). Widths above every
+    // DeepSeek model's 576 ask again with their larger size.
+    static thread_local size_t granted[2] = {0, 0};
+    size_t& granted_here = granted[cache_type == QuantType::BF16 ? 1 : 0];
+    if (shared > granted_here) {
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+        granted_here = shared;
+    }
 #endif
     LATENT_LAUNCH(kernel, grid, dim3(kThreads), shared, stream, p);
     LATENT_CHECK_LAUNCH();

@@ -36,7 +36,7 @@ private slots:
         };
         if (test::gpu_big_grids()) {
             rows.push_back({16, 512, 64, 0, 512, kernels::QuantType::F16});
-            rows.push_back({16, 512, 64, 4096, 256, kernels::QuantType::BF16});
+            rows.push_back({16, 512, 64, 4096, 64, kernels::QuantType::BF16}); // the CPU reference bounds the size
         }
         for (const Row& r : rows) {
             MlaShape s;
