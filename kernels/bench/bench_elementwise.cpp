@@ -52,12 +52,13 @@ LATENT_BENCHMARKS(elementwise) {
 
     auto logits = floats(V2Lite::n_vocab);
     auto top_ids = std::make_shared<gpu::Buffer>(64 * sizeof(int32_t)), top_values = floats(64);
+    auto scratch = std::make_shared<gpu::Buffer>(kernels::logits_scratch_bytes(V2Lite::n_vocab, 1, 40));
     cases.push_back({"logits_argmax n_vocab=102400", V2Lite::n_vocab * 4.0, [=](gpu::Stream s) {
-                         kernels::logits_argmax(top_ids->as<int32_t>(), logits->as<float>(), V2Lite::n_vocab, 1, s);
+                         kernels::logits_argmax(top_ids->as<int32_t>(), logits->as<float>(), V2Lite::n_vocab, 1, scratch->data(), s);
                      }});
     cases.push_back({"logits_top_k k=40 n_vocab=102400", V2Lite::n_vocab * 4.0, [=](gpu::Stream s) {
                          kernels::logits_top_k(top_ids->as<int32_t>(), top_values->as<float>(), logits->as<float>(),
-                                               V2Lite::n_vocab, 1, 40, s);
+                                               V2Lite::n_vocab, 1, 40, scratch->data(), s);
                      }});
 }
 

@@ -7,7 +7,9 @@
 //
 // Launch kernels only through LATENT_LAUNCH and check with LATENT_CHECK_LAUNCH; declare dynamic
 // shared memory with LATENT_DYNAMIC_SHARED (plain `extern __shared__` does not compile in the
-// emulator). A templated kernel is bound to a pointer first, since a macro argument cannot hold
+// emulator); a kernel launched with more than 48 KiB of it first calls
+// LATENT_SET_MAX_DYNAMIC_SHARED(kernel, bytes) (cudaFuncSetAttribute; the emulator warns when
+// a launch lacks it). A templated kernel is bound to a pointer first, since a macro argument cannot hold
 // an unparenthesised comma:
 //     auto* kernel = &rmsnorm_kernel<float, 4>;
 //     LATENT_LAUNCH(kernel, grid, block, 0, stream, out, in, n);
@@ -27,6 +29,8 @@
 #define LATENT_DYNAMIC_SHARED(T, name)                                                            \
     extern __shared__ __align__(16) unsigned char latent_dynamic_shared_bytes[];                 \
     T* name = reinterpret_cast<T*>(latent_dynamic_shared_bytes)
+#define LATENT_SET_MAX_DYNAMIC_SHARED(kernel, bytes)                                             \
+    cudaFuncSetAttribute((kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes))
 #define LATENT_EMULATED 0
 
 #elif defined(LATENT_EMU)
@@ -38,6 +42,8 @@
                           (block), (shared_bytes), (stream) __VA_OPT__(, ) __VA_ARGS__)
 #define LATENT_DYNAMIC_SHARED(T, name)                                                            \
     T* name = reinterpret_cast<T*>(::latent::emu::detail::t_coords->dynamic_shared)
+#define LATENT_SET_MAX_DYNAMIC_SHARED(kernel, bytes)                                             \
+    ::latent::emu::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), (bytes))
 #define LATENT_EMULATED 1
 
 #else

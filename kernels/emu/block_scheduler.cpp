@@ -312,20 +312,23 @@ uint64_t BlockScheduler::warp_collective(detail::Collective kind, unsigned mask,
     Thread& t = *current_;
     Warp& warp = warps_[t.warp];
     const unsigned bit = 1u << t.lane;
-    const std::string call = collective_name(kind) + " at " + site_text(site) + " (warp " + std::to_string(t.warp) +
-                             ", lane " + std::to_string(t.lane) + ", mask " + hex(mask) + ")";
-    if (!(mask & bit)) fail(call + ": the calling lane is not in the mask");
+    // Built only on failure: collectives are the emulator's hot path.
+    auto call = [&] {
+        return collective_name(kind) + " at " + site_text(site) + " (warp " + std::to_string(t.warp) + ", lane " +
+               std::to_string(t.lane) + ", mask " + hex(mask) + ")";
+    };
+    if (!(mask & bit)) fail(call() + ": the calling lane is not in the mask");
     if (mask & ~warp.existing) {
-        fail(call + ": the mask names lanes " + hex(mask & ~warp.existing) + " that do not exist in a block of " +
+        fail(call() + ": the mask names lanes " + hex(mask & ~warp.existing) + " that do not exist in a block of " +
              std::to_string(threads_.size()) + " threads");
     }
-    if (mask & warp.exited) fail(call + ": lanes " + hex(mask & warp.exited) + " have exited; it can never complete");
+    if (mask & warp.exited) fail(call() + ": lanes " + hex(mask & warp.exited) + " have exited; it can never complete");
     if (is_shuffle(kind) && (width < 1 || width > 32 || !std::has_single_bit(static_cast<unsigned>(width)))) {
-        fail(call + ": width " + std::to_string(width) + " is not a power of two up to 32");
+        fail(call() + ": width " + std::to_string(width) + " is not a power of two up to 32");
     }
     auto it = std::find_if(warp.pending.begin(), warp.pending.end(), [&](const Pending& p) { return (p.mask & mask) != 0; });
     if (it != warp.pending.end() && (it->mask != mask || it->kind != kind)) {
-        fail(call + ": lanes " + hex(it->arrived) + " of this warp wait in " + collective_name(it->kind) + " with mask " +
+        fail(call() + ": lanes " + hex(it->arrived) + " of this warp wait in " + collective_name(it->kind) + " with mask " +
              hex(it->mask) + " at " + site_text(it->site) + "; overlapping lanes must join the same collective with the same mask");
     }
     if (it == warp.pending.end()) {

@@ -34,6 +34,8 @@ struct DeviceState {
     std::string pending_error;                     // the last launch's fault, until reported
     void* capturing_stream = nullptr;
     EmulatedGraph* capture = nullptr;
+    std::map<const void*, std::size_t> max_dynamic_shared; // LATENT_SET_MAX_DYNAMIC_SHARED opt-ins
+    std::map<const void*, bool> warned_dynamic_shared;
 };
 
 DeviceState& state() {
@@ -203,9 +205,27 @@ std::string configuration_error(dim3 grid, dim3 block, std::size_t shared_bytes)
 
 } // namespace
 
+void set_max_dynamic_shared(const void* kernel_address, std::size_t bytes) {
+    auto& s = gpu::state();
+    std::lock_guard lock(s.mutex);
+    s.max_dynamic_shared[kernel_address] = bytes;
+}
+
 void launch_kernel(const LaunchSite& site, const void* kernel_address, dim3 grid, dim3 block,
                    std::size_t shared_bytes, gpu::Stream stream, std::function<void()> body) {
     auto& s = gpu::state();
+    if (shared_bytes > 48 * 1024) {
+        // The GPU refuses such a launch unless the kernel opted in; say so (once per kernel).
+        std::lock_guard lock(s.mutex);
+        const auto allowed = s.max_dynamic_shared.find(kernel_address);
+        if ((allowed == s.max_dynamic_shared.end() || allowed->second < shared_bytes) && !s.warned_dynamic_shared[kernel_address]) {
+            s.warned_dynamic_shared[kernel_address] = true;
+            std::fprintf(stderr,
+                         "latent emulator: warning: '%s' (launched at %s:%d) uses %zu bytes of dynamic shared memory without "
+                         "LATENT_SET_MAX_DYNAMIC_SHARED(kernel, bytes): a GPU refuses launches above 48 KiB without it\n",
+                         site.kernel, site.file, site.line, shared_bytes);
+        }
+    }
     const std::string bad = configuration_error(grid, block, shared_bytes);
     if (!bad.empty()) {
         std::lock_guard lock(s.mutex);

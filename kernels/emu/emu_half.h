@@ -10,6 +10,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace latent::emu {
 
@@ -72,6 +73,8 @@ struct alignas(2) Float16 {
     Float16() = default;
     constexpr Float16(float f) : bits_(Format::encode(f)) {}
     constexpr Float16(double d) : bits_(Format::encode(static_cast<float>(d))) {}
+    template <class Integer, std::enable_if_t<std::is_integral_v<Integer>, int> = 0>
+    constexpr Float16(Integer i) : bits_(Format::encode(static_cast<float>(i))) {}
     constexpr operator float() const { return Format::decode(bits_); }
     static constexpr Float16 from_bits(uint16_t b) {
         Float16 h;

@@ -55,6 +55,20 @@ inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
 inline long long __double_as_longlong(double x) { return std::bit_cast<long long>(x); }
 inline double __longlong_as_double(long long x) { return std::bit_cast<double>(x); }
 
+// CUDA's global min/max overloads (fminf/fmaxf semantics for floats).
+#define LATENT_EMU_MIN_MAX(T)                                                                    \
+    inline T min(T a, T b) { return b < a ? b : a; }                                              \
+    inline T max(T a, T b) { return a < b ? b : a; }
+LATENT_EMU_MIN_MAX(int)
+LATENT_EMU_MIN_MAX(unsigned)
+LATENT_EMU_MIN_MAX(long long)
+LATENT_EMU_MIN_MAX(unsigned long long)
+#undef LATENT_EMU_MIN_MAX
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
+
 // ---- integer intrinsics --------------------------------------------------------------------
 inline int __popc(unsigned x) { return std::popcount(x); }
 inline int __popcll(unsigned long long x) { return std::popcount(x); }

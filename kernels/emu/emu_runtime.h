@@ -33,7 +33,9 @@ struct ThreadCoords {
     dim3 grid_dim;
     unsigned char* dynamic_shared; // this block's dynamic shared memory (null when none)
 };
-extern thread_local const ThreadCoords* t_coords;
+// Initial-exec: one load from the thread pointer instead of a __tls_get_addr call per
+// threadIdx (the emulator's libraries are always loaded at program start, never dlopen'ed).
+extern thread_local const ThreadCoords* t_coords __attribute__((tls_model("initial-exec")));
 
 enum class Collective : uint8_t {
     SyncWarp, Shuffle, ShuffleUp, ShuffleDown, ShuffleXor, Ballot, Any, All,
@@ -76,6 +78,10 @@ struct LaunchSite {
 // for gpu::check_last_launch / the next synchronising call, as CUDA does.
 void launch_kernel(const LaunchSite& site, const void* kernel_address, dim3 grid, dim3 block,
                    std::size_t shared_bytes, gpu::Stream stream, std::function<void()> body);
+
+// LATENT_SET_MAX_DYNAMIC_SHARED: records that `kernel` may use up to `bytes` of dynamic shared
+// memory (above the default 48 KiB, as cudaFuncSetAttribute allows on the GPU).
+void set_max_dynamic_shared(const void* kernel_address, std::size_t bytes);
 
 // The arguments are converted to the kernel's parameter types and copied once, as CUDA does.
 template <class... Params, class... Args>

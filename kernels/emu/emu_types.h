@@ -21,7 +21,7 @@
 #define __shared__ static thread_local
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 #define __CUDA_ARCH_EMULATED__ 1
 
 // Built-in integer/float vector types with CUDA's alignment (16-byte loads go through

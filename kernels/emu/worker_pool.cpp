@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +54,7 @@ Settings read_settings() {
 #endif
     s.stack_bytes = static_cast<std::size_t>(std::clamp<uint64_t>(env_number("LATENT_EMU_STACK_KB", default_stack_kb), 16, 65536)) * 1024;
     s.poison = static_cast<unsigned char>(env_number("LATENT_EMU_POISON", 0xFF));
+    s.timeout_s = static_cast<unsigned>(std::clamp<uint64_t>(env_number("LATENT_EMU_TIMEOUT_S", 120), 1, 86400));
     return s;
 }
 
@@ -113,7 +115,18 @@ public:
         busy_ = static_cast<unsigned>(threads_.size());
         ++generation_;
         wake_.notify_all();
-        done_.wait(lock, [this] { return busy_ == 0; });
+        if (!done_.wait_for(lock, std::chrono::seconds(settings().timeout_s), [this] { return busy_ == 0; })) {
+            // A fiber that never reaches a synchronisation point cannot be interrupted: most
+            // likely it spins on memory another thread or block would set, which the emulator
+            // (one fiber at a time per block) never lets happen. Say so instead of hanging.
+            std::fprintf(stderr,
+                         "latent emulator: kernel '%s' (launched at %s:%d) has not finished after %u s (LATENT_EMU_TIMEOUT_S): "
+                         "a thread loops without reaching a barrier, e.g. spinning on a flag another thread or block sets; "
+                         "schedule seed %llu. Aborting.\n",
+                         plan.site.kernel, plan.site.file, plan.site.line, settings().timeout_s,
+                         static_cast<unsigned long long>(settings().seed));
+            std::abort();
+        }
         plan_ = nullptr;
         return error_;
     }

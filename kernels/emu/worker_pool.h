@@ -15,6 +15,7 @@ struct Settings {
     uint64_t seed = 0;             // LATENT_EMU_SEED: schedule seed (default: fresh per process)
     std::size_t stack_bytes = 0;   // LATENT_EMU_STACK_KB: stack of each emulated thread
     unsigned char poison = 0xFF;   // LATENT_EMU_POISON: byte filling new device and shared memory
+    unsigned timeout_s = 120;      // LATENT_EMU_TIMEOUT_S: a launch running longer aborts with a report
 };
 const Settings& settings();
 

@@ -133,6 +133,24 @@ private slots:
         }
     }
 
+    // Width-16 segments: lanes outside a segment keep their own value; indices wrap inside it.
+    void shuffle_widths_and_block_votes() {
+        gpu::Buffer out = test::poisoned_buffer<int>(64 * 7);
+        test::probe::shuffles_and_block_votes(out.as<int>());
+        const auto got = gpu::download<int>(out);
+        for (int t = 0; t < 64; ++t) {
+            const int lane = t % 32, base = t - lane % 16, in_segment = lane % 16;
+            const int* o = got.data() + 7 * t;
+            QCOMPARE(o[0], in_segment >= 3 ? t - 3 : t);
+            QCOMPARE(o[1], in_segment + 5 < 16 ? t + 5 : t);
+            QCOMPARE(o[2], base + 1);
+            QCOMPARE(o[3], t ^ 8);
+            QCOMPARE(o[4], 22); // 0, 3, ..., 63
+            QCOMPARE(o[5], 1);
+            QCOMPARE(o[6], 1);
+        }
+    }
+
     void unwritten_shared_memory_reads_nan() {
         if (!gpu::is_emulated()) QSKIP("shared memory poisoning is the emulator's");
         gpu::Buffer out = test::poisoned_buffer<float>(2);
@@ -203,6 +221,23 @@ private slots:
         const gpu::Buffer in = gpu::upload(std::vector<float>(n, 1.0f));
         gpu::Buffer out = test::poisoned_buffer<float>(n);
         test::probe::read_past_end(out.as<float>(), in.as<float>(), n);
+    }
+
+    // A thread spinning without a barrier cannot be interrupted; the launch timeout turns the
+    // hang into a report naming the kernel.
+    void a_spinning_kernel_is_reported_after_the_timeout() {
+        if (!gpu::is_emulated()) QSKIP("hangs a GPU; the emulator reports it");
+        const ChildResult child = run_child("child_spin_forever", {"LATENT_GPU_TEST_CHILD=spin", "LATENT_EMU_TIMEOUT_S=1"});
+        QVERIFY2(child.crashed || child.exit_code != 0, child.err.constData());
+        QVERIFY2(child.err.contains("has not finished after 1 s"), child.err.constData());
+        QVERIFY2(child.err.contains("spin_forever_kernel"), child.err.constData());
+    }
+
+    void child_spin_forever() {
+        if (!child_mode() || std::string(child_mode()) != "spin") QSKIP("runs in the child of a_spinning_kernel_is_reported_after_the_timeout");
+        gpu::Buffer flag(sizeof(int));
+        gpu::device_memset(flag.data(), 0, flag.bytes());
+        test::probe::spin_forever(flag.as<int>());
     }
 
     void faults_are_reported_with_their_site() {

@@ -32,7 +32,7 @@ private slots:
     void argmax_and_top_k_match_the_sampler_data() {
         QTest::addColumn<int>("n_vocab");
         QTest::addColumn<int>("k");
-        for (int n_vocab : {1, 31, 1000}) {
+        for (int n_vocab : {1, 31, 1000, 5000}) { // 5000: three first-pass chunks, the last partial
             for (int k : {1, 8, 40}) {
                 if (k <= n_vocab) QTest::addRow("v%d_k%d", n_vocab, k) << n_vocab << k;
             }
@@ -50,8 +50,9 @@ private slots:
         const gpu::Buffer dlogits = gpu::upload(logits);
         gpu::Buffer argmax_ids = test::poisoned_buffer<int32_t>(n_rows);
         gpu::Buffer top_ids = test::poisoned_buffer<int32_t>(n_rows * k), top_values = test::poisoned_buffer<float>(n_rows * k);
-        kernels::logits_argmax(argmax_ids.as<int32_t>(), dlogits.as<float>(), n_vocab, n_rows);
-        kernels::logits_top_k(top_ids.as<int32_t>(), top_values.as<float>(), dlogits.as<float>(), n_vocab, n_rows, k);
+        gpu::Buffer scratch = test::poisoned_buffer<uint8_t>(kernels::logits_scratch_bytes(n_vocab, n_rows, k));
+        kernels::logits_argmax(argmax_ids.as<int32_t>(), dlogits.as<float>(), n_vocab, n_rows, scratch.data());
+        kernels::logits_top_k(top_ids.as<int32_t>(), top_values.as<float>(), dlogits.as<float>(), n_vocab, n_rows, k, scratch.data());
         const auto got_argmax = gpu::download<int32_t>(argmax_ids);
         const auto got_ids = gpu::download<int32_t>(top_ids);
         const auto got_values = gpu::download<float>(top_values);
@@ -72,15 +73,15 @@ private slots:
     void a_row_without_finite_logits_gives_minus_one() {
         const std::vector<float> logits = {NAN, -INFINITY, NAN};
         const gpu::Buffer d = gpu::upload(logits);
-        gpu::Buffer id = test::poisoned_buffer<int32_t>(1);
-        kernels::logits_argmax(id.as<int32_t>(), d.as<float>(), 3, 1);
+        gpu::Buffer id = test::poisoned_buffer<int32_t>(1), scratch(kernels::logits_scratch_bytes(3, 1, 1));
+        kernels::logits_argmax(id.as<int32_t>(), d.as<float>(), 3, 1, scratch.data());
         QCOMPARE(gpu::download<int32_t>(id)[0], -1);
     }
 
     void bad_k_is_refused() {
         gpu::Buffer b(64);
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::logits_top_k(b.as<int32_t>(), b.as<float>(), b.as<float>(), 4, 1, 5));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::logits_top_k(b.as<int32_t>(), b.as<float>(), b.as<float>(), 4, 1, 0));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::logits_top_k(b.as<int32_t>(), b.as<float>(), b.as<float>(), 4, 1, 5, b.data()));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, kernels::logits_top_k(b.as<int32_t>(), b.as<float>(), b.as<float>(), 4, 1, 0, b.data()));
     }
 };
 

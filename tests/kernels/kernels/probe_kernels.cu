@@ -77,6 +77,14 @@ __global__ void fault_kernel(int which, int* scratch) {
     }
 }
 
+__global__ void spin_forever_kernel(int* flag) {
+    if (threadIdx.x == 1) {
+        while (atomicAdd(flag, 0) == 0) {}
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) atomicExch(flag, 1);
+}
+
 __global__ void read_past_end_kernel(float* out, const float* in, unsigned n) {
     const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i <= n) out[i < n ? i : 0] = in[i]; // i == n reads one past the end
@@ -89,6 +97,18 @@ __global__ void convert_16bit_kernel(float* to_float, const uint16_t* halves, ui
     to_float[2 * i + 1] = __bfloat162float(__ushort_as_bfloat16(halves[i]));
     from_float[2 * i] = __half_as_ushort(__float2half_rn(floats[i]));
     from_float[2 * i + 1] = __bfloat16_as_ushort(__float2bfloat16_rn(floats[i]));
+}
+
+__global__ void shuffles_and_block_votes_kernel(int* out) {
+    const int t = static_cast<int>(threadIdx.x);
+    int* o = out + 7 * t;
+    o[0] = __shfl_up_sync(0xFFFFFFFFu, t, 3, 16);
+    o[1] = __shfl_down_sync(0xFFFFFFFFu, t, 5, 16);
+    o[2] = __shfl_sync(0xFFFFFFFFu, t, 17, 16);
+    o[3] = __shfl_xor_sync(0xFFFFFFFFu, t, 8, 16);
+    o[4] = __syncthreads_count(t % 3 == 0);
+    o[5] = __syncthreads_and(t < 100);
+    o[6] = __syncthreads_or(t == 63);
 }
 
 __global__ void arrival_order_kernel(unsigned* out) {
@@ -107,6 +127,11 @@ __global__ void dp4a_kernel(int* out, const int* a, const int* b, const int* c, 
 
 void convert_16bit(float* to_float, const uint16_t* halves, uint16_t* from_float, const float* floats, unsigned n) {
     LATENT_LAUNCH(convert_16bit_kernel, (n + 255) / 256, 256, 0, gpu::Stream{}, to_float, halves, from_float, floats, n);
+    LATENT_CHECK_LAUNCH();
+}
+
+void shuffles_and_block_votes(int* out) {
+    LATENT_LAUNCH(shuffles_and_block_votes_kernel, 1, 64, 0, gpu::Stream{}, out);
     LATENT_CHECK_LAUNCH();
 }
 
@@ -147,6 +172,12 @@ void atomic_count(unsigned* counter, float* sum, unsigned blocks, float value) {
 
 void fault(int which, int* scratch) {
     LATENT_LAUNCH(fault_kernel, 1, 64, 0, gpu::Stream{}, which, scratch);
+    LATENT_CHECK_LAUNCH();
+    gpu::device_synchronize();
+}
+
+void spin_forever(int* flag) {
+    LATENT_LAUNCH(spin_forever_kernel, 1, 32, 0, gpu::Stream{}, flag);
     LATENT_CHECK_LAUNCH();
     gpu::device_synchronize();
 }

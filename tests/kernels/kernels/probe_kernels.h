@@ -34,12 +34,22 @@ void atomic_count(unsigned* counter, float* sum, unsigned blocks, float value);
 // 3 a shuffle naming lanes that have exited.
 void fault(int which, int* scratch);
 
+// Thread 1 spins until flag[0] != 0, which thread 0 sets only after a barrier: it never ends
+// (the emulator's timeout must report it).
+void spin_forever(int* flag);
+
 // Copies in[0..n] (one element too many) to out: an out-of-bounds device read.
 void read_past_end(float* out, const float* in, unsigned n);
 
 // Device conversions: halves[i] -> to_float[2i] (__half2float) and to_float[2i+1]
 // (__bfloat162float); floats[i] -> from_float[2i] (__float2half_rn bits), [2i+1] (bf16 bits).
 void convert_16bit(float* to_float, const uint16_t* halves, uint16_t* from_float, const float* floats, unsigned n);
+
+// One block of 64 threads, value = thread index: out[7t..7t+6] = __shfl_up_sync(full, value, 3, 16),
+// __shfl_down_sync(full, value, 5, 16), __shfl_sync(full, value, 17, 16),
+// __shfl_xor_sync(full, value, 8, 16), __syncthreads_count(t % 3 == 0), __syncthreads_and(t < 100),
+// __syncthreads_or(t == 63).
+void shuffles_and_block_votes(int* out);
 
 // One block of 64 threads: out[t] = the order in which thread t ran after a barrier (0..63).
 void arrival_order(unsigned* out);

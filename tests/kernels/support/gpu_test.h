@@ -37,10 +37,13 @@ std::string compare_floats(const std::vector<float>& actual, const std::vector<f
 
 } // namespace latent::test
 
-// Skips (counted as skipped by CTest) when there is no device: only a CUDA build without a GPU.
+// For initTestCase: skips (counted as skipped by CTest) when there is no device — only a CUDA
+// build without a GPU — and otherwise prints the device or the emulator's seed, so every failure
+// in the output comes with the seed that repeats it.
 #define LATENT_REQUIRE_GPU()                                                                     \
     do {                                                                                          \
         if (!::latent::gpu::device_available()) QSKIP("SKIP: no CUDA device");                   \
+        qInfo("%s", ::latent::test::gpu_run_note().c_str());                                      \
     } while (false)
 
 // QVERIFYs a comparison made by compare_floats.
