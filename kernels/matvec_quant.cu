@@ -7,8 +7,9 @@
 //                                  the common int8 form, dp4a it against every token's activations
 //   matvec_f_kernel<T, kTokens>    F32/F16/BF16: each lane loads its 32 weights with 16-byte loads
 //                                  straight from global memory (float rows are 16-byte aligned)
-// kTokens is a bucket (1, 4 or 16): the kernel keeps that many accumulators and skips tokens past
-// n_tokens, so one instantiation serves every batch up to its size.
+// kTokens is a bucket (1, 4 or 16; float types 1, 4 or 8, twice for 9-16 tokens): the kernel
+// keeps that many accumulators and skips tokens past n_tokens, so one instantiation serves every
+// batch up to its size.
 #include "common/cuda_compat.cuh"
 
 #include "common/matvec_warp.cuh"
@@ -25,6 +26,20 @@ namespace wr = warp_rows;
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / wr::kWarpSize;
+
+// Resident blocks per SM the register allocation must leave room for. The batch buckets (8 and
+// 16 accumulators) do not fit the 64 registers of 50% occupancy without spilling for every type
+// on every arch, so they are held to 6 blocks (80 registers, 37.5% of 64 warp slots, 50% of
+// sm_86/89's 48); the decode buckets (1 and 4 tokens) to 8 blocks = 64 registers = 50%
+// (kernels/kernel_classes.txt).
+constexpr int min_blocks(int tokens) { return tokens >= 8 ? 6 : 8; }
+
+// Keeps a loop rolled on the GPU (register pressure of the batch buckets); nothing elsewhere.
+#if defined(__CUDACC__)
+#define LATENT_ROLLED_LOOP _Pragma("unroll 1")
+#else
+#define LATENT_ROLLED_LOOP
+#endif
 
 // Byte offset of the scales in a Q8 activation buffer.
 __host__ __device__ inline int64_t q8_scales_offset(int64_t cols, int64_t n_tokens) {
@@ -46,7 +61,7 @@ __global__ void __launch_bounds__(kThreads) quantize_q8_kernel(const float* __re
 }
 
 template <QuantType T, int kTokens>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, min_blocks(kTokens))
     matvec_q8_kernel(const uint8_t* __restrict__ w, int64_t rows, int cols, int lanes, const int8_t* __restrict__ xq,
                      const float* __restrict__ xd, int n_tokens, float* __restrict__ y) {
     __shared__ uint4 window[kWarps][wr::kStageWords];
@@ -68,6 +83,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int first = 0; first < slices; first += step) {
         const wr::Step s = wr::step_of<T>(row0, rows_here, slices, lanes, row_bytes, first, lane);
         const uint8_t* staged = wr::stage_range(w, s.begin, s.end, total, window[warp], lane);
+        LATENT_ROLLED_LOOP
         for (int j = 0; j < (long_rows ? wr::kSlicesPerLane : 1); ++j) {
             const int slice = long_rows ? first + lane + wr::kWarpSize * j : lane % lanes;
             if (slice >= slices || group >= rows_here) continue;
@@ -93,7 +109,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <QuantType T, int kTokens>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, min_blocks(kTokens))
     matvec_f_kernel(const uint8_t* __restrict__ w, int64_t rows, int cols, int lanes, const float* __restrict__ x,
                     int n_tokens, float* __restrict__ y) {
     const int warp = static_cast<int>(threadIdx.x) / wr::kWarpSize;
@@ -109,10 +125,12 @@ __global__ void __launch_bounds__(kThreads)
     float acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
     if (row < rows) {
+        LATENT_ROLLED_LOOP
         for (int slice = lane % lanes; slice < slices; slice += lanes) {
             // In chunks of 8 weights, so 16 accumulators and a chunk fit the register budget
             // that keeps 50% occupancy.
             const uint8_t* ws = w + row * row_bytes + int64_t{slice} * quant::float_slice_bytes(T);
+            LATENT_ROLLED_LOOP
             for (int c = 0; c < 4; ++c) {
                 float wv[8];
                 wr::load_float_chunk<T>(ws, c, wv);
@@ -161,7 +179,22 @@ void launch_bucket(const QuantMatrix& w, const float* x, const void* x_q8, int n
 
 template <QuantType T>
 void launch_type(const QuantMatrix& w, const float* x, const void* x_q8, int n_tokens, float* y, gpu::Stream stream) {
-    if (n_tokens == 1) {
+    if constexpr (quant::is_float_type(T)) {
+        // Float weights (norm-sized and router matrices in real files) run at most 8 tokens a
+        // launch: 16 float accumulators plus a float chunk spill at any register budget.
+        for (int t0 = 0; t0 < n_tokens; t0 += 8) {
+            const int n = n_tokens - t0 < 8 ? n_tokens - t0 : 8;
+            const float* xt = x + int64_t{t0} * w.cols;
+            float* yt = y + int64_t{t0} * w.rows;
+            if (n == 1) {
+                launch_bucket<T, 1>(w, xt, x_q8, n, yt, stream);
+            } else if (n <= 4) {
+                launch_bucket<T, 4>(w, xt, x_q8, n, yt, stream);
+            } else {
+                launch_bucket<T, 8>(w, xt, x_q8, n, yt, stream);
+            }
+        }
+    } else if (n_tokens == 1) {
         launch_bucket<T, 1>(w, x, x_q8, n_tokens, y, stream);
     } else if (n_tokens <= 4) {
         launch_bucket<T, 4>(w, x, x_q8, n_tokens, y, stream);
@@ -214,6 +247,11 @@ void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_
     }
     const int n = static_cast<int>(n_tokens);
     with_quant_type(w.type, [&](auto tag) { launch_type<decltype(tag)::value>(w, x, x_q8, n, y, stream); });
+}
+
+size_t weight_row_bytes(QuantType type, int64_t cols) {
+    if (!is_known_quant_type(static_cast<uint32_t>(type)) || cols < 0 || cols % quant::block_elements(type) != 0) return 0;
+    return static_cast<size_t>(quant::row_bytes(type, cols));
 }
 
 size_t matmul_quant_bytes(const QuantMatrix& w, int64_t n_tokens) {

@@ -2,7 +2,7 @@
 // speculative / multi-sequence decode: y[t][o] = sum_i W[o][i] x[t][i] for a weight matrix W in
 // its stored type (every QuantType), reading each weight byte once for all tokens.
 //
-// Activation side, chosen per type by accuracy (see kernels/README.md, "matvec"):
+// Activation side, chosen per type by accuracy:
 //   F32, F16, BF16 weights: float activations, float FMAs (the weights are exact to float; an
 //     int8 activation would be the largest error in the product);
 //   every block type: activations quantised per 32 values to int8 (quantize_q8, the CPU
@@ -45,10 +45,14 @@ size_t q8_activation_bytes(int64_t cols, int64_t n_tokens);
 // cols must be a multiple of 32.
 void quantize_q8(const float* x, int64_t cols, int64_t n_tokens, void* q8, gpu::Stream stream = {});
 
-// y (n_tokens, w.rows) = W x for 1 <= n_tokens <= kMaxBatchTokens. For float weight types x is
+// y (n_tokens, w.rows) = W x for 1 <= n_tokens <= kMaxBatchTokens; block-type weights are read
+// once for all tokens, float-type weights once per 8 tokens. For float weight types x is
 // (n_tokens, w.cols) floats (16-byte aligned) and x_q8 is ignored; for block types x_q8 is
 // quantize_q8's output for the same tokens and x is ignored (either may be null when unused).
 void matmul_quant(const QuantMatrix& w, const float* x, const void* x_q8, int64_t n_tokens, float* y, gpu::Stream stream = {});
+
+// Bytes of one packed row of `cols` elements of `type` (0 when cols is not whole blocks).
+size_t weight_row_bytes(QuantType type, int64_t cols);
 
 // Bytes a matmul_quant call moves through DRAM (weights once, activations, outputs), for GB/s.
 size_t matmul_quant_bytes(const QuantMatrix& w, int64_t n_tokens);

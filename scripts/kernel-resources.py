@@ -57,7 +57,7 @@ def read_classes(path):
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
-            pattern, cls, threads, occupancy = line.split()
+            pattern, cls, threads, occupancy = line.split()  # no spaces in a pattern: use \s
             rules.append((re.compile(pattern), cls, int(threads), float(occupancy)))
     return rules
 
@@ -179,6 +179,7 @@ def main():
     parser.add_argument("--check", action="store_true", help="fail on a broken rule")
     parser.add_argument("--markdown", default=None, help="write the table here ('-' = stdout)")
     parser.add_argument("--include", action="append", default=[], help="extra include directory")
+    parser.add_argument("--summary", action="store_true", help="one table row per kernel, archs side by side")
     args = parser.parse_args()
 
     nvcc = args.nvcc or shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
@@ -229,13 +230,10 @@ def main():
                             f"{info['smem']} B shared, {threads} threads)")
 
     load_source = "SASS LDG.E.128 (cuobjdump)" if cuobjdump else "PTX ld.global.v4 (cuobjdump not found)"
-    lines = [f"| kernel | class | arch | threads | registers | shared B | spill st/ld B | occupancy | 128-bit loads |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for source, base, targs, arch, threads, info, wide, cls, _ in rows:
-        occ = occupancy(arch, threads, info["regs"], info["smem"]) if threads else 0.0
-        lines.append(f"| `{base}{targs}` | {cls} | sm_{arch} | {threads or '?'} | {info['regs']} | {info['smem']} | "
-                     f"{info['spill_st']}/{info['spill_ld']} | {occ:.0%} | {'yes' if wide else 'no'} |")
-    table = "\n".join(lines) + f"\n\n128-bit loads checked in: {load_source}.\n"
+    if args.summary:
+        table = summary_table(rows, archs) + f"\n128-bit loads checked in: {load_source}.\n"
+    else:
+        table = full_table(rows) + f"\n\n128-bit loads checked in: {load_source}.\n"
     if args.markdown == "-":
         print(table)
     elif args.markdown:
@@ -250,6 +248,36 @@ def main():
             return 1
         print("all static kernel checks passed")
     return 0
+
+
+def full_table(rows):
+    lines = [f"| kernel | class | arch | threads | registers | shared B | spill st/ld B | occupancy | 128-bit loads |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for source, base, targs, arch, threads, info, wide, cls, _ in rows:
+        occ = occupancy(arch, threads, info["regs"], info["smem"]) if threads else 0.0
+        lines.append(f"| `{base}{targs}` | {cls} | sm_{arch} | {threads or '?'} | {info['regs']} | {info['smem']} | "
+                     f"{info['spill_st']}/{info['spill_ld']} | {occ:.0%} | {'yes' if wide else 'no'} |")
+    return "\n".join(lines)
+
+
+def summary_table(rows, archs):
+    """One row per kernel instantiation, the archs side by side."""
+    by_kernel = {}
+    for source, base, targs, arch, threads, info, wide, cls, _ in rows:
+        by_kernel.setdefault((source, base + targs), []).append((arch, threads, info, wide, cls))
+    arch_list = "/".join(str(a) for a in archs)
+    lines = [f"| kernel | class | threads | registers sm_{arch_list} | shared B | spills B | occupancy sm_{arch_list} | "
+             "128-bit loads |", "|---|---|---|---|---|---|---|---|"]
+    for (source, name), entries in by_kernel.items():
+        entries.sort()
+        threads = entries[0][1]
+        regs = "/".join(str(e[2]["regs"]) for e in entries)
+        smem = max(e[2]["smem"] for e in entries)
+        spills = max(e[2]["spill_st"] + e[2]["spill_ld"] for e in entries)
+        occ = "/".join(f"{occupancy(e[0], e[1], e[2]['regs'], e[2]['smem']):.0%}" if e[1] else "?" for e in entries)
+        wide = "yes" if all(e[3] for e in entries) else ("no" if not any(e[3] for e in entries) else "some archs")
+        lines.append(f"| `{name}` | {entries[0][4]} | {threads or '?'} | {regs} | {smem} | {spills} | {occ} | {wide} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
