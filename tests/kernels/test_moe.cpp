@@ -23,6 +23,7 @@
 #include "model/model_config.h"
 
 #include "device.h"
+#include "matvec_quant.h"
 #include "moe.h"
 
 #include <QtTest>
@@ -188,7 +189,7 @@ void check_output(const std::vector<float>& got, const std::vector<double>& want
 
 // Runs moe_ffn on a random layer and tokens and checks it (routing taken from moe_route on the
 // same inputs, which routingMatchesEngine checks against the engine).
-void check_ffn(const test::MoeShape& s, int64_t n_tokens, bool with_residual, uint32_t salt) {
+void check_ffn(const test::MoeShape& s, int64_t n_tokens, bool with_residual, uint32_t salt, bool prequantised = false) {
     test::Random random(test::test_seed() ^ salt);
     const test::MoeLayer l = test::random_moe_layer(s, random);
     const kernels::MoeWeights w = l.weights();
@@ -198,7 +199,11 @@ void check_ffn(const test::MoeShape& s, int64_t n_tokens, bool with_residual, ui
     gpu::Buffer ws(kernels::moe_workspace_bytes(s.routing, w, n_tokens));
     gpu::device_memset(ws.data(), 0xFF, ws.bytes());
     gpu::Buffer out = test::poisoned_buffer<float>(x.size());
-    kernels::moe_ffn(s.routing, w, xd.as<float>(), n_tokens, with_residual ? rd.as<float>() : nullptr, out.as<float>(), ws.data());
+    // prequantised: x's int8 form made beforehand (as rms_norm_q8 leaves it) and handed in.
+    gpu::Buffer q8(kernels::q8_activation_bytes(s.n_embd, n_tokens));
+    if (prequantised) kernels::quantize_q8(xd.as<float>(), s.n_embd, n_tokens, q8.data());
+    kernels::moe_ffn(s.routing, w, xd.as<float>(), n_tokens, with_residual ? rd.as<float>() : nullptr, out.as<float>(), ws.data(), {},
+                     prequantised ? q8.data() : nullptr);
     gpu::Buffer ids(n_tokens * s.routing.n_expert_used * 4), weights(n_tokens * s.routing.n_expert_used * 4);
     kernels::moe_route(s.routing, w, xd.as<float>(), n_tokens, ids.as<int32_t>(), weights.as<float>(), ws.data());
     const Routed route{gpu::download<int32_t>(ids), gpu::download<float>(weights)};
@@ -306,6 +311,24 @@ private slots:
         QFETCH(int, tokens);
         QFETCH(bool, residual);
         check_ffn(s, tokens, residual, static_cast<uint32_t>(s.gate_up) * 131u + static_cast<uint32_t>(tokens));
+    }
+
+    void ffnTakesPrequantisedActivations() {
+        test::MoeShape s = ffn_shape(QuantType::Q4_K, QuantType::Q5_0, 256);
+        s.n_ff = 96;
+        check_ffn(s, 1, true, 77, true);
+        check_ffn(s, 5, false, 78, true);
+        // The handed-in form is what the block-type matrices read: all-zero int8 activations give
+        // zero hidden vectors, so the output is exactly the residual.
+        test::Random random(test::test_seed() + 79);
+        const test::MoeLayer l = test::random_moe_layer(s, random);
+        const std::vector<float> x = test::random_activations(2, s.n_embd, random), residual = test::random_floats(random, x.size());
+        const gpu::Buffer xd = gpu::upload(x), rd = gpu::upload(residual);
+        gpu::Buffer zeros(kernels::q8_activation_bytes(s.n_embd, 2)), ws(kernels::moe_workspace_bytes(s.routing, l.weights(), 2));
+        gpu::device_memset(zeros.data(), 0, zeros.bytes());
+        gpu::Buffer out = test::poisoned_buffer<float>(x.size());
+        kernels::moe_ffn(s.routing, l.weights(), xd.as<float>(), 2, rd.as<float>(), out.as<float>(), ws.data(), {}, zeros.data());
+        QCOMPARE(gpu::download<float>(out), residual);
     }
 
     // The whole FFN captured in a graph on a stream, replayed with new activations written into
