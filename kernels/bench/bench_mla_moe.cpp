@@ -33,56 +33,49 @@ std::shared_ptr<gpu::Buffer> varied_floats(std::size_t count, float scale) {
     return std::make_shared<gpu::Buffer>(gpu::upload(v));
 }
 
+// One attention case's buffers (kept alive by the case) and arguments: n_tokens query tokens
+// after `cached` keys, V2-Lite's heads and latent sizes, f16 cache bytes 0x2A (~0.045).
+struct AttentionCase {
+    std::shared_ptr<gpu::Buffer> cache, q_latent, q_rope, out;
+    kernels::MlaAttentionArgs args;
+};
+
+AttentionCase attention_case(uint32_t n_tokens, uint32_t cached) {
+    const uint32_t width = V2Lite::kv_lora_rank + V2Lite::qk_rope_dim, keys = cached + n_tokens;
+    const std::size_t rows = static_cast<std::size_t>(n_tokens) * V2Lite::n_head;
+    AttentionCase c;
+    c.cache = buffer(static_cast<std::size_t>(keys) * width * 2, 0x2A);
+    c.q_latent = varied_floats(rows * V2Lite::kv_lora_rank, 1.0f);
+    c.q_rope = varied_floats(rows * V2Lite::qk_rope_dim, 1.0f);
+    c.out = buffer(rows * V2Lite::kv_lora_rank * 4, 0);
+    kernels::MlaAttentionArgs& a = c.args;
+    a.q_latent = c.q_latent->as<float>();
+    a.q_rope = c.q_rope->as<float>();
+    a.cache = c.cache->data();
+    a.row_stride = width;
+    a.n_heads = V2Lite::n_head;
+    a.latent_dim = V2Lite::kv_lora_rank;
+    a.rope_dim = V2Lite::qk_rope_dim;
+    a.n_tokens = n_tokens;
+    a.n_keys = keys;
+    a.scale = 0.1147214f;
+    a.out = c.out->as<float>();
+    return c;
+}
+
 void add_attention(std::vector<Case>& cases) {
-    const uint32_t width = V2Lite::kv_lora_rank + V2Lite::qk_rope_dim;
     for (uint32_t keys : {4096u, 16384u, 32768u}) {
-        auto cache = buffer(static_cast<std::size_t>(keys) * width * 2, 0x2A); // f16 0x2A2A ~ 0.045
-        auto q_latent = varied_floats(V2Lite::n_head * V2Lite::kv_lora_rank, 1.0f);
-        auto q_rope = varied_floats(V2Lite::n_head * V2Lite::qk_rope_dim, 1.0f);
-        auto out = buffer(V2Lite::n_head * V2Lite::kv_lora_rank * 4, 0);
-        kernels::MlaAttentionArgs a;
-        a.q_latent = q_latent->as<float>();
-        a.q_rope = q_rope->as<float>();
-        a.cache = cache->data();
-        a.row_stride = width;
-        a.n_heads = V2Lite::n_head;
-        a.latent_dim = V2Lite::kv_lora_rank;
-        a.rope_dim = V2Lite::qk_rope_dim;
-        a.n_keys = keys;
-        a.scale = 0.1147214f;
-        a.out = out->as<float>();
-        const kernels::MlaDecodePlan plan = kernels::mla_decode_plan(a);
+        const AttentionCase c = attention_case(1, keys - 1);
+        const kernels::MlaDecodePlan plan = kernels::mla_decode_plan(c.args);
         auto workspace = buffer(plan.workspace_bytes, 0);
         cases.push_back({"mla_decode 16 heads ctx " + std::to_string(keys) + " (" + std::to_string(plan.splits) + " splits)",
-                         static_cast<double>(kernels::mla_attention_bytes(a, plan.splits)),
-                         [=](gpu::Stream s) {
-                             (void)cache, (void)q_latent, (void)q_rope, (void)out; // kept alive by the case
-                             kernels::mla_decode(a, plan, workspace->data(), nullptr, s);
-                         }});
+                         static_cast<double>(kernels::mla_attention_bytes(c.args, plan.splits)),
+                         [=](gpu::Stream s) { kernels::mla_decode(c.args, plan, workspace->data(), nullptr, s); }});
     }
     for (uint32_t cached : {0u, 4096u}) {
-        const uint32_t tokens = 512, keys = cached + tokens;
-        auto cache = buffer(static_cast<std::size_t>(keys) * width * 2, 0x2A);
-        auto q_latent = varied_floats(static_cast<std::size_t>(tokens) * V2Lite::n_head * V2Lite::kv_lora_rank, 1.0f);
-        auto q_rope = varied_floats(static_cast<std::size_t>(tokens) * V2Lite::n_head * V2Lite::qk_rope_dim, 1.0f);
-        auto out = buffer(static_cast<std::size_t>(tokens) * V2Lite::n_head * V2Lite::kv_lora_rank * 4, 0);
-        kernels::MlaAttentionArgs a;
-        a.q_latent = q_latent->as<float>();
-        a.q_rope = q_rope->as<float>();
-        a.cache = cache->data();
-        a.row_stride = width;
-        a.n_heads = V2Lite::n_head;
-        a.latent_dim = V2Lite::kv_lora_rank;
-        a.rope_dim = V2Lite::qk_rope_dim;
-        a.n_tokens = tokens;
-        a.n_keys = keys;
-        a.scale = 0.1147214f;
-        a.out = out->as<float>();
-        cases.push_back({"mla_prefill 16 heads 512 tokens after " + std::to_string(cached), static_cast<double>(kernels::mla_attention_bytes(a, 1)),
-                         [=](gpu::Stream s) {
-                             (void)cache, (void)q_latent, (void)q_rope, (void)out;
-                             kernels::mla_prefill(a, s);
-                         }});
+        const AttentionCase c = attention_case(512, cached);
+        cases.push_back({"mla_prefill 16 heads 512 tokens after " + std::to_string(cached),
+                         static_cast<double>(kernels::mla_attention_bytes(c.args, 1)), [=](gpu::Stream s) { kernels::mla_prefill(c.args, s); }});
     }
 }
 

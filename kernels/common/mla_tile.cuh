@@ -34,6 +34,7 @@
 
 #include "mla_attention.h"
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -289,17 +290,16 @@ inline dim3 tile_grid(const TileParams& p, uint32_t splits) {
 inline void launch_tiles(const TileParams& p, QuantType cache_type, dim3 grid, gpu::Stream stream) {
     const size_t shared = mla_tile_shared_bytes(p.latent_dim + p.rope_dim);
     auto* kernel = cache_type == QuantType::BF16 ? &mla_attention_tile_kernel<true> : &mla_attention_tile_kernel<false>;
-#if defined(__CUDACC__)
     // More than the default 48 KiB of dynamic shared memory must be asked for — once per kernel
-    // and size (a driver call per launch cost tens of µs on the H200 run). Widths above every
-    // DeepSeek model's 576 ask again with their larger size.
-    static thread_local size_t granted[2] = {0, 0};
-    size_t& granted_here = granted[cache_type == QuantType::BF16 ? 1 : 0];
-    if (shared > granted_here) {
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
-        granted_here = shared;
+    // and size, not per launch (a driver call before every launch, likely much of the fixed
+    // ~90 µs that mla_decode took at 4K keys on the H200).
+    // Process-wide: the backend drives one device.
+    static std::atomic<size_t> granted[2];
+    std::atomic<size_t>& granted_here = granted[cache_type == QuantType::BF16 ? 1 : 0];
+    if (shared > granted_here.load(std::memory_order_relaxed)) {
+        LATENT_SET_MAX_DYNAMIC_SHARED(kernel, shared);
+        granted_here.store(shared, std::memory_order_relaxed);
     }
-#endif
     LATENT_LAUNCH(kernel, grid, dim3(kThreads), shared, stream, p);
     LATENT_CHECK_LAUNCH();
 }
