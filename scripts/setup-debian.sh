@@ -12,6 +12,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(
     build-essential cmake ninja-build pkg-config git
+    ccache                              # rebuilds (and CI on a kept machine) reuse compiled objects
     clang libclang-rt-14-dev            # libFuzzer target for the GGUF reader
     libpcre2-dev                        # tokenizer pre-tokenizer regexes (UTF + UCP)
     libboost-context-dev                # fibers of the CUDA emulator (kernels/emu/)
@@ -41,7 +42,11 @@ if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda
     export CUDACXX=/usr/local/cuda/bin/nvcc
 fi
 
+launcher=""
+if command -v ccache >/dev/null && [ -z "${LATENT_NO_CCACHE:-}" ]; then
+    launcher="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache"
+fi
 # shellcheck disable=SC2086
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${LATENT_CMAKE_ARGS:-}
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release $launcher ${LATENT_CMAKE_ARGS:-}
 cmake --build build --parallel "$(nproc)"
 echo "Built: $(ls build/bin | tr '\n' ' ')"
