@@ -1,7 +1,7 @@
 // Decode matrix-vector and small-batch matrix products over stored weights (matvec_quant.h).
 //
 // Kernels (all 128 threads = 4 warps a block; each warp owns G rows, common/matvec_warp.cuh):
-//   quantize_q8_kernel             one warp per 32 activations: max|x| by xor-shuffle, int8 q, scale
+//   quantize_q8_kernel             one warp per 32 activations: warp_quantize_slice (warp_quant.cuh)
 //   matvec_q8_kernel<T, kTokens>   block types: stage a step's weight bytes (16-byte loads) into
 //                                  the warp's shared window, decode each lane's slice once into
 //                                  the common int8 form, dp4a it against every token's activations
@@ -14,6 +14,7 @@
 
 #include "common/matvec_warp.cuh"
 #include "common/quant_dispatch.h"
+#include "common/warp_quant.cuh"
 #include "matvec_quant.h"
 
 #include <stdexcept>
@@ -51,13 +52,9 @@ __global__ void __launch_bounds__(kThreads) quantize_q8_kernel(const float* __re
     const int lane = static_cast<int>(threadIdx.x) % wr::kWarpSize;
     const int64_t slice = int64_t{blockIdx.x} * kWarps + static_cast<int>(threadIdx.x) / wr::kWarpSize;
     if (slice >= n_slices) return;
-    const float v = x[slice * quant::kSlice + lane];
-    const float a = fabsf(v);
-    const bool finite = __all_sync(wr::kFullMask, a <= 3.402823466e38f);
-    float amax = finite ? a : 0.0f;
-    for (int offset = 16; offset > 0; offset >>= 1) amax = fmaxf(amax, __shfl_xor_sync(wr::kFullMask, amax, offset));
-    q[slice * quant::kSlice + lane] = quant::quantize_activation(v, amax, finite);
-    if (lane == 0) d[slice] = quant::activation_scale(amax, finite);
+    const WarpSliceQ8 r = warp_quantize_slice(x[slice * quant::kSlice + lane]);
+    q[slice * quant::kSlice + lane] = r.q;
+    if (lane == 0) d[slice] = r.d;
 }
 
 template <QuantType T, int kTokens>

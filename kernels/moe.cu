@@ -16,6 +16,7 @@
 #include "common/matvec_warp.cuh"
 #include "common/quant_blocks.cuh"
 #include "common/quant_dispatch.h"
+#include "common/warp_quant.cuh"
 #include "moe.h"
 
 #include <algorithm>
@@ -377,11 +378,9 @@ __global__ void __launch_bounds__(kThreads) moe_gate_up_kernel(ExpertParams p) {
         const float v = s_h[i][lane];
         const size_t at = static_cast<size_t>(s_pair[i]) * p.out_stride + w.tile_row;
         p.out[at + lane] = v;
-        const float a = fabsf(v);
-        const bool finite = __all_sync(0xFFFFFFFFu, a <= 3.402823466e38f);
-        const float amax = warp_max(finite ? a : 0.0f);
-        p.out_q[at + lane] = quant::quantize_activation(v, amax, finite);
-        if (lane == 0) p.out_d[at / quant::kSlice] = quant::activation_scale(amax, finite);
+        const WarpSliceQ8 r = warp_quantize_slice(v);
+        p.out_q[at + lane] = r.q;
+        if (lane == 0) p.out_d[at / quant::kSlice] = r.d;
     }
 }
 

@@ -4,6 +4,7 @@
 #include "common/cuda_compat.cuh"
 
 #include "common/block_reduce.cuh"
+#include "common/warp_quant.cuh"
 #include "norm_rope.h"
 
 #include <cmath>
@@ -38,7 +39,7 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(float* y, const 
     for (int64_t i = threadIdx.x; i < width; i += blockDim.x) yr[i] = __fmul_rn(__fmul_rn(xr[i], scale), gain[i]);
 }
 
-// One warp per 32-value block: the block's max|y| by a warp reduction, then each lane its q.
+// One warp per 32-value block, quantised by warp_quantize_slice (the rule quantize_q8 uses).
 __global__ void __launch_bounds__(kNormThreads) rms_norm_q8_kernel(int8_t* quants, float* scales, float* y, const float* x,
                                                                    const float* gain, int64_t width, float eps) {
     __shared__ float scratch[32];
@@ -51,19 +52,9 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_q8_kernel(int8_t* quant
         const int64_t i = b * 32 + lane;
         const float v = __fmul_rn(__fmul_rn(xr[i], scale), gain[i]);
         if (y) y[row * width + i] = v;
-        const int finite = __all_sync(0xFFFFFFFFu, isfinite(v));
-        const float amax = warp_max(fabsf(v));
-        int q = 0;
-        float d = 0.0f;
-        if (!finite) {
-            d = NAN;
-        } else if (amax >= 1e-30f) {
-            d = amax / 127.0f;
-            const float inverse = 127.0f / amax;
-            q = __float2int_rn(fminf(fmaxf(rintf(__fmul_rn(v, inverse)), -127.0f), 127.0f));
-        }
-        quants[row * width + i] = static_cast<int8_t>(q);
-        if (lane == 0) scales[row * blocks + b] = d;
+        const WarpSliceQ8 r = warp_quantize_slice(v);
+        quants[row * width + i] = r.q;
+        if (lane == 0) scales[row * blocks + b] = r.d;
     }
 }
 
