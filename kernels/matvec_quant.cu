@@ -85,16 +85,11 @@ __global__ void __launch_bounds__(kThreads, min_blocks(kTokens))
             const int slice = long_rows ? first + lane + wr::kWarpSize * j : lane % lanes;
             if (slice >= slices || group >= rows_here) continue;
             quant::SliceQ8 ws;
-            quant::decode_slice<T>(staged + wr::block_offset_in_step<T>(lanes, group, row_bytes, first, slice),
-                                   slice % quant::slices_per_block(T), ws);
+            wr::decode_staged_slice<T>(staged, lanes, group, row_bytes, first, slice, ws);
             for (int t = 0; t < kTokens; ++t) {
-                if (t < n_tokens) {
-                    const int8_t* xs = xq + int64_t{t} * cols + int64_t{slice} * quant::kSlice;
-                    const uint4 lo = *reinterpret_cast<const uint4*>(xs);
-                    const uint4 hi = *reinterpret_cast<const uint4*>(xs + 16);
-                    const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-                    acc[t] += quant::dot_slice_q8<T>(ws, words, xd[int64_t{t} * slices + slice]);
-                }
+                if (t < n_tokens)
+                    acc[t] += wr::dot_q8_activations<T>(ws, xq + int64_t{t} * cols + int64_t{slice} * quant::kSlice,
+                                                        xd[int64_t{t} * slices + slice]);
             }
         }
         __syncwarp(); // the next step overwrites the window

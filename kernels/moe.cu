@@ -256,14 +256,9 @@ __device__ void warp_dot_rows(const Matrix& m, int64_t row0, int rows_here, int 
                 const int slice = long_rows ? first + lane + wr::kWarpSize * j : lane % lanes;
                 if (slice >= slices || group >= rows_here) continue;
                 quant::SliceQ8 ws;
-                quant::decode_slice<T>(staged + wr::block_offset_in_step<T>(lanes, group, row_bytes, first, slice),
-                                       slice % quant::slices_per_block(T), ws);
-                for (int i = 0; i < kTokenTile && i < n_acts; ++i) {
-                    const uint4* xs = reinterpret_cast<const uint4*>(acts[i].q + slice * quant::kSlice);
-                    const uint4 lo = xs[0], hi = xs[1];
-                    const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-                    acc[i] += quant::dot_slice_q8<T>(ws, words, acts[i].d[slice]);
-                }
+                wr::decode_staged_slice<T>(staged, lanes, group, row_bytes, first, slice, ws);
+                for (int i = 0; i < kTokenTile && i < n_acts; ++i)
+                    acc[i] += wr::dot_q8_activations<T>(ws, acts[i].q + slice * quant::kSlice, acts[i].d[slice]);
             }
             __syncwarp(); // the next step overwrites the window
         }

@@ -113,6 +113,24 @@ __device__ __forceinline__ int block_offset_in_step(int lanes, int group, int64_
     return static_cast<int>(group * row_bytes) + slice / kParts * kBlockBytes;
 }
 
+// Decodes `slice` of the lane's row from the step's staged bytes.
+template <QuantType T>
+__device__ __forceinline__ void decode_staged_slice(const uint8_t* staged, int lanes, int group, int64_t row_bytes,
+                                                    int first_slice, int slice, quant::SliceQ8& out) {
+    quant::decode_slice<T>(staged + block_offset_in_step<T>(lanes, group, row_bytes, first_slice, slice),
+                           slice % quant::slices_per_block(T), out);
+}
+
+// Dot product of a decoded weight slice with 32 int8 activations (16-byte aligned, two 16-byte
+// loads) whose scale is `d`.
+template <QuantType T>
+__device__ __forceinline__ float dot_q8_activations(const quant::SliceQ8& w, const int8_t* xs, float d) {
+    const uint4 lo = *reinterpret_cast<const uint4*>(xs);
+    const uint4 hi = *reinterpret_cast<const uint4*>(xs + 16);
+    const uint32_t words[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+    return quant::dot_slice_q8<T>(w, words, d);
+}
+
 // Weights 8c .. 8c+7 of a float-type slice (c = 0..3) as floats, from 16-byte loads.
 template <QuantType T>
 __device__ __forceinline__ void load_float_chunk(const uint8_t* __restrict__ slice, int c, float* out) {
