@@ -36,6 +36,25 @@ uint64_t emulator_seed();
 // in f32/f16/bf16) and checks that copies stay inside allocations.
 void* device_alloc(std::size_t bytes);
 void device_free(void* pointer) noexcept;
+
+// Free and total device memory now. The emulator models a device of LATENT_EMU_DEVICE_MIB MiB
+// (default 16384): its allocations count against that, and an allocation past it fails as
+// out of memory, so placement decisions can be tested on small "cards".
+struct MemoryInfo {
+    std::size_t free_bytes = 0;
+    std::size_t total_bytes = 0;
+};
+MemoryInfo device_memory_info();
+// Bytes currently allocated through device_alloc by this process (both builds keep the count).
+std::size_t device_allocated_bytes();
+
+// Test hook: the `countdown`-th device_alloc from now (1 = the next one) fails with the same
+// DeviceError a real out-of-memory gives; 0 disarms. Both builds honour it.
+void inject_alloc_failure(uint64_t countdown);
+
+// Page-locked host memory for fast, asynchronous transfers (plain host memory in the emulator).
+void* host_alloc_pinned(std::size_t bytes);
+void host_free_pinned(void* pointer) noexcept;
 void copy_to_device(void* device_dst, const void* host_src, std::size_t bytes, Stream stream = {});
 // Waits for the stream, then copies (host_dst is usable on return).
 void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes, Stream stream = {});

@@ -1,6 +1,7 @@
 // The device layer (device.h) on the CUDA runtime. Compiled by the C++ compiler against the
 // runtime API; linked into latent_kernels_cuda only.
 #include "device.h"
+#include "device_accounting.h"
 
 #include <cuda_runtime_api.h>
 
@@ -42,13 +43,38 @@ std::string device_name() {
 }
 
 void* device_alloc(std::size_t bytes) {
+    if (alloc_fault::should_fail()) {
+        throw DeviceError("cudaMalloc(" + std::to_string(bytes) + " bytes) failed: out of memory (cudaErrorMemoryAllocation, injected)");
+    }
     void* pointer = nullptr;
     LATENT_CUDA_CHECK(cudaMalloc(&pointer, bytes ? bytes : 1));
+    alloc_fault::track(pointer, bytes ? bytes : 1);
     return pointer;
 }
 
 void device_free(void* pointer) noexcept {
-    if (pointer) cudaFree(pointer);
+    if (!pointer) return;
+    alloc_fault::untrack(pointer);
+    cudaFree(pointer);
+}
+
+MemoryInfo device_memory_info() {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    LATENT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return {free_bytes, total_bytes};
+}
+
+std::size_t device_allocated_bytes() { return alloc_fault::allocated(); }
+void inject_alloc_failure(uint64_t countdown) { alloc_fault::arm(countdown); }
+
+void* host_alloc_pinned(std::size_t bytes) {
+    void* pointer = nullptr;
+    LATENT_CUDA_CHECK(cudaMallocHost(&pointer, bytes ? bytes : 1));
+    return pointer;
+}
+
+void host_free_pinned(void* pointer) noexcept {
+    if (pointer) cudaFreeHost(pointer);
 }
 
 void copy_to_device(void* device_dst, const void* host_src, std::size_t bytes, Stream stream) {

@@ -7,6 +7,7 @@
 #include "model/model.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,7 +15,10 @@
 
 namespace latent {
 
-enum class KvCacheType { F32, F16 };
+// F16 and F32 on every backend; BF16 (float32's range, 8-bit mantissa) on the cuda backend only.
+enum class KvCacheType { F32, F16, BF16 };
+// Bytes of one cache element.
+inline uint32_t kv_cache_element_bytes(KvCacheType type) { return type == KvCacheType::F32 ? 4 : 2; }
 std::string_view kv_cache_type_name(KvCacheType type);
 
 // How attention is computed. Both forms read and write the same latent cache; they agree up to
@@ -30,7 +34,19 @@ struct BackendOptions {
     KvCacheType cache_type = KvCacheType::F16;
     uint32_t n_threads = 0;                 // 0: one per hardware thread (cpu backend)
     AttentionForm attention = AttentionForm::Auto;
+
+    // GPU backends only (ignored by ref and cpu):
+    // MoE layers whose routed experts stay in host memory and run on the CPU (the first ones):
+    // -1 chooses from free GPU memory (none when everything fits), kAllExpertsOnCpu every layer.
+    int32_t experts_on_cpu = -1;
+    // Decode steps replay one captured CUDA graph (false: every launch issued eagerly).
+    bool gpu_graphs = true;
+    // Upload progress in [0, 1] while weights go to the GPU, layer by layer; returning false
+    // cancels the load (latent::Cancelled, nothing left allocated).
+    std::function<bool(float progress)> load_progress;
 };
+
+inline constexpr int32_t kAllExpertsOnCpu = 1 << 30;
 
 class Backend {
 public:

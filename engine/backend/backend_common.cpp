@@ -1,6 +1,9 @@
 #include "backend/backend_common.h"
 
 #include "core/error.h"
+#include "tensor/tensor_types.h"
+
+#include <cstring>
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +12,14 @@
 
 namespace latent {
 
-std::string_view kv_cache_type_name(KvCacheType type) { return type == KvCacheType::F16 ? "f16" : "f32"; }
+std::string_view kv_cache_type_name(KvCacheType type) {
+    switch (type) {
+    case KvCacheType::F32: return "f32";
+    case KvCacheType::F16: return "f16";
+    case KvCacheType::BF16: return "bf16";
+    }
+    return "?";
+}
 
 void rope_angles(const ModelConfig& c, uint32_t position, float* cos_out, float* sin_out) {
     const uint32_t pairs = c.qk_rope_dim / 2;
@@ -103,7 +113,7 @@ uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType
         const bool routed = t->name.find("_exps.") != std::string::npos;
         bytes += routed ? t->size_bytes / c.n_expert * c.n_expert_used : t->size_bytes;
     }
-    const uint64_t element = cache_type == KvCacheType::F16 ? 2 : 4;
+    const uint64_t element = kv_cache_element_bytes(cache_type);
     bytes += static_cast<uint64_t>(n_cached) * c.n_layer * (c.kv_lora_rank + c.qk_rope_dim) * element;
     return bytes;
 }
@@ -138,6 +148,50 @@ void SequenceBackend::commit_batch(size_t n_tokens) {
 void SequenceBackend::truncate(uint32_t n) {
     if (n > n_cached_) throw Error("truncate beyond the cached positions");
     n_cached_ = n;
+}
+
+void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, std::vector<uint8_t>& wk_t, std::vector<uint8_t>& wv) {
+    const ModelConfig& c = model.config();
+    const LayerWeights& lw = model.weights().layers.at(il);
+    const uint32_t H = c.n_head, dn = c.qk_nope_dim, dv = c.v_head_dim, rkv = c.kv_lora_rank;
+    const size_t elem = as_float32 ? 4 : 2;
+    auto put = [&](std::vector<uint8_t>& store, size_t index, float value) {
+        if (as_float32) {
+            std::memcpy(store.data() + index * 4, &value, 4);
+        } else {
+            const uint16_t h = fp32_to_fp16(value);
+            std::memcpy(store.data() + index * 2, &h, 2);
+        }
+    };
+    std::vector<float> row(std::max(rkv, dn));
+    wk_t.resize(static_cast<size_t>(H) * rkv * dn * elem);
+    wv.resize(static_cast<size_t>(H) * dv * rkv * elem);
+    for (uint32_t h = 0; h < H; ++h) {
+        const size_t k0 = static_cast<size_t>(h) * rkv * dn, v0 = static_cast<size_t>(h) * dv * rkv;
+        if (lw.attn_kv_b) {
+            const size_t row_bytes = tensor_row_bytes(lw.attn_kv_b->type, rkv);
+            const uint8_t* head = lw.attn_kv_b->data + static_cast<size_t>(h) * (dn + dv) * row_bytes;
+            for (uint32_t i = 0; i < dn; ++i) {
+                dequantize_row(lw.attn_kv_b->type, head + i * row_bytes, row.data(), rkv);
+                for (uint32_t ci = 0; ci < rkv; ++ci) put(wk_t, k0 + static_cast<size_t>(ci) * dn + i, row[ci]);
+            }
+            for (uint32_t j = 0; j < dv; ++j) {
+                dequantize_row(lw.attn_kv_b->type, head + (dn + j) * row_bytes, row.data(), rkv);
+                for (uint32_t ci = 0; ci < rkv; ++ci) put(wv, v0 + static_cast<size_t>(j) * rkv + ci, row[ci]);
+            }
+        } else {
+            const size_t k_row_bytes = tensor_row_bytes(lw.attn_k_b->type, dn);
+            const size_t v_row_bytes = tensor_row_bytes(lw.attn_v_b->type, rkv);
+            for (uint32_t ci = 0; ci < rkv; ++ci) {
+                dequantize_row(lw.attn_k_b->type, lw.attn_k_b->data + (static_cast<size_t>(h) * rkv + ci) * k_row_bytes, row.data(), dn);
+                for (uint32_t i = 0; i < dn; ++i) put(wk_t, k0 + static_cast<size_t>(ci) * dn + i, row[i]);
+            }
+            for (uint32_t j = 0; j < dv; ++j) {
+                dequantize_row(lw.attn_v_b->type, lw.attn_v_b->data + (static_cast<size_t>(h) * dv + j) * v_row_bytes, row.data(), rkv);
+                for (uint32_t ci = 0; ci < rkv; ++ci) put(wv, v0 + static_cast<size_t>(j) * rkv + ci, row[ci]);
+            }
+        }
+    }
 }
 
 } // namespace latent

@@ -33,6 +33,12 @@ ExpertChoice route_token(const ModelConfig& config, std::span<const float> route
 // cache of n_cached positions at the cache's element size.
 uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType cache_type);
 
+// The per-head attention up-projections of layer `il` for the absorbed form, from either kv_b
+// file layout: wk_t = H matrices W_UK,hᵀ of r_kv rows × d_n, wv = H matrices W_UV,h of d_v rows ×
+// r_kv, row-major, each value exactly decoded and stored as float32 (as_float32) or rounded to
+// float16 (quantised sources: their own rounding is far coarser than f16's).
+void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, std::vector<uint8_t>& wk_t, std::vector<uint8_t>& wv);
+
 // Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx, and
 // ModelFileChanged when the model's file was truncated under an earlier batch.
 void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows);

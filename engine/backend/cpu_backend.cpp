@@ -13,6 +13,7 @@
 #include "backend/backend_common.h"
 
 #include "core/error.h"
+#include "cpu/ffn_runner.h"
 #include "cpu/latent_attention.h"
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
@@ -29,11 +30,9 @@
 namespace latent {
 namespace {
 
-using cpu::ActivationBuffer;
 using cpu::WeightMatrix;
 
 WeightMatrix matrix_of(const gguf::TensorInfo& t) { return cpu::weight_matrix(t); }
-WeightMatrix matrix_of(const gguf::TensorInfo& t, uint64_t index) { return cpu::weight_matrix(t, static_cast<int64_t>(index)); }
 
 void rms_norm_rows(float* x, size_t n, size_t width, const float* gain, float eps) {
     for (size_t t = 0; t < n; ++t) {
@@ -44,8 +43,6 @@ void rms_norm_rows(float* x, size_t n, size_t width, const float* gain, float ep
         for (size_t i = 0; i < width; ++i) v[i] = (v[i] * scale) * gain[i];
     }
 }
-
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Per-layer views the forward pass needs beyond the bound tensors.
 struct LayerViews {
@@ -77,7 +74,7 @@ private:
 class CpuBackend final : public SequenceBackend {
 public:
     CpuBackend(const Model& model, const BackendOptions& options)
-        : SequenceBackend(model, options), pool_(options.n_threads) {
+        : SequenceBackend(model, options), pool_(options.n_threads), ffn_(model.config(), pool_) {
         row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
         elem_bytes_ = options.cache_type == KvCacheType::F16 ? 2 : 4;
         cache_.resize(c_.n_layer);
@@ -122,35 +119,8 @@ public:
     }
 
 private:
-    // y (n × rows) = W · x (n × cols), threaded over the weight's rows.
-    void matmul(const WeightMatrix& wm, const float* x, size_t n, float* y) {
-        cpu::quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
-        cpu::matmul(wm, act_, y, &pool_);
-    }
-
-    // y = W · x with near-float precision on quantised weights: x is rounded to 8-bit blocks,
-    // then the rounding remainder is rounded and multiplied too, so only the remainder's
-    // rounding (about 1/127 of the first) is lost. Used for the projections that feed attention
-    // scores (queries and the latent), where activation rounding costs the most accuracy:
-    // softmax turns score noise into different attention weights.
-    void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) {
-        if (cpu::activation_format(wm.type) == cpu::ActivationFormat::F32) {
-            matmul(wm, x, n, y);
-            return;
-        }
-        const size_t cols = static_cast<size_t>(wm.cols), rows = static_cast<size_t>(wm.rows);
-        cpu::quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
-        cpu::matmul(wm, act_, y, &pool_);
-        residual_.resize(n * cols);
-        for (size_t t = 0; t < n; ++t) {
-            cpu::dequantize_activations(act_, static_cast<int64_t>(t), residual_.data() + t * cols);
-            for (size_t i = 0; i < cols; ++i) residual_[t * cols + i] = x[t * cols + i] - residual_[t * cols + i];
-        }
-        correction_.resize(n * rows);
-        cpu::quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(n), act_);
-        cpu::matmul(wm, act_, correction_.data(), &pool_);
-        for (size_t i = 0; i < n * rows; ++i) y[i] += correction_[i];
-    }
+    void matmul(const WeightMatrix& wm, const float* x, size_t n, float* y) { ffn_.matmul(wm, x, n, y); }
+    void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) { ffn_.matmul_precise(wm, x, n, y); }
 
     static std::vector<float> decode_vector(const gguf::TensorInfo* t) {
         if (!t) return {};
@@ -170,7 +140,6 @@ private:
         const uint32_t H = c_.n_head, dn = c_.qk_nope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
         output_norm_ = decode_vector(w.output_norm);
         views_.resize(c_.n_layer);
-        std::vector<float> row(std::max(rkv, dn));
         for (uint32_t il = 0; il < c_.n_layer; ++il) {
             const LayerWeights& lw = w.layers[il];
             LayerViews& v = views_[il];
@@ -183,14 +152,6 @@ private:
             const bool float_source = cpu::activation_format(source->type) == cpu::ActivationFormat::F32;
             const TensorType copy_type = float_source ? TensorType::F32 : TensorType::F16;
             const size_t elem = float_source ? 4 : 2;
-            auto put = [&](std::vector<uint8_t>& store, size_t index, float value) {
-                if (float_source) {
-                    std::memcpy(store.data() + index * 4, &value, 4);
-                } else {
-                    const uint16_t h = fp32_to_fp16(value);
-                    std::memcpy(store.data() + index * 2, &h, 2);
-                }
-            };
             auto matrix = [&](const std::vector<uint8_t>& store, size_t offset, int64_t rows, int64_t cols) {
                 WeightMatrix m;
                 m.type = copy_type;
@@ -200,35 +161,7 @@ private:
                 m.data = store.data() + offset * elem;
                 return m;
             };
-            // wk_t[h]: r_kv × d_n (W_UK,hᵀ); wv[h]: d_v × r_kv (W_UV,h).
-            v.wk_t_store.resize(static_cast<size_t>(H) * rkv * dn * elem);
-            v.wv_store.resize(static_cast<size_t>(H) * dv * rkv * elem);
-            for (uint32_t h = 0; h < H; ++h) {
-                const size_t wk = static_cast<size_t>(h) * rkv * dn, wv = static_cast<size_t>(h) * dv * rkv;
-                if (lw.attn_kv_b) {
-                    const size_t row_bytes = tensor_row_bytes(lw.attn_kv_b->type, rkv);
-                    const uint8_t* head = lw.attn_kv_b->data + static_cast<size_t>(h) * (dn + dv) * row_bytes;
-                    for (uint32_t i = 0; i < dn; ++i) {
-                        dequantize_row(lw.attn_kv_b->type, head + i * row_bytes, row.data(), rkv);
-                        for (uint32_t cidx = 0; cidx < rkv; ++cidx) put(v.wk_t_store, wk + static_cast<size_t>(cidx) * dn + i, row[cidx]);
-                    }
-                    for (uint32_t j = 0; j < dv; ++j) {
-                        dequantize_row(lw.attn_kv_b->type, head + (dn + j) * row_bytes, row.data(), rkv);
-                        for (uint32_t cidx = 0; cidx < rkv; ++cidx) put(v.wv_store, wv + static_cast<size_t>(j) * rkv + cidx, row[cidx]);
-                    }
-                } else {
-                    const size_t k_row_bytes = tensor_row_bytes(lw.attn_k_b->type, dn);
-                    const size_t v_row_bytes = tensor_row_bytes(lw.attn_v_b->type, rkv);
-                    for (uint32_t cidx = 0; cidx < rkv; ++cidx) {
-                        dequantize_row(lw.attn_k_b->type, lw.attn_k_b->data + (static_cast<size_t>(h) * rkv + cidx) * k_row_bytes, row.data(), dn);
-                        for (uint32_t i = 0; i < dn; ++i) put(v.wk_t_store, wk + static_cast<size_t>(cidx) * dn + i, row[i]);
-                    }
-                    for (uint32_t j = 0; j < dv; ++j) {
-                        dequantize_row(lw.attn_v_b->type, lw.attn_v_b->data + (static_cast<size_t>(h) * dv + j) * v_row_bytes, row.data(), rkv);
-                        for (uint32_t cidx = 0; cidx < rkv; ++cidx) put(v.wv_store, wv + static_cast<size_t>(j) * rkv + cidx, row[cidx]);
-                    }
-                }
-            }
+            absorbed_head_matrices(model_, il, float_source, v.wk_t_store, v.wv_store);
             for (uint32_t h = 0; h < H; ++h) {
                 v.wk_t.push_back(matrix(v.wk_t_store, static_cast<size_t>(h) * rkv * dn, rkv, dn));
                 v.wv.push_back(matrix(v.wv_store, static_cast<size_t>(h) * dv * rkv, dv, rkv));
@@ -327,76 +260,31 @@ private:
         matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
     }
 
-    // out (n × D) = down(silu(gate·x) ⊙ up·x) for a 2-D or one matrix of a 3-D tensor.
-    // precise_down: the down projection's input (heavy-tailed: a product of two projections)
-    // is multiplied with matmul_precise.
-    void swiglu(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, const float* x, size_t n, float* out, bool precise_down = false) {
-        std::vector<float>& g = buf_gate_;
-        std::vector<float>& u = buf_up_;
-        g.resize(n * static_cast<size_t>(gate.rows));
-        u.resize(n * static_cast<size_t>(up.rows));
-        cpu::quantize_activations(gate.type, x, gate.cols, static_cast<int64_t>(n), act_);
-        cpu::matmul(gate, act_, g.data(), &pool_);
-        if (up.type != gate.type) cpu::quantize_activations(up.type, x, up.cols, static_cast<int64_t>(n), act_);
-        cpu::matmul(up, act_, u.data(), &pool_);
-        for (size_t i = 0; i < g.size(); ++i) g[i] = silu(g[i]) * u[i];
-        if (precise_down) matmul_precise(down, g.data(), n, out);
-        else matmul(down, g.data(), n, out);
-    }
-
     void dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out) {
         out.resize(n * c_.n_embd);
-        swiglu(matrix_of(gate), matrix_of(up), matrix_of(down), x, n, out.data(), true);
+        ffn_.swiglu(matrix_of(gate), matrix_of(up), matrix_of(down), x, n, out.data(), true);
     }
 
     void moe(const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
-        const size_t d = c_.n_embd;
-        std::vector<float> router(n * c_.n_expert);
-        matmul(matrix_of(*lw.ffn_gate_inp), xn.data(), n, router.data());
-        // Route every token, then gather the tokens of each chosen expert.
-        std::vector<std::vector<std::pair<uint32_t, float>>> by_expert(c_.n_expert); // (token, weight)
-        for (size_t t = 0; t < n; ++t) {
-            const ExpertChoice choice = route_token(c_, std::span<const float>(router.data() + t * c_.n_expert, c_.n_expert), lv.selection_bias);
-            for (size_t k = 0; k < choice.experts.size(); ++k) by_expert[choice.experts[k]].emplace_back(static_cast<uint32_t>(t), choice.weights[k]);
-        }
-        std::vector<float>& out = buf_out_;
-        out.assign(n * d, 0.0f);
-        std::vector<float> gathered, expert_out;
-        for (uint32_t e = 0; e < c_.n_expert; ++e) {
-            const auto& members = by_expert[e];
-            if (members.empty()) continue;
-            gathered.resize(members.size() * d);
-            for (size_t m = 0; m < members.size(); ++m) std::copy_n(xn.data() + members[m].first * d, d, gathered.data() + m * d);
-            expert_out.resize(members.size() * d);
-            swiglu(matrix_of(*lw.ffn_gate_exps, e), matrix_of(*lw.ffn_up_exps, e), matrix_of(*lw.ffn_down_exps, e), gathered.data(), members.size(), expert_out.data());
-            for (size_t m = 0; m < members.size(); ++m) {
-                float* dst = out.data() + members[m].first * d;
-                const float* src = expert_out.data() + m * d;
-                for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
-            }
-        }
-        if (lw.ffn_gate_shexp) {
-            std::vector<float> shared(n * d);
-            swiglu(matrix_of(*lw.ffn_gate_shexp), matrix_of(*lw.ffn_up_shexp), matrix_of(*lw.ffn_down_shexp), xn.data(), n, shared.data());
-            for (size_t i = 0; i < out.size(); ++i) out[i] += shared[i];
-        }
+        buf_out_.resize(n * c_.n_embd);
+        ffn_.moe(lw, lv.selection_bias, xn.data(), n, buf_out_.data());
     }
 
     cpu::ThreadPool pool_;
+    cpu::FfnRunner ffn_;
     uint32_t row_width_ = 0;
     size_t elem_bytes_ = 4;
     std::vector<std::vector<uint8_t>> cache_; // per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
-    ActivationBuffer act_;
-    std::vector<float> residual_, correction_;
     std::vector<float> buf_queries_, buf_gathered_, buf_projected_, buf_latents_;
-    std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_, buf_gate_, buf_up_;
+    std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_;
 };
 
 } // namespace
 
 std::unique_ptr<Backend> create_cpu_backend(const Model& model, const BackendOptions& options) {
+    if (options.cache_type == KvCacheType::BF16) throw Error("a bf16 KV cache needs the cuda backend; use --cache-type f16 or f32");
     return std::make_unique<CpuBackend>(model, options);
 }
 

@@ -262,6 +262,7 @@ private:
 } // namespace
 
 std::unique_ptr<Backend> create_ref_backend(const Model& model, const BackendOptions& options) {
+    if (options.cache_type == KvCacheType::BF16) throw Error("a bf16 KV cache needs the cuda backend; use --cache-type f16 or f32");
     return std::make_unique<RefBackend>(model, options);
 }
 

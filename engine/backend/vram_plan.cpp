@@ -14,7 +14,7 @@ VramPlan plan_vram(const Model& model, const BackendOptions& options) {
     plan.cache_type = options.cache_type;
     plan.weights_bytes = compute_model_stats(c, model.weights()).total_bytes;
 
-    const uint64_t element_bytes = options.cache_type == KvCacheType::F16 ? 2 : 4;
+    const uint64_t element_bytes = kv_cache_element_bytes(options.cache_type);
     const uint64_t n_ctx = options.n_ctx;
     plan.kv_cache_bytes = uint64_t{c.n_layer} * (uint64_t{c.kv_lora_rank} + c.qk_rope_dim) * n_ctx * element_bytes;
 

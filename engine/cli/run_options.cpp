@@ -52,7 +52,8 @@ KvCacheType cache_type_from(const Args& args, KvCacheType fallback) {
     if (!cache) return fallback;
     if (*cache == "f16") return KvCacheType::F16;
     if (*cache == "f32") return KvCacheType::F32;
-    throw UsageError("--cache-type must be f16 or f32, got '" + *cache + "'");
+    if (*cache == "bf16") return KvCacheType::BF16;
+    throw UsageError("--cache-type must be f16, bf16 (cuda backend) or f32, got '" + *cache + "'");
 }
 
 GenerationParams generation_params_from(const Args& args) {

@@ -1,7 +1,11 @@
 #include "session/backend_factory.h"
 
 #include "backend/vram_plan.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
 #include "cuda/cuda_device.h"
+#include "cuda/gpu_plugin.h"
+#include "backend/gpu_placement.h"
 #include "session/cuda_fallback.h"
 
 #include <array>
@@ -47,12 +51,51 @@ std::vector<std::string_view> backend_kind_names() {
 }
 
 bool backend_kind_available(BackendKind kind) {
-    // The CUDA backend is not part of the engine yet (only the device probe and the VRAM plan
-    // are); when it is, this asks whether it was built and a device is present.
-    return kind != BackendKind::Cuda;
+    return kind != BackendKind::Cuda || gpu_plugin() != nullptr;
 }
 
 namespace {
+
+// The cpu backend in place of a GPU one: a bf16 cache (cuda only) becomes f16.
+std::unique_ptr<Backend> cpu_instead(const Model& model, BackendOptions options, std::string* note) {
+    if (options.cache_type == KvCacheType::BF16) {
+        options.cache_type = KvCacheType::F16;
+        if (note != nullptr) *note += " (KV cache in f16: bf16 is a cuda option)";
+    }
+    return create_cpu_backend(model, options);
+}
+
+std::unique_ptr<Backend> create_gpu_backend(const Model& model, BackendKind kind, const BackendOptions& options, std::string* note) {
+    std::string error;
+    const GpuPlugin* plugin = gpu_plugin(&error);
+    CudaProbe probe;
+    if (plugin != nullptr) probe = plugin->probe();
+    else probe.error = error;
+    GpuPlacement placement;
+    std::string create_error;
+    if (!probe.devices.empty()) {
+        placement = plan_gpu_placement(model, options, probe.devices.front().free_bytes);
+        if (placement.fits) {
+            try {
+                std::unique_ptr<Backend> backend = plugin->create(model, options, placement);
+                if (note != nullptr) *note = cuda_choice_note(kind, probe.devices.front(), placement);
+                return backend;
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const ModelFileChanged&) {
+                throw;
+            } catch (const std::exception& e) {
+                // A driver or out-of-memory failure at load: nothing is left on the GPU, and the
+                // CPU still works.
+                create_error = e.what();
+            }
+        }
+    }
+    std::string fallback = cuda_fallback_note(kind, probe, placement, create_error);
+    std::unique_ptr<Backend> backend = cpu_instead(model, options, &fallback);
+    if (note != nullptr) *note = fallback;
+    return backend;
+}
 
 std::unique_ptr<Backend> create_backend_of_kind(const Model& model, BackendKind kind, const BackendOptions& options, std::string* note) {
     switch (kind) {
@@ -64,10 +107,7 @@ std::unique_ptr<Backend> create_backend_of_kind(const Model& model, BackendKind 
     case BackendKind::Cuda:
         break;
     }
-    // There is no CUDA backend yet, so both kinds run on the cpu backend and the device probe
-    // only shapes the note (nothing is probed when no note is asked for).
-    if (note != nullptr) *note = cuda_fallback_note(kind, probe_cuda_devices(), plan_vram(model, options));
-    return create_cpu_backend(model, options);
+    return create_gpu_backend(model, kind, options, note);
 }
 
 } // namespace

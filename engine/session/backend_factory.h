@@ -17,7 +17,7 @@ enum class BackendKind {
     Auto, // the fastest available: cuda when built and a GPU is present, else cpu
     Ref,  // the float32 reference (slow; the oracle the others are checked against)
     Cpu,  // threaded CPU backend
-    Cuda, // NVIDIA GPU backend (its kernels are not built yet: falls back to cpu with the reason)
+    Cuda, // NVIDIA GPU backend (the GPU plugin, cuda/gpu_plugin.h): falls back to cpu with the reason
 };
 
 // "auto", "ref", "cpu", "cuda".

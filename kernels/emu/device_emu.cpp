@@ -2,6 +2,7 @@
 // that copies outside an allocation fail as they would on a GPU; everything runs synchronously
 // on the calling thread's order, so streams only matter for graph capture.
 #include "device.h"
+#include "device_accounting.h"
 
 #include "emu/worker_pool.h"
 
@@ -89,15 +90,46 @@ std::string device_name() {
            std::to_string(emu::settings().seed) + ")";
 }
 
+namespace {
+
+// The emulated card's size: LATENT_EMU_DEVICE_MIB MiB, 16 GiB by default.
+std::size_t emulated_total_bytes() {
+    static const std::size_t total = [] {
+        const char* text = std::getenv("LATENT_EMU_DEVICE_MIB");
+        const unsigned long long mib = text ? std::strtoull(text, nullptr, 10) : 0;
+        return static_cast<std::size_t>(mib ? mib : 16384) << 20;
+    }();
+    return total;
+}
+
+} // namespace
+
 void* device_alloc(std::size_t bytes) {
+    const std::size_t used = alloc_fault::allocated();
+    if (alloc_fault::should_fail() || used + bytes > emulated_total_bytes()) {
+        throw DeviceError("device_alloc: out of memory allocating " + std::to_string(bytes) + " bytes (" +
+                          std::to_string(used) + " of " + std::to_string(emulated_total_bytes()) +
+                          " bytes of the emulated device in use)");
+    }
     void* pointer = std::malloc(bytes ? bytes : 1);
     if (!pointer) throw DeviceError("device_alloc: out of memory allocating " + std::to_string(bytes) + " bytes");
     std::memset(pointer, emu::settings().poison, bytes);
+    alloc_fault::track(pointer, bytes ? bytes : 1);
     auto& s = state();
     std::lock_guard lock(s.mutex);
     s.allocations[reinterpret_cast<uintptr_t>(pointer)] = bytes;
     return pointer;
 }
+
+MemoryInfo device_memory_info() {
+    const std::size_t total = emulated_total_bytes(), used = alloc_fault::allocated();
+    return {used < total ? total - used : 0, total};
+}
+
+std::size_t device_allocated_bytes() { return alloc_fault::allocated(); }
+void inject_alloc_failure(uint64_t countdown) { alloc_fault::arm(countdown); }
+void* host_alloc_pinned(std::size_t bytes) { return std::malloc(bytes ? bytes : 1); }
+void host_free_pinned(void* pointer) noexcept { std::free(pointer); }
 
 void device_free(void* pointer) noexcept {
     if (!pointer) return;
@@ -109,6 +141,7 @@ void device_free(void* pointer) noexcept {
             std::abort();
         }
     }
+    alloc_fault::untrack(pointer);
     std::free(pointer);
 }
 

@@ -2,8 +2,13 @@
 // - `ref` (float32 over exactly decoded weights) strictly against every .deq.json: every listed
 //   logit and lse within 2e-3, the same top-1 at every position, the same greedy tokens;
 // - `cpu` (the fast path, activations rounded for quantised dot products) within the fast-path
-//   tolerance: mean |Δlogit| over the listed ids <= 0.15, top-1 agreement >= 85%.
+//   tolerance: mean |Δlogit| over the listed ids <= 0.15, top-1 agreement >= 85%;
+// - `cuda` on the CPU emulator (LATENT_GPU_EMULATOR=1, the GPU plugin's real code; an f16 cache,
+//   as the GPU keeps it) within the same fast-path tolerance. Skipped, saying so, in a build
+//   without the emulator plugin.
 #include "backend/backend.h"
+#include "cuda/gpu_plugin.h"
+#include "session/backend_factory.h"
 #include "model/model.h"
 #include "test_support.h"
 
@@ -60,7 +65,7 @@ private slots:
         QTest::addColumn<QString>("backend");
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("prompt");
-        for (const char* backend : {"ref", "cpu"}) {
+        for (const char* backend : {"ref", "cpu", "cuda"}) {
             for (const char* model : {"tiny-v2lite-f32e", "tiny-v3-f32e", "tiny-v3-q8_0"}) {
                 for (const char* prompt : {"short", "chat", "long"}) {
                     QTest::newRow(qPrintable(QString("%1 %2 %3").arg(backend, model, prompt))) << backend << model << prompt;
@@ -82,7 +87,17 @@ private slots:
         BackendOptions options;
         options.n_ctx = static_cast<uint32_t>(tokens.size() + e.greedy.size() + 1);
         options.cache_type = KvCacheType::F32; // the kit was made with a float32 cache
-        const auto b = backend == "ref" ? create_ref_backend(*m, options) : create_cpu_backend(*m, options);
+        std::unique_ptr<Backend> b;
+        if (backend == "cuda") {
+            std::string why;
+            if (gpu_plugin(&why) == nullptr) QSKIP(qPrintable("no GPU emulator plugin: " + QString::fromStdString(why)));
+            options.cache_type = KvCacheType::F16; // the GPU keeps the cache in f16 or bf16
+            std::string note;
+            b = create_backend(*m, BackendKind::Cuda, options, &note);
+            QVERIFY2(b->name() == "cuda", note.c_str());
+        } else {
+            b = backend == "ref" ? create_ref_backend(*m, options) : create_cpu_backend(*m, options);
+        }
         const size_t n_vocab = m->config().n_vocab;
         std::vector<uint32_t> rows(tokens.size());
         std::iota(rows.begin(), rows.end(), 0u);
@@ -133,5 +148,10 @@ private slots:
     }
 };
 
-QTEST_APPLESS_MAIN(TestForwardConformance)
+int main(int argc, char** argv) {
+    // The cuda rows run the GPU plugin on the CPU emulator.
+    setenv("LATENT_GPU_EMULATOR", "1", 1);
+    TestForwardConformance test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_forward_conformance.moc"

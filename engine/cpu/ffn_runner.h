@@ -1,0 +1,49 @@
+// The CPU side of the feed-forward layers, shared by the cpu backend (every layer) and the cuda
+// backend (routed experts kept in host memory, gpu_placement.h): quantised matmuls on a thread
+// pool, SwiGLU, and the MoE block with tokens grouped by expert so each chosen expert's weights
+// are read once per batch and only the chosen experts are touched.
+#pragma once
+
+#include "cpu/quant_dot.h"
+#include "cpu/thread_pool.h"
+#include "model/model.h"
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace latent::cpu {
+
+class FfnRunner {
+public:
+    FfnRunner(const ModelConfig& config, ThreadPool& pool) : c_(config), pool_(pool) {}
+
+    // y (n × rows) = W · x (n × cols), threaded over the weight's rows.
+    void matmul(const WeightMatrix& wm, const float* x, size_t n, float* y);
+
+    // y = W · x with near-float precision on quantised weights: x is rounded to 8-bit blocks,
+    // then the rounding remainder is rounded and multiplied too, so only the remainder's
+    // rounding (about 1/127 of the first) is lost. For the products whose inputs are heavy-tailed
+    // or feed attention scores, where activation rounding costs the most accuracy.
+    void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y);
+
+    // out (n × D) = down(silu(gate·x) ⊙ up·x) for a 2-D or one matrix of a 3-D tensor.
+    // precise_down: the down projection's input (a product of two projections) goes through
+    // matmul_precise.
+    void swiglu(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, const float* x, size_t n, float* out,
+                bool precise_down = false);
+
+    // out (n × D) = Σ_k w_k · expert_k(x) over each token's routed experts (router on the CPU,
+    // §4.10), plus the shared experts when include_shared. xn: n normalised rows.
+    void moe(const LayerWeights& lw, std::span<const float> selection_bias, const float* xn, size_t n, float* out,
+             bool include_shared = true);
+
+private:
+    const ModelConfig& c_;
+    ThreadPool& pool_;
+    ActivationBuffer act_;
+    std::vector<float> residual_, correction_, gate_, up_, router_, gathered_, expert_out_, shared_;
+    std::vector<std::vector<std::pair<uint32_t, float>>> by_expert_; // (token, weight) per expert
+};
+
+} // namespace latent::cpu
