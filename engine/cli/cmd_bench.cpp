@@ -9,6 +9,7 @@
 #include "backend/backend_common.h"
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "cuda/gpu_plugin.h"
 
 #include <algorithm>
 #include <chrono>
@@ -20,18 +21,19 @@
 namespace latent::cli {
 namespace {
 
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kOptions = with_gpu_options({
     {"--model", "-m", true, "GGUF model file"},
     {"--prompt", "-p", true, "prompt tokens evaluated in one batch, 0 … 1048576 (default 512; 0 skips)"},
     {"--gen", "-n", true, "tokens generated one at a time, 0 … 1048576 (default 128; 0 skips)"},
     {"--depth", "-d", true, "context already cached before the generation test, 0 … 1048576 (default 0)"},
     {"--reps", "-r", true, "repetitions, 1 … 1000; the median is reported (default 3)"},
     {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
-    {"--backend", "-b", true, "ref, cpu or auto (default auto)"},
-    {"--cache-type", "", true, "f16 (default) or f32"},
+    {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
+    {"--cache-type", "", true, "f16 (default), bf16 (cuda) or f32"},
+    {"--kernels", "", false, "cuda: also time one decode step kernel family by kernel family"},
     {"--json", "", false, "print one JSON object"},
     {"--help", "-h", false, "show this help"},
-};
+});
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -95,7 +97,7 @@ double read_bandwidth(unsigned threads) {
 int run_bench(const std::vector<std::string>& argv) {
     const Args args = Args::parse("bench", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [--backend ref|cpu|auto] [--json]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [--backend auto|cuda|cpu|ref] [--kernels] [--json]", kOptions).c_str(), stdout);
         return 0;
     }
     constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
@@ -111,6 +113,7 @@ int run_bench(const std::vector<std::string>& argv) {
     options.n_ctx = static_cast<uint32_t>(std::max(n_prompt, depth + n_gen) + 1);
     options.n_threads = threads;
     options.cache_type = cache_type;
+    apply_gpu_options(args, options);
     const std::string backend_name = args.get("--backend").value_or("auto");
     const auto backend = make_backend(*model, backend_name, options);
     const double load_s = seconds_since(load_start);
@@ -153,8 +156,16 @@ int run_bench(const std::vector<std::string>& argv) {
     // Bytes per generated token at the middle of the generation run.
     const uint64_t bytes_at_start = bytes_read_per_token(*model, static_cast<uint32_t>(depth + n_gen / 2), options.cache_type);
     const double tg_gb_per_s = tg * static_cast<double>(bytes_at_start) / 1e9;
-    const double copy_gb_per_s = n_gen > 0 ? copy_bandwidth(threads) / 1e9 : 0.0;
-    const double read_gb_per_s = n_gen > 0 ? read_bandwidth(threads) / 1e9 : 0.0;
+    // On the GPU the bound is the device's own copy bandwidth (bytes read + written per second).
+    const GpuPlugin* plugin = backend->name() == "cuda" ? gpu_plugin() : nullptr;
+    const double copy_gb_per_s = n_gen <= 0 ? 0.0 : plugin ? plugin->copy_bandwidth_gbs() : copy_bandwidth(threads) / 1e9;
+    const double read_gb_per_s = n_gen <= 0 ? 0.0 : plugin ? copy_gb_per_s : read_bandwidth(threads) / 1e9;
+    std::vector<KernelTiming> kernel_times;
+    if (args.flag("--kernels")) {
+        if (plugin == nullptr) throw Error("--kernels needs the cuda backend");
+        backend->truncate(std::min<uint32_t>(backend->n_cached(), static_cast<uint32_t>(depth)));
+        kernel_times = plugin->decode_kernel_times(*backend);
+    }
     const double limit_tokens_per_s = copy_gb_per_s * 1e9 / static_cast<double>(bytes_at_start);
 
     if (args.flag("--json")) {
@@ -176,11 +187,19 @@ int run_bench(const std::vector<std::string>& argv) {
             .key("read_gb_per_s").value(read_gb_per_s, 6)
             .key("tg_percent_of_read_bandwidth").value(read_gb_per_s > 0 ? 100.0 * tg_gb_per_s / read_gb_per_s : 0.0, 4)
             .key("pp_speedup_per_token_vs_tg").value(tg > 0 ? pp / tg : 0.0, 4)
-            .key("load_s").value(load_s, 4)
-            .end_object();
+            .key("load_s").value(load_s, 4);
+        if (!kernel_times.empty()) {
+            j.key("decode_kernels").begin_array();
+            for (const KernelTiming& k : kernel_times) {
+                j.begin_object().key("name").value(k.name).key("launches").value(static_cast<uint64_t>(k.launches)).key("us").value(k.microseconds, 4).end_object();
+            }
+            j.end_array();
+        }
+        j.end_object();
         std::printf("%s\n", j.str().c_str());
         return 0;
     }
+    if (plugin != nullptr) std::printf("device:     %s plugin; copy bandwidth %.1f GB/s (read + write)\n", plugin->kind, copy_gb_per_s);
     std::printf("model:      %s (%s, %s backend, %u threads)\n", args.require("--model").c_str(), model->config().name.c_str(), std::string(backend->name()).c_str(), threads);
     if (n_prompt > 0) std::printf("prompt:     %lld tokens in one batch: %.2f tokens/s (median of %lld)\n", static_cast<long long>(n_prompt), pp, static_cast<long long>(reps));
     if (n_gen > 0) {
@@ -192,6 +211,15 @@ int run_bench(const std::vector<std::string>& argv) {
                     read_gb_per_s * 1e9 / static_cast<double>(bytes_at_start));
     }
     if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
+    if (!kernel_times.empty()) {
+        double total = 0;
+        for (const KernelTiming& k : kernel_times) total += k.microseconds;
+        std::printf("decode step at depth %u, by kernel family (eager launches, events around each):\n", backend->n_cached());
+        for (const KernelTiming& k : kernel_times) {
+            std::printf("  %-22s %5u launches %10.1f us  %5.1f%%\n", k.name.c_str(), k.launches, k.microseconds, total > 0 ? 100.0 * k.microseconds / total : 0.0);
+        }
+        std::printf("  %-22s %16s %10.1f us\n", "total", "", total);
+    }
     return 0;
 }
 

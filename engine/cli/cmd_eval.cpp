@@ -1,4 +1,4 @@
-// `latent eval -m MODEL --file PROMPT [--top N] [--greedy N] [--backend ref|cpu|auto]`: logits of
+// `latent eval -m MODEL --file PROMPT [--top N] [--greedy N] [--backend auto|cuda|cpu|ref]`: logits of
 // a prompt evaluated in one batch, as one JSON object in the conformance kit's shape:
 //   {"tokens": [...], "positions": [{"lse": L, "top": [[id, logit], ...]}, ...], "greedy": [...]}
 // positions[i] describes the logits after tokens 0..i; greedy continues one token at a time.
@@ -18,16 +18,16 @@
 namespace latent::cli {
 namespace {
 
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kOptions = with_gpu_options({
     {"--model", "-m", true, "GGUF model file"},
     {"--file", "-f", true, "prompt text file, at most 64 MiB (tokenized with BOS per the model and special tokens parsed)"},
     {"--top", "", true, "logits listed per position, 1 … 1000000 (default 8)"},
     {"--greedy", "", true, "greedy continuation tokens, 0 … 65536 (default 24)"},
-    {"--backend", "-b", true, "ref, cpu or auto (default auto)"},
+    {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
     {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
-    {"--cache-type", "", true, "KV cache element type: f32 (default here) or f16"},
+    {"--cache-type", "", true, "KV cache element type: f32 (default here), f16 or bf16 (cuda)"},
     {"--help", "-h", false, "show this help"},
-};
+});
 
 double log_sum_exp(const float* v, size_t n) {
     const float max = *std::max_element(v, v + n);
@@ -41,7 +41,7 @@ double log_sum_exp(const float* v, size_t n) {
 int run_eval(const std::vector<std::string>& argv) {
     const Args args = Args::parse("eval", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("eval", "-m MODEL --file PROMPT [--top N] [--greedy N] [--backend ref|cpu|auto]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("eval", "-m MODEL --file PROMPT [--top N] [--greedy N] [--backend auto|cuda|cpu|ref]", kOptions).c_str(), stdout);
         return 0;
     }
     const int64_t top = args.get_int("--top", 8, 1, 1000000), greedy = args.get_int("--greedy", 24, 0, 65536);
@@ -62,6 +62,7 @@ int run_eval(const std::vector<std::string>& argv) {
                     " positions of this model");
     }
     options.n_ctx = static_cast<uint32_t>(tokens.size() + static_cast<size_t>(greedy) + 1);
+    apply_gpu_options(args, options);
     const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), options);
 
     std::vector<uint32_t> rows(tokens.size());

@@ -4,7 +4,11 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "backend/gpu_placement.h"
+#include "cuda/cuda_device.h"
+#include "model/model.h"
 #include "model/model_info.h"
+#include "run_options.h"
 
 #include <cstdio>
 
@@ -14,8 +18,54 @@ namespace {
 const std::vector<OptionSpec> kOptions = {
     {"--model", "-m", true, "GGUF model file (first part of a split model, or any part)"},
     {"--json", "", false, "print one JSON object instead of text"},
+    {"--placement", "", false, "say what would run where on the cuda backend (GPU 0) and how much GPU memory it takes"},
+    {"--ctx", "-c", true, "with --placement: context length planned for, 1 … 16777216 (default 4096)"},
+    {"--cache-type", "", true, "with --placement: f16 (default), bf16 or f32"},
+    {"--experts-on-cpu", "", true, "with --placement: force N MoE layers' routed experts (0 … 4096 or all) into host memory"},
     {"--help", "-h", false, "show this help"},
 };
+
+// `--placement`: the device, the decision and each layer's parts.
+void print_placement(const Args& args) {
+    const auto model = Model::load(args.require("--model"));
+    BackendOptions options;
+    options.n_ctx = static_cast<uint32_t>(args.get_int("--ctx", 4096, 1, 16777216));
+    options.cache_type = cache_type_from(args, KvCacheType::F16);
+    apply_gpu_options(args, options);
+    const CudaProbe probe = probe_cuda_devices();
+    const bool device = !probe.devices.empty();
+    const GpuPlacement p = plan_gpu_placement(*model, options, device ? probe.devices.front().free_bytes : 0);
+    const ModelConfig& c = model->config();
+    auto ffn_place = [&](uint32_t il) -> std::string {
+        if (!c.layer_is_moe(il)) return "dense FFN on the GPU";
+        return p.layer_experts_on_cpu[il] ? "router and routed experts on the CPU, shared experts on the GPU"
+                                          : "router, routed and shared experts on the GPU";
+    };
+    if (args.flag("--json")) {
+        JsonWriter j;
+        j.begin_object().key("device").value(device ? probe.devices.front().name : std::string());
+        if (!device) j.key("device_error").value(probe.error);
+        j.key("free_bytes").value(p.free_bytes).key("fits").value(p.fits).key("experts_on_cpu_layers").value(static_cast<uint64_t>(p.experts_on_cpu))
+            .key("moe_layers").value(static_cast<uint64_t>(p.n_moe_layers)).key("gpu_bytes").value(p.device_bytes)
+            .key("gpu_weight_bytes").value(p.device_weight_bytes).key("kv_cache_bytes").value(p.plan.kv_cache_bytes)
+            .key("work_bytes").value(p.plan.work_bytes).key("host_expert_bytes").value(p.host_expert_bytes).key("summary").value(p.describe());
+        j.key("layers").begin_array();
+        for (uint32_t il = 0; il < c.n_layer; ++il) {
+            j.begin_object().key("layer").value(static_cast<uint64_t>(il)).key("attention").value("gpu")
+                .key("ffn").value(!c.layer_is_moe(il) ? "gpu" : p.layer_experts_on_cpu[il] ? "experts on cpu" : "gpu").end_object();
+        }
+        j.end_array().end_object();
+        std::printf("%s\n", j.str().c_str());
+        return;
+    }
+    if (device) std::printf("device:   %s, %s free\n", probe.devices.front().name.c_str(), format_memory_size(probe.devices.front().free_bytes).c_str());
+    else std::printf("device:   none (%s); the plan below is for a GPU with 0 bytes free\n", probe.error.c_str());
+    std::printf("context:  %u tokens, %s cache\n", options.n_ctx, std::string(kv_cache_type_name(options.cache_type)).c_str());
+    std::printf("placement: %s\n", p.describe().c_str());
+    if (!p.fits) std::printf("          the cuda backend would refuse this model; `auto` runs it on the CPU\n");
+    std::printf("token embedding, output head: GPU\n");
+    for (uint32_t il = 0; il < c.n_layer; ++il) std::printf("layer %3u: attention on the GPU, %s\n", il, ffn_place(il).c_str());
+}
 
 std::string human_bytes(double bytes) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -173,10 +223,14 @@ void print_json(const ModelInfo& m) {
 int run_info(const std::vector<std::string>& argv) {
     const Args args = Args::parse("info", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("info", "-m MODEL [--json]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("info", "-m MODEL [--json] [--placement [--ctx N] [--experts-on-cpu N|all]]", kOptions).c_str(), stdout);
         return 0;
     }
     if (!args.positional().empty()) throw Error("unexpected argument '" + args.positional().front() + "'");
+    if (args.flag("--placement")) {
+        print_placement(args);
+        return 0;
+    }
     const ModelInfo info = inspect_model(args.require("--model"));
     if (args.flag("--json")) print_json(info);
     else print_text(info);

@@ -12,10 +12,10 @@ namespace latent::cli {
 void add_run_options(std::vector<OptionSpec>& specs) {
     const std::vector<OptionSpec> shared = {
         {"--model", "-m", true, "GGUF model file"},
-        {"--backend", "-b", true, "auto (default), cpu, ref or cuda"},
+        {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
         {"--ctx", "-c", true, "context length in tokens, 1 … 16777216 (default 4096, at most the model's)"},
         {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
-        {"--cache-type", "", true, "KV cache element type: f16 (default) or f32"},
+        {"--cache-type", "", true, "KV cache element type: f16 (default), bf16 (cuda) or f32"},
         {"--temp", "", true, "temperature, 0 … 100 (default 0.8; 0 = greedy)"},
         {"--top-k", "", true, "keep the k most likely tokens, 0 … 1000000 (default 40; 0 = off)"},
         {"--top-p", "", true, "nucleus sampling threshold, 0 … 1 (default 0.95; 1 = off)"},
@@ -26,6 +26,30 @@ void add_run_options(std::vector<OptionSpec>& specs) {
         {"--chat-format", "", true, "force a chat format: deepseek2, deepseek3, r1, kimi-k2, chatml, deepseek-coder"},
     };
     specs.insert(specs.begin(), shared.begin(), shared.end());
+    const std::vector<OptionSpec> gpu = gpu_option_specs();
+    specs.insert(specs.begin() + static_cast<std::ptrdiff_t>(shared.size()), gpu.begin(), gpu.end());
+}
+
+std::vector<OptionSpec> gpu_option_specs() {
+    return {
+        {"--experts-on-cpu", "", true, "cuda: routed experts of the first N MoE layers stay in host memory and run on the CPU, "
+                                       "0 … 4096 or all (default: as many as the GPU's memory needs)"},
+        {"--no-gpu-graphs", "", false, "cuda: launch every decode kernel eagerly instead of replaying a CUDA graph"},
+    };
+}
+
+std::vector<OptionSpec> with_gpu_options(std::vector<OptionSpec> specs) {
+    const std::vector<OptionSpec> gpu = gpu_option_specs();
+    specs.insert(specs.empty() ? specs.end() : specs.end() - 1, gpu.begin(), gpu.end());
+    return specs;
+}
+
+void apply_gpu_options(const Args& args, BackendOptions& options) {
+    if (const auto experts = args.get("--experts-on-cpu")) {
+        if (*experts == "all") options.experts_on_cpu = kAllExpertsOnCpu;
+        else options.experts_on_cpu = static_cast<int32_t>(args.get_int("--experts-on-cpu", 0, 0, 4096));
+    }
+    if (args.flag("--no-gpu-graphs")) options.gpu_graphs = false;
 }
 
 std::unique_ptr<Backend> make_backend(const Model& model, const std::string& name, const BackendOptions& options) {
@@ -33,7 +57,10 @@ std::unique_ptr<Backend> make_backend(const Model& model, const std::string& nam
     if (!kind) throw Error("unknown backend '" + name + "' (auto, cpu, ref or cuda)");
     std::string note;
     auto backend = create_backend(model, *kind, options, &note);
-    if (!note.empty()) spdlog::warn("{}", note);
+    if (note.empty()) return backend;
+    // A fallback is a warning; the GPU's placement when it is used is information.
+    if (backend->name() == name || note.find("using cuda on") != std::string::npos) spdlog::info("{}", note);
+    else spdlog::warn("{}", note);
     return backend;
 }
 
@@ -42,6 +69,7 @@ BackendOptions backend_options_from(const Args& args, uint32_t default_ctx) {
     options.n_ctx = static_cast<uint32_t>(args.get_int("--ctx", default_ctx, 1, kMaxContextOption));
     options.n_threads = threads_from(args);
     options.cache_type = cache_type_from(args, KvCacheType::F16);
+    apply_gpu_options(args, options);
     return options;
 }
 

@@ -27,6 +27,13 @@ inline constexpr int64_t kMaxTopKOption = 1000000;             // --top-k: 0 (of
 inline constexpr double kMaxTemperatureOption = 100.0;         // --temp: 0 (greedy) … 100
 inline constexpr double kMaxPenaltyOption = 100.0;             // --repeat-penalty 0.01 … 100, --presence-penalty −100 … 100
 
+// The options of the cuda backend: --experts-on-cpu N|all, --no-gpu-graphs.
+std::vector<OptionSpec> gpu_option_specs();
+// `specs` with the GPU options inserted before its last entry (--help).
+std::vector<OptionSpec> with_gpu_options(std::vector<OptionSpec> specs);
+// Applies them (and checks their ranges) to `options`.
+void apply_gpu_options(const Args& args, BackendOptions& options);
+
 BackendOptions backend_options_from(const Args& args, uint32_t default_ctx);
 // --threads in 0 … kMaxThreadsOption (0: one per hardware thread).
 uint32_t threads_from(const Args& args);

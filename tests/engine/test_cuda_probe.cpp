@@ -284,10 +284,10 @@ private slots:
                                   "work buffers 0.4 GiB) but NVIDIA RTX 4080 has 7.9 GiB free";
         QTest::newRow("cuda, too small") << "cuda" << "NVIDIA RTX 4080" << qulonglong{gib(7.9)} << "cuda: " + shortfall + "; using cpu";
         QTest::newRow("auto, too small") << "auto" << "NVIDIA RTX 4080" << qulonglong{gib(7.9)} << "auto: using cpu (" + shortfall + ")";
-        QTest::newRow("cuda, fits") << "cuda" << "NVIDIA H100 80GB HBM3" << qulonglong{gib(79.1)}
-                                    << "cuda: the CUDA backend's kernels are not in this build yet (NVIDIA H100 80GB HBM3, 79.1 GiB free); using cpu";
-        QTest::newRow("auto, fits") << "auto" << "NVIDIA H100 80GB HBM3" << qulonglong{gib(79.1)}
-                                    << "auto: using cpu (the CUDA backend's kernels are not in this build yet (NVIDIA H100 80GB HBM3, 79.1 GiB free))";
+        QTest::newRow("cuda, load failed") << "cuda" << "NVIDIA H100 80GB HBM3" << qulonglong{gib(79.1)}
+                                           << "cuda: GPU error while loading the model: out of memory; using cpu";
+        QTest::newRow("auto, load failed") << "auto" << "NVIDIA H100 80GB HBM3" << qulonglong{gib(79.1)}
+                                           << "auto: using cpu (GPU error while loading the model: out of memory)";
     }
     void fallback_note() {
         QFETCH(QString, kind);
@@ -297,18 +297,26 @@ private slots:
         CudaProbe probe;
         if (device.isEmpty()) probe.error = "no CUDA-capable device is detected (cudaErrorNoDevice)";
         else probe = probe_with_device(device.toStdString(), free);
-        const VramPlan plan = make_plan(gib(9.7), gib(1.1), gib(0.4), 32768);
+        GpuPlacement placement;
+        placement.plan = make_plan(gib(9.7), gib(1.1), gib(0.4), 32768);
         const BackendKind k = *backend_kind_from_name(kind.toStdString());
-        QCOMPARE(QString::fromStdString(cuda_fallback_note(k, probe, plan)), expected);
+        const std::string error = QString(QTest::currentDataTag()).contains("load failed") ? "GPU error while loading the model: out of memory" : "";
+        QCOMPARE(QString::fromStdString(cuda_fallback_note(k, probe, placement, error)), expected);
     }
 
     // Exactly the free memory fits; one byte less does not.
     void fallback_note_boundary() {
-        const VramPlan plan = make_plan(gib(3), mib(100), mib(300), 8192);
-        const std::string fits = cuda_fallback_note(BackendKind::Cuda, probe_with_device("GPU A", plan.total_bytes()), plan);
-        QVERIFY2(fits.find("kernels are not in this build yet") != std::string::npos, fits.c_str());
-        const std::string short_by_one = cuda_fallback_note(BackendKind::Cuda, probe_with_device("GPU A", plan.total_bytes() - 1), plan);
+        GpuPlacement placement;
+        placement.plan = make_plan(gib(3), mib(100), mib(300), 8192);
+        const std::string fits = describe_vram_shortfall(placement.plan, placement.plan.total_bytes(), "GPU A");
+        QVERIFY2(fits.find("the model needs") != std::string::npos, fits.c_str());
+        const std::string short_by_one = cuda_fallback_note(BackendKind::Cuda, probe_with_device("GPU A", placement.plan.total_bytes() - 1), placement);
         QVERIFY2(short_by_one.find("the model needs") != std::string::npos, short_by_one.c_str());
+        // Even with every MoE layer's experts in host memory: the note says so.
+        placement.n_moe_layers = placement.experts_on_cpu = 3;
+        placement.device_bytes = gib(1);
+        const std::string still = cuda_fallback_note(BackendKind::Cuda, probe_with_device("GPU A", mib(10)), placement);
+        QVERIFY2(still.find("with every MoE layer's routed experts in host memory it still needs 1.0 GiB") != std::string::npos, still.c_str());
     }
 
     // ---- create_backend on this machine ---------------------------------------------------------
@@ -330,17 +338,19 @@ private slots:
         std::string note = "stale";
         const BackendKind k = *backend_kind_from_name(kind.toStdString());
         const std::unique_ptr<Backend> backend = create_backend(*model, k, options, &note);
-        QCOMPARE(backend->name(), std::string_view("cpu"));
         qInfo("note: %s", note.c_str());
         QVERIFY(note.rfind(kind.toStdString() + ": ", 0) == 0);
-        if (probe_.devices.empty()) {
+        if (!probe_.devices.empty()) {
+            // A tiny model always fits a real GPU: the cuda backend is used, and the note says where.
+            QCOMPARE(backend->name(), std::string_view("cuda"));
+            QVERIFY2(note.find("using cuda on " + probe_.devices.front().name) != std::string::npos, note.c_str());
+            return;
+        }
+        QCOMPARE(backend->name(), std::string_view("cpu"));
+        {
             const std::string expected = k == BackendKind::Auto ? "auto: using cpu (no usable NVIDIA GPU: " + probe_.error + ")"
                                                                 : "cuda: no usable NVIDIA GPU (" + probe_.error + "); using cpu";
             QCOMPARE(note, expected);
-        } else {
-            // A tiny model always fits a real GPU: the note names device 0 and the missing kernels.
-            QVERIFY2(note.find(probe_.devices.front().name) != std::string::npos, note.c_str());
-            QVERIFY2(note.find("kernels are not in this build yet") != std::string::npos, note.c_str());
         }
 
         // It really works: one token gives the same logits as a cpu backend made directly.

@@ -9,6 +9,7 @@
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
 #include "model/model_builder.h"
+#include "logit_compare.h"
 #include "test_support.h"
 
 #include <QtTest>
@@ -20,64 +21,11 @@
 
 using namespace latent;
 
-namespace {
-
-// Logits of every position of `tokens` evaluated in one batch.
-std::vector<float> all_logits(Backend& b, const std::vector<int32_t>& tokens) {
-    std::vector<uint32_t> rows(tokens.size());
-    std::iota(rows.begin(), rows.end(), 0u);
-    std::vector<float> out(rows.size() * b.model().config().n_vocab, std::numeric_limits<float>::quiet_NaN());
-    b.evaluate(tokens, rows, out.data());
-    return out;
-}
-
-std::vector<int32_t> test_tokens(const Model& m, size_t n, uint32_t seed) {
-    std::vector<int32_t> t;
-    uint32_t s = seed;
-    for (size_t i = 0; i < n; ++i) {
-        s = s * 1664525u + 1013904223u;
-        t.push_back(static_cast<int32_t>((s >> 8) % 256)); // ordinary byte tokens
-    }
-    t.insert(t.begin(), *m.tokenizer().bos());
-    return t;
-}
-
-struct Diff {
-    double max_abs = 0, mean_abs = 0, max_rel = 0;
-    double top1 = 1;
-};
-
-// Compares two logit matrices of n rows.
-Diff compare(const std::vector<float>& a, const std::vector<float>& b, size_t n_vocab) {
-    Diff d;
-    const size_t rows = a.size() / n_vocab;
-    size_t same = 0;
-    for (size_t r = 0; r < rows; ++r) {
-        const float* x = a.data() + r * n_vocab;
-        const float* y = b.data() + r * n_vocab;
-        double scale = 0;
-        for (size_t i = 0; i < n_vocab; ++i) scale = std::max(scale, static_cast<double>(std::abs(x[i])));
-        for (size_t i = 0; i < n_vocab; ++i) {
-            const double e = std::abs(static_cast<double>(x[i]) - y[i]);
-            if (!std::isfinite(y[i]) || !std::isfinite(x[i])) d.max_abs = INFINITY;
-            d.max_abs = std::max(d.max_abs, e);
-            d.mean_abs += e;
-            d.max_rel = std::max(d.max_rel, e / std::max(scale, 1e-6));
-        }
-        if (std::max_element(x, x + n_vocab) - x == std::max_element(y, y + n_vocab) - y) ++same;
-    }
-    d.mean_abs /= static_cast<double>(a.size());
-    d.top1 = static_cast<double>(same) / static_cast<double>(rows);
-    return d;
-}
-
-std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options) {
-    const auto path = test::to_path(dir.filePath(name));
-    build_model_file(shape, options, path);
-    return Model::load(path);
-}
-
-} // namespace
+using test::all_logits;
+using test::build_and_load;
+using test::compare;
+using test::Diff;
+using test::test_tokens;
 
 class TestForward : public QObject {
     Q_OBJECT
