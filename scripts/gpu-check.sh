@@ -5,7 +5,12 @@
 #   2. runs every GPU test natively (ctest -L gpu_native) with LATENT_GPU_TEST_BIG=1 (the bigger
 #      shape grids);
 #   3. prints per-kernel time, GB/s and % of the measured device-to-device copy bandwidth for
-#      the V2-Lite shapes (build/bin/bench_kernels).
+#      the V2-Lite shapes (build/bin/bench_kernels);
+#   4. the whole model on the cuda backend: `latent make-model` V2-Lite-shaped Q4_K_M and Q8_0
+#      files (in $MODEL_DIR, default /tmp; ~10 and ~17 GB, reused when present), then
+#      `latent bench --backend cuda` at depths 0, 4096 and 16384 (prompt 2048 tokens, generation
+#      128) with the per-kernel breakdown of one decode step (--kernels). GPU_CHECK_QUICK=1 stops
+#      after the Q4_K_M depth-0 run.
 # Without a GPU (or without nvcc) it says so and exits non-zero (2, 3); nothing is built. On a
 # machine without the packages the tests need it builds and runs only bench_kernels and exits 4.
 #
@@ -66,7 +71,7 @@ if ! cmake -S . -B "$build" "${common[@]}" -DLATENT_APP=OFF -DLATENT_FUZZ=OFF >"
 fi
 
 stage "build the CUDA tests and bench_kernels (-j$jobs)"
-targets=$(cmake --build "$build" --target help | sed -n 's/^\(test_[A-Za-z0-9_]*_cuda\|bench_kernels\)[: ].*/\1/p' | sort -u | tr '\n' ' ')
+targets=$(cmake --build "$build" --target help | sed -n 's/^\(test_[A-Za-z0-9_]*_cuda\|bench_kernels\|test_cuda_backend\|latent_cuda\|latent\)[: ].*/\1/p' | sort -u | tr '\n' ' ')
 # shellcheck disable=SC2086
 cmake --build "$build" -j "$jobs" --target $targets
 
@@ -78,5 +83,24 @@ stage "benchmarks (V2-Lite shapes)"
 bench_status=0
 "$build/bin/bench_kernels" || bench_status=$?
 
-stage "done: tests $([ $test_status = 0 ] && echo passed || echo FAILED), benchmarks $([ $bench_status = 0 ] && echo ran || echo FAILED)"
-[ $test_status = 0 ] && [ $bench_status = 0 ]
+stage "whole model on the cuda backend"
+model_status=0
+models="${MODEL_DIR:-/tmp}"
+latent="$build/bin/latent"
+for type in q4_k_m q8_0; do
+    file="$models/v2-lite-$type.gguf"
+    if [ ! -s "$file" ]; then
+        stage "make-model v2-lite $type -> $file"
+        "$latent" make-model --shape v2-lite --type "$type" --out "$file" >/dev/null || { model_status=1; continue; }
+    fi
+    for depth in 0 4096 16384; do
+        stage "bench $type, depth $depth"
+        kernels=()
+        [ "$depth" = 0 ] || [ "$depth" = 16384 ] && kernels=(--kernels)
+        "$latent" bench -m "$file" --backend cuda -p 2048 -n 128 -d "$depth" -r 2 "${kernels[@]}" || model_status=1
+        if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then break 2; fi
+    done
+done
+
+stage "done: tests $([ $test_status = 0 ] && echo passed || echo FAILED), kernel benchmarks $([ $bench_status = 0 ] && echo ran || echo FAILED), whole-model benchmarks $([ $model_status = 0 ] && echo ran || echo FAILED)"
+[ $test_status = 0 ] && [ $bench_status = 0 ] && [ $model_status = 0 ]

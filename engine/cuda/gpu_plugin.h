@@ -48,6 +48,8 @@ struct GpuPlugin {
     std::vector<KernelTiming> (*decode_kernel_times)(Backend& backend) = nullptr;
     // Test hook: the countdown-th device allocation from now fails as out of memory (0 disarms).
     void (*inject_alloc_failure)(uint64_t countdown) = nullptr;
+    // Bytes this process holds in device allocations now (tests: nothing left behind).
+    size_t (*allocated_bytes)() = nullptr;
 };
 
 // The plugin for this process (loaded once; nullptr with `error` set when it is missing or

@@ -470,6 +470,26 @@ void CudaBackend::forward(int64_t n, uint32_t first_position, std::span<const ui
     linear(output_, sel_, static_cast<int64_t>(rows.size()), logits_);
 }
 
+// Captures one decode step (the logits row always computed: a small cost, one graph for all
+// steps). A driver that refuses the capture leaves decoding eager, with a warning.
+void CudaBackend::capture_decode_graph(uint32_t first) {
+    if (graph_.handle) return;
+    static constexpr uint32_t kRow0 = 0;
+    gpu::graph_begin_capture(stream_);
+    try {
+        forward(1, first, std::span<const uint32_t>(&kRow0, 1));
+        graph_ = gpu::graph_end_capture(stream_);
+    } catch (const std::exception& e) {
+        try {
+            gpu::graph_destroy(gpu::graph_end_capture(stream_));
+        } catch (...) {
+        }
+        graph_ = {};
+        graph_failed_ = true;
+        spdlog::warn("cuda backend: capturing the decode step as a CUDA graph failed ({}); decoding with eager launches", e.what());
+    }
+}
+
 bool CudaBackend::can_use_graph() const {
     return options_.gpu_graphs && profiler_ == nullptr &&
            std::none_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host; });
@@ -491,23 +511,8 @@ void CudaBackend::evaluate(std::span<const int32_t> tokens, std::span<const uint
             gpu::copy_to_device(ids_, tokens.data() + t0, n * sizeof(int32_t), stream_);
             gpu::copy_to_device(positions_, host_positions_.data(), n * sizeof(int32_t), stream_);
             gpu::copy_to_device(n_keys_, &host_n_keys_, sizeof(uint32_t), stream_);
-            if (n == 1 && can_use_graph()) {
-                if (!graph_.handle) {
-                    // Captured with the row always present: the logits of a decode step are
-                    // computed even when not asked for (a small cost, one graph for all steps).
-                    static constexpr uint32_t kRow0 = 0;
-                    gpu::graph_begin_capture(stream_);
-                    try {
-                        forward(1, first, std::span<const uint32_t>(&kRow0, 1));
-                    } catch (...) {
-                        try {
-                            gpu::graph_destroy(gpu::graph_end_capture(stream_));
-                        } catch (...) {
-                        }
-                        throw;
-                    }
-                    graph_ = gpu::graph_end_capture(stream_);
-                }
+            if (n == 1 && can_use_graph() && !graph_failed_) capture_decode_graph(first);
+            if (n == 1 && graph_.handle && can_use_graph()) {
                 gpu::graph_launch(graph_, stream_);
             } else {
                 forward(static_cast<int64_t>(n), first, rows);

@@ -137,6 +137,7 @@ private:
     k::MoeRouting routing() const;
     k::MlaAttentionArgs attention_args(uint32_t n_tokens, uint32_t n_keys) const;
     bool can_use_graph() const;
+    void capture_decode_graph(uint32_t first);
 
     void forward(int64_t n, uint32_t first_position, std::span<const uint32_t> rows);
     void attention(uint32_t il, int64_t n, uint32_t first_position);
@@ -147,6 +148,7 @@ private:
     GpuPlacement placement_;
     gpu::Stream stream_;
     gpu::Graph graph_;
+    bool graph_failed_ = false;
     std::vector<gpu::Buffer> weights_, work_;
     std::vector<DeviceLayer> layers_;
     const void* embedding_ = nullptr;

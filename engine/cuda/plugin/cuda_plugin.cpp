@@ -13,6 +13,7 @@ const latent::GpuPlugin kPlugin = [] {
     p.copy_bandwidth_gbs = &latent::measure_copy_bandwidth_gbs;
     p.decode_kernel_times = &latent::cuda_decode_kernel_times;
     p.inject_alloc_failure = &latent::gpu::inject_alloc_failure;
+    p.allocated_bytes = &latent::gpu::device_allocated_bytes;
     return p;
 }();
 
