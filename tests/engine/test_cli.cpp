@@ -391,19 +391,19 @@ void TestCli::failures_exit_non_zero_data() {
     row("run --seed 1e3", run + QStringList{"--seed", "1e3"}, 2, "--seed must be -1 (random)");
     row("run --ctx 0", run + QStringList{"--ctx", "0"}, 2, "--ctx must be an integer from 1 to 16777216, got '0'");
     row("run --threads -1", run + QStringList{"--threads", "-1"}, 2, "--threads must be an integer from 0 to 1024");
-    row("run --cache-type f8", run + QStringList{"--cache-type", "f8"}, 2, "--cache-type must be f16 or f32, got 'f8'");
+    row("run --cache-type f8", run + QStringList{"--cache-type", "f8"}, 2, "--cache-type must be f16, bf16 (cuda backend) or f32, got 'f8'");
     row("run -p and --file", run + QStringList{"--file", "@missing"}, 2, "give the prompt once");
     row("chat -n -1", QStringList{"chat", "-m", "@model", "-n", "-1"}, 2, "--n-predict must be an integer from 0 to 16777216");
     row("chat --top-k -3", QStringList{"chat", "-m", "@model", "--top-k", "-3"}, 2, "--top-k must be an integer");
     row("eval --top 0", QStringList{"eval", "-m", "@model", "--file", "@missing", "--top", "0"}, 2, "--top must be an integer from 1 to 1000000");
     row("eval --greedy -1", QStringList{"eval", "-m", "@model", "--file", "@missing", "--greedy", "-1"}, 2, "--greedy must be an integer from 0 to 65536");
-    row("eval --cache-type x", QStringList{"eval", "-m", "@model", "--file", "@missing", "--cache-type", "x"}, 2, "--cache-type must be f16 or f32");
+    row("eval --cache-type x", QStringList{"eval", "-m", "@model", "--file", "@missing", "--cache-type", "x"}, 2, "--cache-type must be f16, bf16 (cuda backend) or f32");
     row("eval --threads 5000", QStringList{"eval", "-m", "@model", "--file", "@missing", "--threads", "5000"}, 2, "--threads must be an integer from 0 to 1024");
     row("bench --reps 0", QStringList{"bench", "-m", "@model", "--reps", "0"}, 2, "--reps must be an integer from 1 to 1000");
     row("bench --prompt -1", QStringList{"bench", "-m", "@model", "--prompt", "-1"}, 2, "--prompt must be an integer from 0 to 1048576");
     row("bench --gen -1", QStringList{"bench", "-m", "@model", "--gen", "-1"}, 2, "--gen must be an integer from 0 to 1048576");
     row("bench --depth -1", QStringList{"bench", "-m", "@model", "--depth", "-1"}, 2, "--depth must be an integer from 0 to 1048576");
-    row("bench --cache-type f8", QStringList{"bench", "-m", "@model", "--cache-type", "f8"}, 2, "--cache-type must be f16 or f32");
+    row("bench --cache-type f8", QStringList{"bench", "-m", "@model", "--cache-type", "f8"}, 2, "--cache-type must be f16, bf16 (cuda backend) or f32");
     row("make-model --seed -1", QStringList{"make-model", "--shape", "tiny", "--type", "f32", "--out", "@missing", "--seed", "-1"}, 2,
         "--seed must be an integer from 0 to 18446744073709551615");
     // Input files: directories, endless devices and missing files (exit 1).

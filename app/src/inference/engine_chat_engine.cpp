@@ -1,5 +1,6 @@
 #include "inference/engine_chat_engine.h"
 
+#include "cuda/cuda_device.h"
 #include "engine.h"
 #include "model/model_info.h"
 #include "model/model_stats.h"
@@ -76,11 +77,18 @@ ModelFacts EngineChatEngine::load(const QString& path, const LoadSettings& setti
     };
     const std::filesystem::path file = toPath(path);
     try {
+        const latent::BackendKind kind =
+            latent::backend_kind_from_name(settings.backend.toStdString()).value_or(latent::BackendKind::Auto);
+        // With a GPU the bar covers reading the file (first 60%) and the upload to the GPU
+        // (the rest); on the CPU reading is all of it.
+        const bool gpu_upload = (kind == latent::BackendKind::Auto || kind == latent::BackendKind::Cuda) &&
+                                !latent::probe_cuda_devices().devices.empty();
+        const double read_share = gpu_upload ? 0.6 : 1.0;
         latent::ModelLoadOptions options;
         // Touch every page now: the progress bar then measures the real reading of the file, and
         // the first answer is not slowed by page faults.
         options.prefetch = true;
-        options.progress = [&](float p) { return !progress || progress(static_cast<double>(p)); };
+        options.progress = [&](float p) { return !progress || progress(read_share * static_cast<double>(p)); };
         std::unique_ptr<latent::Model> model = latent::Model::load(file, options);
         const latent::ModelConfig& config = model->config();
 
@@ -90,8 +98,9 @@ ModelFacts EngineChatEngine::load(const QString& path, const LoadSettings& setti
         latent::BackendOptions backendOptions;
         backendOptions.n_ctx = static_cast<uint32_t>(contextLength);
         backendOptions.n_threads = static_cast<uint32_t>(std::max(settings.threads, 0));
-        const latent::BackendKind kind =
-            latent::backend_kind_from_name(settings.backend.toStdString()).value_or(latent::BackendKind::Auto);
+        backendOptions.load_progress = [&](float p) {
+            return !progress || progress(read_share + (1.0 - read_share) * static_cast<double>(p));
+        };
         std::string note;
         std::unique_ptr<latent::Backend> backend = latent::create_backend(*model, kind, backendOptions, &note);
         auto session = std::make_unique<latent::Session>(*backend);

@@ -139,6 +139,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& options, cons
         release();
         throw;
     }
+    options_.load_progress = nullptr; // the caller's callback may not outlive the load
     spdlog::info("cuda backend on {}: {}", gpu::device_name(), placement_.describe());
 }
 
@@ -265,6 +266,7 @@ void CudaBackend::allocate_work() {
     sel_ = floats(T * D);
     logits_ = floats(T * c_.n_vocab);
     q8_ = alloc(k::q8_activation_bytes(widest, k::kMaxBatchTokens));
+    norm_q8_ = alloc(k::q8_rows_bytes(D, k::kMaxBatchTokens));
     half_x_ = alloc(static_cast<size_t>(T) * widest * 2);
     stage_ = alloc(kStageBytes);
     y_tile_ = floats(static_cast<int64_t>(kTileFloats));
@@ -311,8 +313,12 @@ k::MlaAttentionArgs CudaBackend::attention_args(uint32_t n_tokens, uint32_t n_ke
 
 // ---- Forward pass ---------------------------------------------------------------------------
 
-void CudaBackend::linear(const k::QuantMatrix& w, const float* x, int64_t n, float* y) {
+void CudaBackend::linear(const k::QuantMatrix& w, const float* x, int64_t n, float* y, const void* x_q8) {
     ScopedSection section(profiler_, "matmul", stream_);
+    if (x_q8 != nullptr && n <= k::kMaxBatchTokens && k::uses_q8_activations(w.type)) {
+        k::matmul_quant(w, nullptr, x_q8, n, y, stream_); // x already quantised (rms_norm_q8)
+        return;
+    }
     if (n <= k::kMaxBatchTokens || is_float_type(w.type)) {
         // Float weights keep exact float products at any batch size, 16 tokens per launch.
         for (int64_t t0 = 0; t0 < n; t0 += k::kMaxBatchTokens) {
@@ -347,19 +353,16 @@ void CudaBackend::attention(uint32_t il, int64_t n, uint32_t first_position) {
     const DeviceLayer& d = layers_[il];
     const int64_t D = c_.n_embd, H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, rkv = c_.kv_lora_rank,
                   dv = c_.v_head_dim;
-    {
-        ScopedSection section(profiler_, "rms_norm", stream_);
-        k::rms_norm(xn_, x_, d.attn_norm, D, n, c_.rms_eps, stream_);
-    }
+    const void* xq8 = normalise(d.attn_norm, n);
     if (c_.q_compressed()) {
-        linear(d.q_a, xn_, n, qa_);
+        linear(d.q_a, xn_, n, qa_, xq8);
         ScopedSection section(profiler_, "rms_norm", stream_);
         k::rms_norm(qa_, qa_, d.q_a_norm, c_.q_lora_rank, n, c_.rms_eps, stream_);
     }
     if (c_.q_compressed()) linear(d.q_b, qa_, n, q_);
-    else linear(d.q, xn_, n, q_);
-    linear(d.kv_latent, xn_, n, latent_);
-    linear(d.kv_rope, xn_, n, kpe_);
+    else linear(d.q, xn_, n, q_, xq8);
+    linear(d.kv_latent, xn_, n, latent_, xq8);
+    linear(d.kv_rope, xn_, n, kpe_, xq8);
     {
         ScopedSection section(profiler_, "rms_norm", stream_);
         k::rms_norm(latent_, latent_, d.kv_a_norm, rkv, n, c_.rms_eps, stream_);
@@ -406,9 +409,23 @@ void CudaBackend::attention(uint32_t il, int64_t n, uint32_t first_position) {
     k::residual_add(x_, x_, tmp_, static_cast<size_t>(n * D), stream_);
 }
 
-void CudaBackend::swiglu(const k::QuantMatrix& gate, const k::QuantMatrix& up, const k::QuantMatrix& down, int64_t n, float* out) {
-    linear(gate, xn_, n, gate_);
-    linear(up, xn_, n, up_);
+// xn_ = RMSNorm(x_) · gain; for a decode-sized batch also its int8 copy (one fused launch), which
+// every block-type projection of xn_ then uses instead of quantising it again. Returns that copy
+// or null.
+const void* CudaBackend::normalise(const float* gain, int64_t n) {
+    ScopedSection section(profiler_, "rms_norm", stream_);
+    if (n <= k::kMaxBatchTokens && c_.n_embd % 32 == 0) {
+        k::rms_norm_q8(norm_q8_, xn_, x_, gain, c_.n_embd, n, c_.rms_eps, stream_);
+        return norm_q8_;
+    }
+    k::rms_norm(xn_, x_, gain, c_.n_embd, n, c_.rms_eps, stream_);
+    return nullptr;
+}
+
+void CudaBackend::swiglu(const k::QuantMatrix& gate, const k::QuantMatrix& up, const k::QuantMatrix& down, int64_t n, float* out,
+                         const void* xq8) {
+    linear(gate, xn_, n, gate_, xq8);
+    linear(up, xn_, n, up_, xq8);
     {
         ScopedSection section(profiler_, "silu", stream_);
         k::silu_mul(gate_, gate_, up_, static_cast<size_t>(n * gate.rows), stream_);
@@ -419,25 +436,22 @@ void CudaBackend::swiglu(const k::QuantMatrix& gate, const k::QuantMatrix& up, c
 void CudaBackend::feed_forward(uint32_t il, int64_t n) {
     const DeviceLayer& d = layers_[il];
     const int64_t D = c_.n_embd;
-    {
-        ScopedSection section(profiler_, "rms_norm", stream_);
-        k::rms_norm(xn_, x_, d.ffn_norm, D, n, c_.rms_eps, stream_);
-    }
+    const void* xq8 = normalise(d.ffn_norm, n);
     if (!d.moe_layer) {
-        swiglu(d.gate, d.up, d.down, n, tmp_);
+        swiglu(d.gate, d.up, d.down, n, tmp_, xq8);
         ScopedSection section(profiler_, "residual", stream_);
         k::residual_add(x_, x_, tmp_, static_cast<size_t>(n * D), stream_);
         return;
     }
     if (!d.experts_on_host) {
         ScopedSection section(profiler_, "moe", stream_);
-        k::moe_ffn(routing(), d.moe, xn_, n, x_, x_, moe_ws_, stream_);
+        k::moe_ffn(routing(), d.moe, xn_, n, x_, x_, moe_ws_, stream_, xq8);
         return;
     }
     // Routed experts in host memory: the CPU computes them while the GPU runs the shared experts.
     const size_t bytes = static_cast<size_t>(n * D) * sizeof(float);
     gpu::copy_to_host(host_in_, xn_, bytes, stream_);
-    if (d.moe.gate_shexp.data) swiglu(d.moe.gate_shexp, d.moe.up_shexp, d.moe.down_shexp, n, tmp_);
+    if (d.moe.gate_shexp.data) swiglu(d.moe.gate_shexp, d.moe.up_shexp, d.moe.down_shexp, n, tmp_, xq8);
     {
         ScopedSection section(profiler_, "experts on the CPU", stream_);
         ffn_->moe(model_.weights().layers[il], d.selection_bias_host, host_in_, static_cast<size_t>(n), host_out_, false);

@@ -142,8 +142,11 @@ private:
     void forward(int64_t n, uint32_t first_position, std::span<const uint32_t> rows);
     void attention(uint32_t il, int64_t n, uint32_t first_position);
     void feed_forward(uint32_t il, int64_t n);
-    void swiglu(const k::QuantMatrix& gate, const k::QuantMatrix& up, const k::QuantMatrix& down, int64_t n, float* out);
-    void linear(const k::QuantMatrix& w, const float* x, int64_t n, float* y);
+    const void* normalise(const float* gain, int64_t n);
+    void swiglu(const k::QuantMatrix& gate, const k::QuantMatrix& up, const k::QuantMatrix& down, int64_t n, float* out,
+                const void* xq8 = nullptr);
+    // y (n × w.rows) = W x; x_q8: x already quantised per 32 (used for block types, n <= 16).
+    void linear(const k::QuantMatrix& w, const float* x, int64_t n, float* y, const void* x_q8 = nullptr);
 
     GpuPlacement placement_;
     gpu::Stream stream_;
@@ -165,7 +168,7 @@ private:
     float *x_ = nullptr, *xn_ = nullptr, *tmp_ = nullptr, *tmp2_ = nullptr, *qa_ = nullptr, *q_ = nullptr, *latent_ = nullptr,
           *kpe_ = nullptr, *q_latent_ = nullptr, *q_rope_ = nullptr, *o_latent_ = nullptr, *o_ = nullptr, *gate_ = nullptr,
           *up_ = nullptr, *sel_ = nullptr, *logits_ = nullptr, *y_tile_ = nullptr;
-    void *q8_ = nullptr, *half_x_ = nullptr, *stage_ = nullptr, *moe_ws_ = nullptr, *mla_ws_ = nullptr;
+    void *q8_ = nullptr, *norm_q8_ = nullptr, *half_x_ = nullptr, *stage_ = nullptr, *moe_ws_ = nullptr, *mla_ws_ = nullptr;
     int32_t *ids_ = nullptr, *positions_ = nullptr;
     uint32_t* n_keys_ = nullptr;
     std::vector<int32_t> host_positions_;
