@@ -193,6 +193,7 @@ CompletionRequest parse_completion_request(std::string_view text, bool chat, con
     refuse_unsupported(body, chat);
 
     r.stream = bool_field(body, "stream");
+    r.ignore_eos = bool_field(body, "ignore_eos");
     if (const JsonValue* options = body.find("stream_options"); options && !options->is_null()) {
         expect(*options, Type::Object, "stream_options");
         if (!r.stream) invalid("stream_options", "'stream_options' is only allowed when 'stream' is true");

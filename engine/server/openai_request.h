@@ -44,6 +44,8 @@ struct CompletionRequest {
     bool stream = false;
     bool include_usage = false;               // stream_options.include_usage
     bool seeded = false;                      // the client gave a seed
+    bool ignore_eos = false;                  // keep generating past end-of-turn tokens (llama-server's and vLLM's
+                                              // extension; benchmarks use it for fixed lengths)
     GenerationParams params;                  // sampling, max_new_tokens, stop strings
 };
 

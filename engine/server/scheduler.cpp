@@ -228,7 +228,10 @@ void Scheduler::admit(std::unique_lock<std::mutex>& lock) {
 void Scheduler::start(Slot& slot, std::shared_ptr<Job> job, std::vector<int32_t> prompt) {
     const auto mismatch = std::mismatch(slot.history.begin(), slot.history.end(), prompt.begin(), prompt.end());
     const size_t common = static_cast<size_t>(mismatch.first - slot.history.begin());
-    const auto keep = static_cast<uint32_t>(std::min(common, prompt.size() - 1));
+    // A shared prefix shorter than one prefill chunk is evaluated again: that costs less than a
+    // chunk, and the request then computes exactly what it computes on a fresh sequence (the
+    // batched kernels round differently for different groupings of the same tokens).
+    const auto keep = common < options_.prefill_chunk ? 0u : static_cast<uint32_t>(std::min(common, prompt.size() - 1));
     backend_.truncate(slot.index, keep);
     slot.history.resize(keep);
     slot.last_used = ++clock_;
@@ -332,7 +335,7 @@ void Scheduler::sample_next(Slot& slot) {
         std::lock_guard lock(mutex_);
         ++stats_.generated_tokens;
     }
-    if (ends_turn(token)) return finish(slot, "stop");
+    if (ends_turn(token) && !slot.job->request.ignore_eos) return finish(slot, "stop");
     emit_text(slot, slot.filter->push(slot.decoder->feed(token)), false);
     if (slot.filter->stopped()) return finish(slot, "stop");
     if (static_cast<int64_t>(slot.generated) >= params.max_new_tokens) return finish(slot, "length");

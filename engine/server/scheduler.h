@@ -7,7 +7,8 @@
 //   queue (bounded: submit() says QueueFull, the server answers 429)
 //     → admission: the prompt is tokenized; the free sequence whose cache shares the longest
 //       prefix with it is chosen (a follow-up turn of a conversation evaluates only its new
-//       tokens), else the least recently used
+//       tokens), else the least recently used; a shared prefix shorter than one prefill chunk
+//       is not reused, so a new conversation computes exactly what it would on a fresh server
 //     → prefill in chunks → decode steps (sample → end of turn / stop string / max tokens /
 //       context full → evaluate) → Done
 // A job's cancel flag (client disconnect) or deadline is checked before every step: its sequence
