@@ -72,7 +72,8 @@ Scheduler::Submit Scheduler::submit(std::shared_ptr<Job> job) {
     {
         std::lock_guard lock(mutex_);
         if (stopping_ || broken_) return Submit::Unavailable;
-        if (queue_.size() >= options_.max_queue) return Submit::QueueFull;
+        // Room: every free sequence plus max_queue waiting places.
+        if (queue_.size() + stats_.active >= static_cast<size_t>(options_.max_queue) + slots_.size()) return Submit::QueueFull;
         queue_.push_back(std::move(job));
         stats_.queued = static_cast<uint32_t>(queue_.size());
     }

@@ -60,7 +60,7 @@ struct Job {
 };
 
 struct SchedulerOptions {
-    uint32_t max_queue = 16;          // requests waiting for a free sequence
+    uint32_t max_queue = 16;          // requests waiting for a free sequence (beyond those a free sequence takes at once)
     uint32_t prefill_chunk = 256;     // prompt tokens per prefill step
     uint32_t max_prompt_tokens = 0;   // 0: the context size − 1
 };
