@@ -223,14 +223,20 @@ private slots:
         QVERIFY2(steps < tokens - static_cast<int64_t>(questions.size()), "the streams were not decoded together");
     }
 
-    // A long prompt streams SSE comment pings before its first token.
+    // A long prompt streams SSE comment pings before its first token (on the slow float32
+    // reference backend, so the prefill surely outlasts several ping intervals).
     void pings_during_prefill() {
+        ServeProcess s(model_path_, {"--parallel", "1", "--ctx", "512", "--backend", "ref", "--sse-ping-ms", "10", "--prefill-chunk", "8"});
+        QVERIFY2(s.ok(), s.output().c_str());
         std::string prompt;
         for (int i = 0; i < 40; ++i) prompt += "lorem ipsum dolor ";
-        const HttpReply r = http(server_->port(), "POST", "/v1/completions",
+        QElapsedTimer timer;
+        timer.start();
+        const HttpReply r = http(s.port(), "POST", "/v1/completions",
                                  "{\"prompt\":" + JsonWriter::escape(prompt) + ",\"max_tokens\":2,\"stream\":true,\"temperature\":0}");
         QCOMPARE(r.status, 200);
         const size_t ping = r.body.find(": ping\n\n"), data = r.body.find("data: ");
+        qInfo("prefill and 2 tokens took %lld ms", static_cast<long long>(timer.elapsed()));
         QVERIFY2(ping != std::string::npos && ping < data, r.body.substr(0, 300).c_str());
         QVERIFY(parse_stream(r.body).done);
     }
@@ -335,7 +341,7 @@ private slots:
 
     // One sequence, one queue place: a third request is refused with 429 while the first runs.
     void full_queue_is_429() {
-        ServeProcess s(model_path_, {"--parallel", "1", "--max-queue", "1", "--ctx", "1024", "--threads", "2"});
+        ServeProcess s(model_path_, {"--parallel", "1", "--max-queue", "1", "--ctx", "1024", "--threads", "2", "--backend", "ref"}); // slow: the first request surely outlasts the checks
         QVERIFY2(s.ok(), s.output().c_str());
         Connection running(s.port()), waiting(s.port());
         running.send(http_request("POST", "/v1/chat/completions", s.port(), chat_body("Long.", 900, ",\"stream\":true,\"ignore_eos\":true")));
