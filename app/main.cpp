@@ -6,7 +6,10 @@
 #include "controllers/single_instance.h"
 #include "controllers/startup_message.h"
 #include "controllers/startup_problems.h"
+#include "inference/endpoint_policy.h"
 #include "inference/engine_chat_engine.h"
+#include "inference/remote_chat_engine.h"
+#include "inference/source_chat_engine.h"
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -146,7 +149,11 @@ int main(int argc, char* argv[])
     qInfo("Latent Chat %s starting; data directory %s", PROJECT_VERSION, qPrintable(dataDir));
     QQuickStyle::setStyle(QStringLiteral("Basic"));
     if (!listening) qWarning("a second start cannot reach this one: %s", qPrintable(instanceServer.errorString()));
-    AppController app(dataDir, std::make_unique<EngineChatEngine>(), modelPath);
+    // Local models, or an OpenAI-compatible endpoint unless the administrator forbids it.
+    const EndpointPolicy policy = readEndpointPolicy();
+    AppController app(dataDir,
+                      std::make_unique<SourceChatEngine>(std::make_unique<EngineChatEngine>(), std::make_unique<RemoteChatEngine>(), policy.allowRemoteEndpoints),
+                      modelPath);
     quitOnSignals(&app);
 
     QQmlApplicationEngine engine;

@@ -16,6 +16,8 @@ packages=(
     clang libclang-rt-14-dev            # libFuzzer target for the GGUF reader
     libpcre2-dev                        # tokenizer pre-tokenizer regexes (UTF + UCP)
     libboost-context-dev                # fibers of the CUDA emulator (kernels/emu/)
+    libboost-dev                        # Boost.Beast / Asio (header-only) for latent serve
+    qtkeychain-qt6-dev                  # the app keeps remote endpoints' API keys in the system keychain
     libspdlog-dev                       # logging
     libsqlite3-dev                      # chat history
     qt6-base-dev qt6-declarative-dev    # Qt 6: Core, Test, Gui, Quick, QuickTest
@@ -29,6 +31,9 @@ packages=(
     fonts-dejavu-core                   # a default UI and monospace font
     xvfb xauth                          # a virtual display for the end-to-end check and screenshots
 )
+# serve.openai_node runs the official openai npm client against latent serve: Node.js and npm
+# from Debian unless some Node.js (e.g. NodeSource's, which brings its own npm) is already here.
+if ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -193,6 +193,7 @@ ApplicationWindow {
         id: settingsDialog
         parent: Overlay.overlay
         settings: window.app.settings
+        endpoint: window.app.endpoint
         modelLoaded: window.modelController.loaded
         onReloadRequested: window.modelController.reload()
     }

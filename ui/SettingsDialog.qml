@@ -1,5 +1,6 @@
 // Settings, bound directly to the SettingsController (each change is saved at once): the
-// system prompt, sampling, answer length, context/threads/backend (applied on Reload), theme.
+// system prompt, sampling, answer length, the model source (ModelSourceSettings),
+// context/threads/backend (applied on Reload), theme.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -9,6 +10,7 @@ Dialog {
     id: root
 
     required property SettingsController settings
+    property EndpointController endpoint: null
     property bool modelLoaded: false
 
     signal reloadRequested()
@@ -151,6 +153,19 @@ Dialog {
                 from: 1; to: 32768; stepSize: 256
                 value: root.settings.maxNewTokens
                 onModified: (value) => root.settings.maxNewTokens = value
+            }
+
+            SectionTitle {
+                visible: root.endpoint !== null
+                text: qsTr("Model source")
+            }
+            Loader {
+                Layout.fillWidth: true
+                active: root.endpoint !== null
+                sourceComponent: ModelSourceSettings {
+                    endpoint: root.endpoint
+                    onConnectRequested: root.close()
+                }
             }
 
             SectionTitle { text: qsTr("Model loading") }

@@ -136,6 +136,19 @@ void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::spa
     }
 }
 
+void check_slices(const Model& model, std::span<const uint32_t> n_cached, uint32_t n_ctx, std::span<const SequenceSlice> slices) {
+    if (slices.empty()) throw Error("evaluate: no sequences in the batch");
+    std::vector<bool> seen(n_cached.size(), false);
+    for (const SequenceSlice& slice : slices) {
+        if (slice.sequence >= n_cached.size()) {
+            throw Error("evaluate: sequence " + std::to_string(slice.sequence) + " does not exist (" + std::to_string(n_cached.size()) + " sequences)");
+        }
+        if (seen[slice.sequence]) throw Error("evaluate: sequence " + std::to_string(slice.sequence) + " appears twice in one batch");
+        seen[slice.sequence] = true;
+        check_batch(model, n_cached[slice.sequence], n_ctx, slice.tokens, {});
+    }
+}
+
 SequenceBackend::SequenceBackend(const Model& model, const BackendOptions& options) : model_(model), c_(model.config()), options_(options) {
     if (options.n_ctx == 0) throw Error("context size must be at least 1");
 }

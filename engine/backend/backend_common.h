@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/multi_sequence.h"
 #include "model/model_config.h"
 
 #include <cstdint>
@@ -42,6 +43,10 @@ void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, st
 // Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx, and
 // ModelFileChanged when the model's file was truncated under an earlier batch.
 void check_batch(const Model& model, uint32_t n_cached, uint32_t n_ctx, std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows);
+
+// The same for one call of MultiSequenceBackend::evaluate over caches filled to n_cached[sequence]:
+// every slice non-empty and fitting, sequences known and distinct, token ids in the vocabulary.
+void check_slices(const Model& model, std::span<const uint32_t> n_cached, uint32_t n_ctx, std::span<const SequenceSlice> slices);
 
 // The bookkeeping every single-sequence backend shares: the model, the options and how many
 // positions of the cache are filled.

@@ -11,6 +11,7 @@
 // with float activations.
 #include "backend/backend.h"
 #include "backend/backend_common.h"
+#include "backend/multi_sequence.h"
 
 #include "core/error.h"
 #include "cpu/ffn_runner.h"
@@ -71,21 +72,35 @@ private:
     std::chrono::steady_clock::time_point start_;
 };
 
-class CpuBackend final : public SequenceBackend {
+// A run of consecutive batch tokens that extends one sequence's cache from position first_pos.
+struct TokenRun {
+    uint32_t sequence = 0;  // whose cache
+    uint32_t first_pos = 0; // position of the run's first token
+    size_t begin = 0;       // index of its first token in the batch
+    size_t count = 0;       // tokens in the run
+};
+
+// The forward pass over a batch whose tokens may belong to several sequences, each with its
+// own latent cache. Everything but attention treats the batch as one matrix of tokens (each
+// weight is read once per batch); attention runs per run over that run's cache.
+class CpuForward {
 public:
-    CpuBackend(const Model& model, const BackendOptions& options)
-        : SequenceBackend(model, options), pool_(options.n_threads), ffn_(model.config(), pool_) {
+    CpuForward(const Model& model, const BackendOptions& options, uint32_t n_sequences)
+        : model_(model), c_(model.config()), options_(options), pool_(options.n_threads), ffn_(model.config(), pool_) {
+        if (options.cache_type == KvCacheType::BF16) throw Error("a bf16 KV cache needs the cuda backend; use --cache-type f16 or f32");
         row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
         elem_bytes_ = options.cache_type == KvCacheType::F16 ? 2 : 4;
-        cache_.resize(c_.n_layer);
-        for (auto& layer : cache_) layer.assign(static_cast<size_t>(options.n_ctx) * row_width_ * elem_bytes_, 0);
+        caches_.resize(n_sequences);
+        for (auto& cache : caches_) {
+            cache.resize(c_.n_layer);
+            for (auto& layer : cache) layer.assign(static_cast<size_t>(options.n_ctx) * row_width_ * elem_bytes_, 0);
+        }
         prepare_layers();
     }
 
-    std::string_view name() const override { return "cpu"; }
-
-    void evaluate(std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows, float* logits) override {
-        check_batch(model_, n_cached_, options_.n_ctx, tokens, logit_rows);
+    // Evaluates tokens (validated by the caller) placed by runs (in batch order, covering it),
+    // writes their cache rows and the logits of logit_rows (ascending batch indices).
+    void forward(std::span<const int32_t> tokens, std::span<const TokenRun> runs, std::span<const uint32_t> logit_rows, float* logits) {
         const ModelWeights& w = model_.weights();
         const size_t n = tokens.size(), d = c_.n_embd;
 
@@ -100,7 +115,7 @@ public:
             const LayerViews& lv = views_[il];
             xn = x;
             rms_norm_rows(xn.data(), n, d, lv.attn_norm.data(), c_.rms_eps);
-            attention(il, lw, lv, xn, n);
+            attention(il, lw, lv, xn, n, runs);
             for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
 
             xn = x;
@@ -115,7 +130,6 @@ public:
             rms_norm_rows(rows.data(), logit_rows.size(), d, output_norm_.data(), c_.rms_eps);
             matmul(matrix_of(*w.output), rows.data(), logit_rows.size(), logits);
         }
-        commit_batch(n);
     }
 
 private:
@@ -169,7 +183,7 @@ private:
         }
     }
 
-    void attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
+    void attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n, std::span<const TokenRun> runs) {
         const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
         std::vector<float>& q = buf_q_;
         q.resize(n * H * dqk);
@@ -188,13 +202,13 @@ private:
 
         // Cache rows and roped queries.
         std::vector<float> cos_table(dr / 2), sin_table(dr / 2);
-        for (size_t t = 0; t < n; ++t) {
-            const uint32_t pos = n_cached_ + static_cast<uint32_t>(t);
+        for (const TokenRun& run : runs) for (size_t t = run.begin; t < run.begin + run.count; ++t) {
+            const uint32_t pos = run.first_pos + static_cast<uint32_t>(t - run.begin);
             float* row = kv.data() + t * (rkv + dr);
             rms_norm_rows(row, 1, rkv, lv.kv_a_norm.data(), c_.rms_eps);
             rope_angles(c_, pos, cos_table.data(), sin_table.data());
             apply_rope(row + rkv, dr, cos_table.data(), sin_table.data());
-            uint8_t* dst = cache_[il].data() + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
+            uint8_t* dst = caches_[run.sequence][il].data() + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
             if (elem_bytes_ == 2) {
                 for (uint32_t i = 0; i < row_width_; ++i) {
                     const uint16_t h = fp32_to_fp16(row[i]);
@@ -225,25 +239,30 @@ private:
             }
         }
 
-        // Attention of each token over the cache rows up to its position: many tokens (prefill)
-        // run in parallel, one per thread; a single token splits its keys across the threads.
+        // Attention of each token over its sequence's cache rows up to its position: a run of
+        // many tokens (prefill) runs in parallel, one token per thread; a shorter run (a decode
+        // step) splits each token's keys across the threads. The choice is made per run, so a
+        // sequence in a batch with others is computed exactly as it would be alone.
         std::vector<float>& latents = buf_latents_;
         latents.resize(n * H * rkv);
-        cpu::LatentCache cache;
-        cache.rows = cache_[il].data();
-        cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
-        cache.row_width = row_width_;
-        cache.latent_width = rkv;
-        cache.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
-        auto attend = [&](size_t t, cpu::ThreadPool* pool) {
-            thread_local cpu::LatentAttentionScratch scratch;
-            const uint32_t n_keys = n_cached_ + static_cast<uint32_t>(t) + 1;
-            cpu::latent_attention(queries.data() + t * H * qw, H, cache, n_keys, c_.kq_scale, latents.data() + t * H * rkv, pool, scratch);
-        };
-        if (n >= pool_.size() && pool_.size() > 1) {
-            pool_.parallel_for(n, [&](size_t t, unsigned) { attend(t, nullptr); });
-        } else {
-            for (size_t t = 0; t < n; ++t) attend(t, &pool_);
+        for (const TokenRun& run : runs) {
+            cpu::LatentCache cache;
+            cache.rows = caches_[run.sequence][il].data();
+            cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
+            cache.row_width = row_width_;
+            cache.latent_width = rkv;
+            cache.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
+            auto attend = [&](size_t i, cpu::ThreadPool* pool) {
+                thread_local cpu::LatentAttentionScratch scratch;
+                const size_t t = run.begin + i;
+                const uint32_t n_keys = run.first_pos + static_cast<uint32_t>(i) + 1;
+                cpu::latent_attention(queries.data() + t * H * qw, H, cache, n_keys, c_.kq_scale, latents.data() + t * H * rkv, pool, scratch);
+            };
+            if (run.count >= pool_.size() && pool_.size() > 1) {
+                pool_.parallel_for(run.count, [&](size_t i, unsigned) { attend(i, nullptr); });
+            } else {
+                for (size_t i = 0; i < run.count; ++i) attend(i, &pool_);
+            }
         }
 
         // Values: W_UV per head over the batch's attention-weighted latents.
@@ -274,18 +293,87 @@ private:
     cpu::FfnRunner ffn_;
     uint32_t row_width_ = 0;
     size_t elem_bytes_ = 4;
-    std::vector<std::vector<uint8_t>> cache_; // per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
+    std::vector<std::vector<std::vector<uint8_t>>> caches_; // per sequence, per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
     std::vector<float> buf_queries_, buf_gathered_, buf_projected_, buf_latents_;
     std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_;
 };
 
+// One sequence: the backend every single-conversation caller uses.
+class CpuBackend final : public SequenceBackend {
+public:
+    CpuBackend(const Model& model, const BackendOptions& options) : SequenceBackend(model, options), forward_(model, options, 1) {}
+
+    std::string_view name() const override { return "cpu"; }
+
+    void evaluate(std::span<const int32_t> tokens, std::span<const uint32_t> logit_rows, float* logits) override {
+        check_batch(model_, n_cached_, options_.n_ctx, tokens, logit_rows);
+        const TokenRun run{0, n_cached_, 0, tokens.size()};
+        forward_.forward(tokens, std::span<const TokenRun>(&run, 1), logit_rows, logits);
+        commit_batch(tokens.size());
+    }
+
+private:
+    CpuForward forward_;
+};
+
+class CpuMultiBackend final : public MultiSequenceBackend {
+public:
+    CpuMultiBackend(const Model& model, const BackendOptions& options, uint32_t n_sequences)
+        : model_(model), options_(checked_options(options)), n_cached_(n_sequences, 0), forward_(model, options, n_sequences) {}
+
+    std::string_view name() const override { return "cpu"; }
+    const Model& model() const override { return model_; }
+    uint32_t n_sequences() const override { return static_cast<uint32_t>(n_cached_.size()); }
+    uint32_t context_size() const override { return options_.n_ctx; }
+    uint32_t n_cached(uint32_t sequence) const override { return n_cached_.at(sequence); }
+
+    void truncate(uint32_t sequence, uint32_t n) override {
+        if (sequence >= n_cached_.size()) throw Error("truncate: no sequence " + std::to_string(sequence));
+        if (n > n_cached_[sequence]) throw Error("truncate beyond the cached positions");
+        n_cached_[sequence] = n;
+    }
+
+    void evaluate(std::span<const SequenceSlice> slices, float* logits) override {
+        check_slices(model_, n_cached_, options_.n_ctx, slices);
+        tokens_.clear();
+        runs_.clear();
+        logit_rows_.clear();
+        for (const SequenceSlice& slice : slices) {
+            runs_.push_back(TokenRun{slice.sequence, n_cached_[slice.sequence], tokens_.size(), slice.tokens.size()});
+            tokens_.insert(tokens_.end(), slice.tokens.begin(), slice.tokens.end());
+            if (slice.logits) logit_rows_.push_back(static_cast<uint32_t>(tokens_.size() - 1));
+        }
+        forward_.forward(tokens_, runs_, logit_rows_, logits);
+        model_.check_files_intact(); // rows computed from pages lost under the batch are never kept
+        for (const SequenceSlice& slice : slices) n_cached_[slice.sequence] += static_cast<uint32_t>(slice.tokens.size());
+    }
+
+private:
+    static const BackendOptions& checked_options(const BackendOptions& options) {
+        if (options.n_ctx == 0) throw Error("context size must be at least 1");
+        return options;
+    }
+
+    const Model& model_;
+    BackendOptions options_;
+    std::vector<uint32_t> n_cached_; // per sequence
+    CpuForward forward_;
+    std::vector<int32_t> tokens_;
+    std::vector<TokenRun> runs_;
+    std::vector<uint32_t> logit_rows_;
+};
+
 } // namespace
 
 std::unique_ptr<Backend> create_cpu_backend(const Model& model, const BackendOptions& options) {
-    if (options.cache_type == KvCacheType::BF16) throw Error("a bf16 KV cache needs the cuda backend; use --cache-type f16 or f32");
     return std::make_unique<CpuBackend>(model, options);
+}
+
+std::unique_ptr<MultiSequenceBackend> create_cpu_multi_backend(const Model& model, const BackendOptions& options, uint32_t n_sequences) {
+    if (n_sequences == 0) throw Error("a multi-sequence backend needs at least one sequence");
+    return std::make_unique<CpuMultiBackend>(model, options, n_sequences);
 }
 
 } // namespace latent

@@ -24,5 +24,7 @@ int run_bench(const std::vector<std::string>& argv);
 int run_run(const std::vector<std::string>& argv);
 int run_chat(const std::vector<std::string>& argv);
 int run_devices(const std::vector<std::string>& argv);
+int run_serve(const std::vector<std::string>& argv);
+int run_bench_parallel(const std::vector<std::string>& argv);
 
 } // namespace latent::cli

@@ -33,6 +33,8 @@ const Command kCommands[] = {
     {"chat", "interactive multi-turn chat in the terminal", latent::cli::run_chat},
     {"bench", "prompt and generation tokens/s and achieved memory bandwidth", latent::cli::run_bench},
     {"devices", "list the NVIDIA GPUs this binary can use, or say why there are none", latent::cli::run_devices},
+    {"bench-parallel", "generation tokens/s of 1, 2, 4, 8 sequences decoded together (as latent serve --parallel)", latent::cli::run_bench_parallel},
+    {"serve", "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, many sequences batched", latent::cli::run_serve},
     {"make-model", "write a random-weight model of a real shape (for benchmarks and tests)", latent::cli::run_make_model},
 };
 

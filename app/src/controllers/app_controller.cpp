@@ -1,5 +1,6 @@
 #include "controllers/app_controller.h"
 
+#include "inference/endpoint_policy.h"
 #include "inference/inference_worker.h"
 #include "storage/storage_thread.h"
 
@@ -39,6 +40,8 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     model_ = std::make_unique<ModelController>(worker_, settings_.get(), store_.get());
     chat_ = std::make_unique<ChatController>(store_.get(), worker_, model_.get(), settings_.get());
     draft_ = std::make_unique<DraftController>(worker_, model_.get(), settings_.get());
+    const EndpointPolicy policy = readEndpointPolicy();
+    endpoint_ = std::make_unique<EndpointController>(model_.get(), store_.get(), policy.allowRemoteEndpoints, policy.source);
 }
 
 AppController::~AppController() {
@@ -52,6 +55,7 @@ AppController::~AppController() {
     // still unfinished.
     QCoreApplication::sendPostedEvents(chat_.get(), QEvent::MetaCall);
     chat_->shutdown();
+    endpoint_.reset();
     draft_.reset();
     chat_.reset();
     model_.reset();
@@ -210,6 +214,7 @@ void AppController::onOpened(const Database::OpenReport& report) {
 void AppController::becomeReady(const QVariantMap& stored, qint64 nextConversationId, qint64 nextMessageId) {
     if (ready_) return;
     settings_->applyStored(stored);
+    endpoint_->applyStored(stored);
     QStringList recent;
     for (const QVariant& v : stored.value(QStringLiteral("recentModels")).toList())
         if (v.typeId() == QMetaType::QString) recent << v.toString();

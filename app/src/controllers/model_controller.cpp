@@ -3,6 +3,7 @@
 #include "controllers/settings_controller.h"
 #include "controllers/text_helpers.h"
 #include "inference/inference_worker.h"
+#include "inference/remote_chat_engine.h"
 #include "storage/storage_thread.h"
 
 #include <spdlog/spdlog.h>
@@ -91,6 +92,11 @@ void ModelController::persistRecent() {
 }
 
 void ModelController::load(const QString& pathOrUrl) {
+    if (RemoteChatEngine::isEndpoint(pathOrUrl)) {
+        // An endpoint from the recent list or a reload: with the key and model last used for it.
+        const bool same = pathOrUrl == endpointUrl_;
+        return connectEndpoint(pathOrUrl, same ? endpointKey_ : QString(), same ? endpointModel_ : QString());
+    }
     const QString path = localPath(pathOrUrl);
     const auto refuse = [this](const QString& message) {
         errorText_ = message;
@@ -102,11 +108,29 @@ void ModelController::load(const QString& pathOrUrl) {
     if (!info.exists()) return refuse(QStringLiteral("Cannot open %1: no such file").arg(shown));
     if (!info.isFile()) return refuse(QStringLiteral("Cannot open %1: not a file").arg(shown));
     if (!info.isReadable()) return refuse(QStringLiteral("Cannot open %1: permission denied").arg(shown));
+    startLoad(info.absoluteFilePath(), settings_->loadSettings());
+}
 
+void ModelController::connectEndpoint(const QString& url, const QString& apiKey, const QString& model) {
+    if (!RemoteChatEngine::isEndpoint(url)) {
+        errorText_ = QStringLiteral("An endpoint URL starts with http:// or https:// (e.g. http://server:8000/v1).");
+        emit errorTextChanged();
+        return;
+    }
+    endpointUrl_ = url;
+    endpointKey_ = apiKey;
+    endpointModel_ = model;
+    LoadSettings loadSettings = settings_->loadSettings();
+    loadSettings.apiKey = apiKey;
+    loadSettings.remoteModel = model;
+    startLoad(url, loadSettings);
+}
+
+void ModelController::startLoad(const QString& path, const LoadSettings& loadSettings) {
     if (state_ == State::Loading) worker_->cancelLoad();
     discardUpTo_ = loadsIssued_; // whatever an earlier load reports is stale now
     state_ = State::Loading;
-    loadingPath_ = info.absoluteFilePath();
+    loadingPath_ = path;
     progress_ = 0.0;
     facts_.clear();
     modelFacts_ = ModelFacts{};
@@ -120,7 +144,6 @@ void ModelController::load(const QString& pathOrUrl) {
     emit progressChanged();
 
     ++loadsIssued_;
-    const LoadSettings loadSettings = settings_->loadSettings();
     QMetaObject::invokeMethod(
         worker_,
         [worker = worker_, ticket = worker_->issueLoadTicket(), path = loadingPath_, loadSettings] {

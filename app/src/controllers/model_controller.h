@@ -49,6 +49,9 @@ public:
     // Accepts a local path or a file:// URL. A load while generating is refused by
     // ChatController (it stops first); a load while loading cancels the first.
     Q_INVOKABLE void load(const QString& pathOrUrl);
+    // Connects to an OpenAI-compatible endpoint (base URL ending in /v1) as the model source;
+    // the key travels only to the worker and is never stored or logged here.
+    void connectEndpoint(const QString& url, const QString& apiKey, const QString& model);
     Q_INVOKABLE void cancelLoad();
     Q_INVOKABLE void unload();
     Q_INVOKABLE void reload(); // the loaded model again with the current settings
@@ -74,6 +77,7 @@ private:
     // A load result (one per loadModel call, in order) is current only when no later load or
     // unload was issued after it.
     bool takeResultIsCurrent();
+    void startLoad(const QString& path, const LoadSettings& loadSettings);
     void persistRecent();
 
     InferenceWorker* worker_;
@@ -89,4 +93,5 @@ private:
     quint64 loadsIssued_ = 0;   // loadModel calls sent to the worker
     quint64 resultsSeen_ = 0;   // modelLoaded / modelLoadFailed received
     quint64 discardUpTo_ = 0;   // results up to this load are stale (unload, superseded)
+    QString endpointUrl_, endpointKey_, endpointModel_; // the endpoint last connected (for reload)
 };

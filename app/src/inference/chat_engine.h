@@ -22,6 +22,11 @@ struct LoadSettings {
     int contextLength = 4096; // KV-cache positions (clamped to the model's trained context)
     int threads = 0;          // CPU threads, 0: all hardware threads
     QString backend = QStringLiteral("auto"); // "auto", "cpu", "cuda" (falls back with a note)
+    // An OpenAI-compatible endpoint (when the load path is an http(s) URL): its API key (never
+    // logged), the model to use (empty: the first it lists) and how long it may stay silent.
+    QString apiKey;
+    QString remoteModel;
+    int remoteTimeoutMs = 60000;
 };
 
 // Applied per answer.

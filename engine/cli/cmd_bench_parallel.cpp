@@ -1,0 +1,113 @@
+// `latent bench-parallel -m MODEL [--parallel 1,2,4,8] [-p 64] [-n 32]`: generation throughput of
+// N sequences decoded together by the multi-sequence backend (what `latent serve --parallel N`
+// does in every step), against one sequence alone. Each sequence first gets its own prompt of
+// -p tokens (one prefill call each, not timed), then -n decode steps evaluate one token of every
+// sequence in one batch; tokens are chosen greedily, so MoE routing is that of real text.
+#include "cli_args.h"
+#include "commands.h"
+#include "run_options.h"
+
+#include "backend/multi_sequence.h"
+#include "core/error.h"
+#include "core/json_writer.h"
+#include "engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace latent::cli {
+namespace {
+
+const std::vector<OptionSpec> kOptions = {
+    {"--model", "-m", true, "GGUF model file"},
+    {"--parallel", "", true, "comma-separated sequence counts, each 1 … 64 (default 1,2,4,8)"},
+    {"--prompt", "-p", true, "prompt tokens per sequence before decoding, 1 … 65536 (default 64)"},
+    {"--gen", "-n", true, "decode steps timed, 1 … 65536 (default 32)"},
+    {"--reps", "-r", true, "repetitions per count, 1 … 100; the median is reported (default 3)"},
+    {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
+    {"--json", "", false, "print one JSON object"},
+    {"--help", "-h", false, "show this help"},
+};
+
+int32_t argmax(const float* row, size_t n) { return static_cast<int32_t>(std::max_element(row, row + n) - row); }
+
+// Tokens per second of `n_seq` sequences decoding `n_gen` steps together.
+double run_once(const Model& model, const BackendOptions& options, uint32_t n_seq, uint32_t n_prompt, uint32_t n_gen) {
+    auto backend = create_cpu_multi_backend(model, options, n_seq);
+    const size_t n_vocab = model.config().n_vocab;
+    std::vector<float> logits(n_seq * n_vocab);
+    std::vector<int32_t> next(n_seq);
+    for (uint32_t s = 0; s < n_seq; ++s) {
+        std::vector<int32_t> prompt(n_prompt);
+        for (uint32_t i = 0; i < n_prompt; ++i) prompt[i] = static_cast<int32_t>((static_cast<uint64_t>(i + 1) * 7919 + s * 104729 + 13) % n_vocab);
+        const SequenceSlice slice{s, prompt, true};
+        backend->evaluate(std::span<const SequenceSlice>(&slice, 1), logits.data());
+        next[s] = argmax(logits.data(), n_vocab);
+    }
+    std::vector<SequenceSlice> slices(n_seq);
+    const auto start = std::chrono::steady_clock::now();
+    for (uint32_t step = 0; step < n_gen; ++step) {
+        for (uint32_t s = 0; s < n_seq; ++s) slices[s] = SequenceSlice{s, std::span<const int32_t>(&next[s], 1), true};
+        backend->evaluate(slices, logits.data());
+        for (uint32_t s = 0; s < n_seq; ++s) next[s] = argmax(logits.data() + s * n_vocab, n_vocab);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return static_cast<double>(n_seq) * n_gen / seconds;
+}
+
+} // namespace
+
+int run_bench_parallel(const std::vector<std::string>& argv) {
+    const Args args = Args::parse("bench-parallel", kOptions, argv);
+    if (args.flag("--help")) {
+        std::fputs(usage_text("bench-parallel", "-m MODEL [--parallel 1,2,4,8] [-p 64] [-n 32] [-r 3] [--json]", kOptions).c_str(), stdout);
+        return 0;
+    }
+    std::vector<uint32_t> counts;
+    const std::string list = args.get("--parallel").value_or("1,2,4,8");
+    size_t at = 0;
+    while (at <= list.size()) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string item = list.substr(at, comma - at);
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 1 || v > 64) throw UsageError("--parallel must list counts from 1 to 64, got '" + item + "'");
+        counts.push_back(static_cast<uint32_t>(v));
+        at = comma + 1;
+    }
+    const auto n_prompt = static_cast<uint32_t>(args.get_int("--prompt", 64, 1, 65536));
+    const auto n_gen = static_cast<uint32_t>(args.get_int("--gen", 32, 1, 65536));
+    const auto reps = static_cast<int>(args.get_int("--reps", 3, 1, 100));
+    const auto model = Model::load(args.require("--model"));
+    BackendOptions options;
+    options.n_ctx = n_prompt + n_gen + 1;
+    options.n_threads = threads_from(args);
+
+    JsonWriter json;
+    json.begin_object().key("model").value(args.require("--model")).key("prompt").value(n_prompt).key("gen").value(n_gen).key("results").begin_array();
+    double first = 0.0; // total tokens/s of the first count
+    for (const uint32_t n : counts) {
+        std::vector<double> runs;
+        for (int r = 0; r < reps; ++r) runs.push_back(run_once(*model, options, n, n_prompt, n_gen));
+        std::sort(runs.begin(), runs.end());
+        const double tps = runs[runs.size() / 2];
+        if (first == 0.0) first = tps;
+        const double ratio = tps / first;
+        json.begin_object().key("parallel").value(n).key("tokens_per_s").value(tps, 4).key("runs").begin_array();
+        for (double x : runs) json.value(x, 4);
+        json.end_array().end_object();
+        if (!args.flag("--json")) {
+            std::printf("parallel %2u: %8.2f tokens/s (median of %d: ", n, tps, reps);
+            for (size_t i = 0; i < runs.size(); ++i) std::printf("%s%.2f", i ? ", " : "", runs[i]);
+            std::printf(")  %.2fx the first row's total\n", ratio);
+            std::fflush(stdout);
+        }
+    }
+    json.end_array().end_object();
+    if (args.flag("--json")) std::printf("%s\n", json.str().c_str());
+    return kExitOk;
+}
+
+} // namespace latent::cli
