@@ -24,5 +24,6 @@ int run_bench(const std::vector<std::string>& argv);
 int run_run(const std::vector<std::string>& argv);
 int run_chat(const std::vector<std::string>& argv);
 int run_devices(const std::vector<std::string>& argv);
+int run_docs(const std::vector<std::string>& argv); // built with the document library only
 
 } // namespace latent::cli

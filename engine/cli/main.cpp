@@ -34,6 +34,9 @@ const Command kCommands[] = {
     {"bench", "prompt and generation tokens/s and achieved memory bandwidth", latent::cli::run_bench},
     {"devices", "list the NVIDIA GPUs this binary can use, or say why there are none", latent::cli::run_devices},
     {"make-model", "write a random-weight model of a real shape (for benchmarks and tests)", latent::cli::run_make_model},
+#ifdef LATENT_HAVE_DOCUMENTS
+    {"docs", "index files and folders, search them, list them (document Q&A; run/chat --docs)", latent::cli::run_docs},
+#endif
 };
 
 void print_help() {
