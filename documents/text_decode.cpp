@@ -62,6 +62,15 @@ bool convert_with_icu(std::string_view bytes, const std::string& charset, std::s
     return true;
 }
 
+bool trusted_guess(const std::string& charset) {
+    static const char* const kTrusted[] = {"SHIFT_JIS", "EUC-JP", "ISO-2022-JP", "GB18030", "GB2312", "BIG5", "EUC-KR", "EUC-TW", "UHC", "CP949",
+                                           "HZ-GB-2312", "ISO-2022-KR", "ISO-2022-CN", "WINDOWS-1251", "KOI8-R", "KOI8-U", "ISO-8859-5", "IBM866",
+                                           "IBM855", "MAC-CYRILLIC", "WINDOWS-1253", "ISO-8859-7", "WINDOWS-1255", "ISO-8859-8", "WINDOWS-1256",
+                                           "ISO-8859-6", "TIS-620", "ISO-8859-11", "WINDOWS-1258", "VISCII"};
+    for (const char* t : kTrusted) if (charset == t) return true;
+    return false;
+}
+
 bool is_binary_control(unsigned char c) { return c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1B; }
 
 } // namespace
@@ -101,9 +110,10 @@ DecodedText decode_text(std::string_view bytes) {
         } else {
             std::string charset = guess_charset(bytes);
             std::transform(charset.begin(), charset.end(), charset.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-            // Single-byte Western guesses on short texts vary; Windows-1252 is their superset
-            // for the printable range (ISO-8859-1 controls 0x80-0x9F are never text).
-            if (charset.empty() || charset == "ASCII" || charset == "ISO-8859-1" || charset == "ISO-8859-15" || charset == "UTF-8") charset = "WINDOWS-1252";
+            // uchardet's guesses among single-byte Latin charsets vary on short texts (Western text
+            // comes back as ISO-8859-2 or IBM852); its guesses for other scripts are reliable.
+            // Anything else is read as Windows-1252, the superset of Latin-1's printable range.
+            if (!trusted_guess(charset)) charset = "WINDOWS-1252";
             if (!convert_with_icu(bytes, charset, d.text)) {
                 charset = "WINDOWS-1252";
                 if (!convert_with_icu(bytes, charset, d.text)) fail("cannot convert the text from " + charset);
