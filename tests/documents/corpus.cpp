@@ -3,6 +3,8 @@
 #include <zip.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <fstream>
 #include <stdexcept>
 
@@ -186,6 +188,13 @@ std::string code_point_slice(const std::string& utf8, long long start, long long
         i += n;
     }
     return out;
+}
+
+unsigned fresh_seed(const char* what) {
+    const char* fixed = std::getenv("LATENT_TEST_SEED");
+    const unsigned seed = fixed ? static_cast<unsigned>(std::strtoul(fixed, nullptr, 10)) : std::random_device{}();
+    std::fprintf(stderr, "%s: seed %u (LATENT_TEST_SEED=%u replays it)\n", what, seed, seed);
+    return seed;
 }
 
 } // namespace latent::test

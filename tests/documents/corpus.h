@@ -35,4 +35,7 @@ std::string latin1(const std::string& utf8);
 // Python-style slicing: code points [start, end) of a UTF-8 string (the reference for ranges).
 std::string code_point_slice(const std::string& utf8, long long start, long long end);
 
+// A fresh seed per run (LATENT_TEST_SEED replays one), printed with what it seeds.
+unsigned fresh_seed(const char* what);
+
 } // namespace latent::test
