@@ -29,7 +29,7 @@ struct SearchOptions {
     std::vector<int64_t> collections; // empty: all
     size_t candidates = 64;           // chunks read from the index before merging
     size_t max_merged_chunks = 3;     // neighbours merged into one passage at most
-    double same_file_decay = 0.7;     // score factor per passage already taken from the same file
+    double same_file_decay = 0.6;     // score factor per passage already taken from the same file
 };
 
 std::vector<Passage> search(Library& library, std::string_view query, const SearchOptions& options);
