@@ -16,11 +16,34 @@ struct Candidate {
     std::string path, heading_path;
 };
 
+// The query's items without those that match a large share of the chunks, when rarer ones
+// remain: such terms barely move BM25 (their IDF is small) yet ranking every chunk they match
+// is most of a query's cost. Counting stops at the threshold, so the check is cheap.
+std::string prune_common_items(Library& library, const std::vector<std::string>& items) {
+    std::string all, rare;
+    for (const std::string& item : items) all += (all.empty() ? "" : " OR ") + item;
+    if (items.size() < 2) return all;
+    Statement total(library.handle(), "SELECT coalesce(max(rowid), 0) FROM chunks");
+    total.step();
+    const int64_t threshold = std::max<int64_t>(1000, total.integer(0) / 20);
+    total.reset();
+    Statement count(library.handle(), "SELECT count(*) FROM (SELECT 1 FROM chunk_fts WHERE chunk_fts MATCH ?1 LIMIT ?2)");
+    for (const std::string& item : items) {
+        count.bind(1, item).bind(2, threshold);
+        count.step();
+        const bool common = count.integer(0) >= threshold;
+        count.reset();
+        if (!common) rare += (rare.empty() ? "" : " OR ") + item;
+    }
+    return rare.empty() ? all : rare;
+}
+
 } // namespace
 
 std::vector<Passage> search(Library& library, std::string_view query, const SearchOptions& options) {
-    const std::string match = fts_query(query);
-    if (match.empty() || options.top_k == 0) return {};
+    if (options.top_k == 0) return {};
+    const std::string match = prune_common_items(library, fts_query_items(query));
+    if (match.empty()) return {};
     std::string collection_filter;
     for (const int64_t id : options.collections) collection_filter += (collection_filter.empty() ? "" : ",") + std::to_string(id);
     // The best chunks by BM25 first (FTS5 sorts and limits on its own), then their rows.

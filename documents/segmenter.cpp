@@ -139,6 +139,12 @@ std::string index_terms(std::string_view utf8) {
 }
 
 std::string fts_query(std::string_view query) {
+    std::string out;
+    for (const std::string& item : fts_query_items(query)) out += (out.empty() ? "" : " OR ") + item;
+    return out;
+}
+
+std::vector<std::string> fts_query_items(std::string_view query) {
     std::vector<std::string> items;     // expressions of content words
     std::vector<std::string> stopwords; // used only when nothing else remains
     size_t i = 0;
@@ -178,9 +184,7 @@ std::string fts_query(std::string_view query) {
         i = next_quote;
     }
     if (items.empty()) items = std::move(stopwords);
-    std::string out;
-    for (const std::string& item : items) out += (out.empty() ? "" : " OR ") + item;
-    return out;
+    return items;
 }
 
 } // namespace latent::documents

@@ -24,6 +24,8 @@ std::vector<std::string> icu_words(std::string_view utf8);
 // text" is a phrase, a word followed by * is a prefix. CJK words of three or more characters
 // match as the word or as all their bigrams. Returns "" when nothing in the query is searchable.
 std::string fts_query(std::string_view user_query);
+// The same expression as its OR-ed items (each a valid FTS5 expression on its own).
+std::vector<std::string> fts_query_items(std::string_view user_query);
 
 bool is_cjk(uint32_t code_point);
 
