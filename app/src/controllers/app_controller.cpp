@@ -39,6 +39,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     model_ = std::make_unique<ModelController>(worker_, settings_.get(), store_.get());
     chat_ = std::make_unique<ChatController>(store_.get(), worker_, model_.get(), settings_.get());
     draft_ = std::make_unique<DraftController>(worker_, model_.get(), settings_.get());
+    documents_ = std::make_unique<DocumentsController>(QDir(dataDir_).filePath(QStringLiteral("documents.db")));
 }
 
 AppController::~AppController() {
