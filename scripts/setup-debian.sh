@@ -20,6 +20,7 @@ packages=(
     qtkeychain-qt6-dev                  # the app keeps remote endpoints' API keys in the system keychain
     libspdlog-dev                       # logging
     libsqlite3-dev                      # chat history
+    qt6-pdf-dev libzip-dev libuchardet-dev libicu-dev   # document library: PDF text and pages, DOCX/ODT/EPUB, encodings, word segmentation
     qt6-base-dev qt6-declarative-dev    # Qt 6: Core, Test, Gui, Quick, QuickTest
     # QML modules the desktop app and its Qt Quick tests load at run time
     qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts

@@ -73,6 +73,7 @@ ApplicationWindow {
             chat: window.chat
             onNewChatRequested: window.newChat()
             onSettingsRequested: settingsDialog.open()
+            onDocumentsRequested: documentsPanel.open()
             onConversationOpened: composer.focusInput()
         }
 
@@ -187,6 +188,13 @@ ApplicationWindow {
         modelController: window.modelController
         generating: window.chat.generating
         onOpenModelRequested: modelFileDialog.open()
+    }
+
+    DocumentsPanel {
+        id: documentsPanel
+        objectName: "documentsPanel"
+        parent: Overlay.overlay
+        documents: window.app.documents
     }
 
     SettingsDialog {

@@ -14,6 +14,7 @@ Rectangle {
 
     signal newChatRequested()
     signal settingsRequested()
+    signal documentsRequested()
     signal conversationOpened()
 
     function focusSearch() {
@@ -214,6 +215,17 @@ Rectangle {
             Layout.fillWidth: true
             height: 1
             color: Theme.border
+        }
+
+        AppButton {
+            objectName: "documentsButton"
+            Layout.fillWidth: true
+            flat: true
+            text: qsTr("Documents")
+            onClicked: root.documentsRequested()
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("Folders and files to ask questions about (indexed on this computer)")
+            ToolTip.delay: 600
         }
 
         AppButton {

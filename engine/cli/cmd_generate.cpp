@@ -3,6 +3,7 @@
 // reason go to stderr.
 #include "cli_files.h"
 #include "commands.h"
+#include "docs_support.h"
 #include "run_options.h"
 
 #include "core/error.h"
@@ -13,7 +14,9 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace latent::cli {
 namespace {
@@ -83,6 +86,34 @@ BackendOptions with_default_context(const Args& args, BackendOptions options, co
     return options;
 }
 
+// --docs: refused before the model loads when this build has no document library or the index
+// is missing.
+std::optional<std::string> docs_option(const Args& args) {
+    const auto docs = args.get("--docs");
+    if (!docs) return std::nullopt;
+    if (!documents_available()) ground_with_documents(*docs, "", {}, 0); // throws the reason
+    if (!std::filesystem::is_regular_file(*docs)) throw Error("--docs: no document index at " + *docs + " (create one with 'latent docs index')");
+    return docs;
+}
+
+size_t count_tokens(const Model& model, std::string_view text) { return model.tokenizer().encode(text, false, false).size(); }
+
+// The tokens a list of messages takes, roughly (contents only; the format adds a few per turn).
+size_t history_tokens(const Model& model, const std::vector<chat::ChatMessage>& messages) {
+    size_t n = 0;
+    for (const chat::ChatMessage& m : messages) n += count_tokens(model, m.content) + 8;
+    return n;
+}
+
+void print_sources(const DocsQuestion& q) {
+    if (q.source_lines.empty()) return;
+    std::fputs("\n\nSources:\n", stdout);
+    for (const std::string& line : q.source_lines) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+constexpr size_t kTurnOverheadTokens = 64; // chat-format markers and the instruction's slack
+
 } // namespace
 
 int run_run(const std::vector<std::string>& argv) {
@@ -92,6 +123,7 @@ int run_run(const std::vector<std::string>& argv) {
         {"--n-predict", "-n", true, "tokens to generate at most, 0 … 16777216 (default 256)"},
         {"--chat", "", false, "wrap the prompt as one user turn in the model's chat format"},
         {"--system", "", true, "system prompt (with --chat)"},
+        {"--docs", "", true, "answer from this document index (latent docs index), citing its passages as [n]; implies --chat"},
         {"--help", "-h", false, "show this help"},
     };
     add_run_options(specs);
@@ -114,24 +146,35 @@ int run_run(const std::vector<std::string>& argv) {
     } else {
         prompt = args.positional().front();
     }
+    const std::optional<std::string> docs = docs_option(args);
     const auto model = load_model(args);
     const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), with_default_context(args, backend_options, *model));
     Session session(*backend);
 
     std::signal(SIGINT, on_sigint);
-    g_generating = true;
     GenerationResult result;
-    if (args.flag("--chat")) {
+    DocsQuestion grounded;
+    if (args.flag("--chat") || docs) {
         std::vector<chat::ChatMessage> messages;
         if (const auto system = args.get("--system")) messages.push_back({chat::ChatMessage::System, *system});
-        messages.push_back({chat::ChatMessage::User, prompt});
+        if (docs) {
+            const size_t reserve = static_cast<size_t>(params.max_new_tokens) + history_tokens(*model, messages) + kTurnOverheadTokens;
+            const size_t budget = backend->context_size() > reserve ? backend->context_size() - reserve : 0;
+            grounded = ground_with_documents(*docs, prompt, [&](std::string_view t) { return count_tokens(*model, t); }, budget);
+            messages.push_back({chat::ChatMessage::User, grounded.content});
+        } else {
+            messages.push_back({chat::ChatMessage::User, prompt});
+        }
+        g_generating = true;
         result = session.generate(messages, params, print_piece, &g_cancel);
     } else {
         // A raw prompt: BOS as the model asks, special-token texts parsed (so a hand-written
         // template works).
+        g_generating = true;
         result = session.generate_tokens(model->tokenizer().encode(prompt, true, true), params, print_piece, &g_cancel);
     }
     g_generating = false;
+    print_sources(grounded);
     print_stats(result);
     log_memory();
     return run_exit_status(result);
@@ -141,6 +184,7 @@ int run_chat(const std::vector<std::string>& argv) {
     std::vector<OptionSpec> specs = {
         {"--system", "", true, "system prompt"},
         {"--n-predict", "-n", true, "tokens per answer at most, 0 … 16777216 (default 1024)"},
+        {"--docs", "", true, "answer from this document index (latent docs index), citing its passages as [n]"},
         {"--help", "-h", false, "show this help"},
     };
     add_run_options(specs);
@@ -152,6 +196,7 @@ int run_chat(const std::vector<std::string>& argv) {
     GenerationParams params = generation_params_from(args);
     params.max_new_tokens = max_new_tokens_from(args, 1024);
     const BackendOptions backend_options = backend_options_from(args, 4096);
+    const std::optional<std::string> docs = docs_option(args);
     const auto model = load_model(args);
     const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), with_default_context(args, backend_options, *model));
     Session session(*backend);
@@ -176,11 +221,26 @@ int run_chat(const std::vector<std::string>& argv) {
             continue;
         }
         if (line.empty()) continue;
-        messages.push_back({chat::ChatMessage::User, line});
+        DocsQuestion grounded;
+        if (docs) {
+            // Passages get at least a third of the context: the oldest turns go first.
+            const size_t context = backend->context_size();
+            const size_t fixed = static_cast<size_t>(params.max_new_tokens) + kTurnOverheadTokens + count_tokens(*model, line);
+            const auto first_turn = [&] { return messages.begin() + (!messages.empty() && messages.front().role == chat::ChatMessage::System ? 1 : 0); };
+            while (first_turn() != messages.end() && fixed + history_tokens(*model, messages) + context / 3 > context) {
+                messages.erase(first_turn(), std::min(first_turn() + 2, messages.end()));
+            }
+            const size_t used = fixed + history_tokens(*model, messages);
+            grounded = ground_with_documents(*docs, line, [&](std::string_view t) { return count_tokens(*model, t); }, context > used ? context - used : 0);
+        }
+        messages.push_back({chat::ChatMessage::User, docs ? grounded.content : line});
         g_cancel = false;
         g_generating = true;
         const GenerationResult result = session.generate(messages, params, print_piece, &g_cancel);
         g_generating = false;
+        // The history keeps the question; its passages were for this turn.
+        if (docs) messages.back().content = line;
+        print_sources(grounded);
         print_stats(result);
         if (result.model_file_changed) throw Error(result.message); // every later turn would fail the same way
         if (result.reason == StopReason::ContextFull && result.text.empty()) {

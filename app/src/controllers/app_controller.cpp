@@ -42,6 +42,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     draft_ = std::make_unique<DraftController>(worker_, model_.get(), settings_.get());
     const EndpointPolicy policy = readEndpointPolicy();
     endpoint_ = std::make_unique<EndpointController>(model_.get(), store_.get(), policy.allowRemoteEndpoints, policy.source);
+    documents_ = std::make_unique<DocumentsController>(QDir(dataDir_).filePath(QStringLiteral("documents.db")));
 }
 
 AppController::~AppController() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "controllers/chat_controller.h"
+#include "controllers/documents_controller.h"
 #include "controllers/draft_controller.h"
 #include "controllers/endpoint_controller.h"
 #include "controllers/model_controller.h"
@@ -29,6 +30,7 @@ class AppController : public QObject {
     Q_PROPERTY(SettingsController* settings READ settings CONSTANT)
     Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
     Q_PROPERTY(EndpointController* endpoint READ endpoint CONSTANT) // Settings → Model source: an OpenAI-compatible endpoint
+    Q_PROPERTY(DocumentsController* documents READ documents CONSTANT) // collections for document Q&A
     Q_PROPERTY(QString dataDir READ dataDir CONSTANT)
     Q_PROPERTY(QString version READ version CONSTANT)
     Q_PROPERTY(bool ready READ ready NOTIFY readyChanged)        // the database is open
@@ -62,6 +64,7 @@ public:
     SettingsController* settings() { return settings_.get(); }
     DraftController* draft() { return draft_.get(); }
     EndpointController* endpoint() { return endpoint_.get(); }
+    DocumentsController* documents() { return documents_.get(); }
     StorageThread* storage() { return store_.get(); }
     QString dataDir() const { return dataDir_; }
     QString version() const;
@@ -119,6 +122,7 @@ private:
     std::unique_ptr<ChatController> chat_;
     std::unique_ptr<DraftController> draft_;
     std::unique_ptr<EndpointController> endpoint_;
+    std::unique_ptr<DocumentsController> documents_; // <data dir>/documents.db, its own thread
     bool ready_ = false;
     QString notice_;
     StorageBacklog backlog_;
