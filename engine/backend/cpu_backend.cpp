@@ -289,6 +289,9 @@ private:
         ffn_.moe(lw, lv.selection_bias, xn.data(), n, buf_out_.data());
     }
 
+    const Model& model_;
+    const ModelConfig& c_;
+    BackendOptions options_;
     cpu::ThreadPool pool_;
     cpu::FfnRunner ffn_;
     uint32_t row_width_ = 0;
