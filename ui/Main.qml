@@ -133,6 +133,7 @@ ApplicationWindow {
                     anchors.fill: parent
                     visible: window.showFirstRun
                     modelController: window.modelController
+                    sharedPaths: window.app.sharedModels.paths
                     onOpenModelRequested: modelFileDialog.open()
                 }
 
@@ -186,6 +187,7 @@ ApplicationWindow {
         id: modelPanel
         modelController: window.modelController
         generating: window.chat.generating
+        sharedPaths: window.app.sharedModels.paths
         onOpenModelRequested: modelFileDialog.open()
     }
 

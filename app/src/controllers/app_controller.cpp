@@ -39,6 +39,13 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     model_ = std::make_unique<ModelController>(worker_, settings_.get(), store_.get());
     chat_ = std::make_unique<ChatController>(store_.get(), worker_, model_.get(), settings_.get());
     draft_ = std::make_unique<DraftController>(worker_, model_.get(), settings_.get());
+
+    // The administrator's settings and shared model folders (/etc/xdg/latent-chat/latent-chat.conf).
+    const SystemConfig system = SystemConfig::load();
+    if (!system.path.isEmpty()) spdlog::info("system settings from {}", system.path.toStdString());
+    for (const QString& problem : system.problems) spdlog::warn("system settings: {}", problem.toStdString());
+    settings_->applySystemConfig(system);
+    sharedModels_.setFolders(system.sharedModelFolders);
 }
 
 AppController::~AppController() {

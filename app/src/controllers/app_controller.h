@@ -7,6 +7,7 @@
 #include "controllers/draft_controller.h"
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
+#include "controllers/shared_model_list_model.h"
 #include "storage/database.h"
 #include "storage/pending_writes.h"
 
@@ -27,6 +28,8 @@ class AppController : public QObject {
     Q_PROPERTY(ModelController* model READ model CONSTANT)
     Q_PROPERTY(SettingsController* settings READ settings CONSTANT)
     Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
+    // The models of the shared model folders (SystemConfig), for every user.
+    Q_PROPERTY(SharedModelListModel* sharedModels READ sharedModels CONSTANT)
     Q_PROPERTY(QString dataDir READ dataDir CONSTANT)
     Q_PROPERTY(QString version READ version CONSTANT)
     Q_PROPERTY(bool ready READ ready NOTIFY readyChanged)        // the database is open
@@ -59,6 +62,7 @@ public:
     ModelController* model() { return model_.get(); }
     SettingsController* settings() { return settings_.get(); }
     DraftController* draft() { return draft_.get(); }
+    SharedModelListModel* sharedModels() { return &sharedModels_; }
     StorageThread* storage() { return store_.get(); }
     QString dataDir() const { return dataDir_; }
     QString version() const;
@@ -115,6 +119,7 @@ private:
     std::unique_ptr<ModelController> model_;
     std::unique_ptr<ChatController> chat_;
     std::unique_ptr<DraftController> draft_;
+    SharedModelListModel sharedModels_;
     bool ready_ = false;
     QString notice_;
     StorageBacklog backlog_;
