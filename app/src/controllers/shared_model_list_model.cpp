@@ -7,6 +7,8 @@
 #include <QFileInfo>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 SharedModelListModel::SharedModelListModel(QObject* parent) : QAbstractListModel(parent) {
@@ -69,6 +71,7 @@ void SharedModelListModel::onScanned() {
     endResetModel();
     if (static_cast<qsizetype>(rows_.size()) != before) emit countChanged();
     emit pathsChanged();
+    spdlog::info("shared model folders ({}): {} models", folders_.join(QStringLiteral(", ")).toStdString(), rows_.size());
     emit scanningChanged();
 }
 
