@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace latent {
 
@@ -45,17 +46,17 @@ struct CudaPluginApi {
 std::unique_ptr<Backend> create_cuda_backend(const Model& model, const BackendOptions& options);
 
 // What the loader found (plugin builds only; the first call loads, later calls return the same).
+// It looks, in order, at $LATENT_CUDA_PLUGIN (a file; then nowhere else), or at
+// <dir of the executable>/../lib/latent-chat/liblatent-cuda.so and /usr/lib/latent-chat/.
 struct CudaPluginLoad {
     const CudaPluginApi* api = nullptr; // null when no usable plugin was found
     std::string path;                   // the file tried last ("" when none was found)
     std::string error;                  // why api is null: "GPU support is not installed (…)"
 };
 const CudaPluginLoad& load_cuda_plugin();
-
-// Where the loader looks, in order: $LATENT_CUDA_PLUGIN (a file), then
-// <dir of the executable>/../lib/latent-chat/liblatent-cuda.so, then the same under
-// /usr/lib/latent-chat. Exposed for tests and `latent devices`.
-std::string cuda_plugin_search_text();
+// The loading itself, uncached: tries the paths in order (the first that exists decides).
+// Plugins it loads stay loaded. For tests.
+CudaPluginLoad load_cuda_plugin_from(const std::vector<std::string>& paths);
 
 } // namespace latent
 

@@ -40,10 +40,12 @@ std::vector<std::filesystem::path> candidate_paths() {
     return paths;
 }
 
-CudaPluginLoad load() {
+} // namespace
+
+CudaPluginLoad load_cuda_plugin_from(const std::vector<std::string>& paths) {
     CudaPluginLoad result;
     std::string tried;
-    for (const std::filesystem::path& path : candidate_paths()) {
+    for (const std::filesystem::path path : paths) {
         std::error_code error;
         if (!std::filesystem::exists(path, error)) {
             tried += (tried.empty() ? "" : ", ") + path.string();
@@ -60,10 +62,11 @@ CudaPluginLoad load() {
         using Entry = const CudaPluginApi* (*)();
         void* symbol = ::dlsym(handle, kCudaPluginEntry);
         const CudaPluginApi* api = symbol != nullptr ? reinterpret_cast<Entry>(symbol)() : nullptr;
-        if (api == nullptr || api->abi != kCudaPluginAbi || api->build_id == nullptr ||
-            std::strcmp(api->build_id, cuda_plugin_build_id()) != 0 || api->probe == nullptr) {
-            result.error = "the GPU plugin " + result.path + " is from another build of Latent Chat (" +
-                           (api != nullptr && api->build_id != nullptr ? api->build_id : "no version") + ", this is " +
+        // Only a table of our ABI version may be read further (its layout is that version's).
+        const bool same_abi = api != nullptr && api->abi == kCudaPluginAbi;
+        if (!same_abi || api->build_id == nullptr || std::strcmp(api->build_id, cuda_plugin_build_id()) != 0 || api->probe == nullptr) {
+            const std::string theirs = same_abi && api->build_id != nullptr ? api->build_id : "an unknown version";
+            result.error = "the GPU plugin " + result.path + " is from another build of Latent Chat (" + theirs + ", this is " +
                            cuda_plugin_build_id() + "); reinstall latent-chat-cuda of the same version";
             ::dlclose(handle);
             return result;
@@ -71,23 +74,19 @@ CudaPluginLoad load() {
         result.api = api; // the handle stays open for the process
         return result;
     }
-    result.error = std::string("GPU support is not installed (no ") + kCudaPluginFileName + " in " + tried + "; " + kInstallHint + ")";
+    result.error = std::string("GPU support is not installed (no ") + tried + "; " + kInstallHint + ")";
     return result;
 }
-
-} // namespace
 
 const CudaPluginLoad& load_cuda_plugin() {
     static std::once_flag once;
     static CudaPluginLoad loaded;
-    std::call_once(once, [] { loaded = load(); });
+    std::call_once(once, [] {
+        std::vector<std::string> paths;
+        for (const std::filesystem::path& path : candidate_paths()) paths.push_back(path.string());
+        loaded = load_cuda_plugin_from(paths);
+    });
     return loaded;
-}
-
-std::string cuda_plugin_search_text() {
-    std::string text;
-    for (const std::filesystem::path& path : candidate_paths()) text += (text.empty() ? "" : ", ") + path.string();
-    return text;
 }
 
 CudaProbe probe_cuda_devices() {
