@@ -46,7 +46,7 @@ can pre-set and lock settings in /etc/xdg/latent-chat/latent-chat.conf and
 share models in /usr/share/latent-chat/models.")
 set(CPACK_DEBIAN_APP_PACKAGE_DEPENDS
     "qml6-module-qtquick, qml6-module-qtquick-controls, qml6-module-qtquick-layouts, qml6-module-qtquick-templates, qml6-module-qtquick-window, qml6-module-qtquick-dialogs, qml6-module-qtqml, qml6-module-qtqml-models, qml6-module-qtqml-workerscript, qml6-module-qtcore, qml6-module-qt-labs-folderlistmodel, qt6-qpa-plugins, libqt6svg6, fonts-dejavu-core")
-set(CPACK_DEBIAN_APP_PACKAGE_RECOMMENDS "latent")
+set(CPACK_DEBIAN_APP_PACKAGE_RECOMMENDS "latent, qt6-wayland")
 set(CPACK_DEBIAN_APP_PACKAGE_SUGGESTS "latent-chat-cuda")
 file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/app-control/conffiles "/etc/xdg/latent-chat/latent-chat.conf\n")
 set(CPACK_DEBIAN_APP_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_BINARY_DIR}/app-control/conffiles)

@@ -29,11 +29,15 @@ mv "$work/destdir/app" "$tree"
 rm -rf "$work/destdir"
 
 # Qt plugins and QML modules the app loads at run time (no ELF dependency names them).
-plugin_dirs=(platforms xcbglintegrations platforminputcontexts imageformats iconengines wayland-shell-integration
+# Platforms: X11, Wayland, offscreen, minimal (not the embedded ones: eglfs, linuxfb, vnc).
+plugin_dirs=(xcbglintegrations platforminputcontexts imageformats iconengines wayland-shell-integration
              wayland-decoration-client wayland-graphics-integration-client)
-mkdir -p "$tree/lib/qt6/plugins" "$tree/lib/qt6/qml"
+mkdir -p "$tree/lib/qt6/plugins/platforms" "$tree/lib/qt6/qml"
 for dir in "${plugin_dirs[@]}"; do
-    [ -d "$qt_root/plugins/$dir" ] && cp -a "$qt_root/plugins/$dir" "$tree/lib/qt6/plugins/"
+    if [ -d "$qt_root/plugins/$dir" ]; then cp -a "$qt_root/plugins/$dir" "$tree/lib/qt6/plugins/"; fi
+done
+for platform in libqxcb.so libqoffscreen.so libqminimal.so libqwayland-generic.so libqwayland-egl.so; do
+    if [ -f "$qt_root/plugins/platforms/$platform" ]; then cp -a "$qt_root/plugins/platforms/$platform" "$tree/lib/qt6/plugins/platforms/"; fi
 done
 for module in QtQuick QtQml QtCore Qt/labs/folderlistmodel; do
     mkdir -p "$tree/lib/qt6/qml/$(dirname "$module")"
