@@ -5,6 +5,7 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QFileInfo>
 
 #include <spdlog/spdlog.h>
 
@@ -45,7 +46,11 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     if (!system.path.isEmpty()) spdlog::info("system settings from {}", system.path.toStdString());
     for (const QString& problem : system.problems) spdlog::warn("system settings: {}", problem.toStdString());
     settings_->applySystemConfig(system);
-    sharedModels_.setFolders(system.sharedModelFolders);
+    // An installation outside /usr (the .run in /opt/latent-chat) has its own shared folder.
+    QStringList folders = system.sharedModelFolders;
+    const QString bundled = QDir::cleanPath(QCoreApplication::applicationDirPath() + QStringLiteral("/../share/latent-chat/models"));
+    if (!folders.contains(bundled) && QFileInfo(bundled).isDir()) folders << bundled;
+    sharedModels_.setFolders(folders);
 }
 
 AppController::~AppController() {
