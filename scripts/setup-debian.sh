@@ -31,6 +31,8 @@ packages=(
     libqt6svg6                          # SVG images (the app icon)
     fonts-dejavu-core                   # a default UI and monospace font
     xvfb xauth                          # a virtual display for the end-to-end check and screenshots
+    # packaging (scripts/build-packages.sh, scripts/package-test.sh)
+    dpkg-dev fakeroot lintian appstream desktop-file-utils patchelf xz-utils debootstrap librsvg2-bin python3
 )
 # serve.openai_node runs the official openai npm client against latent serve: Node.js and npm
 # from Debian unless some Node.js (e.g. NodeSource's, which brings its own npm) is already here.

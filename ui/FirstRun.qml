@@ -9,6 +9,7 @@ Item {
     id: root
 
     required property ModelController modelController
+    property var sharedPaths: [] // models of the shared folders (SharedModelListModel.paths)
 
     signal openModelRequested()
 
@@ -136,6 +137,16 @@ Item {
                 horizontalPadding: 28
                 text: qsTr("Open model…")
                 onClicked: root.openModelRequested()
+            }
+
+            RecentModels {
+                objectName: "firstRunSharedModels"
+                Layout.fillWidth: true
+                Layout.topMargin: 8
+                title: qsTr("Shared models")
+                removable: false
+                paths: root.sharedPaths
+                onLoadRequested: (path) => root.modelController.load(path)
             }
 
             RecentModels {

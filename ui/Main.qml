@@ -134,6 +134,7 @@ ApplicationWindow {
                     anchors.fill: parent
                     visible: window.showFirstRun
                     modelController: window.modelController
+                    sharedPaths: window.app.sharedModels.paths
                     onOpenModelRequested: modelFileDialog.open()
                 }
 
@@ -187,6 +188,7 @@ ApplicationWindow {
         id: modelPanel
         modelController: window.modelController
         generating: window.chat.generating
+        sharedPaths: window.app.sharedModels.paths
         onOpenModelRequested: modelFileDialog.open()
     }
 

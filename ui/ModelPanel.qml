@@ -10,6 +10,7 @@ Drawer {
 
     required property ModelController modelController
     property bool generating: false
+    property var sharedPaths: [] // models of the shared folders (SharedModelListModel.paths)
 
     signal openModelRequested()
 
@@ -177,7 +178,19 @@ Drawer {
                 Layout.rightMargin: 20
                 height: 1
                 color: Theme.border
-                visible: recent.visible
+                visible: recent.visible || shared.visible
+            }
+
+            RecentModels {
+                id: shared
+                objectName: "sharedModels"
+                Layout.fillWidth: true
+                Layout.leftMargin: 14
+                Layout.rightMargin: 14
+                title: qsTr("Shared models")
+                removable: false
+                paths: root.sharedPaths
+                onLoadRequested: (path) => root.modelController.load(path)
             }
 
             RecentModels {

@@ -1,4 +1,5 @@
-// The recently opened models: a click loads one, × forgets it (the file stays on disk).
+// A list of models: the recently opened ones (a click loads one, × forgets it; the file stays on
+// disk), or, with removable false, the models of the shared folders an administrator set up.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -8,6 +9,8 @@ ColumnLayout {
     id: root
 
     property var paths: []
+    property string title: qsTr("Recent models")
+    property bool removable: true
 
     signal loadRequested(string path)
     signal removeRequested(string path)
@@ -27,7 +30,7 @@ ColumnLayout {
 
     Text {
         Layout.bottomMargin: 4
-        text: qsTr("Recent models")
+        text: root.title
         color: Theme.textMuted
         font.pixelSize: Theme.fontSize - 2
         font.weight: Font.DemiBold
@@ -75,7 +78,7 @@ ColumnLayout {
                 IconButton {
                     objectName: "removeRecentButton"
                     Layout.rightMargin: 4
-                    visible: row.hovered
+                    visible: row.hovered && root.removable
                     size: 24
                     text: "\u00D7"
                     tip: qsTr("Remove from this list (the file stays)")

@@ -15,6 +15,7 @@ Dialog {
 
     signal reloadRequested()
 
+    function locked(name) { return root.settings.lockedSettings.includes(name) }
     function backendLabel(name) {
         switch (name) {
         case "auto": return qsTr("Automatic (GPU when available)")
@@ -87,6 +88,11 @@ Dialog {
             x: 20
             spacing: 14
 
+            LockedSettingsNote {
+                Layout.fillWidth: true
+                Layout.topMargin: 4
+                locked: root.settings.lockedSettings
+            }
             SectionTitle { text: qsTr("Conversation") }
             Text {
                 text: qsTr("System prompt")
@@ -99,6 +105,7 @@ Dialog {
                 TextArea {
                     id: systemPrompt
                     objectName: "systemPromptInput"
+                    enabled: !root.locked("systemPrompt")
                     wrapMode: TextEdit.Wrap
                     selectByMouse: true
                     placeholderText: qsTr("Instructions the model follows in every new conversation (optional)")
@@ -114,6 +121,7 @@ Dialog {
             SectionTitle { text: qsTr("Sampling") }
             SettingSlider {
                 Layout.fillWidth: true
+                enabled: !root.locked("temperature")
                 label: qsTr("Temperature")
                 hint: qsTr("Higher is more varied, 0 always picks the most likely word.")
                 from: 0; to: 2; stepSize: 0.05
@@ -122,6 +130,7 @@ Dialog {
             }
             SettingSlider {
                 Layout.fillWidth: true
+                enabled: !root.locked("topP")
                 label: qsTr("Top-p")
                 from: 0; to: 1; stepSize: 0.01
                 value: root.settings.topP
@@ -129,6 +138,7 @@ Dialog {
             }
             SettingSlider {
                 Layout.fillWidth: true
+                enabled: !root.locked("minP")
                 label: qsTr("Min-p")
                 from: 0; to: 1; stepSize: 0.01
                 value: root.settings.minP
@@ -136,6 +146,7 @@ Dialog {
             }
             SettingSlider {
                 Layout.fillWidth: true
+                enabled: !root.locked("repeatPenalty")
                 label: qsTr("Repeat penalty")
                 hint: qsTr("1.00 is off.")
                 from: 1; to: 2; stepSize: 0.01
@@ -143,12 +154,14 @@ Dialog {
                 onMoved: (value) => root.settings.repeatPenalty = value
             }
             SettingSpinBox {
+                enabled: !root.locked("topK")
                 label: qsTr("Top-k (0 is off)")
                 from: 0; to: 1000; stepSize: 5
                 value: root.settings.topK
                 onModified: (value) => root.settings.topK = value
             }
             SettingSpinBox {
+                enabled: !root.locked("maxNewTokens")
                 label: qsTr("Longest answer, in tokens")
                 from: 1; to: 32768; stepSize: 256
                 value: root.settings.maxNewTokens
@@ -177,12 +190,14 @@ Dialog {
                 font.pixelSize: Theme.fontSize - 2
             }
             SettingSpinBox {
+                enabled: !root.locked("contextLength")
                 label: qsTr("Context length, in tokens")
                 from: 256; to: 131072; stepSize: 1024
                 value: root.settings.contextLength
                 onModified: (value) => root.settings.contextLength = value
             }
             SettingSpinBox {
+                enabled: !root.locked("threads")
                 label: qsTr("CPU threads (0 uses all %1)").arg(root.settings.hardwareThreads)
                 from: 0; to: 256; stepSize: 1
                 value: root.settings.threads
@@ -198,6 +213,7 @@ Dialog {
                 }
                 ComboBox {
                     objectName: "backendBox"
+                    enabled: !root.locked("backend")
                     Layout.preferredWidth: 280
                     palette.highlightedText: Theme.text // on the light highlight of the open list
                     textRole: "text"
@@ -224,6 +240,7 @@ Dialog {
                 }
                 ComboBox {
                     objectName: "themeBox"
+                    enabled: !root.locked("themeMode")
                     Layout.preferredWidth: 280
                     palette.highlightedText: Theme.text // on the light highlight of the open list
                     textRole: "text"

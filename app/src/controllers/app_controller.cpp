@@ -6,6 +6,7 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QFileInfo>
 
 #include <spdlog/spdlog.h>
 
@@ -43,6 +44,17 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     const EndpointPolicy policy = readEndpointPolicy();
     endpoint_ = std::make_unique<EndpointController>(model_.get(), store_.get(), policy.allowRemoteEndpoints, policy.source);
     documents_ = std::make_unique<DocumentsController>(QDir(dataDir_).filePath(QStringLiteral("documents.db")));
+
+    // The administrator's settings and shared model folders (/etc/xdg/latent-chat/latent-chat.conf).
+    const SystemConfig system = SystemConfig::load();
+    if (!system.path.isEmpty()) spdlog::info("system settings from {}", system.path.toStdString());
+    for (const QString& problem : system.problems) spdlog::warn("system settings: {}", problem.toStdString());
+    settings_->applySystemConfig(system);
+    // An installation outside /usr (the .run in /opt/latent-chat) has its own shared folder.
+    QStringList folders = system.sharedModelFolders;
+    const QString bundled = QDir::cleanPath(QCoreApplication::applicationDirPath() + QStringLiteral("/../share/latent-chat/models"));
+    if (!folders.contains(bundled) && QFileInfo(bundled).isDir()) folders << bundled;
+    sharedModels_.setFolders(folders);
 }
 
 AppController::~AppController() {

@@ -9,6 +9,7 @@
 #include "controllers/endpoint_controller.h"
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
+#include "controllers/shared_model_list_model.h"
 #include "storage/database.h"
 #include "storage/pending_writes.h"
 
@@ -31,6 +32,8 @@ class AppController : public QObject {
     Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
     Q_PROPERTY(EndpointController* endpoint READ endpoint CONSTANT) // Settings → Model source: an OpenAI-compatible endpoint
     Q_PROPERTY(DocumentsController* documents READ documents CONSTANT) // collections for document Q&A
+    // The models of the shared model folders (SystemConfig), for every user.
+    Q_PROPERTY(SharedModelListModel* sharedModels READ sharedModels CONSTANT)
     Q_PROPERTY(QString dataDir READ dataDir CONSTANT)
     Q_PROPERTY(QString version READ version CONSTANT)
     Q_PROPERTY(bool ready READ ready NOTIFY readyChanged)        // the database is open
@@ -65,6 +68,7 @@ public:
     DraftController* draft() { return draft_.get(); }
     EndpointController* endpoint() { return endpoint_.get(); }
     DocumentsController* documents() { return documents_.get(); }
+    SharedModelListModel* sharedModels() { return &sharedModels_; }
     StorageThread* storage() { return store_.get(); }
     QString dataDir() const { return dataDir_; }
     QString version() const;
@@ -123,6 +127,7 @@ private:
     std::unique_ptr<DraftController> draft_;
     std::unique_ptr<EndpointController> endpoint_;
     std::unique_ptr<DocumentsController> documents_; // <data dir>/documents.db, its own thread
+    SharedModelListModel sharedModels_;
     bool ready_ = false;
     QString notice_;
     StorageBacklog backlog_;

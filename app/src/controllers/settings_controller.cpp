@@ -84,60 +84,70 @@ void SettingsController::persist(const char* key, const QVariant& value) {
 }
 
 void SettingsController::setSystemPrompt(const QString& v) {
+    if (locked("systemPrompt")) return;
     if (!assign(systemPrompt_, v)) return;
     persist("systemPrompt", v);
     emit changed();
 }
 
 void SettingsController::setTemperature(double v) {
+    if (locked("temperature")) return;
     if (!std::isfinite(v) || !assign(temperature_, std::clamp(v, 0.0, 2.0))) return;
     persist("temperature", temperature_);
     emit changed();
 }
 
 void SettingsController::setTopP(double v) {
+    if (locked("topP")) return;
     if (!std::isfinite(v) || !assign(topP_, std::clamp(v, 0.0, 1.0))) return;
     persist("topP", topP_);
     emit changed();
 }
 
 void SettingsController::setTopK(int v) {
+    if (locked("topK")) return;
     if (!assign(topK_, std::clamp(v, 0, 1000))) return;
     persist("topK", topK_);
     emit changed();
 }
 
 void SettingsController::setMinP(double v) {
+    if (locked("minP")) return;
     if (!std::isfinite(v) || !assign(minP_, std::clamp(v, 0.0, 1.0))) return;
     persist("minP", minP_);
     emit changed();
 }
 
 void SettingsController::setRepeatPenalty(double v) {
+    if (locked("repeatPenalty")) return;
     if (!std::isfinite(v) || !assign(repeatPenalty_, std::clamp(v, 1.0, 2.0))) return;
     persist("repeatPenalty", repeatPenalty_);
     emit changed();
 }
 
 void SettingsController::setMaxNewTokens(int v) {
+    if (locked("maxNewTokens")) return;
     if (!assign(maxNewTokens_, std::clamp(v, 1, 32768))) return;
     persist("maxNewTokens", maxNewTokens_);
     emit changed();
 }
 
 void SettingsController::setContextLength(int v) {
+    if (locked("contextLength")) return;
     if (!assign(contextLength_, std::clamp(v, 256, 131072))) return;
     persist("contextLength", contextLength_);
     emit changed();
 }
 
 void SettingsController::setThreads(int v) {
+    if (locked("threads")) return;
     if (!assign(threads_, std::clamp(v, 0, 256))) return;
     persist("threads", threads_);
     emit changed();
 }
 
 void SettingsController::setBackend(const QString& v) {
+    if (locked("backend")) return;
     const QString name = v.trimmed().toLower();
     if (!availableBackends().contains(name) || !assign(backend_, name)) return;
     persist("backend", backend_);
@@ -145,6 +155,7 @@ void SettingsController::setBackend(const QString& v) {
 }
 
 void SettingsController::setThemeMode(const QString& v) {
+    if (locked("themeMode")) return;
     const QString mode = v.trimmed().toLower();
     if (!kThemeModes.contains(mode) || !assign(themeMode_, mode)) return;
     persist("themeMode", themeMode_);
@@ -163,9 +174,25 @@ void SettingsController::resetToDefaults() {
     setThreads(kDefaultThreads);
     setBackend(kDefaultBackend);
     setThemeMode(kDefaultThemeMode);
+    // The administrator's values are this workstation's defaults.
+    for (auto it = systemDefaults_.constBegin(); it != systemDefaults_.constEnd(); ++it) setProperty(it.key().toLatin1().constData(), *it);
+}
+
+void SettingsController::applySystemConfig(const SystemConfig& config) {
+    systemDefaults_ = config.settings;
+    locked_ = config.locked;
+    remoteEndpointsAllowed_ = config.allowRemoteEndpoints;
+    applyValues(config.settings);
+    emit changed();
 }
 
 void SettingsController::applyStored(const QVariantMap& stored) {
+    QVariantMap unlocked = stored;
+    for (const QString& name : locked_) unlocked.remove(name);
+    applyValues(unlocked);
+}
+
+void SettingsController::applyValues(const QVariantMap& stored) {
     bool any = false;
     const auto number = [&](const char* key, double low, double high, double fallback, double& field) {
         const auto it = stored.constFind(QLatin1String(key));

@@ -3,6 +3,7 @@
 // when a model is next loaded (ModelController::reload()).
 #pragma once
 
+#include "controllers/system_config.h"
 #include "inference/chat_engine.h"
 
 #include <QObject>
@@ -29,12 +30,22 @@ class SettingsController : public QObject {
     Q_PROPERTY(QString themeMode READ themeMode WRITE setThemeMode NOTIFY changed)            // "system" | "light" | "dark"
     Q_PROPERTY(QStringList availableBackends READ availableBackends CONSTANT)
     Q_PROPERTY(int hardwareThreads READ hardwareThreads CONSTANT)
+    // Set by the administrator (SystemConfig): property names whose value is fixed (their setters
+    // refuse changes; Settings shows them disabled), and whether remote endpoints may be used.
+    Q_PROPERTY(QStringList lockedSettings READ lockedSettings NOTIFY changed)
+    Q_PROPERTY(bool remoteEndpointsAllowed READ remoteEndpointsAllowed NOTIFY changed)
 public:
     explicit SettingsController(StorageThread* store, QObject* parent = nullptr);
 
     // Values read from the database at startup (unknown keys ignored, bad values replaced by
-    // defaults after clamping).
+    // defaults after clamping). Locked settings keep the administrator's value.
     void applyStored(const QVariantMap& stored);
+    // The administrator's settings, applied before applyStored: its values replace the built-in
+    // defaults (here and in resetToDefaults), its locked names are fixed to its values.
+    void applySystemConfig(const SystemConfig& config);
+    QStringList lockedSettings() const { return locked_; }
+    bool remoteEndpointsAllowed() const { return remoteEndpointsAllowed_; }
+    Q_INVOKABLE bool isLocked(const QString& name) const { return locked_.contains(name); }
 
     QString systemPrompt() const { return systemPrompt_; }
     double temperature() const { return temperature_; }
@@ -74,6 +85,8 @@ signals:
 
 private:
     void persist(const char* key, const QVariant& value);
+    bool locked(const char* key) const { return locked_.contains(QLatin1String(key)); }
+    void applyValues(const QVariantMap& values); // applyStored without the lock filter
 
     StorageThread* store_; // may be null (tests): nothing persisted
     QString systemPrompt_;
@@ -87,4 +100,7 @@ private:
     int threads_ = 0;
     QString backend_ = QStringLiteral("auto");
     QString themeMode_ = QStringLiteral("system");
+    QVariantMap systemDefaults_; // SystemConfig::settings
+    QStringList locked_;
+    bool remoteEndpointsAllowed_ = true;
 };
