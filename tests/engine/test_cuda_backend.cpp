@@ -203,17 +203,7 @@ private slots:
         const auto m = build_and_load(dir_, "errors.gguf", shape_of("tiny", 64), BuildOptions{});
         BackendOptions options;
         options.n_ctx = 8;
-        auto b = make_cuda(*m, options);
-        std::vector<float> logits(m->config().n_vocab);
-        const uint32_t row = 0;
-        const std::vector<int32_t> bad{1, -1};
-        QVERIFY_THROWS_EXCEPTION(latent::Error, b->evaluate(bad, std::span<const uint32_t>(&row, 1), logits.data()));
-        const std::vector<int32_t> too_long(9, 1);
-        QVERIFY_THROWS_EXCEPTION(latent::Error, b->evaluate(too_long, std::span<const uint32_t>(&row, 1), logits.data()));
-        QCOMPARE(b->n_cached(), 0u);
-        const std::vector<int32_t> ok{1, 2};
-        b->evaluate(ok, std::span<const uint32_t>(&row, 1), logits.data());
-        QCOMPARE(b->n_cached(), 2u);
+        test::check_batch_errors_leave_cache_unchanged(*make_cuda(*m, options));
     }
 
     // Routed experts in host memory (run by the CPU kernels) give the all-on-GPU logits.

@@ -221,23 +221,8 @@ private slots:
         backends.push_back(create_ref_backend(*m, options));
         backends.push_back(create_cpu_backend(*m, options));
         for (auto& b : backends) {
-            std::vector<float> logits(m->config().n_vocab);
-            const uint32_t row = 0;
-            const std::vector<int32_t> bad{1, -1};
-            QVERIFY_THROWS_EXCEPTION(latent::Error, b->evaluate(bad, std::span<const uint32_t>(&row, 1), logits.data()));
-            const std::vector<int32_t> out_of_vocab{static_cast<int32_t>(m->config().n_vocab)};
-            QVERIFY_THROWS_EXCEPTION(latent::Error, b->evaluate(out_of_vocab, std::span<const uint32_t>(&row, 1), logits.data()));
-            const std::vector<int32_t> too_long(9, 1);
-            try {
-                b->evaluate(too_long, std::span<const uint32_t>(&row, 1), logits.data());
-                QFAIL("context overflow accepted");
-            } catch (const latent::Error& e) {
-                QVERIFY2(QString(e.what()).contains("context full"), e.what());
-            }
-            QCOMPARE(b->n_cached(), 0u);
-            const std::vector<int32_t> ok{1, 2};
-            b->evaluate(ok, std::span<const uint32_t>(&row, 1), logits.data());
-            QCOMPARE(b->n_cached(), 2u);
+            test::check_batch_errors_leave_cache_unchanged(*b);
+            if (QTest::currentTestFailed()) return;
         }
     }
 

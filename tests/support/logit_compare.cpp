@@ -1,6 +1,9 @@
 #include "logit_compare.h"
 
+#include "core/error.h"
 #include "test_support.h"
+
+#include <QtTest>
 
 #include <algorithm>
 #include <cmath>
@@ -49,6 +52,26 @@ Diff compare(const std::vector<float>& a, const std::vector<float>& b, size_t n_
     d.mean_abs /= static_cast<double>(a.size());
     d.top1 = static_cast<double>(same) / static_cast<double>(rows);
     return d;
+}
+
+void check_batch_errors_leave_cache_unchanged(Backend& b) {
+    std::vector<float> logits(b.model().config().n_vocab);
+    const uint32_t row = 0;
+    const std::vector<int32_t> bad{1, -1};
+    QVERIFY_THROWS_EXCEPTION(latent::Error, b.evaluate(bad, std::span<const uint32_t>(&row, 1), logits.data()));
+    const std::vector<int32_t> out_of_vocab{static_cast<int32_t>(b.model().config().n_vocab)};
+    QVERIFY_THROWS_EXCEPTION(latent::Error, b.evaluate(out_of_vocab, std::span<const uint32_t>(&row, 1), logits.data()));
+    const std::vector<int32_t> too_long(b.context_size() + 1, 1);
+    try {
+        b.evaluate(too_long, std::span<const uint32_t>(&row, 1), logits.data());
+        QFAIL("context overflow accepted");
+    } catch (const latent::Error& e) {
+        QVERIFY2(QString(e.what()).contains("context full"), e.what());
+    }
+    QCOMPARE(b.n_cached(), 0u);
+    const std::vector<int32_t> ok{1, 2};
+    b.evaluate(ok, std::span<const uint32_t>(&row, 1), logits.data());
+    QCOMPARE(b.n_cached(), 2u);
 }
 
 std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options) {

@@ -29,6 +29,11 @@ struct Diff {
 // Compares two logit matrices of rows of n_vocab (max_rel: relative to the row's largest |logit|).
 Diff compare(const std::vector<float>& a, const std::vector<float>& b, size_t n_vocab);
 
+// For a fresh backend with n_ctx 8: a negative token id, an id past the vocabulary and a batch
+// past the context are refused ("context full") with the cache unchanged; then a valid batch
+// is accepted. Reports through QVERIFY (check QTest::currentTestFailed()).
+void check_batch_errors_leave_cache_unchanged(Backend& b);
+
 std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options);
 
 } // namespace latent::test

@@ -374,18 +374,20 @@ void CudaBackend::attention(uint32_t il, int64_t n, uint32_t first_position) {
                             static_cast<uint32_t>(dr), positions_, n, stream_);
         k::rope(q_, positions_, n, H, H * dqk, dqk, dn, rope_, stream_);
     }
-    {
+    // q_latent[t, h] = W_UK,hᵀ q_nope[t, h]; o[t, h] = W_UV,h o_latent[t, h] (below).
+    auto per_head = [&](const void* w, int64_t rows, int64_t cols, const float* x, int64_t x_head, float* y) {
         ScopedSection section(profiler_, "absorb (W_UK, W_UV)", stream_);
-        k::HeadMatmul absorb;
-        absorb.w = d.wk_t;
-        absorb.type = d.head_type;
-        absorb.n_heads = H, absorb.rows = rkv, absorb.cols = dn;
-        absorb.x = q_, absorb.x_token_stride = H * dqk, absorb.x_head_stride = dqk;
-        absorb.y = q_latent_, absorb.y_token_stride = H * rkv, absorb.y_head_stride = rkv;
-        absorb.n_tokens = n;
-        k::head_matmul(absorb, stream_);
-        k::copy_rows(q_rope_, dr, q_ + dn, dqk, n * H, dr, stream_);
-    }
+        k::HeadMatmul m;
+        m.w = w;
+        m.type = d.head_type;
+        m.n_heads = H, m.rows = rows, m.cols = cols;
+        m.x = x, m.x_token_stride = H * x_head, m.x_head_stride = x_head;
+        m.y = y, m.y_token_stride = H * rows, m.y_head_stride = rows;
+        m.n_tokens = n;
+        k::head_matmul(m, stream_);
+    };
+    per_head(d.wk_t, rkv, dn, q_, dqk, q_latent_);
+    k::copy_rows(q_rope_, dr, q_ + dn, dqk, n * H, dr, stream_);
     {
         ScopedSection section(profiler_, n == 1 ? "mla_decode" : "mla_prefill", stream_);
         k::MlaAttentionArgs args = attention_args(static_cast<uint32_t>(n), n == 1 ? options_.n_ctx : first_position + static_cast<uint32_t>(n));
@@ -393,17 +395,7 @@ void CudaBackend::attention(uint32_t il, int64_t n, uint32_t first_position) {
         if (n == 1) k::mla_decode(args, decode_plan_, mla_ws_, n_keys_, stream_);
         else k::mla_prefill(args, stream_);
     }
-    {
-        ScopedSection section(profiler_, "absorb (W_UK, W_UV)", stream_);
-        k::HeadMatmul value;
-        value.w = d.wv;
-        value.type = d.head_type;
-        value.n_heads = H, value.rows = dv, value.cols = rkv;
-        value.x = o_latent_, value.x_token_stride = H * rkv, value.x_head_stride = rkv;
-        value.y = o_, value.y_token_stride = H * dv, value.y_head_stride = dv;
-        value.n_tokens = n;
-        k::head_matmul(value, stream_);
-    }
+    per_head(d.wv, dv, rkv, o_latent_, rkv, o_);
     linear(d.out, o_, n, tmp_);
     ScopedSection section(profiler_, "residual", stream_);
     k::residual_add(x_, x_, tmp_, static_cast<size_t>(n * D), stream_);
