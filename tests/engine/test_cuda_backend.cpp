@@ -41,17 +41,7 @@ std::vector<float> prompt_then_decode(Backend& b, const std::vector<int32_t>& pr
     return out;
 }
 
-ModelShape shape_of(const QString& preset, int n_embd) {
-    ModelShape shape = *model_shape_preset(preset.toStdString());
-    shape.n_embd = static_cast<uint32_t>(n_embd);
-    if (n_embd == 256) {
-        shape.n_ff = 512;
-        shape.n_ff_expert = 256;
-        shape.kv_lora_rank = 256;
-        if (shape.q_lora_rank) shape.q_lora_rank = 256;
-    }
-    return shape;
-}
+ModelShape shape_of(const QString& preset, int n_embd) { return test::preset_shape(preset, n_embd); }
 
 BuildOptions scheme_options(const char* scheme) {
     BuildOptions options;

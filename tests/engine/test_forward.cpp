@@ -253,14 +253,7 @@ private slots:
         QFETCH(int, n_embd);
         QFETCH(QString, scheme);
         QFETCH(int, force_type);
-        ModelShape shape = *model_shape_preset(preset.toStdString());
-        shape.n_embd = static_cast<uint32_t>(n_embd);
-        if (n_embd == 256) {
-            shape.n_ff = 512;
-            shape.n_ff_expert = 256;
-            shape.kv_lora_rank = 256;
-            if (shape.q_lora_rank) shape.q_lora_rank = 256;
-        }
+        const ModelShape shape = test::preset_shape(preset, n_embd);
         BuildOptions options;
         options.scheme = *weight_scheme_from_name(scheme.toStdString());
         options.seed = 1234;

@@ -74,6 +74,18 @@ void check_batch_errors_leave_cache_unchanged(Backend& b) {
     QCOMPARE(b.n_cached(), 2u);
 }
 
+ModelShape preset_shape(const QString& preset, int n_embd) {
+    ModelShape shape = *model_shape_preset(preset.toStdString());
+    shape.n_embd = static_cast<uint32_t>(n_embd);
+    if (n_embd == 256) {
+        shape.n_ff = 512;
+        shape.n_ff_expert = 256;
+        shape.kv_lora_rank = 256;
+        if (shape.q_lora_rank) shape.q_lora_rank = 256;
+    }
+    return shape;
+}
+
 std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options) {
     const auto path = to_path(dir.filePath(name));
     build_model_file(shape, options, path);

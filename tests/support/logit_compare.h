@@ -34,6 +34,9 @@ Diff compare(const std::vector<float>& a, const std::vector<float>& b, size_t n_
 // is accepted. Reports through QVERIFY (check QTest::currentTestFailed()).
 void check_batch_errors_leave_cache_unchanged(Backend& b);
 
+// A preset's shape with n_embd set; at 256 the other widths grow with it (every block type fits).
+ModelShape preset_shape(const QString& preset, int n_embd);
+
 std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options);
 
 } // namespace latent::test
