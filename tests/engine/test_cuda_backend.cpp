@@ -43,11 +43,7 @@ std::vector<float> prompt_then_decode(Backend& b, const std::vector<int32_t>& pr
 
 ModelShape shape_of(const QString& preset, int n_embd) { return test::preset_shape(preset, n_embd); }
 
-BuildOptions scheme_options(const char* scheme) {
-    BuildOptions options;
-    options.scheme = *weight_scheme_from_name(scheme);
-    return options;
-}
+BuildOptions scheme_options(const char* scheme) { return test::scheme_build_options(scheme, -1, BuildOptions{}.seed); }
 
 } // namespace
 
@@ -91,11 +87,8 @@ private slots:
         }
         QTest::newRow("tiny-v3 D256 q4_k_m") << "tiny-v3" << 256 << "q4_k_m" << -1 << "f16";
         QTest::newRow("tiny D256 q4_k_m bf16 cache") << "tiny" << 256 << "q4_k_m" << -1 << "bf16";
-        for (TensorType t : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,
-                             TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS,
-                             TensorType::F16, TensorType::BF16}) {
-            const QString name = QString::fromUtf8(tensor_type_name(t).data(), static_cast<qsizetype>(tensor_type_name(t).size()));
-            QTest::newRow(qPrintable("tiny D256 all " + name)) << "tiny" << 256 << "f32" << static_cast<int>(t) << "f16";
+        for (TensorType t : test::forced_weight_types()) {
+            QTest::newRow(qPrintable("tiny D256 all " + test::tensor_type_qname(t))) << "tiny" << 256 << "f32" << static_cast<int>(t) << "f16";
         }
     }
     void matches_ref() {
@@ -104,18 +97,7 @@ private slots:
         QFETCH(QString, scheme);
         QFETCH(int, force_type);
         QFETCH(QString, cache);
-        BuildOptions options;
-        options.scheme = *weight_scheme_from_name(scheme.toStdString());
-        options.seed = 4321;
-        if (force_type >= 0) {
-            const TensorType t = static_cast<TensorType>(force_type);
-            const uint32_t block = tensor_type_info(t).block_size;
-            options.edit_tensors = [t, block](std::vector<TensorPlan>& plans) {
-                for (TensorPlan& p : plans) {
-                    if (p.ne.size() >= 2 && p.ne[0] % block == 0 && p.name.find("ffn_gate_inp") == std::string::npos) p.type = t;
-                }
-            };
-        }
+        const BuildOptions options = test::scheme_build_options(scheme, force_type, 4321);
         const auto m = build_and_load(dir_, QString("ref-%1-%2-%3-%4.gguf").arg(preset).arg(n_embd).arg(scheme).arg(force_type),
                                       shape_of(preset, n_embd), options);
         // 20 prompt tokens: more than 16, so quantised weights take the prefill (GEMM) path.
@@ -130,9 +112,7 @@ private slots:
         const Diff d = compare(ref, gpu, m->config().n_vocab);
         qInfo("cuda vs ref: max |d| %.3g, mean |d| %.3g, max rel %.3g, top-1 %.0f%%", d.max_abs, d.mean_abs, d.max_rel, 100 * d.top1);
         QVERIFY2(std::isfinite(d.max_abs), "non-finite logits");
-        const bool float_weights = (force_type < 0 && (scheme == "f32" || scheme == "f16" || scheme == "bf16")) ||
-                                   force_type == static_cast<int>(TensorType::F16) || force_type == static_cast<int>(TensorType::BF16);
-        if (float_weights && cache == "f16") {
+        if (test::float_weights(scheme, force_type) && cache == "f16") {
             // Float products over the same decoded weights and the same f16 cache rows: only the
             // summation order differs (and the Q8_0 head some generated files have).
             QVERIFY2(d.max_rel < 1e-3, qPrintable(QString::number(d.max_rel)));

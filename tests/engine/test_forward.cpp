@@ -242,10 +242,8 @@ private slots:
         }
         QTest::newRow("tiny-v3 D256 q4_k_m") << "tiny-v3" << 256 << "q4_k_m" << -1;
         QTest::newRow("tiny D256 q4_k_m") << "tiny" << 256 << "q4_k_m" << -1;
-        for (TensorType t : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
-                             TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::F16, TensorType::BF16}) {
-            const QString name = QString::fromUtf8(tensor_type_name(t).data(), static_cast<qsizetype>(tensor_type_name(t).size()));
-            QTest::newRow(qPrintable("tiny D256 all " + name)) << "tiny" << 256 << "f32" << static_cast<int>(t);
+        for (TensorType t : test::forced_weight_types()) {
+            QTest::newRow(qPrintable("tiny D256 all " + test::tensor_type_qname(t))) << "tiny" << 256 << "f32" << static_cast<int>(t);
         }
     }
     void cpu_matches_ref() {
@@ -254,18 +252,7 @@ private slots:
         QFETCH(QString, scheme);
         QFETCH(int, force_type);
         const ModelShape shape = test::preset_shape(preset, n_embd);
-        BuildOptions options;
-        options.scheme = *weight_scheme_from_name(scheme.toStdString());
-        options.seed = 1234;
-        if (force_type >= 0) {
-            const TensorType t = static_cast<TensorType>(force_type);
-            const uint32_t block = tensor_type_info(t).block_size;
-            options.edit_tensors = [t, block](std::vector<TensorPlan>& plans) {
-                for (TensorPlan& p : plans) {
-                    if (p.ne.size() >= 2 && p.ne[0] % block == 0 && p.name.find("ffn_gate_inp") == std::string::npos) p.type = t;
-                }
-            };
-        }
+        const BuildOptions options = test::scheme_build_options(scheme, force_type, 1234);
         const auto m = build_and_load(dir_, QString("cpu-ref-%1-%2-%3-%4.gguf").arg(preset).arg(n_embd).arg(scheme).arg(force_type), shape, options);
         const auto tokens = test_tokens(*m, 40, 77);
         BackendOptions b;
@@ -275,10 +262,8 @@ private slots:
         const auto fast = all_logits(*create_cpu_backend(*m, b), tokens);
         const Diff d = compare(ref, fast, m->config().n_vocab);
         qInfo("cpu vs ref: max |d| %.3g, mean |d| %.3g, max rel %.3g, top-1 %.0f%%", d.max_abs, d.mean_abs, d.max_rel, 100 * d.top1);
-        const bool float_weights = (force_type < 0 && (scheme == "f32" || scheme == "f16" || scheme == "bf16")) ||
-                                   force_type == static_cast<int>(TensorType::F16) || force_type == static_cast<int>(TensorType::BF16);
         QVERIFY2(std::isfinite(d.max_abs), "non-finite logits");
-        if (float_weights) {
+        if (test::float_weights(scheme, force_type)) {
             // Float32 over the same decoded weights: only summation order differs.
             QVERIFY2(d.max_rel < 1e-4, qPrintable(QString::number(d.max_rel)));
             QCOMPARE(d.top1, 1.0);

@@ -86,6 +86,37 @@ ModelShape preset_shape(const QString& preset, int n_embd) {
     return shape;
 }
 
+std::vector<TensorType> forced_weight_types() {
+    return {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,   TensorType::Q2_K,   TensorType::Q3_K,
+            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::F16, TensorType::BF16};
+}
+
+QString tensor_type_qname(TensorType t) {
+    const std::string_view name = tensor_type_name(t);
+    return QString::fromUtf8(name.data(), static_cast<qsizetype>(name.size()));
+}
+
+BuildOptions scheme_build_options(const QString& scheme, int force_type, uint64_t seed) {
+    BuildOptions options;
+    options.scheme = *weight_scheme_from_name(scheme.toStdString());
+    options.seed = seed;
+    if (force_type >= 0) {
+        const TensorType t = static_cast<TensorType>(force_type);
+        const uint32_t block = tensor_type_info(t).block_size;
+        options.edit_tensors = [t, block](std::vector<TensorPlan>& plans) {
+            for (TensorPlan& p : plans) {
+                if (p.ne.size() >= 2 && p.ne[0] % block == 0 && p.name.find("ffn_gate_inp") == std::string::npos) p.type = t;
+            }
+        };
+    }
+    return options;
+}
+
+bool float_weights(const QString& scheme, int force_type) {
+    return (force_type < 0 && (scheme == "f32" || scheme == "f16" || scheme == "bf16")) ||
+           force_type == static_cast<int>(TensorType::F16) || force_type == static_cast<int>(TensorType::BF16);
+}
+
 std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options) {
     const auto path = to_path(dir.filePath(name));
     build_model_file(shape, options, path);

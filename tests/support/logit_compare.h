@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "model/model.h"
 #include "model/model_builder.h"
+#include "tensor/tensor_types.h"
 
 #include <QString>
 #include <QTemporaryDir>
@@ -36,6 +37,18 @@ void check_batch_errors_leave_cache_unchanged(Backend& b);
 
 // A preset's shape with n_embd set; at 256 the other widths grow with it (every block type fits).
 ModelShape preset_shape(const QString& preset, int n_embd);
+
+// The weight types the "all <type>" rows force on every matrix (all but F32, which the schemes cover).
+std::vector<TensorType> forced_weight_types();
+// "q4_K" etc., as a QString for row names.
+QString tensor_type_qname(TensorType t);
+
+// Build options for `scheme` with `seed`; force_type >= 0 stores every matrix (except the router)
+// whose rows hold whole blocks of that type in it.
+BuildOptions scheme_build_options(const QString& scheme, int force_type, uint64_t seed);
+
+// Whether the model's matrices are float (f32/f16/bf16 scheme, or a forced F16/BF16).
+bool float_weights(const QString& scheme, int force_type);
 
 std::unique_ptr<Model> build_and_load(const QTemporaryDir& dir, const QString& name, const ModelShape& shape, const BuildOptions& options);
 

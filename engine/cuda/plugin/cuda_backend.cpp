@@ -60,7 +60,6 @@ void* Uploader::upload_bytes(const void* host, size_t bytes) {
     gpu::Buffer& buffer = store_.back();
     if (staging_.empty()) {
         for (int i = 0; i < 2; ++i) staging_.push_back(gpu::host_alloc_pinned(kStagingBytes));
-        for (int i = 0; i < 2; ++i) events_.push_back({});
     }
     // Double-buffered: fill one pinned buffer while the other one's copy runs.
     for (size_t done = 0; done < bytes;) {
@@ -164,7 +163,7 @@ void CudaBackend::release() noexcept {
 
 void CudaBackend::upload_weights() {
     const ModelWeights& w = model_.weights();
-    const uint32_t H = c_.n_head, dn = c_.qk_nope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+    const uint32_t rkv = c_.kv_lora_rank;
     Uploader up(weights_, stream_, placement_.device_weight_bytes, options_.load_progress);
     up.report();
     embedding_ = up.tensor(w.token_embd);
@@ -199,7 +198,6 @@ void CudaBackend::upload_weights() {
         d.head_type = float_source ? k::QuantType::F32 : k::QuantType::F16;
         d.wk_t = up.upload_bytes(wk_t.data(), wk_t.size());
         d.wv = up.upload_bytes(wv.data(), wv.size());
-        (void)H, (void)dn, (void)dv;
         d.out = matrix(lw.attn_output, up.tensor(lw.attn_output));
         d.moe_layer = lw.is_moe;
         d.experts_on_host = placement_.layer_experts_on_cpu.at(il);
@@ -496,6 +494,17 @@ void CudaBackend::capture_decode_graph(uint32_t first) {
     }
 }
 
+// Token ids, positions first … first + n - 1 and the key count into device memory, where every
+// kernel (and a replayed graph) reads them.
+void CudaBackend::upload_step_inputs(const int32_t* tokens, size_t n, uint32_t first) {
+    host_positions_.resize(n);
+    for (size_t i = 0; i < n; ++i) host_positions_[i] = static_cast<int32_t>(first + i);
+    host_n_keys_ = first + static_cast<uint32_t>(n);
+    gpu::copy_to_device(ids_, tokens, n * sizeof(int32_t), stream_);
+    gpu::copy_to_device(positions_, host_positions_.data(), n * sizeof(int32_t), stream_);
+    gpu::copy_to_device(n_keys_, &host_n_keys_, sizeof(uint32_t), stream_);
+}
+
 bool CudaBackend::can_use_graph() const {
     return options_.gpu_graphs && profiler_ == nullptr &&
            std::none_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host; });
@@ -511,12 +520,7 @@ void CudaBackend::evaluate(std::span<const int32_t> tokens, std::span<const uint
             // The rows asked of this chunk, relative to it.
             std::vector<uint32_t> rows;
             while (next_row < logit_rows.size() && logit_rows[next_row] < t0 + n) rows.push_back(logit_rows[next_row++] - static_cast<uint32_t>(t0));
-            host_positions_.resize(n);
-            for (size_t i = 0; i < n; ++i) host_positions_[i] = static_cast<int32_t>(first + i);
-            host_n_keys_ = first + static_cast<uint32_t>(n);
-            gpu::copy_to_device(ids_, tokens.data() + t0, n * sizeof(int32_t), stream_);
-            gpu::copy_to_device(positions_, host_positions_.data(), n * sizeof(int32_t), stream_);
-            gpu::copy_to_device(n_keys_, &host_n_keys_, sizeof(uint32_t), stream_);
+            upload_step_inputs(tokens.data() + t0, n, first);
             if (n == 1 && can_use_graph() && !graph_failed_) capture_decode_graph(first);
             if (n == 1 && graph_.handle && can_use_graph()) {
                 gpu::graph_launch(graph_, stream_);
@@ -547,11 +551,7 @@ std::vector<KernelTiming> CudaBackend::profile_decode_step() {
     } reset{this};
     const uint32_t first = n_cached_;
     const int32_t token = 1 % static_cast<int32_t>(c_.n_vocab);
-    host_positions_.assign(1, static_cast<int32_t>(first));
-    host_n_keys_ = first + 1;
-    gpu::copy_to_device(ids_, &token, sizeof(int32_t), stream_);
-    gpu::copy_to_device(positions_, host_positions_.data(), sizeof(int32_t), stream_);
-    gpu::copy_to_device(n_keys_, &host_n_keys_, sizeof(uint32_t), stream_);
+    upload_step_inputs(&token, 1, first);
     static constexpr uint32_t kRow0 = 0;
     forward(1, first, std::span<const uint32_t>(&kRow0, 1));
     gpu::stream_synchronize(stream_);

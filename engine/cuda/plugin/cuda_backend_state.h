@@ -55,7 +55,6 @@ private:
     uint64_t uploaded_ = 0;
     const std::function<bool(float)>& progress_;
     std::vector<void*> staging_;
-    std::vector<int> events_;
     bool pending_[2] = {false, false};
     int next_ = 0;
     std::unordered_map<const gguf::TensorInfo*, const void*> uploaded_tensors_;
@@ -138,6 +137,7 @@ private:
     k::MlaAttentionArgs attention_args(uint32_t n_tokens, uint32_t n_keys) const;
     bool can_use_graph() const;
     void capture_decode_graph(uint32_t first);
+    void upload_step_inputs(const int32_t* tokens, size_t n, uint32_t first);
 
     void forward(int64_t n, uint32_t first_position, std::span<const uint32_t> rows);
     void attention(uint32_t il, int64_t n, uint32_t first_position);
