@@ -39,6 +39,9 @@ struct BackendOptions {
     // MoE layers whose routed experts stay in host memory and run on the CPU (the first ones):
     // -1 chooses from free GPU memory (none when everything fits), kAllExpertsOnCpu every layer.
     int32_t experts_on_cpu = -1;
+    // The first this many layers run whole on the CPU (attention, cache, FFN): -1 only when
+    // even every MoE layer's experts on the CPU does not fit (gpu_placement.h).
+    int32_t layers_on_cpu = -1;
     // Decode steps replay one captured CUDA graph (false: every launch issued eagerly).
     bool gpu_graphs = true;
     // Upload progress in [0, 1] while weights go to the GPU, layer by layer; returning false

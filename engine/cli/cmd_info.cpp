@@ -22,6 +22,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--ctx", "-c", true, "with --placement: context length planned for, 1 … 16777216 (default 4096)"},
     {"--cache-type", "", true, "with --placement: f16 (default), bf16 or f32"},
     {"--experts-on-cpu", "", true, "with --placement: force N MoE layers' routed experts (0 … 4096 or all) into host memory"},
+    {"--layers-on-cpu", "", true, "with --placement: force the first N layers (0 … 4096) to run whole on the CPU"},
     {"--help", "-h", false, "show this help"},
 };
 
@@ -37,6 +38,7 @@ void print_placement(const Args& args) {
     const GpuPlacement p = plan_gpu_placement(*model, options, device ? probe.devices.front().free_bytes : 0);
     const ModelConfig& c = model->config();
     auto ffn_place = [&](uint32_t il) -> std::string {
+        if (p.layer_on_cpu[il]) return c.layer_is_moe(il) ? "router, routed and shared experts on the CPU" : "dense FFN on the CPU";
         if (!c.layer_is_moe(il)) return "dense FFN on the GPU";
         return p.layer_experts_on_cpu[il] ? "router and routed experts on the CPU, shared experts on the GPU"
                                           : "router, routed and shared experts on the GPU";
@@ -46,13 +48,15 @@ void print_placement(const Args& args) {
         j.begin_object().key("device").value(device ? probe.devices.front().name : std::string());
         if (!device) j.key("device_error").value(probe.error);
         j.key("free_bytes").value(p.free_bytes).key("fits").value(p.fits).key("experts_on_cpu_layers").value(static_cast<uint64_t>(p.experts_on_cpu))
+            .key("layers_on_cpu").value(static_cast<uint64_t>(p.layers_on_cpu)).key("host_bytes").value(p.host_bytes())
             .key("moe_layers").value(static_cast<uint64_t>(p.n_moe_layers)).key("gpu_bytes").value(p.device_bytes)
             .key("gpu_weight_bytes").value(p.device_weight_bytes).key("kv_cache_bytes").value(p.plan.kv_cache_bytes)
             .key("work_bytes").value(p.plan.work_bytes).key("host_expert_bytes").value(p.host_expert_bytes).key("summary").value(p.describe());
         j.key("layers").begin_array();
         for (uint32_t il = 0; il < c.n_layer; ++il) {
-            j.begin_object().key("layer").value(static_cast<uint64_t>(il)).key("attention").value("gpu")
-                .key("ffn").value(!c.layer_is_moe(il) ? "gpu" : p.layer_experts_on_cpu[il] ? "experts on cpu" : "gpu").end_object();
+            const char* ffn = p.layer_on_cpu[il] ? "cpu" : !c.layer_is_moe(il) ? "gpu" : p.layer_experts_on_cpu[il] ? "experts on cpu" : "gpu";
+            j.begin_object().key("layer").value(static_cast<uint64_t>(il)).key("attention").value(p.layer_on_cpu[il] ? "cpu" : "gpu")
+                .key("ffn").value(ffn).end_object();
         }
         j.end_array().end_object();
         std::printf("%s\n", j.str().c_str());
@@ -63,8 +67,10 @@ void print_placement(const Args& args) {
     std::printf("context:  %u tokens, %s cache\n", options.n_ctx, std::string(kv_cache_type_name(options.cache_type)).c_str());
     std::printf("placement: %s\n", p.describe().c_str());
     if (!p.fits) std::printf("          the cuda backend would refuse this model; `auto` runs it on the CPU\n");
-    std::printf("token embedding, output head: GPU\n");
-    for (uint32_t il = 0; il < c.n_layer; ++il) std::printf("layer %3u: attention on the GPU, %s\n", il, ffn_place(il).c_str());
+    std::printf("token embedding: %s; output head: GPU\n", p.layers_on_cpu > 0 && model->weights().token_embd != model->weights().output ? "CPU" : "GPU");
+    for (uint32_t il = 0; il < c.n_layer; ++il) {
+        std::printf("layer %3u: attention on the %s, %s\n", il, p.layer_on_cpu[il] ? "CPU (its KV cache in host memory)" : "GPU", ffn_place(il).c_str());
+    }
 }
 
 std::string human_bytes(double bytes) {
@@ -223,7 +229,7 @@ void print_json(const ModelInfo& m) {
 int run_info(const std::vector<std::string>& argv) {
     const Args args = Args::parse("info", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("info", "-m MODEL [--json] [--placement [--ctx N] [--experts-on-cpu N|all]]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("info", "-m MODEL [--json] [--placement [--ctx N] [--experts-on-cpu N|all] [--layers-on-cpu N]]", kOptions).c_str(), stdout);
         return 0;
     }
     if (!args.positional().empty()) throw Error("unexpected argument '" + args.positional().front() + "'");

@@ -34,6 +34,8 @@ std::vector<OptionSpec> gpu_option_specs() {
     return {
         {"--experts-on-cpu", "", true, "cuda: routed experts of the first N MoE layers stay in host memory and run on the CPU, "
                                        "0 … 4096 or all (default: as many as the GPU's memory needs)"},
+        {"--layers-on-cpu", "", true, "cuda: the first N layers run whole on the CPU, 0 … 4096 (default: none unless the model "
+                                      "does not fit even with every MoE layer's experts on the CPU)"},
         {"--no-gpu-graphs", "", false, "cuda: launch every decode kernel eagerly instead of replaying a CUDA graph"},
     };
 }
@@ -49,6 +51,7 @@ void apply_gpu_options(const Args& args, BackendOptions& options) {
         if (*experts == "all") options.experts_on_cpu = kAllExpertsOnCpu;
         else options.experts_on_cpu = static_cast<int32_t>(args.get_int("--experts-on-cpu", 0, 0, 4096));
     }
+    if (args.get("--layers-on-cpu")) options.layers_on_cpu = static_cast<int32_t>(args.get_int("--layers-on-cpu", 0, 0, 4096));
     if (args.flag("--no-gpu-graphs")) options.gpu_graphs = false;
 }
 

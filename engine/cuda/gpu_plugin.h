@@ -25,7 +25,7 @@
 
 namespace latent {
 
-inline constexpr uint32_t kGpuPluginAbi = 3;
+inline constexpr uint32_t kGpuPluginAbi = 4;
 
 // One kernel's share of a decode step (latent bench --kernels).
 struct KernelTiming {

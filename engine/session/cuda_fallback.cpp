@@ -16,7 +16,9 @@ std::string cuda_fallback_note(BackendKind kind, const CudaProbe& probe, const G
         reason = create_error;
     } else {
         reason = describe_vram_shortfall(placement.plan, device.free_bytes, device.name);
-        if (placement.experts_on_cpu > 0 && placement.experts_on_cpu == placement.n_moe_layers) {
+        if (placement.layers_on_cpu > 0 && placement.layers_on_cpu == placement.n_layers) {
+            reason += "; even with every layer on the CPU, the output head and work buffers need " + format_memory_size(placement.device_bytes);
+        } else if (placement.experts_on_cpu > 0 && placement.experts_on_cpu == placement.n_moe_layers) {
             reason += "; with every MoE layer's routed experts in host memory it still needs " + format_memory_size(placement.device_bytes);
         }
     }

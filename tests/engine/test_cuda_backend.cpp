@@ -208,7 +208,67 @@ private slots:
         QVERIFY2(d.top1 >= 0.85, qPrintable(QString::number(d.top1)));
     }
 
-    // The placement plan: everything when it fits, then the fewest layers' experts on the CPU.
+    // The last resort: the first layers whole on the CPU (attention over a host-memory cache, the
+    // FFN, the embedding), the rest on the GPU, give the all-on-GPU logits; so does every layer
+    // on the CPU with only the output head on the GPU.
+    void layers_on_cpu_equal_all_on_gpu_data() {
+        QTest::addColumn<QString>("preset");
+        QTest::addColumn<QString>("scheme");
+        QTest::addColumn<int>("layers_on_cpu");
+        QTest::addColumn<int>("experts_on_cpu");
+        QTest::newRow("tiny q8_0, first layer") << "tiny" << "q8_0" << 1 << -1;
+        QTest::newRow("tiny-v3 q8_0 (groups, shared experts), two layers, experts of the rest on the CPU") << "tiny-v3" << "q8_0" << 2 << kAllExpertsOnCpu;
+        QTest::newRow("tiny-legacy f32 (kv_b layout), every layer") << "tiny-legacy" << "f32" << 1000 << -1;
+    }
+    void layers_on_cpu_equal_all_on_gpu() {
+        QFETCH(QString, preset);
+        QFETCH(QString, scheme);
+        QFETCH(int, layers_on_cpu);
+        QFETCH(int, experts_on_cpu);
+        const auto m = build_and_load(dir_, "layers-" + preset + "-" + scheme + ".gguf", shape_of(preset, 64), scheme_options(scheme.toStdString().c_str()));
+        const auto prompt = test::test_tokens(*m, 24, 17);
+        const size_t V = m->config().n_vocab;
+        const uint32_t kept = 4;
+        BackendOptions options;
+        options.n_ctx = 40;
+        options.n_threads = 2;
+        const auto all_gpu = prompt_then_decode(*make_cuda(*m, options), prompt, 5);
+        options.layers_on_cpu = layers_on_cpu;
+        options.experts_on_cpu = experts_on_cpu;
+        std::string note;
+        auto split = create_backend(*m, BackendKind::Cuda, options, &note);
+        QCOMPARE(split->name(), std::string_view("cuda"));
+        qInfo("%s", note.c_str());
+        QVERIFY2(note.find("whole on the CPU") != std::string::npos, note.c_str());
+        const auto first = prompt_then_decode(*split, prompt, 5);
+        // Prefix reuse across the CPU and GPU parts: keep 4 positions, evaluate the rest again
+        // (both batches take the same paths: more than 16 tokens).
+        split->truncate(kept);
+        std::vector<float> again(V * (prompt.size() - kept));
+        std::vector<uint32_t> rows(prompt.size() - kept);
+        for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
+        split->evaluate(std::span<const int32_t>(prompt.data() + kept, prompt.size() - kept), rows, again.data());
+        const Diff reuse = compare(std::vector<float>(first.begin() + kept * V, first.begin() + prompt.size() * V), again, V);
+        qInfo("prefix reuse vs one batch: max rel %.3g", reuse.max_rel);
+        QVERIFY2(reuse.max_rel <= 1e-3, qPrintable(QString::number(reuse.max_rel)));
+        QCOMPARE(reuse.top1, 1.0);
+        const Diff d = compare(all_gpu, first, m->config().n_vocab);
+        qInfo("layers on the CPU vs all on the GPU: max rel %.3g, max |d| %.3g, mean |d| %.3g, top-1 %.0f%%", d.max_rel, d.max_abs, d.mean_abs,
+              100 * d.top1);
+        if (scheme == "f32") {
+            // Float weights: both sides compute in float (the CPU's f16 cache against the GPU's f16 cache).
+            QVERIFY2(d.max_rel <= 1e-3, qPrintable(QString::number(d.max_rel)));
+            QCOMPARE(d.top1, 1.0);
+        } else {
+            // The CPU rounds activations its own way: the kit's fast-path comparison (tiny-v3's
+            // group-limited routing flips on near ties, which moves a few positions more).
+            QVERIFY2(d.mean_abs <= (preset == "tiny-v3" ? 0.05 : 0.02), qPrintable(QString::number(d.mean_abs)));
+            QVERIFY2(d.top1 >= 0.85, qPrintable(QString::number(d.top1)));
+        }
+    }
+
+    // The placement plan: everything when it fits, then the fewest layers' experts on the CPU,
+    // then the fewest whole layers on the CPU.
     void placement_plan() {
         const auto m = build_and_load(dir_, "plan.gguf", shape_of("tiny-v3", 64), BuildOptions{});
         BackendOptions options;
@@ -232,8 +292,44 @@ private slots:
         const GpuPlacement none = plan_gpu_placement(*m, options, 1000);
         QVERIFY(!none.fits);
         QCOMPARE(none.experts_on_cpu, moe_layers);
+        QCOMPARE(none.layers_on_cpu, m->config().n_layer);
+        QVERIFY2(none.describe().find("does not fit") != std::string::npos, none.describe().c_str());
+
+        // Every MoE layer's experts on the CPU and one byte short: layer 0 goes whole to the
+        // CPU, with its cache and the embedding.
+        BackendOptions experts_only = options;
+        experts_only.experts_on_cpu = kAllExpertsOnCpu;
+        experts_only.layers_on_cpu = 0;
+        const GpuPlacement all_experts = plan_gpu_placement(*m, experts_only, uint64_t{1} << 40);
+        QCOMPARE(all_experts.experts_on_cpu, moe_layers);
+        QCOMPARE(all_experts.layers_on_cpu, 0u);
+        const GpuPlacement last_resort = plan_gpu_placement(*m, options, all_experts.device_bytes - 1);
+        QVERIFY(last_resort.fits);
+        QCOMPARE(last_resort.layers_on_cpu, 1u);
+        QVERIFY(last_resort.layer_on_cpu[0] && !last_resort.layer_on_cpu[1]);
+        QCOMPARE(last_resort.experts_on_cpu, moe_layers);
+        const ModelWeights& w = m->weights();
+        uint64_t layer0 = 0;
+        for (const gguf::TensorInfo* t : w.layers[0].tensors()) layer0 += t->size_bytes;
+        layer0 -= routed_expert_bytes(*m, 0);
+        const uint64_t embedding = w.token_embd != w.output ? w.token_embd->size_bytes : 0;
+        const uint64_t cache0 = all.plan.kv_cache_bytes / m->config().n_layer;
+        QCOMPARE(last_resort.device_bytes, all_experts.device_bytes - layer0 - embedding - cache0);
+        QCOMPARE(last_resort.host_bytes(), all_experts.host_expert_bytes + layer0 + embedding + cache0);
+        QVERIFY2(last_resort.describe().rfind("layer 0 of ", 0) == 0, last_resort.describe().c_str());
+
+        // Forced counts are taken as given.
         options.experts_on_cpu = kAllExpertsOnCpu;
         QCOMPARE(plan_gpu_placement(*m, options, uint64_t{1} << 40).experts_on_cpu, moe_layers);
+        options.experts_on_cpu = -1;
+        options.layers_on_cpu = 2;
+        const GpuPlacement forced = plan_gpu_placement(*m, options, uint64_t{1} << 40);
+        QCOMPARE(forced.layers_on_cpu, 2u);
+        QVERIFY(forced.fits);
+        for (uint32_t il = 0; il < m->config().n_layer; ++il) {
+            QCOMPARE(bool(forced.layer_on_cpu[il]), il < 2);
+            QCOMPARE(bool(forced.layer_experts_on_cpu[il]), il < 2 && m->config().layer_is_moe(il));
+        }
     }
 
     // Cancelling the upload at any point throws Cancelled and leaves no device memory in use.
@@ -303,6 +399,23 @@ private slots:
         QCOMPARE(p.exitCode(), 0);
         QVERIFY2(err.contains(native() ? "using cuda on" : "using cuda on CPU emulator"), err.constData());
         QVERIFY(p.readAllStandardOutput().contains("\"greedy\""));
+
+        // The last resort from the command line: the plan, then a run.
+        p.start(QString::fromStdString(test::cli_path().string()),
+                {"info", "-m", QString::fromStdString(path.string()), "--placement", "--layers-on-cpu", "1", "--ctx", "64"});
+        QVERIFY(p.waitForFinished(120000));
+        const QByteArray plan = p.readAllStandardOutput();
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY2(plan.contains("layer   0: attention on the CPU") && plan.contains("layer   1: attention on the GPU") &&
+                     plan.contains("token embedding: CPU"),
+                 plan.constData());
+        p.start(QString::fromStdString(test::cli_path().string()),
+                {"-v", "eval", "-m", QString::fromStdString(path.string()), "-f", prompt.fileName(), "--backend", "cuda", "--cache-type", "f16",
+                 "--layers-on-cpu", "1", "--greedy", "3"});
+        QVERIFY(p.waitForFinished(120000));
+        const QByteArray split = p.readAllStandardError();
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY2(split.contains("layer 0 of") && split.contains("whole on the CPU"), split.constData());
     }
 };
 

@@ -317,6 +317,12 @@ private slots:
         placement.device_bytes = gib(1);
         const std::string still = cuda_fallback_note(BackendKind::Cuda, probe_with_device("GPU A", mib(10)), placement);
         QVERIFY2(still.find("with every MoE layer's routed experts in host memory it still needs 1.0 GiB") != std::string::npos, still.c_str());
+        // Even with every layer whole on the CPU (the last resort): the note says what is left.
+        placement.n_layers = placement.layers_on_cpu = 4;
+        placement.device_bytes = mib(300);
+        const std::string last = cuda_fallback_note(BackendKind::Auto, probe_with_device("GPU A", mib(10)), placement);
+        QVERIFY2(last.rfind("auto: using cpu (", 0) == 0, last.c_str());
+        QVERIFY2(last.find("even with every layer on the CPU, the output head and work buffers need 0.3 GiB") != std::string::npos, last.c_str());
     }
 
     // ---- create_backend on this machine ---------------------------------------------------------

@@ -17,7 +17,10 @@
 // Placement (gpu_placement.h): routed experts of the first N MoE layers may stay in host memory;
 // those layers copy the normalised activations to pinned host memory, run the router and the
 // chosen experts on the CPU kernels (cpu/ffn_runner.h) while the GPU runs the shared experts, and
-// add the result back. Such a model decodes eagerly (no graph).
+// add the result back. As the last resort the first L layers run whole on the CPU
+// (cpu/cpu_forward.h: the embedding, attention over a host-memory cache, the FFN); the residual
+// stream they leave is copied to the device once per chunk and the GPU runs the rest. Such
+// models decode eagerly (no graph).
 #include "cuda/plugin/cuda_backend_state.h"
 
 #include "core/error.h"
@@ -166,12 +169,17 @@ void CudaBackend::upload_weights() {
     const uint32_t rkv = c_.kv_lora_rank;
     Uploader up(weights_, stream_, placement_.device_weight_bytes, options_.load_progress);
     up.report();
-    embedding_ = up.tensor(w.token_embd);
-    embedding_type_ = static_cast<uint32_t>(quant_type_of(*w.token_embd));
+    if (placement_.layers_on_cpu == 0) {
+        embedding_ = up.tensor(w.token_embd);
+        embedding_type_ = static_cast<uint32_t>(quant_type_of(*w.token_embd));
+    }
     layers_.resize(c_.n_layer);
     for (uint32_t il = 0; il < c_.n_layer; ++il) {
         const LayerWeights& lw = w.layers[il];
         DeviceLayer& d = layers_[il];
+        d.moe_layer = lw.is_moe;
+        d.on_host = placement_.layer_on_cpu.at(il);
+        if (d.on_host) continue;
         d.attn_norm = up.floats(lw.attn_norm);
         d.ffn_norm = up.floats(lw.ffn_norm);
         d.q_a_norm = up.floats(lw.attn_q_a_norm);
@@ -199,7 +207,6 @@ void CudaBackend::upload_weights() {
         d.wk_t = up.upload_bytes(wk_t.data(), wk_t.size());
         d.wv = up.upload_bytes(wv.data(), wv.size());
         d.out = matrix(lw.attn_output, up.tensor(lw.attn_output));
-        d.moe_layer = lw.is_moe;
         d.experts_on_host = placement_.layer_experts_on_cpu.at(il);
         if (!lw.is_moe) {
             d.gate = matrix(lw.ffn_gate, up.tensor(lw.ffn_gate));
@@ -273,18 +280,27 @@ void CudaBackend::allocate_work() {
     n_keys_ = static_cast<uint32_t*>(alloc(4));
     size_t moe_ws = 0;
     for (const DeviceLayer& d : layers_) {
-        if (d.moe_layer && !d.experts_on_host) moe_ws = std::max(moe_ws, k::moe_workspace_bytes(routing(), d.moe, T));
+        if (d.moe_layer && !d.on_host && !d.experts_on_host) moe_ws = std::max(moe_ws, k::moe_workspace_bytes(routing(), d.moe, T));
     }
     moe_ws_ = moe_ws ? alloc(moe_ws) : nullptr;
-    k::MlaAttentionArgs decode_args = attention_args(1, options_.n_ctx);
-    decode_args.cache = layers_.front().cache.data();
-    decode_plan_ = k::mla_decode_plan(decode_args);
-    mla_ws_ = decode_plan_.workspace_bytes ? alloc(decode_plan_.workspace_bytes) : nullptr;
-    if (std::any_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host; })) {
+    const auto first_device_layer = std::find_if(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return !d.on_host; });
+    if (first_device_layer != layers_.end()) {
+        k::MlaAttentionArgs decode_args = attention_args(1, options_.n_ctx);
+        decode_args.cache = first_device_layer->cache.data();
+        decode_plan_ = k::mla_decode_plan(decode_args);
+        mla_ws_ = decode_plan_.workspace_bytes ? alloc(decode_plan_.workspace_bytes) : nullptr;
+    }
+    const bool experts_on_host = std::any_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host && !d.on_host; });
+    if (experts_on_host) {
         host_in_ = static_cast<float*>(gpu::host_alloc_pinned(static_cast<size_t>(T * D) * sizeof(float)));
         host_out_ = static_cast<float*>(gpu::host_alloc_pinned(static_cast<size_t>(T * D) * sizeof(float)));
-        pool_ = std::make_unique<cpu::ThreadPool>(options_.n_threads);
-        ffn_ = std::make_unique<cpu::FfnRunner>(c_, *pool_);
+    }
+    if (experts_on_host || placement_.layers_on_cpu > 0) {
+        // The CPU layers keep an f16 cache (the cpu kernels have no bf16 cache).
+        BackendOptions host_options = options_;
+        host_options.cache_type = KvCacheType::F16;
+        host_options.load_progress = nullptr;
+        host_ = std::make_unique<cpu::CpuForward>(model_, host_options, 1, placement_.layers_on_cpu);
     }
 }
 
@@ -444,7 +460,7 @@ void CudaBackend::feed_forward(uint32_t il, int64_t n) {
     if (d.moe.gate_shexp.data) swiglu(d.moe.gate_shexp, d.moe.up_shexp, d.moe.down_shexp, n, tmp_, xq8);
     {
         ScopedSection section(profiler_, "experts on the CPU", stream_);
-        ffn_->moe(model_.weights().layers[il], d.selection_bias_host, host_in_, static_cast<size_t>(n), host_out_, false);
+        host_->ffn().moe(model_.weights().layers[il], d.selection_bias_host, host_in_, static_cast<size_t>(n), host_out_, false);
         gpu::copy_to_device(tmp2_, host_out_, bytes, stream_);
     }
     ScopedSection section(profiler_, "residual", stream_);
@@ -456,11 +472,14 @@ void CudaBackend::feed_forward(uint32_t il, int64_t n) {
 // only launches on stream_, reading the token ids, positions and key count from device memory,
 // so a one-token step can be captured.
 void CudaBackend::forward(int64_t n, uint32_t first_position, std::span<const uint32_t> rows) {
-    {
+    uint32_t first_layer = 0;
+    if (placement_.layers_on_cpu > 0) {
+        first_layer = run_host_layers(n, first_position);
+    } else {
         ScopedSection section(profiler_, "embedding", stream_);
         k::embedding_gather(x_, embedding_, embedding_type_, c_.n_embd, c_.n_vocab, ids_, n, stream_);
     }
-    for (uint32_t il = 0; il < c_.n_layer; ++il) {
+    for (uint32_t il = first_layer; il < c_.n_layer; ++il) {
         attention(il, n, first_position);
         feed_forward(il, n);
     }
@@ -472,6 +491,19 @@ void CudaBackend::forward(int64_t n, uint32_t first_position, std::span<const ui
     }
     k::rms_norm(sel_, sel_, output_norm_, D, static_cast<int64_t>(rows.size()), c_.rms_eps, stream_);
     linear(output_, sel_, static_cast<int64_t>(rows.size()), logits_);
+}
+
+// The embedding and the first layers on the CPU (host_), then their residual stream into x_.
+// Returns the first layer the GPU runs.
+uint32_t CudaBackend::run_host_layers(int64_t n, uint32_t first_position) {
+    ScopedSection section(profiler_, "layers on the CPU", stream_);
+    // The previous chunk's copy out of host_x_ must be done before it is overwritten.
+    gpu::stream_synchronize(stream_);
+    host_->embed(host_tokens_, host_x_);
+    const cpu::TokenRun run{0, first_position, 0, static_cast<size_t>(n)};
+    host_->run_layers(host_x_, std::span<const cpu::TokenRun>(&run, 1));
+    gpu::copy_to_device(x_, host_x_.data(), host_x_.size() * sizeof(float), stream_);
+    return host_->n_layers();
 }
 
 // Captures one decode step (the logits row always computed: a small cost, one graph for all
@@ -500,13 +532,14 @@ void CudaBackend::upload_step_inputs(const int32_t* tokens, size_t n, uint32_t f
     host_positions_.resize(n);
     for (size_t i = 0; i < n; ++i) host_positions_[i] = static_cast<int32_t>(first + i);
     host_n_keys_ = first + static_cast<uint32_t>(n);
+    host_tokens_.assign(tokens, tokens + n);
     gpu::copy_to_device(ids_, tokens, n * sizeof(int32_t), stream_);
     gpu::copy_to_device(positions_, host_positions_.data(), n * sizeof(int32_t), stream_);
     gpu::copy_to_device(n_keys_, &host_n_keys_, sizeof(uint32_t), stream_);
 }
 
 bool CudaBackend::can_use_graph() const {
-    return options_.gpu_graphs && profiler_ == nullptr &&
+    return options_.gpu_graphs && profiler_ == nullptr && placement_.layers_on_cpu == 0 &&
            std::none_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host; });
 }
 

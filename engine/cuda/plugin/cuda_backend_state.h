@@ -3,7 +3,7 @@
 #pragma once
 
 #include "backend/backend_common.h"
-#include "cpu/ffn_runner.h"
+#include "cpu/cpu_forward.h"
 #include "cuda/plugin/cuda_plugin_parts.h"
 
 #include "device.h"
@@ -106,6 +106,7 @@ struct DeviceLayer {
     const void* wk_t = nullptr; // H × r_kv × d_n (W_UK,hᵀ) in head_type
     const void* wv = nullptr;   // H × d_v × r_kv (W_UV,h)
     k::QuantType head_type = k::QuantType::F16;
+    bool on_host = false; // run whole on the CPU (CpuBackend::host_): nothing of it on the device
     bool moe_layer = false;
     bool experts_on_host = false;
     k::QuantMatrix gate, up, down; // dense FFN
@@ -138,6 +139,7 @@ private:
     bool can_use_graph() const;
     void capture_decode_graph(uint32_t first);
     void upload_step_inputs(const int32_t* tokens, size_t n, uint32_t first);
+    uint32_t run_host_layers(int64_t n, uint32_t first_position);
 
     void forward(int64_t n, uint32_t first_position, std::span<const uint32_t> rows);
     void attention(uint32_t il, int64_t n, uint32_t first_position);
@@ -174,10 +176,12 @@ private:
     std::vector<int32_t> host_positions_;
     uint32_t host_n_keys_ = 0;
 
-    // Routed experts in host memory.
+    // Whole layers and routed experts in host memory: host_ holds the first layers (none when
+    // only experts are on the host) and the CPU kernels the experts run on.
     float *host_in_ = nullptr, *host_out_ = nullptr;
-    std::unique_ptr<cpu::ThreadPool> pool_;
-    std::unique_ptr<cpu::FfnRunner> ffn_;
+    std::unique_ptr<cpu::CpuForward> host_;
+    std::vector<int32_t> host_tokens_; // the step's token ids, for the embedding on the CPU
+    std::vector<float> host_x_;        // residual stream of the CPU layers
 
     Profiler* profiler_ = nullptr;
 };

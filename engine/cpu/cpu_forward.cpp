@@ -1,0 +1,248 @@
+#include "cpu/cpu_forward.h"
+
+#include "backend/backend_common.h"
+#include "core/error.h"
+#include "cpu/latent_attention.h"
+#include "tensor/tensor_types.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace latent::cpu {
+
+namespace {
+
+WeightMatrix matrix_of(const gguf::TensorInfo& t) { return weight_matrix(t); }
+
+void rms_norm_rows(float* x, size_t n, size_t width, const float* gain, float eps) {
+    for (size_t t = 0; t < n; ++t) {
+        float* v = x + t * width;
+        double sum = 0.0;
+        for (size_t i = 0; i < width; ++i) sum += static_cast<double>(v[i]) * v[i];
+        const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(width)) + eps);
+        for (size_t i = 0; i < width; ++i) v[i] = (v[i] * scale) * gain[i];
+    }
+}
+
+std::vector<float> decode_vector(const gguf::TensorInfo* t) {
+    if (!t) return {};
+    std::vector<float> v(t->ne[0]);
+    dequantize_row(t->type, t->data, v.data(), static_cast<int64_t>(t->ne[0]));
+    return v;
+}
+
+} // namespace
+
+CpuForward::CpuForward(const Model& model, const BackendOptions& options, uint32_t n_sequences, uint32_t n_layers)
+    : model_(model), c_(model.config()), options_(options), n_layers_(std::min(n_layers, model.config().n_layer)),
+      pool_(options.n_threads), ffn_(model.config(), pool_) {
+    if (options.cache_type == KvCacheType::BF16) throw Error("a bf16 KV cache needs the cuda backend; use --cache-type f16 or f32");
+    row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
+    elem_bytes_ = options.cache_type == KvCacheType::F16 ? 2 : 4;
+    caches_.resize(n_sequences);
+    for (auto& cache : caches_) {
+        cache.resize(n_layers_);
+        for (auto& layer : cache) layer.assign(static_cast<size_t>(options.n_ctx) * row_width_ * elem_bytes_, 0);
+    }
+    prepare_layers();
+}
+
+uint64_t CpuForward::host_bytes() const {
+    uint64_t bytes = 0;
+    for (const auto& cache : caches_) for (const auto& layer : cache) bytes += layer.size();
+    for (const LayerViews& v : views_) bytes += v.wk_t_store.size() + v.wv_store.size();
+    return bytes;
+}
+
+void CpuForward::embed(std::span<const int32_t> tokens, std::vector<float>& x) const {
+    const gguf::TensorInfo& embd = *model_.weights().token_embd;
+    const size_t d = c_.n_embd;
+    x.resize(tokens.size() * d);
+    const size_t row_bytes = tensor_row_bytes(embd.type, static_cast<int64_t>(d));
+    for (size_t t = 0; t < tokens.size(); ++t) {
+        dequantize_row(embd.type, embd.data + static_cast<size_t>(tokens[t]) * row_bytes, x.data() + t * d, static_cast<int64_t>(d));
+    }
+}
+
+void CpuForward::forward(std::span<const int32_t> tokens, std::span<const TokenRun> runs, std::span<const uint32_t> logit_rows, float* logits) {
+    if (n_layers_ != c_.n_layer) throw Error("internal: CpuForward::forward needs every layer");
+    const size_t d = c_.n_embd;
+    std::vector<float>& x = buf_x_;
+    embed(tokens, x);
+    run_layers(x, runs);
+    if (!logit_rows.empty()) {
+        std::vector<float> rows(logit_rows.size() * d);
+        for (size_t r = 0; r < logit_rows.size(); ++r) std::copy_n(x.data() + logit_rows[r] * d, d, rows.data() + r * d);
+        rms_norm_rows(rows.data(), logit_rows.size(), d, output_norm_.data(), c_.rms_eps);
+        matmul(matrix_of(*model_.weights().output), rows.data(), logit_rows.size(), logits);
+    }
+}
+
+void CpuForward::run_layers(std::vector<float>& x, std::span<const TokenRun> runs) {
+    const ModelWeights& w = model_.weights();
+    const size_t d = c_.n_embd, n = x.size() / d;
+    std::vector<float>& xn = buf_xn_;
+    for (uint32_t il = 0; il < n_layers_; ++il) {
+        const LayerWeights& lw = w.layers[il];
+        const LayerViews& lv = views_[il];
+        xn = x;
+        rms_norm_rows(xn.data(), n, d, lv.attn_norm.data(), c_.rms_eps);
+        attention(il, lw, lv, xn, n, runs);
+        for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
+
+        xn = x;
+        rms_norm_rows(xn.data(), n, d, lv.ffn_norm.data(), c_.rms_eps);
+        if (lw.is_moe) moe(lw, lv, xn, n);
+        else dense_ffn(*lw.ffn_gate, *lw.ffn_up, *lw.ffn_down, xn.data(), n, buf_out_);
+        for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
+    }
+}
+
+// Per-head up-projections as float matrices, for both file layouts: the absorbed form
+// multiplies them with float activations (the latent query and the attention-weighted
+// latent), which keeps attention as exact as the decompressed form, where each key's latent
+// is rounded separately and the rounding averages out over the keys. Quantised weights are
+// kept as float16 (their own rounding is far coarser than f16's), float weights as float32
+// (exactly the decoded values).
+void CpuForward::prepare_layers() {
+    const ModelWeights& w = model_.weights();
+    const uint32_t H = c_.n_head, dn = c_.qk_nope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+    output_norm_ = decode_vector(w.output_norm);
+    views_.resize(n_layers_);
+    for (uint32_t il = 0; il < n_layers_; ++il) {
+        const LayerWeights& lw = w.layers[il];
+        LayerViews& v = views_[il];
+        v.attn_norm = decode_vector(lw.attn_norm);
+        v.ffn_norm = decode_vector(lw.ffn_norm);
+        v.q_a_norm = decode_vector(lw.attn_q_a_norm);
+        v.kv_a_norm = decode_vector(lw.attn_kv_a_norm);
+        v.selection_bias = decode_vector(lw.exp_probs_b);
+        const gguf::TensorInfo* source = lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
+        const bool float_source = activation_format(source->type) == ActivationFormat::F32;
+        const TensorType copy_type = float_source ? TensorType::F32 : TensorType::F16;
+        const size_t elem = float_source ? 4 : 2;
+        auto matrix = [&](const std::vector<uint8_t>& store, size_t offset, int64_t rows, int64_t cols) {
+            WeightMatrix m;
+            m.type = copy_type;
+            m.rows = rows;
+            m.cols = cols;
+            m.row_bytes = static_cast<size_t>(cols) * elem;
+            m.data = store.data() + offset * elem;
+            return m;
+        };
+        absorbed_head_matrices(model_, il, float_source, v.wk_t_store, v.wv_store);
+        for (uint32_t h = 0; h < H; ++h) {
+            v.wk_t.push_back(matrix(v.wk_t_store, static_cast<size_t>(h) * rkv * dn, rkv, dn));
+            v.wv.push_back(matrix(v.wv_store, static_cast<size_t>(h) * dv * rkv, dv, rkv));
+        }
+    }
+}
+
+void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n, std::span<const TokenRun> runs) {
+    const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+    std::vector<float>& q = buf_q_;
+    q.resize(n * H * dqk);
+    if (c_.q_compressed()) {
+        std::vector<float>& qa = buf_tmp_;
+        qa.resize(n * c_.q_lora_rank);
+        matmul_precise(matrix_of(*lw.attn_q_a), xn.data(), n, qa.data());
+        rms_norm_rows(qa.data(), n, c_.q_lora_rank, lv.q_a_norm.data(), c_.rms_eps);
+        matmul_precise(matrix_of(*lw.attn_q_b), qa.data(), n, q.data());
+    } else {
+        matmul_precise(matrix_of(*lw.attn_q), xn.data(), n, q.data());
+    }
+    std::vector<float>& kv = buf_kv_;
+    kv.resize(n * (rkv + dr));
+    matmul_precise(matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, kv.data());
+
+    // Cache rows and roped queries.
+    std::vector<float> cos_table(dr / 2), sin_table(dr / 2);
+    for (const TokenRun& run : runs) for (size_t t = run.begin; t < run.begin + run.count; ++t) {
+        const uint32_t pos = run.first_pos + static_cast<uint32_t>(t - run.begin);
+        float* row = kv.data() + t * (rkv + dr);
+        rms_norm_rows(row, 1, rkv, lv.kv_a_norm.data(), c_.rms_eps);
+        rope_angles(c_, pos, cos_table.data(), sin_table.data());
+        apply_rope(row + rkv, dr, cos_table.data(), sin_table.data());
+        uint8_t* dst = caches_[run.sequence][il].data() + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
+        if (elem_bytes_ == 2) {
+            for (uint32_t i = 0; i < row_width_; ++i) {
+                const uint16_t h = fp32_to_fp16(row[i]);
+                std::memcpy(dst + i * 2, &h, 2);
+            }
+        } else {
+            std::memcpy(dst, row, row_width_ * 4);
+        }
+        for (uint32_t h = 0; h < H; ++h) apply_rope(q.data() + (t * H + h) * dqk + dn, dr, cos_table.data(), sin_table.data());
+    }
+
+    // Latent-space queries [W_UKᵀ q_nope ‖ q_rope] for every token and head: one matmul per
+    // head over the whole batch, so each head's matrix is read once per batch.
+    const size_t qw = row_width_;
+    std::vector<float>& queries = buf_queries_;
+    queries.resize(n * H * qw);
+    std::vector<float>& gathered = buf_gathered_;
+    std::vector<float>& projected = buf_projected_;
+    for (uint32_t h = 0; h < H; ++h) {
+        gathered.resize(n * dn);
+        for (size_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * H + h) * dqk, dn, gathered.data() + t * dn);
+        projected.resize(n * rkv);
+        matmul(lv.wk_t[h], gathered.data(), n, projected.data());
+        for (size_t t = 0; t < n; ++t) {
+            float* dst = queries.data() + (t * H + h) * qw;
+            std::copy_n(projected.data() + t * rkv, rkv, dst);
+            std::copy_n(q.data() + (t * H + h) * dqk + dn, dr, dst + rkv);
+        }
+    }
+
+    // Attention of each token over its sequence's cache rows up to its position: a run of
+    // many tokens (prefill) runs in parallel, one token per thread; a shorter run (a decode
+    // step) splits each token's keys across the threads. The choice is made per run, so a
+    // sequence in a batch with others is computed exactly as it would be alone.
+    std::vector<float>& latents = buf_latents_;
+    latents.resize(n * H * rkv);
+    for (const TokenRun& run : runs) {
+        LatentCache cache;
+        cache.rows = caches_[run.sequence][il].data();
+        cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
+        cache.row_width = row_width_;
+        cache.latent_width = rkv;
+        cache.row_bytes = static_cast<size_t>(row_width_) * elem_bytes_;
+        auto attend = [&](size_t i, ThreadPool* pool) {
+            thread_local LatentAttentionScratch scratch;
+            const size_t t = run.begin + i;
+            const uint32_t n_keys = run.first_pos + static_cast<uint32_t>(i) + 1;
+            latent_attention(queries.data() + t * H * qw, H, cache, n_keys, c_.kq_scale, latents.data() + t * H * rkv, pool, scratch);
+        };
+        if (run.count >= pool_.size() && pool_.size() > 1) {
+            pool_.parallel_for(run.count, [&](size_t i, unsigned) { attend(i, nullptr); });
+        } else {
+            for (size_t i = 0; i < run.count; ++i) attend(i, &pool_);
+        }
+    }
+
+    // Values: W_UV per head over the batch's attention-weighted latents.
+    std::vector<float>& o = buf_o_;
+    o.resize(n * H * dv);
+    for (uint32_t h = 0; h < H; ++h) {
+        gathered.resize(n * rkv);
+        for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, gathered.data() + t * rkv);
+        projected.resize(n * dv);
+        matmul(lv.wv[h], gathered.data(), n, projected.data());
+        for (size_t t = 0; t < n; ++t) std::copy_n(projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
+    }
+    buf_out_.resize(n * c_.n_embd);
+    matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
+}
+
+void CpuForward::dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out) {
+    out.resize(n * c_.n_embd);
+    ffn_.swiglu(matrix_of(gate), matrix_of(up), matrix_of(down), x, n, out.data(), true);
+}
+
+void CpuForward::moe(const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
+    buf_out_.resize(n * c_.n_embd);
+    ffn_.moe(lw, lv.selection_bias, xn.data(), n, buf_out_.data());
+}
+
+} // namespace latent::cpu
