@@ -100,6 +100,14 @@ for type in q4_k_m q8_0; do
         "$latent" bench -m "$file" --backend cuda -p 2048 -n 128 -d "$depth" -r 2 "${kernels[@]}" || model_status=1
         if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then break 2; fi
     done
+    if [ "$type" = q4_k_m ]; then
+        # The split placements at depth 0: every MoE layer's experts on the CPU, then the last
+        # resort with the first 4 layers whole on the CPU as well.
+        stage "bench $type, experts on the CPU"
+        "$latent" bench -m "$file" --backend cuda -p 512 -n 32 -r 1 --experts-on-cpu all || model_status=1
+        stage "bench $type, experts and the first 4 layers on the CPU"
+        "$latent" bench -m "$file" --backend cuda -p 512 -n 32 -r 1 --experts-on-cpu all --layers-on-cpu 4 || model_status=1
+    fi
 done
 
 stage "done: tests $([ $test_status = 0 ] && echo passed || echo FAILED), kernel benchmarks $([ $bench_status = 0 ] && echo ran || echo FAILED), whole-model benchmarks $([ $model_status = 0 ] && echo ran || echo FAILED)"
