@@ -36,14 +36,8 @@ constexpr std::array<std::string_view, 5> kDeepseekCoder = {
     R"re([\r\n])re", R"re(\s?\p{L}+)re", R"re(\s?\p{P}+)re", kCjkHangul, R"re(\p{N})re",
 };
 
-// What `\s` means once non-ASCII whitespace has been mapped to U+000B (rule 1).
-constexpr std::string_view kSpaceClassBody = R"(\t-\r\x{20})";
-
-// What \p{..} patterns see instead of '~' (rule 2): a noncharacter, general category Cn, so it
-// is in no category, exactly as llama.cpp's classes treat '~'. Literal '~' in such patterns is
-// translated to it; an input U+FDD0 is shown to them as U+FDD1 (also Cn) to stay distinct.
-constexpr uint32_t kTildeStandIn = 0xFDD0;
-constexpr std::string_view kTildeStandInPattern = R"(\x{FDD0})";
+// What `\s` means (rule 1): Unicode White_Space.
+constexpr std::string_view kSpaceClassBody = R"(\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
 
 // Length of the escape sequence starting at pattern[pos] == '\\'.
 size_t escape_length(std::string_view pattern, size_t pos) {
@@ -62,52 +56,21 @@ size_t escape_length(std::string_view pattern, size_t pos) {
     return 2;
 }
 
-// A literal atom of a pattern: one character, written plainly or as an escape.
-struct LiteralAtom {
-    uint32_t code_point = 0;
-    size_t length = 0; // bytes of pattern text
-};
-
-// The literal at pattern[pos], or nullopt for anything else (\p{..}, \s, \d, ...).
-std::optional<LiteralAtom> literal_atom(std::string_view pattern, size_t pos) {
-    if (pattern[pos] != '\\') {
-        const utf8::Decoded d = utf8::decode(pattern, pos);
-        if (d.status != utf8::Decoded::Status::Valid) throw Error("pre-tokenizer pattern is not valid UTF-8");
-        return LiteralAtom{d.code_point, d.length};
-    }
-    const size_t length = escape_length(pattern, pos);
-    const char kind = pattern[pos + 1];
-    if (kind == 'x') {
-        const bool braced = length > 2 && pattern[pos + 2] == '{';
-        const std::string digits(pattern.substr(pos + (braced ? 3 : 2), length - (braced ? 4 : 2)));
-        return LiteralAtom{digits.empty() ? 0u : static_cast<uint32_t>(std::stoul(digits, nullptr, 16)), length};
-    }
-    switch (kind) {
-    case 't': return LiteralAtom{0x09, length};
-    case 'n': return LiteralAtom{0x0A, length};
-    case 'r': return LiteralAtom{0x0D, length};
-    case 'f': return LiteralAtom{0x0C, length};
-    default: break;
-    }
-    if (!std::isalnum(static_cast<unsigned char>(kind))) return LiteralAtom{static_cast<uint8_t>(kind), length};
-    return std::nullopt;
-}
-
 std::string describe_pcre2_error(int code) {
     std::array<PCRE2_UCHAR, 256> buffer{};
     pcre2_get_error_message(code, buffer.data(), buffer.size());
     return std::string(reinterpret_cast<const char*>(buffer.data()));
 }
 
-// The text as one kind of pattern sees it (rules 1-3), with offset maps both ways. Offsets are
-// only meaningful at character starts and at the end.
+// The text as the patterns see it (rule 3: ill-formed bytes as U+FFFD), with offset maps both
+// ways. Offsets are only meaningful at character starts and at the end.
 struct MatchView {
     std::string text;
     std::vector<uint32_t> to_view;   // (source size + 1) source offset -> view offset
     std::vector<uint32_t> to_source; // (view size + 1) view offset -> source offset
 };
 
-MatchView build_view(std::string_view source, bool for_categories) {
+MatchView build_view(std::string_view source) {
     MatchView view;
     view.text.reserve(source.size());
     view.to_view.assign(source.size() + 1, 0);
@@ -115,17 +78,8 @@ MatchView build_view(std::string_view source, bool for_categories) {
     for (size_t pos = 0; pos < source.size();) {
         const utf8::Decoded d = utf8::decode(source, pos);
         const size_t view_start = view.text.size();
-        if (d.status != utf8::Decoded::Status::Valid) {
-            view.text.append(utf8::kReplacementUtf8);
-        } else if (d.code_point >= 0x80 && utf8::is_whitespace(d.code_point)) {
-            view.text.push_back('\x0B');
-        } else if (for_categories && d.code_point == '~') {
-            utf8::append(view.text, kTildeStandIn);
-        } else if (for_categories && d.code_point == kTildeStandIn) {
-            utf8::append(view.text, kTildeStandIn + 1); // keep the stand-in unambiguous
-        } else {
-            view.text.append(source.substr(pos, d.length));
-        }
+        if (d.status != utf8::Decoded::Status::Valid) view.text.append(utf8::kReplacementUtf8);
+        else view.text.append(source.substr(pos, d.length));
         view.to_view[pos] = static_cast<uint32_t>(view_start);
         view.to_source.resize(view.text.size());
         view.to_source[view_start] = static_cast<uint32_t>(pos);
@@ -139,15 +93,6 @@ MatchView build_view(std::string_view source, bool for_categories) {
 } // namespace
 
 std::string translate_pattern(std::string_view pattern) {
-    const bool uses_categories = pattern.find(R"(\p{)") != std::string_view::npos;
-    const auto append_literal = [&](std::string& out, const LiteralAtom& atom, std::string_view text) {
-        if (uses_categories && atom.code_point == '~') {
-            out += kTildeStandInPattern;
-        } else {
-            out += text;
-        }
-    };
-
     std::string out;
     out.reserve(pattern.size() + 32);
     size_t i = 0;
@@ -165,27 +110,10 @@ std::string translate_pattern(std::string_view pattern) {
                     j += 2;
                     continue;
                 }
-                const auto atom = literal_atom(pattern, j);
-                if (!atom) { // a property such as \p{L}
-                    const size_t length = escape_length(pattern, j);
-                    body += pattern.substr(j, length);
-                    j += length;
-                    continue;
-                }
-                const size_t after = j + atom->length;
-                if (after + 1 < pattern.size() && pattern[after] == '-' && pattern[after + 1] != ']') {
-                    const auto high = literal_atom(pattern, after + 1);
-                    if (!high) throw Error("pre-tokenizer pattern has a class range without a literal end");
-                    if (uses_categories && atom->code_point <= '~' && high->code_point >= '~') {
-                        throw Error("pre-tokenizer pattern with \\p{..} has a class range covering '~', which is not supported");
-                    }
-                    const size_t end = after + 1 + high->length;
-                    body += pattern.substr(j, end - j);
-                    j = end;
-                    continue;
-                }
-                append_literal(body, *atom, pattern.substr(j, atom->length));
-                j = after;
+                const size_t length = pattern[j] == '\\' ? escape_length(pattern, j) : utf8::decode(pattern, j).length;
+                if (length == 0) throw Error("pre-tokenizer pattern is not valid UTF-8");
+                body += pattern.substr(j, length);
+                j += length;
             }
             if (j >= pattern.size()) throw Error("pre-tokenizer pattern has an unterminated class");
             out += (negated ? "[^" : "[") + body + "]";
@@ -195,23 +123,13 @@ std::string translate_pattern(std::string_view pattern) {
         if (pattern[i] == '\\') {
             const size_t length = escape_length(pattern, i);
             const std::string_view escape = pattern.substr(i, length);
-            if (escape == R"(\s)") {
-                out += "[" + std::string(kSpaceClassBody) + "]";
-            } else if (escape == R"(\S)") {
-                out += "[^" + std::string(kSpaceClassBody) + "]";
-            } else if (const auto atom = literal_atom(pattern, i)) {
-                append_literal(out, *atom, escape);
-            } else {
-                out += escape;
-            }
+            if (escape == R"(\s)") out += "[" + std::string(kSpaceClassBody) + "]";
+            else if (escape == R"(\S)") out += "[^" + std::string(kSpaceClassBody) + "]";
+            else out += escape;
             i += length;
             continue;
         }
-        if (pattern[i] == '~') {
-            append_literal(out, LiteralAtom{'~', 1}, "~");
-        } else {
-            out += pattern[i];
-        }
+        out += pattern[i];
         ++i;
     }
     return out;
@@ -219,8 +137,7 @@ std::string translate_pattern(std::string_view pattern) {
 
 struct PreTokenizer::CompiledPattern {
     pcre2_code* code = nullptr;
-    std::string source;           // translated PCRE2 pattern
-    bool uses_categories = false; // matched against the category view (rule 2)
+    std::string source; // translated PCRE2 pattern
     ~CompiledPattern() { pcre2_code_free(code); }
 };
 
@@ -250,7 +167,6 @@ PreTokenizer::PreTokenizer(std::string_view name) : name_(name) {
     for (const std::string_view pattern : patterns_for(name)) {
         auto compiled = std::make_unique<CompiledPattern>();
         compiled->source = translate_pattern(pattern);
-        compiled->uses_categories = pattern.find(R"(\p{)") != std::string_view::npos;
         int error_code = 0;
         PCRE2_SIZE error_offset = 0;
         compiled->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled->source.data()), compiled->source.size(),
@@ -272,35 +188,32 @@ std::vector<TextSpan> PreTokenizer::split(std::string_view text) const {
     if (text.empty()) return {};
     if (text.size() >= std::numeric_limits<uint32_t>::max() / 3) throw Error("text too long to pre-tokenize");
 
-    // Views are built on first use; the category view differs only when the text has a '~'
-    // (or the stand-in itself).
-    std::optional<MatchView> plain_view;
-    std::optional<MatchView> category_view;
-    const bool has_tilde = text.find('~') != std::string_view::npos || text.find("\xEF\xB7\x90") != std::string_view::npos;
-    const auto view_for = [&](const CompiledPattern& pattern) -> const MatchView& {
-        if (pattern.uses_categories && has_tilde) {
-            if (!category_view) category_view = build_view(text, true);
-            return *category_view;
-        }
-        if (!plain_view) plain_view = build_view(text, false);
-        return *plain_view;
-    };
+    // Valid UTF-8 is matched as it is; otherwise through a view with U+FFFD for the bad bytes.
+    std::optional<MatchView> replaced;
+    if (!utf8::is_valid(text)) replaced = build_view(text);
+    std::vector<uint32_t> identity;
+    if (!replaced) {
+        identity.resize(text.size() + 1);
+        for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<uint32_t>(i);
+    }
+    const std::string_view view_text = replaced ? std::string_view(replaced->text) : text;
+    const std::vector<uint32_t>& to_view = replaced ? replaced->to_view : identity;
+    const std::vector<uint32_t>& to_source = replaced ? replaced->to_source : identity;
 
     // Pieces are byte ranges of the original text.
     std::vector<TextSpan> pieces{{0, text.size()}};
     std::vector<TextSpan> next;
     for (const auto& pattern : patterns_) {
-        const MatchView& view = view_for(*pattern);
         std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match_data(
             pcre2_match_data_create_from_pattern(pattern->code, nullptr), &pcre2_match_data_free);
         if (!match_data) throw Error("pre-tokenizer: out of memory for match data");
         next.clear();
         next.reserve(pieces.size() * 2);
         for (const TextSpan piece : pieces) {
-            const size_t base = view.to_view[piece.begin];
-            const size_t length = view.to_view[piece.end] - base;
-            const auto* subject = reinterpret_cast<PCRE2_SPTR>(view.text.data() + base);
-            const auto source_at = [&](size_t offset) -> size_t { return view.to_source[base + offset]; };
+            const size_t base = to_view[piece.begin];
+            const size_t length = to_view[piece.end] - base;
+            const auto* subject = reinterpret_cast<PCRE2_SPTR>(view_text.data() + base);
+            const auto source_at = [&](size_t offset) -> size_t { return to_source[base + offset]; };
             size_t gap_start = 0;
             size_t search_from = 0;
             uint32_t options = 0;

@@ -1,24 +1,24 @@
 // Pre-tokenizers: the ordered regex lists that split raw text into words before BPE (spec §5.3).
 //
 // The patterns are kept exactly as the spec lists them (llama.cpp's strings, \x{HHHH} form) and
-// translated once into PCRE2 syntax. Evaluation follows llama.cpp, the reference the conformance
-// kit was produced with, which differs from a plain Unicode regex engine in three ways; all three
-// are reproduced here as rules, never as special cases of particular strings:
-//   1. Non-ASCII White_Space characters (U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028/9,
-//      U+202F, U+205F, U+3000) are presented to every pattern as U+000B: they match \s and
-//      nothing else (so U+3000 is not inside the range [\x{3000}-\x{3002}] and U+2003 is not a
-//      CJK-range character). `\s` itself means ASCII whitespace [\t-\r ] plus those characters.
-//   2. In patterns that use \p{..} (llama.cpp runs those on text collapsed to one byte per
-//      category, with explicit ASCII lists per class), ASCII '~' belongs to no category: the
-//      list for \p{S} is $ + < = > ^ ` | and leaves out '~', which Unicode counts as a math
-//      symbol. Such patterns see '~' as the noncharacter U+FDD0 (category Cn), and a literal
-//      '~' in them is translated to \x{FDD0}. The other ASCII lists agree with Unicode.
-//   3. Ill-formed UTF-8 bytes are seen by the patterns as U+FFFD, one per maximal subpart (the
-//      bytes themselves are kept and later encoded byte-level, so they round-trip).
-// Non-ASCII characters are otherwise classified by PCRE2's Unicode tables (general categories).
+// translated once into PCRE2 syntax. They are evaluated with the semantics of the model's own
+// tokenizer (Hugging Face `tokenizers`, whose Split pre-tokenizers run these regexes with
+// Unicode classes), not llama.cpp's emulation of it, where the two differ:
+//   1. `\s` is Unicode White_Space (tab … CR, space, U+0085, U+00A0, U+1680, U+2000..U+200A,
+//      U+2028/9, U+202F, U+205F, U+3000) and every character is also itself: U+3000 matches
+//      [\x{3000}-\x{3002}] and U+2003 the range [\x{0800}-\x{4E00}]. (llama.cpp presents
+//      non-ASCII whitespace to the patterns as U+000B, so it matches \s and nothing else.)
+//   2. \p{..} are Unicode general categories throughout, ASCII included: '~' is a math symbol
+//      (Sm), so " ~" is one piece of ` ?[\p{P}\p{S}]+` and one token in DeepSeek-V3's
+//      vocabulary. (llama.cpp's ASCII list for \p{S} leaves out '~', so it splits " ~".)
+//   3. Ill-formed UTF-8 bytes, which a Hugging Face tokenizer never receives (it takes Unicode
+//      strings), are seen by the patterns as U+FFFD, one per maximal subpart; the bytes
+//      themselves are kept and later encoded byte-level, so they round-trip.
+// Non-ASCII characters are classified by PCRE2's Unicode tables (general categories).
 // Each pattern re-splits every piece produced so far; matches and the unmatched gaps between
 // them both become pieces (HF Split with behavior "Isolated"), and `$` / lookaheads see the end
-// of the piece, not of the whole text.
+// of the piece, not of the whole text. tests/tokenizer/hf_parity.py checks the result id for id
+// against the Hugging Face tokenizer of DeepSeek-V3 (its JavaScript port) where npm is at hand.
 #pragma once
 
 #include <cstddef>
@@ -63,7 +63,7 @@ private:
 };
 
 // Translates one pattern from llama.cpp's dialect (above) into PCRE2 syntax: \s and \S become
-// explicit ASCII classes and, in patterns that use \p{..}, literal '~' becomes \x{FDD0}.
+// explicit White_Space classes (rule 1).
 // Throws latent::Error for constructs the translation does not handle. Exposed for tests.
 std::string translate_pattern(std::string_view pattern);
 
