@@ -4,6 +4,7 @@
 // the machine's measured copy bandwidth.
 #include "run_options.h"
 #include "cli_args.h"
+#include "cpu/section_profile.h"
 #include "commands.h"
 
 #include "backend/backend_common.h"
@@ -31,6 +32,7 @@ const std::vector<OptionSpec> kOptions = with_gpu_options({
     {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
     {"--cache-type", "", true, "f16 (default), bf16 (cuda) or f32"},
     {"--kernels", "", false, "cuda: also time one decode step kernel family by kernel family"},
+    {"--profile", "", false, "cpu: time the generation run section by section (time and bytes read per token)"},
     {"--json", "", false, "print one JSON object"},
     {"--help", "-h", false, "show this help"},
 });
@@ -97,7 +99,7 @@ double read_bandwidth(unsigned threads) {
 int run_bench(const std::vector<std::string>& argv) {
     const Args args = Args::parse("bench", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [--backend auto|cuda|cpu|ref] [--kernels] [--json]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [--backend auto|cuda|cpu|ref] [--kernels] [--profile] [--json]", kOptions).c_str(), stdout);
         return 0;
     }
     constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
@@ -123,6 +125,9 @@ int run_bench(const std::vector<std::string>& argv) {
     auto token = [&](int64_t i) { return static_cast<int32_t>((i * 7919 + 13) % n_vocab); };
     std::vector<float> logits(static_cast<size_t>(n_vocab));
 
+    const bool profile = args.flag("--profile");
+    if (profile && backend->name() == "cuda") throw Error("--profile is for the cpu backend; --kernels times the cuda backend");
+    cpu::SectionProfile sections; // the last repetition's generation run, with --profile
     std::vector<double> pp_runs, tg_runs;
     for (int64_t rep = 0; rep < reps; ++rep) {
         if (n_prompt > 0) {
@@ -144,12 +149,14 @@ int run_bench(const std::vector<std::string>& argv) {
                 done += chunk;
             }
             const uint32_t row = 0;
+            if (profile && rep + 1 == reps) cpu::SectionProfile::activate(&sections);
             const auto start = std::chrono::steady_clock::now();
             for (int64_t i = 0; i < n_gen; ++i) {
                 const int32_t t = token(depth + i);
                 backend->evaluate(std::span<const int32_t>(&t, 1), std::span<const uint32_t>(&row, 1), logits.data());
             }
             tg_runs.push_back(static_cast<double>(n_gen) / seconds_since(start));
+            cpu::SectionProfile::activate(nullptr);
         }
     }
     const double pp = median(pp_runs), tg = median(tg_runs);
@@ -188,6 +195,14 @@ int run_bench(const std::vector<std::string>& argv) {
             .key("tg_percent_of_read_bandwidth").value(read_gb_per_s > 0 ? 100.0 * tg_gb_per_s / read_gb_per_s : 0.0, 4)
             .key("pp_speedup_per_token_vs_tg").value(tg > 0 ? pp / tg : 0.0, 4)
             .key("load_s").value(load_s, 4);
+        if (!sections.sections().empty()) {
+            j.key("decode_profile").begin_array();
+            for (const cpu::SectionTotals& t : sections.sections()) {
+                j.begin_object().key("name").value(t.name).key("us_per_token").value(t.microseconds / static_cast<double>(n_gen), 4)
+                    .key("bytes_per_token").value(t.bytes / static_cast<uint64_t>(n_gen)).end_object();
+            }
+            j.end_array();
+        }
         if (!kernel_times.empty()) {
             j.key("decode_kernels").begin_array();
             for (const KernelTiming& k : kernel_times) {
@@ -211,6 +226,19 @@ int run_bench(const std::vector<std::string>& argv) {
                     read_gb_per_s * 1e9 / static_cast<double>(bytes_at_start));
     }
     if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
+    if (!sections.sections().empty()) {
+        double total = 0;
+        for (const cpu::SectionTotals& t : sections.sections()) total += t.microseconds;
+        std::printf("generation by section (last run, per token; GB/s = bytes read / section time; %.2f GB/s read-only measured):\n",
+                    read_gb_per_s);
+        for (const cpu::SectionTotals& t : sections.sections()) {
+            const double us = t.microseconds / static_cast<double>(n_gen), mb = static_cast<double>(t.bytes) / static_cast<double>(n_gen) / 1e6;
+            std::printf("  %-40s %9.1f us  %5.1f%%  %8.2f MB", t.name.c_str(), us, total > 0 ? 100.0 * t.microseconds / total : 0.0, mb);
+            if (t.bytes > 0 && us > 0) std::printf("  %6.2f GB/s", mb * 1e6 / (us * 1e3));
+            std::printf("\n");
+        }
+        std::printf("  %-40s %9.1f us\n", "total", total / static_cast<double>(n_gen));
+    }
     if (!kernel_times.empty()) {
         double total = 0;
         for (const KernelTiming& k : kernel_times) total += k.microseconds;

@@ -3,17 +3,21 @@
 #include "backend/backend_common.h"
 #include "core/error.h"
 #include "cpu/latent_attention.h"
+#include "cpu/section_profile.h"
 #include "tensor/tensor_types.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 namespace latent::cpu {
 
 namespace {
 
 WeightMatrix matrix_of(const gguf::TensorInfo& t) { return weight_matrix(t); }
+
+uint64_t bytes_of(const gguf::TensorInfo* t) { return t ? t->size_bytes : 0; }
 
 void rms_norm_rows(float* x, size_t n, size_t width, const float* gain, float eps) {
     for (size_t t = 0; t < n; ++t) {
@@ -69,9 +73,13 @@ void CpuForward::forward(std::span<const int32_t> tokens, std::span<const TokenR
     if (n_layers_ != c_.n_layer) throw Error("internal: CpuForward::forward needs every layer");
     const size_t d = c_.n_embd;
     std::vector<float>& x = buf_x_;
-    embed(tokens, x);
+    {
+        ProfiledSection section("embedding");
+        embed(tokens, x);
+    }
     run_layers(x, runs);
     if (!logit_rows.empty()) {
+        ProfiledSection section("output head", bytes_of(model_.weights().output));
         std::vector<float> rows(logit_rows.size() * d);
         for (size_t r = 0; r < logit_rows.size(); ++r) std::copy_n(x.data() + logit_rows[r] * d, d, rows.data() + r * d);
         rms_norm_rows(rows.data(), logit_rows.size(), d, output_norm_.data(), c_.rms_eps);
@@ -86,15 +94,21 @@ void CpuForward::run_layers(std::vector<float>& x, std::span<const TokenRun> run
     for (uint32_t il = 0; il < n_layers_; ++il) {
         const LayerWeights& lw = w.layers[il];
         const LayerViews& lv = views_[il];
-        xn = x;
-        rms_norm_rows(xn.data(), n, d, lv.attn_norm.data(), c_.rms_eps);
+        {
+            ProfiledSection section("norms and residuals");
+            xn = x;
+            rms_norm_rows(xn.data(), n, d, lv.attn_norm.data(), c_.rms_eps);
+        }
         attention(il, lw, lv, xn, n, runs);
-        for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
-
-        xn = x;
-        rms_norm_rows(xn.data(), n, d, lv.ffn_norm.data(), c_.rms_eps);
+        {
+            ProfiledSection section("norms and residuals");
+            for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
+            xn = x;
+            rms_norm_rows(xn.data(), n, d, lv.ffn_norm.data(), c_.rms_eps);
+        }
         if (lw.is_moe) moe(lw, lv, xn, n);
         else dense_ffn(*lw.ffn_gate, *lw.ffn_up, *lw.ffn_down, xn.data(), n, buf_out_);
+        ProfiledSection section("norms and residuals");
         for (size_t i = 0; i < n * d; ++i) x[i] += buf_out_[i];
     }
 }
@@ -143,6 +157,9 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
     const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
     std::vector<float>& q = buf_q_;
     q.resize(n * H * dqk);
+    std::optional<ProfiledSection> section;
+    section.emplace("attention: q, kv_a projections",
+                    bytes_of(lw.attn_q) + bytes_of(lw.attn_q_a) + bytes_of(lw.attn_q_b) + bytes_of(lw.attn_kv_a_mqa));
     if (c_.q_compressed()) {
         std::vector<float>& qa = buf_tmp_;
         qa.resize(n * c_.q_lora_rank);
@@ -157,6 +174,7 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
     matmul_precise(matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, kv.data());
 
     // Cache rows and roped queries.
+    section.emplace("attention: norm, rope, cache rows");
     std::vector<float> cos_table(dr / 2), sin_table(dr / 2);
     for (const TokenRun& run : runs) for (size_t t = run.begin; t < run.begin + run.count; ++t) {
         const uint32_t pos = run.first_pos + static_cast<uint32_t>(t - run.begin);
@@ -178,6 +196,7 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
 
     // Latent-space queries [W_UKᵀ q_nope ‖ q_rope] for every token and head: one matmul per
     // head over the whole batch, so each head's matrix is read once per batch.
+    section.emplace("attention: W_UK (absorbed)", lv.wk_t_store.size());
     const size_t qw = row_width_;
     std::vector<float>& queries = buf_queries_;
     queries.resize(n * H * qw);
@@ -201,7 +220,9 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
     // sequence in a batch with others is computed exactly as it would be alone.
     std::vector<float>& latents = buf_latents_;
     latents.resize(n * H * rkv);
+    section.emplace("attention: scores and weighted latents");
     for (const TokenRun& run : runs) {
+        for (size_t i = 0; i < run.count; ++i) section->add_bytes(uint64_t{run.first_pos + i + 1} * row_width_ * elem_bytes_);
         LatentCache cache;
         cache.rows = caches_[run.sequence][il].data();
         cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
@@ -222,6 +243,7 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
     }
 
     // Values: W_UV per head over the batch's attention-weighted latents.
+    section.emplace("attention: W_UV (absorbed)", lv.wv_store.size());
     std::vector<float>& o = buf_o_;
     o.resize(n * H * dv);
     for (uint32_t h = 0; h < H; ++h) {
@@ -232,11 +254,13 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
         for (size_t t = 0; t < n; ++t) std::copy_n(projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
     }
     buf_out_.resize(n * c_.n_embd);
+    section.emplace("attention: output projection", bytes_of(lw.attn_output));
     matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
 }
 
 void CpuForward::dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out) {
     out.resize(n * c_.n_embd);
+    ProfiledSection section("dense FFN", gate.size_bytes + up.size_bytes + down.size_bytes);
     ffn_.swiglu(matrix_of(gate), matrix_of(up), matrix_of(down), x, n, out.data(), true);
 }
 

@@ -1,9 +1,11 @@
 #include "cpu/ffn_runner.h"
 
 #include "backend/backend_common.h"
+#include "cpu/section_profile.h"
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace latent::cpu {
 
@@ -25,6 +27,23 @@ void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n,
     }
     const size_t cols = static_cast<size_t>(wm.cols), rows = static_cast<size_t>(wm.rows);
     quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
+    if (n < static_cast<size_t>(kBatchKernelMinTokens)) {
+        // Few tokens (decode): x and its rounding remainder as 2n activation rows of one product,
+        // so the weights are read once; the per-row kernels give each row what separate products
+        // would.
+        residual_.resize(2 * n * cols);
+        std::copy_n(x, n * cols, residual_.data());
+        for (size_t t = 0; t < n; ++t) {
+            float* r = residual_.data() + (n + t) * cols;
+            dequantize_activations(act_, static_cast<int64_t>(t), r);
+            for (size_t i = 0; i < cols; ++i) r[i] = x[t * cols + i] - r[i];
+        }
+        quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_);
+        correction_.resize(2 * n * rows);
+        matmul_per_row(wm, act_, correction_.data(), &pool_);
+        for (size_t i = 0; i < n * rows; ++i) y[i] = correction_[i] + correction_[n * rows + i];
+        return;
+    }
     cpu::matmul(wm, act_, y, &pool_);
     residual_.resize(n * cols);
     for (size_t t = 0; t < n; ++t) {
@@ -53,6 +72,8 @@ void FfnRunner::swiglu(const WeightMatrix& gate, const WeightMatrix& up, const W
 void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bias, const float* xn, size_t n, float* out,
                     bool include_shared) {
     const size_t d = c_.n_embd;
+    std::optional<ProfiledSection> section;
+    section.emplace("MoE: router", lw.ffn_gate_inp->size_bytes);
     router_.resize(n * c_.n_expert);
     matmul(weight_matrix(*lw.ffn_gate_inp), xn, n, router_.data());
     // Route every token, then gather the tokens of each chosen expert.
@@ -63,9 +84,17 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
         for (size_t k = 0; k < choice.experts.size(); ++k) by_expert_[choice.experts[k]].emplace_back(static_cast<uint32_t>(t), choice.weights[k]);
     }
     std::fill(out, out + n * d, 0.0f);
+    const bool shared = include_shared && lw.ffn_gate_shexp;
+    if (n < static_cast<size_t>(kBatchKernelMinTokens)) {
+        section.emplace("MoE: experts (routed and shared, fused)");
+        fused_experts(lw, xn, n, out, shared, *section);
+        return;
+    }
+    section.emplace("MoE: routed experts");
     for (uint32_t e = 0; e < c_.n_expert; ++e) {
         const auto& members = by_expert_[e];
         if (members.empty()) continue;
+        section->add_bytes(expert_bytes(lw));
         gathered_.resize(members.size() * d);
         for (size_t m = 0; m < members.size(); ++m) std::copy_n(xn + members[m].first * d, d, gathered_.data() + m * d);
         expert_out_.resize(members.size() * d);
@@ -77,10 +106,89 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
             for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
         }
     }
-    if (include_shared && lw.ffn_gate_shexp) {
+    if (shared) {
+        section.emplace("MoE: shared experts", shared_bytes(lw));
         shared_.resize(n * d);
         swiglu(weight_matrix(*lw.ffn_gate_shexp), weight_matrix(*lw.ffn_up_shexp), weight_matrix(*lw.ffn_down_shexp), xn, n, shared_.data());
         for (size_t i = 0; i < n * d; ++i) out[i] += shared_[i];
+    }
+}
+
+uint64_t FfnRunner::expert_bytes(const LayerWeights& lw) const {
+    return (lw.ffn_gate_exps->size_bytes + lw.ffn_up_exps->size_bytes + lw.ffn_down_exps->size_bytes) / c_.n_expert;
+}
+
+uint64_t FfnRunner::shared_bytes(const LayerWeights& lw) const {
+    return lw.ffn_gate_shexp->size_bytes + lw.ffn_up_shexp->size_bytes + lw.ffn_down_shexp->size_bytes;
+}
+
+// The chosen experts of a small batch (a decode step) and the shared experts as one product per
+// projection over the pool (matmul_many): gate and up of every part together, then every down.
+// Each part computes exactly what swiglu would, and the results are added in the same order
+// (experts by id, then the shared ones), so this equals the expert-by-expert path bit for bit.
+void FfnRunner::fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section) {
+    const size_t d = c_.n_embd;
+    parts_.clear();
+    for (uint32_t e = 0; e < c_.n_expert; ++e) {
+        if (by_expert_[e].empty()) continue;
+        parts_.push_back(Part{static_cast<int64_t>(e), weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e),
+                              weight_matrix(*lw.ffn_down_exps, e)});
+        section.add_bytes(expert_bytes(lw));
+    }
+    if (shared) {
+        parts_.push_back(Part{-1, weight_matrix(*lw.ffn_gate_shexp), weight_matrix(*lw.ffn_up_shexp), weight_matrix(*lw.ffn_down_shexp)});
+        section.add_bytes(shared_bytes(lw));
+    }
+    if (part_buffers_.size() < parts_.size()) part_buffers_.resize(parts_.size());
+    jobs_.clear();
+    for (size_t p = 0; p < parts_.size(); ++p) {
+        Part& part = parts_[p];
+        PartBuffers& b = part_buffers_[p];
+        const float* x = xn;
+        size_t m = n;
+        if (part.expert >= 0) {
+            const auto& members = by_expert_[static_cast<size_t>(part.expert)];
+            m = members.size();
+            b.x.resize(m * d);
+            for (size_t i = 0; i < m; ++i) std::copy_n(xn + members[i].first * d, d, b.x.data() + i * d);
+            x = b.x.data();
+        }
+        part.tokens = m;
+        quantize_activations(part.gate.type, x, part.gate.cols, static_cast<int64_t>(m), b.gate_in);
+        const ActivationBuffer* up_in = &b.gate_in;
+        if (part.up.type != part.gate.type) {
+            quantize_activations(part.up.type, x, part.up.cols, static_cast<int64_t>(m), b.up_in);
+            up_in = &b.up_in;
+        }
+        b.gate.resize(m * static_cast<size_t>(part.gate.rows));
+        b.up.resize(m * static_cast<size_t>(part.up.rows));
+        jobs_.push_back(MatmulJob{&part.gate, &b.gate_in, b.gate.data()});
+        jobs_.push_back(MatmulJob{&part.up, up_in, b.up.data()});
+    }
+    matmul_many(jobs_, &pool_);
+    jobs_.clear();
+    for (size_t p = 0; p < parts_.size(); ++p) {
+        Part& part = parts_[p];
+        PartBuffers& b = part_buffers_[p];
+        for (size_t i = 0; i < b.gate.size(); ++i) b.gate[i] = silu(b.gate[i]) * b.up[i];
+        quantize_activations(part.down.type, b.gate.data(), part.down.cols, static_cast<int64_t>(part.tokens), b.down_in);
+        b.out.resize(part.tokens * d);
+        jobs_.push_back(MatmulJob{&part.down, &b.down_in, b.out.data()});
+    }
+    matmul_many(jobs_, &pool_);
+    for (size_t p = 0; p < parts_.size(); ++p) {
+        const Part& part = parts_[p];
+        const PartBuffers& b = part_buffers_[p];
+        if (part.expert < 0) {
+            for (size_t i = 0; i < n * d; ++i) out[i] += b.out[i];
+            continue;
+        }
+        const auto& members = by_expert_[static_cast<size_t>(part.expert)];
+        for (size_t m = 0; m < members.size(); ++m) {
+            float* dst = out + members[m].first * d;
+            const float* src = b.out.data() + m * d;
+            for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "cpu/quant_dot.h"
+#include "cpu/section_profile.h"
 #include "cpu/thread_pool.h"
 #include "model/model.h"
 
@@ -39,11 +40,28 @@ public:
              bool include_shared = true);
 
 private:
+    // One expert (or the shared experts, expert -1) of a fused step and its buffers.
+    struct Part {
+        int64_t expert = -1;
+        WeightMatrix gate, up, down;
+        size_t tokens = 0;
+    };
+    struct PartBuffers {
+        std::vector<float> x, gate, up, out;
+        ActivationBuffer gate_in, up_in, down_in;
+    };
+    void fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section);
+    uint64_t expert_bytes(const LayerWeights& lw) const;
+    uint64_t shared_bytes(const LayerWeights& lw) const;
+
     const ModelConfig& c_;
     ThreadPool& pool_;
     ActivationBuffer act_;
     std::vector<float> residual_, correction_, gate_, up_, router_, gathered_, expert_out_, shared_;
     std::vector<std::vector<std::pair<uint32_t, float>>> by_expert_; // (token, weight) per expert
+    std::vector<Part> parts_;
+    std::vector<PartBuffers> part_buffers_;
+    std::vector<MatmulJob> jobs_;
 };
 
 } // namespace latent::cpu

@@ -11,6 +11,7 @@
 #include "cpu/thread_pool.h"
 #include "gguf/gguf.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -75,6 +76,14 @@ void check_weights(const WeightMatrix& w, const char* what) {
     }
 }
 
+void check_activations(const WeightMatrix& w, const ActivationBuffer& x) {
+    if (x.format != activation_format(w.type) || x.cols != w.cols) {
+        throw Error("matmul: activations of " + std::to_string(x.cols) + " values (format " +
+                    std::to_string(static_cast<int>(x.format)) + ") do not fit a " + type_name(w.type) + " matrix of " +
+                    std::to_string(w.cols) + " columns; quantize them for this weight type");
+    }
+}
+
 MatmulKernel kernel_for(TensorType type) {
     MatmulKernel kernel = nullptr;
     if (simd_level() >= SimdLevel::Avx512) kernel = detail::avx512_kernel(type);
@@ -101,7 +110,7 @@ constexpr int64_t kTasksPerThread = 2;
 constexpr int64_t kMinParallelWork = 32 * 1024;
 
 void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView& x, float* y, ThreadPool* pool,
-                int64_t row_begin, int64_t row_end) {
+                int64_t row_begin, int64_t row_end, bool allow_batch_kernel = true) {
     const int64_t n_rows = row_end - row_begin;
     const int64_t n_tokens = x.n_tokens;
     if (n_rows == 0 || n_tokens == 0) return;
@@ -111,7 +120,7 @@ void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView
         }
         return;
     }
-    if (n_tokens >= kBatchKernelMinTokens) {
+    if (n_tokens >= kBatchKernelMinTokens && allow_batch_kernel) {
         const SimdLevel level = simd_level();
         const detail::batch::BatchKernel* batch_kernel = level == SimdLevel::Avx512    ? &detail::batch::kAvx512Kernel
                                                          : level == SimdLevel::AvxVnni ? &detail::batch::kAvxVnniKernel
@@ -365,12 +374,72 @@ void matmul(const WeightMatrix& w, const ActivationBuffer& x, float* y, ThreadPo
             int64_t row_end) {
     check_weights(w, "matmul");
     row_end = resolve_row_end(w, row_begin, row_end, "matmul");
-    if (x.format != activation_format(w.type) || x.cols != w.cols) {
-        throw Error("matmul: activations of " + std::to_string(x.cols) + " values (format " +
-                    std::to_string(static_cast<int>(x.format)) + ") do not fit a " + type_name(w.type) + " matrix of " +
-                    std::to_string(w.cols) + " columns; quantize them for this weight type");
-    }
+    check_activations(w, x);
     run_matmul(kernel_for(w.type), w, detail::view_of(x), y, pool, row_begin, row_end);
+}
+
+void matmul_per_row(const WeightMatrix& w, const ActivationBuffer& x, float* y, ThreadPool* pool) {
+    check_weights(w, "matmul");
+    check_activations(w, x);
+    run_matmul(kernel_for(w.type), w, detail::view_of(x), y, pool, 0, w.rows, false);
+}
+
+void matmul_many(std::span<const MatmulJob> jobs, ThreadPool* pool) {
+    bool small = true;
+    uint64_t total_bytes = 0;
+    for (const MatmulJob& job : jobs) {
+        check_weights(*job.w, "matmul");
+        check_activations(*job.w, *job.x);
+        small = small && job.x->n_tokens < kBatchKernelMinTokens;
+        total_bytes += static_cast<uint64_t>(job.w->rows) * job.w->row_bytes;
+    }
+    const unsigned n_threads = pool ? pool->size() : 1;
+    if (!small || n_threads == 1 || jobs.size() == 1) {
+        for (const MatmulJob& job : jobs) run_matmul(kernel_for(job.w->type), *job.w, detail::view_of(*job.x), job.y, pool, 0, job.w->rows);
+        return;
+    }
+    // Long contiguous tasks (as run_matmul's decode tasks), but at least kTasksPerThread per
+    // thread over all jobs together.
+    const uint64_t task_bytes = std::max<uint64_t>(
+        4096, std::min<uint64_t>(kDecodeTaskWeightBytes, total_bytes / (uint64_t{n_threads} * kTasksPerThread)));
+    struct Task {
+        uint32_t job;
+        int64_t r0, r1;
+    };
+    thread_local std::vector<Task> tasks;
+    thread_local std::vector<MatmulKernel> kernels;
+    thread_local std::vector<ActivationView> views;
+    tasks.clear();
+    kernels.clear();
+    views.clear();
+    for (size_t j = 0; j < jobs.size(); ++j) {
+        const WeightMatrix& w = *jobs[j].w;
+        kernels.push_back(kernel_for(w.type));
+        views.push_back(detail::view_of(*jobs[j].x));
+        if (jobs[j].x->n_tokens == 0 || w.rows == 0) continue;
+        const int64_t rows_per_task = std::max<int64_t>(1, static_cast<int64_t>(task_bytes / std::max<size_t>(1, w.row_bytes)));
+        for (int64_t r0 = 0; r0 < w.rows; r0 += rows_per_task) tasks.push_back({static_cast<uint32_t>(j), r0, std::min(w.rows, r0 + rows_per_task)});
+    }
+    // The vectors are the calling thread's: hand the workers their data, not the names.
+    const Task* task_list = tasks.data();
+    const MatmulKernel* kernel_list = kernels.data();
+    const ActivationView* view_list = views.data();
+    auto run_task = [&jobs, task_list, kernel_list, view_list](size_t index, unsigned) {
+        const Task& task = task_list[index];
+        const WeightMatrix& w = *jobs[task.job].w;
+        const ActivationView& x = view_list[task.job];
+        if (w.cols == 0) {
+            for (int64_t t = 0; t < x.n_tokens; ++t) {
+                for (int64_t r = task.r0; r < task.r1; ++r) jobs[task.job].y[t * w.rows + r] = 0.0f;
+            }
+            return;
+        }
+        const uint8_t* first = w.data + task.r0 * static_cast<int64_t>(w.row_bytes);
+        const int64_t lead = std::min<int64_t>(prefetch_distance(), (task.r1 - task.r0) * static_cast<int64_t>(w.row_bytes));
+        for (int64_t offset = 0; offset < lead; offset += 64) __builtin_prefetch(first + offset);
+        kernel_list[task.job](w, x, task.r0, task.r1, 0, x.n_tokens, jobs[task.job].y, w.rows);
+    };
+    pool->parallel_for(tasks.size(), [&run_task](size_t task, unsigned thread) { run_task(task, thread); });
 }
 
 void matmul_f32(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool,

@@ -148,6 +148,26 @@ void dequantize_activations(const ActivationBuffer& x, int64_t token, float* out
 void matmul(const WeightMatrix& w, const ActivationBuffer& x, float* y, ThreadPool* pool = nullptr,
             int64_t row_begin = 0, int64_t row_end = -1);
 
+// One product of matmul_many: y (x.n_tokens, w.rows) = W x.
+struct MatmulJob {
+    const WeightMatrix* w = nullptr;
+    const ActivationBuffer* x = nullptr;
+    float* y = nullptr;
+};
+
+// Several independent products in one pass over the pool: every job's rows are cut into
+// contiguous tasks and all tasks are handed out together, so a decode step's many small
+// matrices (the chosen experts' gate, up and down projections) cost one wake-up of the threads
+// instead of one each and the threads stay evenly loaded across matrices. Results equal
+// matmul's job by job. Jobs of kBatchKernelMinTokens tokens or more run one after the other
+// through matmul (they are bound by arithmetic, not by waking threads).
+void matmul_many(std::span<const MatmulJob> jobs, ThreadPool* pool);
+
+// matmul that never takes the batch kernel: results equal, token by token, those of calls with
+// fewer than kBatchKernelMinTokens tokens (used to multiply two activation sets in one pass
+// over the weights without changing any token's rounding).
+void matmul_per_row(const WeightMatrix& w, const ActivationBuffer& x, float* y, ThreadPool* pool = nullptr);
+
 // matmul on float activations x (n_tokens, w.cols): quantizes them into a thread-local buffer
 // that is reused by later calls on the same thread. For float weight types x is read in place
 // (64-byte aligned rows are fastest: the AVX-512 kernels load 64 bytes at a time).
