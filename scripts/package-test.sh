@@ -120,6 +120,8 @@ if [ "$can_chroot" = 1 ]; then
     check "latent info on it" bash -c "chroot '$root' latent info -m /usr/share/latent-chat/models/tiny-q8_0.gguf | tee '$work/info.txt' | grep -q deepseek2"
     in_root "$root" latent devices > "$work/devices.txt" 2>&1 || true; cat "$work/devices.txt"
     check "latent devices says GPU support is not installed" grep -q "GPU support is not installed" "$work/devices.txt"
+    check "the engine library belongs to latent" bash -c "chroot '$root' dpkg -S /usr/lib/latent-chat/liblatent-engine.so | grep -q '^latent:'"
+    check "latent and latent-chat use the packaged engine library" bash -c "chroot '$root' ldd /usr/bin/latent /usr/bin/latent-chat | grep liblatent-engine | grep -v -q -e '/usr/lib/latent-chat/liblatent-engine.so' -e 'not found' && exit 1; chroot '$root' ldd /usr/bin/latent-chat | grep -q '/usr/lib/latent-chat/liblatent-engine.so'"
     check "latent-chat --version" bash -c "chroot '$root' latent-chat --version | grep -q '0\.'"
     check "the MIME type knows GGUF by content" bash -c "chroot '$root' sh -c 'test -f /usr/share/mime/application/x-gguf.xml || update-mime-database /usr/share/mime; grep -q GGUF /usr/share/mime/magic'"
     cat > "$root/etc/xdg/latent-chat/latent-chat.conf" <<'CONF'
@@ -183,6 +185,10 @@ CONF
     check ".run --silent --system" in_root "$rroot" sh "/tmp/$(basename "$run")" --silent --system
     check "latent-chat --version from /usr/local/bin" bash -c "chroot '$rroot' /usr/local/bin/latent-chat --version | grep -q '0\.'"
     check "latent --version" in_root "$rroot" /usr/local/bin/latent --version
+    in_root "$rroot" /usr/local/bin/latent devices > "$work/run-devices.txt" 2>&1 || true; cat "$work/run-devices.txt"
+    check "latent (.run) says GPU support is not installed" grep -q "GPU support is not installed" "$work/run-devices.txt"
+    check "the .run's programs use its own engine library" bash -c "chroot '$rroot' ldd /opt/latent-chat/bin/latent /opt/latent-chat/bin/latent-chat | grep liblatent-engine | grep -v -q /opt/latent-chat/lib/ && exit 1; chroot '$rroot' ldd /opt/latent-chat/bin/latent-chat | grep -q 'liblatent-engine.so => /opt/latent-chat/lib'"
+    check "the .run carries one engine library and no GPU plugin" bash -c "[ \"\$(find '$rroot/opt/latent-chat' -name 'liblatent-engine.so*' | wc -l)\" = 1 ] && [ -z \"\$(find '$rroot/opt/latent-chat' -name 'liblatent-cuda*' -o -name 'libcublas*')\" ]"
     check "desktop entry points into /opt" grep -q '^Exec="/opt/latent-chat/bin/latent-chat"' "$rroot/usr/local/share/applications/latent-chat.desktop"
     check "MIME type registered" test -f "$rroot/usr/local/share/mime/packages/latent-chat.xml"
     rdata="$rroot/root/.local/share/Latent Chat/latent-chat"
