@@ -121,7 +121,7 @@ if [ "$can_chroot" = 1 ]; then
     in_root "$root" latent devices > "$work/devices.txt" 2>&1 || true; cat "$work/devices.txt"
     check "latent devices says GPU support is not installed" grep -q "GPU support is not installed" "$work/devices.txt"
     check "the engine library belongs to latent" bash -c "chroot '$root' dpkg -S /usr/lib/latent-chat/liblatent-engine.so | grep -q '^latent:'"
-    check "latent and latent-chat use the packaged engine library" bash -c "chroot '$root' ldd /usr/bin/latent /usr/bin/latent-chat | grep liblatent-engine | grep -v -q -e '/usr/lib/latent-chat/liblatent-engine.so' -e 'not found' && exit 1; chroot '$root' ldd /usr/bin/latent-chat | grep -q '/usr/lib/latent-chat/liblatent-engine.so'"
+    check "latent and latent-chat use the packaged engine library" bash -c "chroot '$root' ldd /usr/bin/latent /usr/bin/latent-chat | grep liblatent-engine | grep -v -q '=> /usr/lib/latent-chat/liblatent-engine.so' && exit 1; chroot '$root' ldd /usr/bin/latent-chat | grep -q '/usr/lib/latent-chat/liblatent-engine.so'"
     check "latent-chat --version" bash -c "chroot '$root' latent-chat --version | grep -q '0\.'"
     check "the MIME type knows GGUF by content" bash -c "chroot '$root' sh -c 'test -f /usr/share/mime/application/x-gguf.xml || update-mime-database /usr/share/mime; grep -q GGUF /usr/share/mime/magic'"
     cat > "$root/etc/xdg/latent-chat/latent-chat.conf" <<'CONF'
