@@ -6,7 +6,7 @@
 #include "controllers/single_instance.h"
 #include "controllers/startup_message.h"
 #include "controllers/startup_problems.h"
-#include "inference/endpoint_policy.h"
+#include "controllers/endpoint_policy.h"
 #include "inference/engine_chat_engine.h"
 #include "inference/remote_chat_engine.h"
 #include "inference/source_chat_engine.h"

@@ -62,6 +62,7 @@ while [ "${#queue[@]}" -gt 0 ]; do
     queue=("${queue[@]:1}")
     while read -r lib path; do
         [ -n "$path" ] && [ -f "$path" ] || continue
+        case "$(realpath "$path")" in "$tree"/*) continue ;; esac # ours: the engine in lib/latent-chat
         is_system_lib "$lib" && continue
         [ -n "${bundled[$lib]:-}" ] && continue
         bundled[$lib]=1
@@ -71,12 +72,16 @@ while [ "${#queue[@]}" -gt 0 ]; do
     done < <(ldd "$file" 2>/dev/null | awk '/=> \// {print $1, $3}')
 done
 
-# RUNPATH: each ELF file finds lib/ relative to itself.
+# RUNPATH: each ELF file finds lib/ (Qt and the other bundled libraries) and lib/latent-chat (the
+# engine library, as in the packages) relative to itself.
 while read -r file; do
     head -c4 "$file" | grep -q ELF || continue
     rel=$(realpath --relative-to="$(dirname "$file")" "$tree/lib")
-    patchelf --set-rpath "\$ORIGIN/$rel" "$file"
+    patchelf --set-rpath "\$ORIGIN/$rel:\$ORIGIN/$rel/latent-chat" "$file"
 done < <(find "$tree/bin" "$tree/lib" -type f)
+# No GPU support in the .run (NVIDIA's cuBLAS alone is several hundred MB): latent and
+# latent-chat say "GPU support is not installed" and run on the CPU (docs/deployment.md).
+rm -f "$tree/lib/latent-chat/liblatent-cuda.so"; rm -rf "$tree/lib/latent-chat/cuda"
 
 printf '%s\n' "${!bundled[@]}" | sort > "$tree/share/doc/latent-chat/bundled-libraries.txt"
 cp "$here/run/install.sh" "$here/run/uninstall.sh" "$tree/"

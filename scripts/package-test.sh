@@ -120,6 +120,8 @@ if [ "$can_chroot" = 1 ]; then
     check "latent info on it" bash -c "chroot '$root' latent info -m /usr/share/latent-chat/models/tiny-q8_0.gguf | tee '$work/info.txt' | grep -q deepseek2"
     in_root "$root" latent devices > "$work/devices.txt" 2>&1 || true; cat "$work/devices.txt"
     check "latent devices says GPU support is not installed" grep -q "GPU support is not installed" "$work/devices.txt"
+    check "the engine library belongs to latent" bash -c "chroot '$root' dpkg -S /usr/lib/latent-chat/liblatent-engine.so | grep -q '^latent:'"
+    check "latent and latent-chat use the packaged engine library" bash -c "chroot '$root' ldd /usr/bin/latent /usr/bin/latent-chat | grep liblatent-engine | grep -v -q -E '=> /usr/(bin/\.\./)?lib/latent-chat/liblatent-engine.so' && exit 1; chroot '$root' ldd /usr/bin/latent-chat | grep -q -E '/usr/(bin/\.\./)?lib/latent-chat/liblatent-engine.so'"
     check "latent-chat --version" bash -c "chroot '$root' latent-chat --version | grep -q '0\.'"
     check "the MIME type knows GGUF by content" bash -c "chroot '$root' sh -c 'test -f /usr/share/mime/application/x-gguf.xml || update-mime-database /usr/share/mime; grep -q GGUF /usr/share/mime/magic'"
     cat > "$root/etc/xdg/latent-chat/latent-chat.conf" <<'CONF'
@@ -152,7 +154,7 @@ CONF
     step "deb root: upgrade keeps the history working"
     for f in "$deb_cli" "$deb_app"; do # the same packages as version 0.1.0-2
         rm -rf "$work/repack"; dpkg-deb -R "$f" "$work/repack"
-        sed -i 's/^Version: \(.*\)-1$/Version: \1-2/' "$work/repack/DEBIAN/control"
+        sed -i -e 's/^Version: \(.*\)-1$/Version: \1-2/' -e 's/(= \([^)]*\)-1)/(= \1-2)/g' "$work/repack/DEBIAN/control"
         dpkg-deb --root-owner-group -Zxz -b "$work/repack" "$root/tmp/" >/dev/null
     done
     check "apt-get install the 0.1.0-2 packages" bash -c "chroot '$root' sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq /tmp/latent_*-2_*.deb /tmp/latent-chat_*-2_*.deb'"
@@ -183,6 +185,10 @@ CONF
     check ".run --silent --system" in_root "$rroot" sh "/tmp/$(basename "$run")" --silent --system
     check "latent-chat --version from /usr/local/bin" bash -c "chroot '$rroot' /usr/local/bin/latent-chat --version | grep -q '0\.'"
     check "latent --version" in_root "$rroot" /usr/local/bin/latent --version
+    in_root "$rroot" /usr/local/bin/latent devices > "$work/run-devices.txt" 2>&1 || true; cat "$work/run-devices.txt"
+    check "latent (.run) says GPU support is not installed" grep -q "GPU support is not installed" "$work/run-devices.txt"
+    check "the .run's programs use its own engine library" bash -c "chroot '$rroot' ldd /opt/latent-chat/bin/latent /opt/latent-chat/bin/latent-chat | grep liblatent-engine | grep -v -q -E '=> /opt/latent-chat/(bin/\.\./)?lib/latent-chat/liblatent-engine.so' && exit 1; chroot '$rroot' ldd /opt/latent-chat/bin/latent-chat | grep -q -E 'liblatent-engine.so => /opt/latent-chat/(bin/\.\./)?lib/latent-chat/'"
+    check "the .run carries one engine library and no GPU plugin" bash -c "[ \"\$(find '$rroot/opt/latent-chat' -name 'liblatent-engine.so*' | wc -l)\" = 1 ] && [ -z \"\$(find '$rroot/opt/latent-chat' -name 'liblatent-cuda*' -o -name 'libcublas*')\" ]"
     check "desktop entry points into /opt" grep -q '^Exec="/opt/latent-chat/bin/latent-chat"' "$rroot/usr/local/share/applications/latent-chat.desktop"
     check "MIME type registered" test -f "$rroot/usr/local/share/mime/packages/latent-chat.xml"
     rdata="$rroot/root/.local/share/Latent Chat/latent-chat"

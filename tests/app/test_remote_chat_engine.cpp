@@ -2,7 +2,7 @@
 // it) against a real `latent serve` with a generated model — connecting and listing models,
 // streaming, stop, and the plain errors (unreachable, 401, 429, timeout) — plus the SSE parser
 // and a scripted endpoint that sends vLLM's `reasoning` field, comments and CRLF lines.
-#include "inference/endpoint_policy.h"
+#include "controllers/endpoint_policy.h"
 #include "inference/fake_chat_engine.h"
 #include "inference/remote_chat_engine.h"
 #include "inference/source_chat_engine.h"
@@ -261,15 +261,29 @@ private slots:
         } catch (const std::exception& ex) {
             QVERIFY(QString(ex.what()).contains("turned off on this computer by its administrator"));
         }
-        QTemporaryFile policy;
-        QVERIFY(policy.open());
-        policy.write("[Policy]\nAllowRemoteEndpoints=false\n");
-        policy.flush();
-        qputenv("LATENT_CHAT_POLICY", policy.fileName().toUtf8());
-        QCOMPARE(readEndpointPolicy().allowRemoteEndpoints, false);
-        qputenv("LATENT_CHAT_POLICY", dir_.filePath("none.conf").toUtf8());
+        // The policy is the system settings' [Policy] AllowRemoteEndpoints, found in $XDG_CONFIG_DIRS.
+        QVERIFY(QDir(dir_.path()).mkpath("xdg/latent-chat"));
+        QFile conf(dir_.filePath("xdg/latent-chat/latent-chat.conf"));
+        QVERIFY(conf.open(QIODevice::WriteOnly));
+        conf.write("[Policy]\nAllowRemoteEndpoints=false\n");
+        conf.close();
+        const QByteArray savedDirs = qgetenv("XDG_CONFIG_DIRS");
+        qputenv("XDG_CONFIG_DIRS", dir_.filePath("xdg").toUtf8());
+        const EndpointPolicy forbidden = readEndpointPolicy();
+        QCOMPARE(forbidden.allowRemoteEndpoints, false);
+        QCOMPARE(forbidden.source, conf.fileName());
+        qputenv("XDG_CONFIG_DIRS", dir_.filePath("nothing-here").toUtf8());
         QCOMPARE(readEndpointPolicy().allowRemoteEndpoints, true);
-        qunsetenv("LATENT_CHAT_POLICY");
+        // The file of the old mechanism is not read any more.
+        qputenv("XDG_CONFIG_DIRS", dir_.filePath("old").toUtf8());
+        QVERIFY(QDir(dir_.path()).mkpath("old/latent-chat"));
+        QFile old(dir_.filePath("old/latent-chat/policy.conf"));
+        QVERIFY(old.open(QIODevice::WriteOnly));
+        old.write("[Policy]\nAllowRemoteEndpoints=false\n");
+        old.close();
+        QCOMPARE(readEndpointPolicy().allowRemoteEndpoints, true);
+        if (savedDirs.isEmpty()) qunsetenv("XDG_CONFIG_DIRS");
+        else qputenv("XDG_CONFIG_DIRS", savedDirs);
     }
 };
 

@@ -4,6 +4,7 @@
 // (SharedModelListModel: what a scan finds, checked against a listing made here, and the model
 // seen through QAbstractItemModelTester), and an AppController started with both.
 #include "chat_app.h"
+#include "controllers/endpoint_controller.h"
 #include "controllers/settings_controller.h"
 #include "controllers/shared_model_list_model.h"
 #include "controllers/system_config.h"
@@ -279,7 +280,8 @@ void TestSystemConfig::appControllerUsesSystemConfig() {
     QTemporaryDir models;
     writeFile(models.filePath(QStringLiteral("shared.gguf")), "GGUF");
     writeFile(etc.filePath(QStringLiteral("latent-chat/latent-chat.conf")),
-              "[Settings]\nsystemPrompt=Be brief\nLocked=systemPrompt\n[Models]\nSharedFolders=" + models.path().toUtf8() + "\n");
+              "[Settings]\nsystemPrompt=Be brief\nLocked=systemPrompt\n[Models]\nSharedFolders=" + models.path().toUtf8() +
+                  "\n[Policy]\nAllowRemoteEndpoints=false\n");
     const ConfigDirs dirs(etc.path().toUtf8());
     ChatApp app;
     // A stored prompt from before the lock: the locked value is used, the stored one kept in the database.
@@ -291,6 +293,14 @@ void TestSystemConfig::appControllerUsesSystemConfig() {
     SettingsController* settings = app.controller->settings();
     QCOMPARE(settings->systemPrompt(), QStringLiteral("Be brief"));
     QCOMPARE(settings->lockedSettings(), QStringList{QStringLiteral("systemPrompt")});
+    // The one remote-endpoint policy: Settings and the endpoint controller both follow it, and the
+    // endpoint settings name the file.
+    QVERIFY(!settings->remoteEndpointsAllowed());
+    EndpointController* endpoint = app.controller->endpoint();
+    QVERIFY(!endpoint->allowed());
+    QVERIFY(endpoint->policyNote().contains(etc.filePath(QStringLiteral("latent-chat/latent-chat.conf"))));
+    endpoint->refreshModels();
+    QVERIFY(endpoint->error().contains(QStringLiteral("administrator")));
     SharedModelListModel* shared = app.controller->sharedModels();
     QVERIFY(QTest::qWaitFor([&] { return shared->paths().contains(models.filePath(QStringLiteral("shared.gguf"))); }, 5000));
     QVERIFY(app.loadModel(models.filePath(QStringLiteral("shared.gguf"))));

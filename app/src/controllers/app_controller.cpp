@@ -1,6 +1,6 @@
 #include "controllers/app_controller.h"
 
-#include "inference/endpoint_policy.h"
+#include "controllers/endpoint_policy.h"
 #include "inference/inference_worker.h"
 #include "storage/storage_thread.h"
 
@@ -41,12 +41,13 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     model_ = std::make_unique<ModelController>(worker_, settings_.get(), store_.get());
     chat_ = std::make_unique<ChatController>(store_.get(), worker_, model_.get(), settings_.get());
     draft_ = std::make_unique<DraftController>(worker_, model_.get(), settings_.get());
-    const EndpointPolicy policy = readEndpointPolicy();
+    // The administrator's settings, remote-endpoint policy and shared model folders
+    // (/etc/xdg/latent-chat/latent-chat.conf).
+    const SystemConfig system = SystemConfig::load();
+    const EndpointPolicy policy = endpointPolicy(system);
     endpoint_ = std::make_unique<EndpointController>(model_.get(), store_.get(), policy.allowRemoteEndpoints, policy.source);
     documents_ = std::make_unique<DocumentsController>(QDir(dataDir_).filePath(QStringLiteral("documents.db")));
 
-    // The administrator's settings and shared model folders (/etc/xdg/latent-chat/latent-chat.conf).
-    const SystemConfig system = SystemConfig::load();
     if (!system.path.isEmpty()) spdlog::info("system settings from {}", system.path.toStdString());
     for (const QString& problem : system.problems) spdlog::warn("system settings: {}", problem.toStdString());
     settings_->applySystemConfig(system);

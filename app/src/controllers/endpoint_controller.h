@@ -6,7 +6,7 @@
 // The URL and model name are saved in the settings table; the API key is never written there
 // nor logged: it goes to the system keychain (QtKeychain) when the app was built with it and a
 // keychain service is running, else it is kept in memory for this session only (keyNote says
-// which). The administrator's policy (inference/endpoint_policy.h) can forbid endpoints.
+// which). The administrator's policy (controllers/endpoint_policy.h) can forbid endpoints.
 #pragma once
 
 #include <QObject>
