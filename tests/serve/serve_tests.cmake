@@ -11,7 +11,8 @@ add_test(NAME serve.http COMMAND test_serve)
 set_tests_properties(serve.http PROPERTIES ENVIRONMENT "LATENT_CLI=$<TARGET_FILE:latent>" TIMEOUT 300)
 
 set(LATENT_OPENAI_NODE_DIR "${CMAKE_BINARY_DIR}/openai-node")
-add_test(NAME serve.openai_npm COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/install_openai.sh ${LATENT_OPENAI_NODE_DIR})
+add_test(NAME serve.openai_npm COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/../support/install_npm_package.sh ${LATENT_OPENAI_NODE_DIR}
+    openai 6.49.0 "the openai client test")
 set_tests_properties(serve.openai_npm PROPERTIES FIXTURES_SETUP openai_npm SKIP_RETURN_CODE 77 TIMEOUT 300)
 add_test(NAME serve.openai_node COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/run_openai_client.sh ${LATENT_OPENAI_NODE_DIR} ${CMAKE_CURRENT_LIST_DIR}/openai_client.mjs)
 set_tests_properties(serve.openai_node PROPERTIES FIXTURES_REQUIRED openai_npm SKIP_RETURN_CODE 77 TIMEOUT 300
