@@ -43,7 +43,7 @@ GpuPlacement plan_gpu_placement(const Model& model, const BackendOptions& option
         for (uint32_t il = 0; il < c.n_layer; ++il) {
             const bool whole = il < layers;
             const bool experts = c.layer_is_moe(il) && (whole || seen < n);
-            if (c.layer_is_moe(il) && experts) ++seen;
+            if (experts) ++seen;
             p.layer_on_cpu[il] = whole;
             p.layer_experts_on_cpu[il] = experts;
             if (experts) p.host_expert_bytes += routed_expert_bytes(model, il);

@@ -52,13 +52,6 @@ CpuForward::CpuForward(const Model& model, const BackendOptions& options, uint32
     prepare_layers();
 }
 
-uint64_t CpuForward::host_bytes() const {
-    uint64_t bytes = 0;
-    for (const auto& cache : caches_) for (const auto& layer : cache) bytes += layer.size();
-    for (const LayerViews& v : views_) bytes += v.wk_t_store.size() + v.wv_store.size();
-    return bytes;
-}
-
 void CpuForward::embed(std::span<const int32_t> tokens, std::vector<float>& x) const {
     const gguf::TensorInfo& embd = *model_.weights().token_embd;
     const size_t d = c_.n_embd;

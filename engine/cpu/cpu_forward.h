@@ -49,9 +49,6 @@ public:
     void run_layers(std::vector<float>& x, std::span<const TokenRun> runs);
 
     uint32_t n_layers() const { return n_layers_; }
-    // Host memory it allocated: caches and the per-head matrices.
-    uint64_t host_bytes() const;
-    ThreadPool& pool() { return pool_; }
     FfnRunner& ffn() { return ffn_; }
 
 private:

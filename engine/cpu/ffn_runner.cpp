@@ -100,17 +100,23 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
         expert_out_.resize(members.size() * d);
         swiglu(weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e), weight_matrix(*lw.ffn_down_exps, e),
                gathered_.data(), members.size(), expert_out_.data());
-        for (size_t m = 0; m < members.size(); ++m) {
-            float* dst = out + members[m].first * d;
-            const float* src = expert_out_.data() + m * d;
-            for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
-        }
+        add_weighted(members, expert_out_.data(), out);
     }
     if (shared) {
         section.emplace("MoE: shared experts", shared_bytes(lw));
         shared_.resize(n * d);
         swiglu(weight_matrix(*lw.ffn_gate_shexp), weight_matrix(*lw.ffn_up_shexp), weight_matrix(*lw.ffn_down_shexp), xn, n, shared_.data());
         for (size_t i = 0; i < n * d; ++i) out[i] += shared_[i];
+    }
+}
+
+// out[token] += weight · expert_out[m] for each member m = (token, weight) of an expert.
+void FfnRunner::add_weighted(std::span<const std::pair<uint32_t, float>> members, const float* expert_out, float* out) const {
+    const size_t d = c_.n_embd;
+    for (size_t m = 0; m < members.size(); ++m) {
+        float* dst = out + members[m].first * d;
+        const float* src = expert_out + m * d;
+        for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
     }
 }
 
@@ -183,12 +189,7 @@ void FfnRunner::fused_experts(const LayerWeights& lw, const float* xn, size_t n,
             for (size_t i = 0; i < n * d; ++i) out[i] += b.out[i];
             continue;
         }
-        const auto& members = by_expert_[static_cast<size_t>(part.expert)];
-        for (size_t m = 0; m < members.size(); ++m) {
-            float* dst = out + members[m].first * d;
-            const float* src = b.out.data() + m * d;
-            for (size_t i = 0; i < d; ++i) dst[i] += members[m].second * src[i];
-        }
+        add_weighted(by_expert_[static_cast<size_t>(part.expert)], b.out.data(), out);
     }
 }
 

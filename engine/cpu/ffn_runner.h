@@ -51,6 +51,7 @@ private:
         ActivationBuffer gate_in, up_in, down_in;
     };
     void fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section);
+    void add_weighted(std::span<const std::pair<uint32_t, float>> members, const float* expert_out, float* out) const;
     uint64_t expert_bytes(const LayerWeights& lw) const;
     uint64_t shared_bytes(const LayerWeights& lw) const;
 

@@ -191,14 +191,9 @@ std::vector<TextSpan> PreTokenizer::split(std::string_view text) const {
     // Valid UTF-8 is matched as it is; otherwise through a view with U+FFFD for the bad bytes.
     std::optional<MatchView> replaced;
     if (!utf8::is_valid(text)) replaced = build_view(text);
-    std::vector<uint32_t> identity;
-    if (!replaced) {
-        identity.resize(text.size() + 1);
-        for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<uint32_t>(i);
-    }
     const std::string_view view_text = replaced ? std::string_view(replaced->text) : text;
-    const std::vector<uint32_t>& to_view = replaced ? replaced->to_view : identity;
-    const std::vector<uint32_t>& to_source = replaced ? replaced->to_source : identity;
+    const auto to_view = [&](size_t source) -> size_t { return replaced ? replaced->to_view[source] : source; };
+    const auto to_source = [&](size_t view) -> size_t { return replaced ? replaced->to_source[view] : view; };
 
     // Pieces are byte ranges of the original text.
     std::vector<TextSpan> pieces{{0, text.size()}};
@@ -210,10 +205,10 @@ std::vector<TextSpan> PreTokenizer::split(std::string_view text) const {
         next.clear();
         next.reserve(pieces.size() * 2);
         for (const TextSpan piece : pieces) {
-            const size_t base = to_view[piece.begin];
-            const size_t length = to_view[piece.end] - base;
+            const size_t base = to_view(piece.begin);
+            const size_t length = to_view(piece.end) - base;
             const auto* subject = reinterpret_cast<PCRE2_SPTR>(view_text.data() + base);
-            const auto source_at = [&](size_t offset) -> size_t { return to_source[base + offset]; };
+            const auto source_at = [&](size_t offset) -> size_t { return to_source(base + offset); };
             size_t gap_start = 0;
             size_t search_from = 0;
             uint32_t options = 0;

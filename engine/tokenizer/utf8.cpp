@@ -133,16 +133,6 @@ std::string take_complete(std::string& buffer, bool final) {
     return out;
 }
 
-bool is_whitespace(uint32_t cp) {
-    if (cp < 0x80) return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20;
-    switch (cp) {
-    case 0x0085: case 0x00A0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-        return true;
-    default:
-        return cp >= 0x2000 && cp <= 0x200A;
-    }
-}
-
 uint32_t byte_to_code_point(uint8_t byte) { return byte_map().to_code_point[byte]; }
 
 std::string_view byte_to_utf8(uint8_t byte) { return byte_map().to_utf8[byte]; }

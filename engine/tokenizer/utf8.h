@@ -43,9 +43,6 @@ std::string sanitize(std::string_view text);
 // prefix of a well-formed character. With `final`, that tail is emitted as U+FFFD as well.
 std::string take_complete(std::string& buffer, bool final);
 
-// Unicode White_Space characters (the set llama.cpp and the HF regex engines use for \s).
-bool is_whitespace(uint32_t code_point);
-
 // GPT-2 bytes_to_unicode: every byte maps to one printable code point (spec §5.4).
 uint32_t byte_to_code_point(uint8_t byte);
 // The UTF-8 form of byte_to_code_point(byte).

@@ -290,7 +290,7 @@ void CudaBackend::allocate_work() {
         decode_plan_ = k::mla_decode_plan(decode_args);
         mla_ws_ = decode_plan_.workspace_bytes ? alloc(decode_plan_.workspace_bytes) : nullptr;
     }
-    const bool experts_on_host = std::any_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host && !d.on_host; });
+    const bool experts_on_host = std::any_of(layers_.begin(), layers_.end(), [](const DeviceLayer& d) { return d.experts_on_host; });
     if (experts_on_host) {
         host_in_ = static_cast<float*>(gpu::host_alloc_pinned(static_cast<size_t>(T * D) * sizeof(float)));
         host_out_ = static_cast<float*>(gpu::host_alloc_pinned(static_cast<size_t>(T * D) * sizeof(float)));
