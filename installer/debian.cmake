@@ -38,7 +38,8 @@ set(CPACK_COMPONENT_APP_DESCRIPTION "private offline chat with DeepSeek-architec
 Latent Chat runs DeepSeek-architecture language models (DeepSeek-V2, V2-Lite,
 V3, R1, Moonlight, Kimi-K2 and their fine-tunes, as GGUF files) on this
 computer: on an NVIDIA GPU with the latent-chat-cuda package, on the CPU
-otherwise. Conversations are kept in a local SQLite database. Administrators
+otherwise. Conversations are kept in a local SQLite database; documents
+are indexed and searched locally (also by latent docs). Administrators
 can pre-set and lock settings in /etc/xdg/latent-chat/latent-chat.conf and
 share models in /usr/share/latent-chat/models.")
 set(CPACK_DEBIAN_APP_PACKAGE_DEPENDS
@@ -54,8 +55,10 @@ set(CPACK_DEBIAN_CLI_PACKAGE_SECTION utils)
 set(CPACK_COMPONENT_CLI_DESCRIPTION "run DeepSeek-architecture GGUF models from the command line
 latent describes, tokenizes, evaluates, benchmarks and chats with
 DeepSeek-architecture GGUF models in a terminal, on the CPU or (with the
-latent-chat-cuda package) an NVIDIA GPU. It needs no Qt and no display.")
-set(CPACK_DEBIAN_CLI_PACKAGE_SUGGESTS "latent-chat-cuda")
+latent-chat-cuda package) an NVIDIA GPU. It needs no Qt and no display.
+Its document commands (latent docs, --docs) use the document library
+that comes with the latent-chat package.")
+set(CPACK_DEBIAN_CLI_PACKAGE_SUGGESTS "latent-chat, latent-chat-cuda")
 
 # latent-chat-cuda
 set(CPACK_DEBIAN_CUDA_PACKAGE_NAME latent-chat-cuda)

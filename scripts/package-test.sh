@@ -2,9 +2,11 @@
 # The install test of the packages (issue 12): builds the Debian packages and the .run installer
 # (scripts/build-packages.sh), checks them (lintian, appstreamcli, desktop-file-validate), then in
 # clean Debian 12 roots made by debootstrap (chroot; needs root and a Debian mirror):
-#   deb root:  apt-get installs latent and latent-chat (dependencies from the mirror);
-#              latent --version, latent info on a model made by latent make-model, latent devices
-#              (says GPU support is not installed), latent-chat --version and a headless start
+#   deb root:  apt-get installs latent alone (no Qt package comes with it): latent --version,
+#              latent info and run on a model made by latent make-model, latent devices (says GPU
+#              support is not installed), latent docs (says which package it needs); then
+#              latent-chat (dependencies from the mirror): latent docs index/search work,
+#              latent-chat --version and a headless start
 #              (offscreen platform) that migrates a version-1 history, reads the system settings
 #              and lists the shared model folder; latent-chat-cuda installed: the plugin loads
 #              and says there is no driver; an upgrade (0.1.0-1 -> 0.1.0-2) keeps the history
@@ -108,18 +110,29 @@ start_app() { # start_app ROOT DATA_DIR [latent-chat path]: a headless start tha
 }
 
 if [ "$can_chroot" = 1 ]; then
-    step "deb root: install latent and latent-chat with apt-get"
+    step "deb root: install latent alone with apt-get (no Qt)"
     root="$work/deb-root"
     make_root "$root"
     cp "$deb_cli" "$deb_app" "$root/tmp/"
-    check "apt-get install -y ./latent_*.deb ./latent-chat_*.deb" \
-        in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/tmp/$(basename "$deb_cli")" "/tmp/$(basename "$deb_app")"
-    save_archives "$root"
+    check "apt-get install -y ./latent_*.deb" \
+        in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/tmp/$(basename "$deb_cli")"
+    check "latent pulled in no Qt package" bash -c "! chroot '$root' dpkg-query -W -f='\${Package}\n' | grep -i -e qt -e qml"
     check "latent --version" in_root "$root" latent --version
     check "latent make-model" in_root "$root" latent make-model --shape tiny --type q8_0 --out /usr/share/latent-chat/models/tiny-q8_0.gguf
     check "latent info on it" bash -c "chroot '$root' latent info -m /usr/share/latent-chat/models/tiny-q8_0.gguf | tee '$work/info.txt' | grep -q deepseek2"
+    check "latent run on it" bash -c "chroot '$root' latent run -m /usr/share/latent-chat/models/tiny-q8_0.gguf -p hi -n 4 --temp 0 > /dev/null"
     in_root "$root" latent devices > "$work/devices.txt" 2>&1 || true; cat "$work/devices.txt"
     check "latent devices says GPU support is not installed" grep -q "GPU support is not installed" "$work/devices.txt"
+    in_root "$root" latent docs list --db /tmp/docs.db > "$work/docs-alone.txt" 2>&1 || true; cat "$work/docs-alone.txt"
+    check "without latent-chat, latent docs names the package it needs" grep -q "document library is not installed.*latent-chat package" "$work/docs-alone.txt"
+
+    step "deb root: install latent-chat with apt-get"
+    check "apt-get install -y ./latent-chat_*.deb" \
+        in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/tmp/$(basename "$deb_app")"
+    save_archives "$root"
+    mkdir -p "$root/tmp/docs" && printf '# Valves\n\nThe Zephyr valve is tightened to 12 Nm.\n' > "$root/tmp/docs/valves.md"
+    check "latent docs index (the latent-chat package's document library)" in_root "$root" latent docs index --db /tmp/docs.db /tmp/docs
+    check "latent docs search finds the passage" bash -c "chroot '$root' latent docs search --db /tmp/docs.db --json 'Zephyr torque' | grep -q '/tmp/docs/valves.md'"
     check "the engine library belongs to latent" bash -c "chroot '$root' dpkg -S /usr/lib/latent-chat/liblatent-engine.so | grep -q '^latent:'"
     check "latent and latent-chat use the packaged engine library" bash -c "chroot '$root' ldd /usr/bin/latent /usr/bin/latent-chat | grep liblatent-engine | grep -v -q -E '=> /usr/(bin/\.\./)?lib/latent-chat/liblatent-engine.so' && exit 1; chroot '$root' ldd /usr/bin/latent-chat | grep -q -E '/usr/(bin/\.\./)?lib/latent-chat/liblatent-engine.so'"
     check "latent-chat --version" bash -c "chroot '$root' latent-chat --version | grep -q '0\.'"
@@ -187,6 +200,8 @@ CONF
     check "latent --version" in_root "$rroot" /usr/local/bin/latent --version
     in_root "$rroot" /usr/local/bin/latent devices > "$work/run-devices.txt" 2>&1 || true; cat "$work/run-devices.txt"
     check "latent (.run) says GPU support is not installed" grep -q "GPU support is not installed" "$work/run-devices.txt"
+    mkdir -p "$rroot/tmp/docs" && printf '# Valves\n\nThe Zephyr valve is tightened to 12 Nm.\n' > "$rroot/tmp/docs/valves.md"
+    check "latent docs (.run) index + search with the bundled document library" bash -c "chroot '$rroot' /usr/local/bin/latent docs index --db /tmp/docs.db /tmp/docs >/dev/null && chroot '$rroot' /usr/local/bin/latent docs search --db /tmp/docs.db --json Zephyr | grep -q valves.md"
     check "the .run's programs use its own engine library" bash -c "chroot '$rroot' ldd /opt/latent-chat/bin/latent /opt/latent-chat/bin/latent-chat | grep liblatent-engine | grep -v -q -E '=> /opt/latent-chat/(bin/\.\./)?lib/latent-chat/liblatent-engine.so' && exit 1; chroot '$rroot' ldd /opt/latent-chat/bin/latent-chat | grep -q -E 'liblatent-engine.so => /opt/latent-chat/(bin/\.\./)?lib/latent-chat/'"
     check "the .run carries one engine library and no GPU plugin" bash -c "[ \"\$(find '$rroot/opt/latent-chat' -name 'liblatent-engine.so*' | wc -l)\" = 1 ] && [ -z \"\$(find '$rroot/opt/latent-chat' -name 'liblatent-cuda*' -o -name 'libcublas*')\" ]"
     check "desktop entry points into /opt" grep -q '^Exec="/opt/latent-chat/bin/latent-chat"' "$rroot/usr/local/share/applications/latent-chat.desktop"
@@ -210,6 +225,7 @@ else
     prefix="$work/prefix"
     for f in "$deb_cli" "$deb_app"; do dpkg-deb -x "$f" "$prefix"; done
     check "latent --version" "$prefix/usr/bin/latent" --version
+    check "latent needs no Qt" bash -c "! readelf -d '$prefix/usr/bin/latent' '$prefix/usr/lib/latent-chat/liblatent-engine.so' | grep NEEDED | grep -q -i qt"
     check "latent make-model + info" bash -c "'$prefix/usr/bin/latent' make-model --shape tiny --type q8_0 --out '$work/tiny.gguf' && '$prefix/usr/bin/latent' info -m '$work/tiny.gguf' | grep -q deepseek2"
     check "latent-chat --version" "$prefix/usr/bin/latent-chat" --version
     make_v1_history "$work/data"

@@ -9,6 +9,7 @@
 // after the current file (exit 130), and the next run resumes.
 #include "cli_args.h"
 #include "commands.h"
+#include "docs_support.h"
 
 #include "core/json_writer.h"
 #include "documents/indexer.h"
@@ -159,7 +160,7 @@ int docs_list(const std::vector<std::string>& argv) {
 
 } // namespace
 
-int run_docs(const std::vector<std::string>& argv) {
+int docs_command(const std::vector<std::string>& argv) {
     const std::string usage = "usage: latent docs index|search|list [options] (latent docs SUBCOMMAND --help for its options)\n";
     if (argv.empty()) throw UsageError("give a subcommand: index, search or list");
     if (argv.front() == "--help" || argv.front() == "-h") {

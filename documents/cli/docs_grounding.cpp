@@ -8,10 +8,8 @@
 
 namespace latent::cli {
 
-bool documents_available() { return true; }
-
-DocsQuestion ground_with_documents(const std::string& db, const std::string& question, const std::function<size_t(std::string_view)>& count_tokens,
-                                   size_t token_budget) {
+DocsQuestion ground_in_library(const std::string& db, const std::string& question, const std::function<size_t(std::string_view)>& count_tokens,
+                               size_t token_budget) {
     try {
         documents::Library library(db, false);
         documents::SearchOptions options;

@@ -26,6 +26,6 @@ int run_chat(const std::vector<std::string>& argv);
 int run_devices(const std::vector<std::string>& argv);
 int run_serve(const std::vector<std::string>& argv);
 int run_bench_parallel(const std::vector<std::string>& argv);
-int run_docs(const std::vector<std::string>& argv); // built with the document library only
+int run_docs(const std::vector<std::string>& argv); // through the document library plugin (docs_support.h)
 
 } // namespace latent::cli

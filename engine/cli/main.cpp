@@ -36,9 +36,7 @@ const Command kCommands[] = {
     {"bench-parallel", "generation tokens/s of 1, 2, 4, 8 sequences decoded together (as latent serve --parallel)", latent::cli::run_bench_parallel},
     {"serve", "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, many sequences batched", latent::cli::run_serve},
     {"make-model", "write a random-weight model of a real shape (for benchmarks and tests)", latent::cli::run_make_model},
-#ifdef LATENT_HAVE_DOCUMENTS
-    {"docs", "index files and folders, search them, list them (document Q&A; run/chat --docs)", latent::cli::run_docs},
-#endif
+    {"docs", "index files and folders, search them, list them (document Q&A; run/chat --docs; needs latent-chat)", latent::cli::run_docs},
 };
 
 void print_help() {

@@ -25,8 +25,9 @@ struct Run {
     QByteArray out, err;
 };
 
-Run run_cli(const QStringList& args, const QByteArray& input = {}, int timeout_ms = 120000) {
+Run run_cli(const QStringList& args, const QByteArray& input = {}, int timeout_ms = 120000, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment()) {
     QProcess p;
+    p.setProcessEnvironment(env);
     p.start(QString::fromStdString(test::cli_path().string()), args);
     if (!p.waitForStarted(10000)) return {};
     if (!input.isEmpty()) p.write(input);
@@ -359,6 +360,7 @@ private slots:
 
     void failures_exit_non_zero_data();
     void failures_exit_non_zero();
+    void without_qt();
     void prompts_from_pipes();
     void run_model_truncated_while_generating();
 };
@@ -445,6 +447,34 @@ void TestCli::failures_exit_non_zero() {
     const Run r = run_cli(args, {}, 30000);
     QVERIFY2(r.exit_code == exit_code, qPrintable(QStringLiteral("exit %1, stderr: %2").arg(r.exit_code).arg(QString::fromUtf8(r.err))));
     QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+}
+
+// `latent` links no Qt (the `latent` package must work alone); the document library is a plugin
+// of the app's package, and without it `docs` and `--docs` say where it comes from.
+void TestCli::without_qt() {
+    QProcess ldd;
+    ldd.start("ldd", {QString::fromStdString(test::cli_path().string())});
+    if (!ldd.waitForStarted(10000)) QSKIP("ldd is not available");
+    QVERIFY(ldd.waitForFinished(30000));
+    QCOMPARE(ldd.exitCode(), 0);
+    const QByteArray libraries = ldd.readAllStandardOutput();
+    QVERIFY2(libraries.contains("liblatent-engine"), libraries.constData()); // ldd did list the libraries
+    QVERIFY2(!libraries.contains("libQt"), libraries.constData());
+    QVERIFY2(!libraries.contains("libicu"), libraries.constData());
+
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("LATENT_DOCS_PLUGIN", dir_.filePath("no-plugin-here.so"));
+    const Run docs = run_cli({"docs", "list", "--db", dir_.filePath("docs.db")}, {}, 30000, env);
+    QCOMPARE(docs.exit_code, 1);
+    QVERIFY2(docs.err.contains("the document library is not installed") && docs.err.contains("latent-chat package"), docs.err.constData());
+    const Run run = run_cli({"run", "-m", str(tiny_), "-p", "x", "--docs", dir_.filePath("docs.db")}, {}, 30000, env);
+    QCOMPARE(run.exit_code, 1);
+    QVERIFY2(run.err.contains("the document library is not installed"), run.err.constData());
+    // A file that is not the plugin is named as such, not loaded blindly.
+    env.insert("LATENT_DOCS_PLUGIN", QFileInfo(QString::fromStdString(test::cli_path().string())).dir().filePath("../lib/liblatent-engine.so"));
+    const Run wrong = run_cli({"docs", "list", "--db", dir_.filePath("docs.db")}, {}, 30000, env);
+    QCOMPARE(wrong.exit_code, 1);
+    QVERIFY2(wrong.err.contains("is not a Latent Chat plugin (no latent_docs_plugin_entry)"), wrong.err.constData());
 }
 
 // Prompts from a pipe are fine (bounded like files); an endless line on chat's stdin is an error.
