@@ -225,13 +225,195 @@ LATENT_AVX512_TARGET void fused_range(const LatentCache& c, const float* qpad, u
     }
 }
 
-void latent_attention_fused(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out, ThreadPool* pool,
-                            LatentAttentionScratch& s) {
-    const uint32_t W = cache.row_width, L = cache.latent_width;
-    const uint32_t groups = (n_heads + kGroup - 1) / kGroup, hp = groups * kGroup;
-    s.qpad.assign(static_cast<size_t>(hp) * W, 0.0f);
-    for (size_t i = 0; i < static_cast<size_t>(n_heads) * W; ++i) s.qpad[i] = queries[i] * scale;
+// ---- AVX2 fused kernel ----
+// The same online-softmax scheme with 8-wide vectors and 16 registers, so the tiles differ: each
+// chunk of keys is first converted to float32 (a small buffer that stays in L2), then
+//   scores:  16 heads (two vectors) × 4 keys per tile, over the row: the queries are stored
+//            transposed (row position × 16 heads) so that a score tile is vector(queries) ×
+//            broadcast(key element) with no horizontal sums;
+//   weighted latents: 4 heads × 16 columns in registers over the chunk's keys, columns outer so
+//            the chunk's slice of 16 columns is reused from L1 by every head block.
+constexpr uint32_t kGroup2 = 16;
+constexpr uint32_t kKeyTile2 = 4;
+constexpr uint32_t kScoreBlock2 = 192;
 
+#define LATENT_AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+
+// exp(x) for x <= 0 (as exp16): inputs below -87 give exp(-87) ≈ 1.6e-38, i.e. nothing next to
+// the running maximum's exp(0) = 1.
+LATENT_AVX2_TARGET inline __m256 exp8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// Rows [k0, k0 + n) as float32 into x (row_width floats per row), then zero rows up to the next
+// multiple of the key tile.
+template <bool kF16> LATENT_AVX2_TARGET void convert_rows(const LatentCache& c, uint32_t k0, uint32_t n, float* x) {
+    const uint32_t W = c.row_width;
+    for (uint32_t k = 0; k < n; ++k) {
+        const uint8_t* src = c.rows + static_cast<size_t>(k0 + k) * c.row_bytes;
+        float* dst = x + static_cast<size_t>(k) * W;
+        if constexpr (kF16) {
+            for (uint32_t d = 0; d < W; d += 8) {
+                _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + static_cast<size_t>(d) * 2))));
+            }
+        } else {
+            std::memcpy(dst, src, static_cast<size_t>(W) * 4);
+        }
+    }
+    const uint32_t padded = (n + kKeyTile2 - 1) / kKeyTile2 * kKeyTile2;
+    std::fill(x + static_cast<size_t>(n) * W, x + static_cast<size_t>(padded) * W, 0.0f);
+}
+
+// Keys [begin, end) for all head groups (qt: per group, row_width × 16 scaled queries); acc, m, l
+// as in fused_range.
+template <bool kF16>
+LATENT_AVX2_TARGET void fused_range_avx2(const LatentCache& c, const float* qt, uint32_t groups, uint32_t begin, uint32_t end, float* acc, float* m,
+                                         float* l) {
+    const uint32_t W = c.row_width, L = c.latent_width;
+    thread_local std::vector<float> rows32;
+    rows32.resize(static_cast<size_t>(kChunk) * W);
+    float* x = rows32.data();
+    alignas(32) float S[kChunk * kGroup2];
+    alignas(32) float alpha[kGroup2];
+    std::fill(acc, acc + static_cast<size_t>(groups) * kGroup2 * L, 0.0f);
+    std::fill(m, m + groups * kGroup2, -std::numeric_limits<float>::infinity());
+    std::fill(l, l + groups * kGroup2, 0.0f);
+    for (uint32_t k0 = begin; k0 < end; k0 += kChunk) {
+        const uint32_t n = std::min(kChunk, end - k0);
+        convert_rows<kF16>(c, k0, n, x);
+        for (uint32_t g = 0; g < groups; ++g) {
+            const float* q = qt + static_cast<size_t>(g) * W * kGroup2;
+            // Row positions in blocks whose queries (block × 16 floats) stay in L1 across the tiles.
+            for (uint32_t d0 = 0; d0 < W; d0 += kScoreBlock2) {
+                const uint32_t d1 = std::min(W, d0 + kScoreBlock2);
+                for (uint32_t k = 0; k < n; k += kKeyTile2) {
+                    const float* x0 = x + static_cast<size_t>(k) * W;
+                    float* s = S + static_cast<size_t>(k) * kGroup2; // S has room for whole tiles: kChunk % 4 == 0
+                    __m256 a0, a1, b0, b1, c0, c1, e0, e1;
+                    if (d0 == 0) {
+                        a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = _mm256_setzero_ps();
+                    } else {
+                        a0 = _mm256_load_ps(s), a1 = _mm256_load_ps(s + 8), b0 = _mm256_load_ps(s + 16), b1 = _mm256_load_ps(s + 24);
+                        c0 = _mm256_load_ps(s + 32), c1 = _mm256_load_ps(s + 40), e0 = _mm256_load_ps(s + 48), e1 = _mm256_load_ps(s + 56);
+                    }
+                    for (uint32_t d = d0; d < d1; ++d) {
+                        const __m256 q0 = _mm256_loadu_ps(q + static_cast<size_t>(d) * kGroup2);
+                        const __m256 q1 = _mm256_loadu_ps(q + static_cast<size_t>(d) * kGroup2 + 8);
+                        __m256 v = _mm256_broadcast_ss(x0 + d);
+                        a0 = _mm256_fmadd_ps(q0, v, a0);
+                        a1 = _mm256_fmadd_ps(q1, v, a1);
+                        v = _mm256_broadcast_ss(x0 + W + d);
+                        b0 = _mm256_fmadd_ps(q0, v, b0);
+                        b1 = _mm256_fmadd_ps(q1, v, b1);
+                        v = _mm256_broadcast_ss(x0 + 2 * W + d);
+                        c0 = _mm256_fmadd_ps(q0, v, c0);
+                        c1 = _mm256_fmadd_ps(q1, v, c1);
+                        v = _mm256_broadcast_ss(x0 + 3 * W + d);
+                        e0 = _mm256_fmadd_ps(q0, v, e0);
+                        e1 = _mm256_fmadd_ps(q1, v, e1);
+                    }
+                    _mm256_store_ps(s, a0);
+                    _mm256_store_ps(s + 8, a1);
+                    _mm256_store_ps(s + 16, b0);
+                    _mm256_store_ps(s + 24, b1);
+                    _mm256_store_ps(s + 32, c0);
+                    _mm256_store_ps(s + 40, c1);
+                    _mm256_store_ps(s + 48, e0);
+                    _mm256_store_ps(s + 56, e1);
+                }
+            }
+            // Online softmax update, 16 heads as two vectors.
+            float* mg = m + g * kGroup2;
+            float* lg = l + g * kGroup2;
+            for (uint32_t half = 0; half < 2; ++half) {
+                const __m256 m_old = _mm256_loadu_ps(mg + half * 8);
+                __m256 mx = m_old;
+                for (uint32_t k = 0; k < n; ++k) mx = _mm256_max_ps(mx, _mm256_load_ps(S + k * kGroup2 + half * 8));
+                const __m256 al = exp8(_mm256_sub_ps(m_old, mx));
+                _mm256_store_ps(alpha + half * 8, al);
+                __m256 sum = _mm256_setzero_ps();
+                for (uint32_t k = 0; k < n; ++k) {
+                    const __m256 p = exp8(_mm256_sub_ps(_mm256_load_ps(S + k * kGroup2 + half * 8), mx));
+                    _mm256_store_ps(S + k * kGroup2 + half * 8, p);
+                    sum = _mm256_add_ps(sum, p);
+                }
+                _mm256_storeu_ps(lg + half * 8, _mm256_fmadd_ps(_mm256_loadu_ps(lg + half * 8), al, sum));
+                _mm256_storeu_ps(mg + half * 8, mx);
+            }
+            // Weighted latents: 4 heads × 16 columns in registers over the chunk's keys.
+            float* ag = acc + static_cast<size_t>(g) * kGroup2 * L;
+            for (uint32_t cb = 0; cb < L; cb += 16) {
+                for (uint32_t h0 = 0; h0 < kGroup2; h0 += 4) {
+                    float* a = ag + static_cast<size_t>(h0) * L + cb;
+                    __m256 f = _mm256_set1_ps(alpha[h0]);
+                    __m256 a0 = _mm256_mul_ps(f, _mm256_loadu_ps(a)), a1 = _mm256_mul_ps(f, _mm256_loadu_ps(a + 8));
+                    f = _mm256_set1_ps(alpha[h0 + 1]);
+                    __m256 b0 = _mm256_mul_ps(f, _mm256_loadu_ps(a + L)), b1 = _mm256_mul_ps(f, _mm256_loadu_ps(a + L + 8));
+                    f = _mm256_set1_ps(alpha[h0 + 2]);
+                    __m256 c0 = _mm256_mul_ps(f, _mm256_loadu_ps(a + 2 * L)), c1 = _mm256_mul_ps(f, _mm256_loadu_ps(a + 2 * L + 8));
+                    f = _mm256_set1_ps(alpha[h0 + 3]);
+                    __m256 d0 = _mm256_mul_ps(f, _mm256_loadu_ps(a + 3 * L)), d1 = _mm256_mul_ps(f, _mm256_loadu_ps(a + 3 * L + 8));
+                    for (uint32_t k = 0; k < n; ++k) {
+                        const float* xr = x + static_cast<size_t>(k) * W + cb;
+                        const __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + 8);
+                        const float* p = S + k * kGroup2 + h0;
+                        __m256 w = _mm256_broadcast_ss(p);
+                        a0 = _mm256_fmadd_ps(w, x0, a0);
+                        a1 = _mm256_fmadd_ps(w, x1, a1);
+                        w = _mm256_broadcast_ss(p + 1);
+                        b0 = _mm256_fmadd_ps(w, x0, b0);
+                        b1 = _mm256_fmadd_ps(w, x1, b1);
+                        w = _mm256_broadcast_ss(p + 2);
+                        c0 = _mm256_fmadd_ps(w, x0, c0);
+                        c1 = _mm256_fmadd_ps(w, x1, c1);
+                        w = _mm256_broadcast_ss(p + 3);
+                        d0 = _mm256_fmadd_ps(w, x0, d0);
+                        d1 = _mm256_fmadd_ps(w, x1, d1);
+                    }
+                    _mm256_storeu_ps(a, a0);
+                    _mm256_storeu_ps(a + 8, a1);
+                    _mm256_storeu_ps(a + L, b0);
+                    _mm256_storeu_ps(a + L + 8, b1);
+                    _mm256_storeu_ps(a + 2 * L, c0);
+                    _mm256_storeu_ps(a + 2 * L + 8, c1);
+                    _mm256_storeu_ps(a + 3 * L, d0);
+                    _mm256_storeu_ps(a + 3 * L + 8, d1);
+                }
+            }
+        }
+    }
+}
+
+// Both fused kernels: the scaled queries laid out for the kernel, keys split across threads in
+// whole chunks, each thread's (acc, max, sum) combined at the end.
+void latent_attention_fused(bool avx512, const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out,
+                            ThreadPool* pool, LatentAttentionScratch& s) {
+    const uint32_t W = cache.row_width, L = cache.latent_width;
+    const uint32_t group = avx512 ? kGroup : kGroup2;
+    const uint32_t groups = (n_heads + group - 1) / group, hp = groups * group;
+    s.qpad.assign(static_cast<size_t>(hp) * W, 0.0f);
+    for (uint32_t h = 0; h < n_heads; ++h) {
+        for (uint32_t d = 0; d < W; ++d) {
+            const float q = queries[static_cast<size_t>(h) * W + d] * scale;
+            if (avx512) {
+                s.qpad[static_cast<size_t>(h) * W + d] = q; // heads × row
+            } else {
+                s.qpad[(static_cast<size_t>(h / group) * W + d) * group + h % group] = q; // per group: row × 16 heads
+            }
+        }
+    }
     constexpr unsigned kMaxChunks = 64;
     const unsigned threads = pool ? std::min(pool->size(), kMaxChunks) : 1;
     const uint32_t min_keys_per_chunk = 64;
@@ -246,10 +428,11 @@ void latent_attention_fused(const float* queries, uint32_t n_heads, const Latent
         const uint32_t end = std::min(n_keys, static_cast<uint32_t>(static_cast<uint64_t>(steps) * (chunk + 1) / chunks) * kChunk);
         float* acc = s.partials.data() + chunk * acc_size;
         float* m = s.stats.data() + chunk * 2 * hp;
-        if (cache.type == TensorType::F16) {
-            fused_range<true>(cache, s.qpad.data(), groups, begin, end, acc, m, m + hp);
+        const bool f16 = cache.type == TensorType::F16;
+        if (avx512) {
+            (f16 ? fused_range<true> : fused_range<false>)(cache, s.qpad.data(), groups, begin, end, acc, m, m + hp);
         } else {
-            fused_range<false>(cache, s.qpad.data(), groups, begin, end, acc, m, m + hp);
+            (f16 ? fused_range_avx2<true> : fused_range_avx2<false>)(cache, s.qpad.data(), groups, begin, end, acc, m, m + hp);
         }
     };
     if (chunks == 1) {
@@ -331,7 +514,9 @@ void latent_attention(const float* queries, uint32_t n_heads, const LatentCache&
     if (n_keys == 0) throw Error("latent_attention: no keys");
     const LatentAttentionKernel kernel = selected_kernel();
 #ifdef LATENT_HAVE_X86
-    if (kernel == LatentAttentionKernel::Avx512 && fused_fits(cache)) return latent_attention_fused(queries, n_heads, cache, n_keys, scale, out, pool, s);
+    if ((kernel == LatentAttentionKernel::Avx512 || kernel == LatentAttentionKernel::Avx2) && fused_fits(cache)) {
+        return latent_attention_fused(kernel == LatentAttentionKernel::Avx512, queries, n_heads, cache, n_keys, scale, out, pool, s);
+    }
 #endif
     const bool use_avx2 = kernel == LatentAttentionKernel::Avx2 || kernel == LatentAttentionKernel::Avx512;
     // Scores: the cache rows are the "weights", the heads' queries the "tokens".

@@ -3,9 +3,10 @@
 // [c̃ ‖ RoPE(k_pe)], and the attention-weighted sum of the latents c̃ is returned per head. Each
 // cache row is read once for all heads. With a thread pool the keys are split across threads
 // (split-K) and the partial results combined, so one sequence uses every core at long context.
-// On AVX-512 CPUs scores, softmax and weighted sum are fused per chunk of keys (online softmax,
-// flash-decoding style): each thread keeps a running max, sum and accumulators per head, merged
-// at the end.
+// On AVX2 and AVX-512 CPUs scores, softmax and weighted sum are fused per chunk of keys (online
+// softmax, flash-decoding style): each thread keeps a running max, sum and accumulators per head,
+// merged at the end. Shapes the fused kernels do not take (row width not a multiple of 16, latent
+// width not a multiple of 32) use scores, softmax and weighted sum in turn.
 #pragma once
 
 #include "cpu/quant_dot.h"
@@ -31,8 +32,8 @@ struct LatentAttentionScratch {
     std::vector<float> scores;   // (heads × n_keys)
     std::vector<float> partials; // (threads × heads × latent_width)
     std::vector<float> row;      // one converted cache row
-    std::vector<float> qpad;     // AVX-512 path: scaled queries, heads padded to groups of 8
-    std::vector<float> stats;    // AVX-512 path: (threads × 2 × padded heads) running max and sum
+    std::vector<float> qpad;     // fused paths: scaled queries, heads padded to groups (8 or 16)
+    std::vector<float> stats;    // fused paths: (threads × 2 × padded heads) running max and sum
 };
 
 // Which implementation latent_attention uses (tests force each one in turn). Auto picks the
