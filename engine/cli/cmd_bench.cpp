@@ -32,7 +32,7 @@ const std::vector<OptionSpec> kOptions = with_gpu_options({
     {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
     {"--cache-type", "", true, "f16 (default), bf16 (cuda) or f32"},
     {"--kernels", "", false, "cuda: also time one decode step kernel family by kernel family"},
-    {"--profile", "", false, "cpu: time the generation run section by section (time and bytes read per token)"},
+    {"--profile", "", false, "cpu: time the prompt and generation runs section by section (time and bytes read per token)"},
     {"--json", "", false, "print one JSON object"},
     {"--help", "-h", false, "show this help"},
 });
@@ -127,7 +127,8 @@ int run_bench(const std::vector<std::string>& argv) {
 
     const bool profile = args.flag("--profile");
     if (profile && backend->name() == "cuda") throw Error("--profile is for the cpu backend; --kernels times the cuda backend");
-    cpu::SectionProfile sections; // the last repetition's generation run, with --profile
+    cpu::SectionProfile sections;        // the last repetition's generation run, with --profile
+    cpu::SectionProfile prompt_sections; // and its prompt run
     std::vector<double> pp_runs, tg_runs;
     for (int64_t rep = 0; rep < reps; ++rep) {
         if (n_prompt > 0) {
@@ -135,9 +136,11 @@ int run_bench(const std::vector<std::string>& argv) {
             std::vector<int32_t> tokens(static_cast<size_t>(n_prompt));
             for (int64_t i = 0; i < n_prompt; ++i) tokens[static_cast<size_t>(i)] = token(i);
             const uint32_t last = static_cast<uint32_t>(n_prompt - 1);
+            if (profile && rep + 1 == reps) cpu::SectionProfile::activate(&prompt_sections);
             const auto start = std::chrono::steady_clock::now();
             backend->evaluate(tokens, std::span<const uint32_t>(&last, 1), logits.data());
             pp_runs.push_back(static_cast<double>(n_prompt) / seconds_since(start));
+            cpu::SectionProfile::activate(nullptr);
         }
         if (n_gen > 0) {
             backend->truncate(0);
@@ -195,14 +198,17 @@ int run_bench(const std::vector<std::string>& argv) {
             .key("tg_percent_of_read_bandwidth").value(read_gb_per_s > 0 ? 100.0 * tg_gb_per_s / read_gb_per_s : 0.0, 4)
             .key("pp_speedup_per_token_vs_tg").value(tg > 0 ? pp / tg : 0.0, 4)
             .key("load_s").value(load_s, 4);
-        if (!sections.sections().empty()) {
-            j.key("decode_profile").begin_array();
-            for (const cpu::SectionTotals& t : sections.sections()) {
-                j.begin_object().key("name").value(t.name).key("us_per_token").value(t.microseconds / static_cast<double>(n_gen), 4)
-                    .key("bytes_per_token").value(t.bytes / static_cast<uint64_t>(n_gen)).end_object();
+        const auto profile_json = [&](const char* key, const cpu::SectionProfile& p, int64_t tokens) {
+            if (p.sections().empty()) return;
+            j.key(key).begin_array();
+            for (const cpu::SectionTotals& t : p.sections()) {
+                j.begin_object().key("name").value(t.name).key("us_per_token").value(t.microseconds / static_cast<double>(tokens), 4)
+                    .key("bytes_per_token").value(t.bytes / static_cast<uint64_t>(tokens)).end_object();
             }
             j.end_array();
-        }
+        };
+        profile_json("prompt_profile", prompt_sections, n_prompt);
+        profile_json("decode_profile", sections, n_gen);
         if (!kernel_times.empty()) {
             j.key("decode_kernels").begin_array();
             for (const KernelTiming& k : kernel_times) {
@@ -226,19 +232,24 @@ int run_bench(const std::vector<std::string>& argv) {
                     read_gb_per_s * 1e9 / static_cast<double>(bytes_at_start));
     }
     if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
-    if (!sections.sections().empty()) {
+    const auto print_profile = [](const char* title, const cpu::SectionProfile& p, int64_t tokens) {
+        if (p.sections().empty()) return;
         double total = 0;
-        for (const cpu::SectionTotals& t : sections.sections()) total += t.microseconds;
-        std::printf("generation by section (last run, per token; GB/s = bytes read / section time; %.2f GB/s read-only measured):\n",
-                    read_gb_per_s);
-        for (const cpu::SectionTotals& t : sections.sections()) {
-            const double us = t.microseconds / static_cast<double>(n_gen), mb = static_cast<double>(t.bytes) / static_cast<double>(n_gen) / 1e6;
+        for (const cpu::SectionTotals& t : p.sections()) total += t.microseconds;
+        std::printf("%s\n", title);
+        for (const cpu::SectionTotals& t : p.sections()) {
+            const double us = t.microseconds / static_cast<double>(tokens), mb = static_cast<double>(t.bytes) / static_cast<double>(tokens) / 1e6;
             std::printf("  %-40s %9.1f us  %5.1f%%  %8.2f MB", t.name.c_str(), us, total > 0 ? 100.0 * t.microseconds / total : 0.0, mb);
             if (t.bytes > 0 && us > 0) std::printf("  %6.2f GB/s", mb * 1e6 / (us * 1e3));
             std::printf("\n");
         }
-        std::printf("  %-40s %9.1f us\n", "total", total / static_cast<double>(n_gen));
-    }
+        std::printf("  %-40s %9.1f us\n", "total", total / static_cast<double>(tokens));
+    };
+    print_profile("prompt by section (last run, per prompt token; GB/s = bytes read / section time):", prompt_sections, n_prompt);
+    char title[160];
+    std::snprintf(title, sizeof title, "generation by section (last run, per token; GB/s = bytes read / section time; %.2f GB/s read-only measured):",
+                  read_gb_per_s);
+    print_profile(title, sections, n_gen);
     if (!kernel_times.empty()) {
         double total = 0;
         for (const KernelTiming& k : kernel_times) total += k.microseconds;
