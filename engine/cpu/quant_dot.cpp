@@ -122,6 +122,10 @@ void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView
     }
     if (n_tokens >= kBatchKernelMinTokens && allow_batch_kernel) {
         const SimdLevel level = simd_level();
+        if (x.format == ActivationFormat::F32 && level >= SimdLevel::Avx2) {
+            detail::float_batch_matmul(w, x.values, n_tokens, y, w.rows, row_begin, row_end, pool);
+            return;
+        }
         const detail::batch::BatchKernel* batch_kernel = level == SimdLevel::Avx512    ? &detail::batch::kAvx512Kernel
                                                          : level == SimdLevel::AvxVnni ? &detail::batch::kAvxVnniKernel
                                                          : level == SimdLevel::Avx2    ? &detail::batch::kAvx2Kernel

@@ -35,6 +35,12 @@ MatmulKernel avx2_kernel(TensorType type);
 MatmulKernel avx2_k_kernel(TensorType type); // the super-block types, quant_dot_avx2_k.cpp
 MatmulKernel avx512_kernel(TensorType type);  // per-row kernels that beat AVX2's (float types, Q5_0)
 
+// The AVX2 GEMM-style kernel for float weights (F32, F16, BF16; quant_dot_avx2_float.cpp):
+// y[t * y_stride + r] for rows [row_begin, row_end) and all n_tokens tokens of x (n_tokens, cols).
+// Call only when cpu_has_avx2().
+void float_batch_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end,
+                        ThreadPool* pool);
+
 // Quantizes n_tokens tokens of cols values into the Q8_32 or Q8_K arrays (block = 32 or 256).
 // Both implementations produce identical bytes.
 using ActivationQuantizer = void (*)(const float* x, int64_t cols, int64_t n_tokens, int64_t block,

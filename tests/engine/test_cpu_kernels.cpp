@@ -350,8 +350,7 @@ void TestCpuKernels::matmulMatchesReference() {
 
 void TestCpuKernels::batchKernels_data() {
     QTest::addColumn<int>("type");
-    for (const TensorType type : kDecodableTypes) {
-        if (activation_format(type) == ActivationFormat::F32) continue; // no batch kernel for float weights
+    for (const TensorType type : kDecodableTypes) { // float weights too: quant_dot_avx2_float.cpp
         QTest::addRow("%s", std::string(tensor_type_name(type)).c_str()) << static_cast<int>(type);
     }
 }
