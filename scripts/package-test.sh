@@ -118,9 +118,9 @@ if [ "$can_chroot" = 1 ]; then
         in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/tmp/$(basename "$deb_cli")"
     check "latent pulled in no Qt package" bash -c "! chroot '$root' dpkg-query -W -f='\${Package}\n' | grep -i -e qt -e qml"
     check "latent --version" in_root "$root" latent --version
-    check "latent make-model" in_root "$root" latent make-model --shape tiny --type q8_0 --out /usr/share/latent-chat/models/tiny-q8_0.gguf
-    check "latent info on it" bash -c "chroot '$root' latent info -m /usr/share/latent-chat/models/tiny-q8_0.gguf | tee '$work/info.txt' | grep -q deepseek2"
-    check "latent run on it" bash -c "chroot '$root' latent run -m /usr/share/latent-chat/models/tiny-q8_0.gguf -p hi -n 4 --temp 0 > /dev/null"
+    check "latent make-model" in_root "$root" latent make-model --shape tiny --type q8_0 --out /tmp/tiny-q8_0.gguf
+    check "latent info on it" bash -c "chroot '$root' latent info -m /tmp/tiny-q8_0.gguf | tee '$work/info.txt' | grep -q deepseek2"
+    check "latent run on it" bash -c "chroot '$root' latent run -m /tmp/tiny-q8_0.gguf -p hi -n 4 --temp 0 > /dev/null"
     in_root "$root" latent devices > "$work/devices.txt" 2>&1 || true; cat "$work/devices.txt"
     check "latent devices says GPU support is not installed" grep -q "GPU support is not installed" "$work/devices.txt"
     in_root "$root" latent docs list --db /tmp/docs.db > "$work/docs-alone.txt" 2>&1 || true; cat "$work/docs-alone.txt"
@@ -130,6 +130,7 @@ if [ "$can_chroot" = 1 ]; then
     check "apt-get install -y ./latent-chat_*.deb" \
         in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "/tmp/$(basename "$deb_app")"
     save_archives "$root"
+    check "the administrator puts the model into the shared folder" cp "$root/tmp/tiny-q8_0.gguf" "$root/usr/share/latent-chat/models/"
     mkdir -p "$root/tmp/docs" && printf '# Valves\n\nThe Zephyr valve is tightened to 12 Nm.\n' > "$root/tmp/docs/valves.md"
     check "latent docs index (the latent-chat package's document library)" in_root "$root" latent docs index --db /tmp/docs.db /tmp/docs
     check "latent docs search finds the passage" bash -c "chroot '$root' latent docs search --db /tmp/docs.db --json 'Zephyr torque' | grep -q '/tmp/docs/valves.md'"

@@ -7,7 +7,9 @@
 #include "tensor/tensor_types.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
@@ -187,6 +189,141 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
         for (uint32_t h = 0; h < H; ++h) apply_rope(q.data() + (t * H + h) * dqk + dn, dr, cos_table.data(), sin_table.data());
     }
 
+    section.reset();
+    std::vector<float>& o = buf_o_;
+    o.resize(n * H * dv);
+    if (use_decompressed(runs)) {
+        attention_decompressed(il, lv, runs, o);
+    } else {
+        attention_absorbed(il, lv, n, runs, o);
+    }
+    buf_out_.resize(n * c_.n_embd);
+    section.emplace("attention: output projection", bytes_of(lw.attn_output));
+    matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
+}
+
+namespace {
+// LATENT_CPU_ATTENTION=absorbed|decompressed (read once) forces a form, as set_attention_form does.
+AttentionForm form_from_environment() {
+    const char* value = std::getenv("LATENT_CPU_ATTENTION");
+    if (value == nullptr) return AttentionForm::Auto;
+    if (std::strcmp(value, "absorbed") == 0) return AttentionForm::Absorbed;
+    if (std::strcmp(value, "decompressed") == 0) return AttentionForm::Decompressed;
+    return AttentionForm::Auto;
+}
+std::atomic<int> g_attention_form{static_cast<int>(form_from_environment())};
+} // namespace
+
+void set_attention_form(AttentionForm form) { g_attention_form.store(static_cast<int>(form), std::memory_order_relaxed); }
+
+// The two forms compute the same attention (§4.6 and §4.7); what differs is the work. Per head,
+// absorbed: every query is projected into latent space and back (T · (d_n + d_v) · r_kv
+// multiply-adds) and each (query, key) pair costs a full cache row plus a latent (row width +
+// r_kv); decompressed: every key's latent is projected to its key and value (N · (d_n + d_v) ·
+// r_kv) and a pair costs d_qk + d_v. A fresh prompt (N = T) is always cheaper decompressed (about
+// 3.4x less per pair for DeepSeek's shapes); a decode step (T = 1) or a short turn appended to a
+// long cache is cheaper absorbed. Batches of fewer than kDecompressedMinTokens tokens always take
+// the absorbed form (the decompression's fixed costs).
+bool CpuForward::use_decompressed(std::span<const TokenRun> runs) const {
+    const auto forced = static_cast<AttentionForm>(g_attention_form.load(std::memory_order_relaxed));
+    if (forced != AttentionForm::Auto) return forced == AttentionForm::Decompressed;
+    constexpr size_t kDecompressedMinTokens = 32;
+    const double projections = static_cast<double>(c_.qk_nope_dim + c_.v_head_dim) * c_.kv_lora_rank;
+    double absorbed = 0, decompressed = 0;
+    for (const TokenRun& run : runs) {
+        if (run.count < kDecompressedMinTokens) return false;
+        const double T = static_cast<double>(run.count), N = static_cast<double>(run.first_pos) + T;
+        const double pairs = T * static_cast<double>(run.first_pos) + T * (T + 1) / 2;
+        absorbed += T * projections + pairs * (row_width_ + c_.kv_lora_rank);
+        decompressed += N * projections + pairs * (c_.qk_head_dim + c_.v_head_dim);
+    }
+    return decompressed < absorbed;
+}
+
+// §4.6 for the runs of a prompt: per run and head, the keys and values of every cached position
+// (K = C·W_UKᵀ ‖ RoPE(k_pe), V = C·W_UVᵀ), then per block of queries the scores against the keys
+// up to the block's last position, causal softmax, and P·V: float products on the batch GEMM.
+void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::span<const TokenRun> runs, std::vector<float>& o) {
+    const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+    const std::vector<float>& q = buf_q_;
+    constexpr size_t kQueryBlock = 128;
+    auto float_matrix = [](const float* data, int64_t rows, int64_t cols, int64_t stride) {
+        WeightMatrix m;
+        m.type = TensorType::F32;
+        m.data = reinterpret_cast<const uint8_t*>(data);
+        m.rows = rows;
+        m.cols = cols;
+        m.row_bytes = static_cast<size_t>(stride) * 4;
+        return m;
+    };
+    std::vector<float> wk(static_cast<size_t>(dn) * rkv), wv(static_cast<size_t>(dv) * rkv), decoded(std::max(rkv, dn));
+    for (const TokenRun& run : runs) {
+        ProfiledSection section("attention: decompressed form (prompt)");
+        const size_t N = run.first_pos + run.count;
+        // The run's cache rows as floats: latents C (N × r_kv) and roped keys into K's tail.
+        std::vector<float>& latents = buf_latents_;
+        latents.resize(N * rkv);
+        std::vector<float>& keys = buf_gathered_;   // N × d_qk: [k_nope ‖ k_rope] of the current head
+        std::vector<float>& values_t = buf_projected_; // d_v × N: the current head's values, transposed
+        keys.resize(N * dqk);
+        values_t.resize(static_cast<size_t>(dv) * N);
+        std::vector<float> row(row_width_), k_nope(N * dn), values(N * dv);
+        const uint8_t* cache = caches_[run.sequence][il].data();
+        std::vector<float> rope(N * dr);
+        for (size_t k = 0; k < N; ++k) {
+            const uint8_t* src = cache + k * row_width_ * elem_bytes_;
+            if (elem_bytes_ == 2) {
+                dequantize_row(TensorType::F16, src, row.data(), row_width_);
+            } else {
+                std::memcpy(row.data(), src, row_width_ * 4);
+            }
+            std::copy_n(row.data(), rkv, latents.data() + k * rkv);
+            std::copy_n(row.data() + rkv, dr, rope.data() + k * dr);
+        }
+        for (uint32_t h = 0; h < H; ++h) {
+            // W_UK,h (d_n × r_kv) from the stored W_UK,hᵀ, and W_UV,h, as floats.
+            for (uint32_t ci = 0; ci < rkv; ++ci) {
+                const WeightMatrix& t = lv.wk_t[h];
+                dequantize_row(t.type, t.data + ci * t.row_bytes, decoded.data(), dn);
+                for (uint32_t i = 0; i < dn; ++i) wk[static_cast<size_t>(i) * rkv + ci] = decoded[i];
+            }
+            for (uint32_t j = 0; j < dv; ++j) {
+                const WeightMatrix& t = lv.wv[h];
+                dequantize_row(t.type, t.data + j * t.row_bytes, wv.data() + static_cast<size_t>(j) * rkv, rkv);
+            }
+            matmul(float_matrix(wk.data(), dn, rkv, rkv), latents.data(), N, k_nope.data());
+            matmul(float_matrix(wv.data(), dv, rkv, rkv), latents.data(), N, values.data());
+            for (size_t k = 0; k < N; ++k) {
+                std::copy_n(k_nope.data() + k * dn, dn, keys.data() + k * dqk);
+                std::copy_n(rope.data() + k * dr, dr, keys.data() + k * dqk + dn);
+                for (uint32_t j = 0; j < dv; ++j) values_t[static_cast<size_t>(j) * N + k] = values[k * dv + j];
+            }
+            // Queries of this head, block by block.
+            for (size_t b0 = 0; b0 < run.count; b0 += kQueryBlock) {
+                const size_t b1 = std::min(run.count, b0 + kQueryBlock), nb = b1 - b0;
+                const size_t n_keys = run.first_pos + b1; // keys the block's last query sees
+                std::vector<float>& qh = buf_tmp_;
+                qh.resize(nb * dqk);
+                for (size_t i = 0; i < nb; ++i) std::copy_n(q.data() + ((run.begin + b0 + i) * H + h) * dqk, dqk, qh.data() + i * dqk);
+                std::vector<float>& scores = buf_queries_;
+                scores.resize(nb * n_keys);
+                matmul(float_matrix(keys.data(), static_cast<int64_t>(n_keys), dqk, dqk), qh.data(), nb, scores.data());
+                std::vector<uint32_t> valid(nb);
+                for (size_t i = 0; i < nb; ++i) valid[i] = static_cast<uint32_t>(run.first_pos + b0 + i + 1);
+                softmax_rows(scores.data(), nb, n_keys, valid.data(), c_.kq_scale, &pool_);
+                std::vector<float> out(nb * dv);
+                matmul(float_matrix(values_t.data(), dv, static_cast<int64_t>(n_keys), static_cast<int64_t>(N)), scores.data(), nb, out.data());
+                for (size_t i = 0; i < nb; ++i) std::copy_n(out.data() + i * dv, dv, o.data() + ((run.begin + b0 + i) * H + h) * dv);
+            }
+        }
+    }
+}
+
+// §4.7: every head's query absorbed into latent space, scored against the cache rows themselves.
+void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n, std::span<const TokenRun> runs, std::vector<float>& o) {
+    const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
+    const std::vector<float>& q = buf_q_;
+    std::optional<ProfiledSection> section;
     // Latent-space queries [W_UKᵀ q_nope ‖ q_rope] for every token and head: one matmul per
     // head over the whole batch, so each head's matrix is read once per batch.
     section.emplace("attention: W_UK (absorbed)", lv.wk_t_store.size());
@@ -237,8 +374,6 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
 
     // Values: W_UV per head over the batch's attention-weighted latents.
     section.emplace("attention: W_UV (absorbed)", lv.wv_store.size());
-    std::vector<float>& o = buf_o_;
-    o.resize(n * H * dv);
     for (uint32_t h = 0; h < H; ++h) {
         gathered.resize(n * rkv);
         for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, gathered.data() + t * rkv);
@@ -246,9 +381,6 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
         matmul(lv.wv[h], gathered.data(), n, projected.data());
         for (size_t t = 0; t < n; ++t) std::copy_n(projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
     }
-    buf_out_.resize(n * c_.n_embd);
-    section.emplace("attention: output projection", bytes_of(lw.attn_output));
-    matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
 }
 
 void CpuForward::dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out) {

@@ -1,7 +1,8 @@
 // The forward pass of the `cpu` backend over a batch whose tokens may belong to several
 // sequences, each with its own latent cache. Everything but attention treats the batch as one
 // matrix of tokens (each weight is read once per batch); attention runs per run over that run's
-// cache, in the absorbed form (§4.7).
+// cache, in the absorbed form (§4.7), or for prompts in the decompressed form (§4.6), whichever
+// costs fewer multiply-adds (use_decompressed).
 //
 // It can hold only the first `n_layers` layers: the cuda backend runs a model's first layers
 // whole on the CPU with it when even the split of routed experts does not fit the GPU
@@ -31,6 +32,11 @@ struct TokenRun {
     size_t begin = 0;       // index of its first token in the batch
     size_t count = 0;       // tokens in the run
 };
+
+// Which attention form CpuForward uses (tests force each in turn; Auto: the cheaper one). The
+// environment variable LATENT_CPU_ATTENTION=absorbed|decompressed sets it at start.
+enum class AttentionForm { Auto, Absorbed, Decompressed };
+void set_attention_form(AttentionForm form);
 
 class CpuForward {
 public:
@@ -65,6 +71,10 @@ private:
     void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) { ffn_.matmul_precise(wm, x, n, y); }
     void prepare_layers();
     void attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n, std::span<const TokenRun> runs);
+    bool use_decompressed(std::span<const TokenRun> runs) const;
+    // Both fill o (n × H × d_v): each head's attention output before W_O.
+    void attention_absorbed(uint32_t il, const LayerViews& lv, size_t n, std::span<const TokenRun> runs, std::vector<float>& o);
+    void attention_decompressed(uint32_t il, const LayerViews& lv, std::span<const TokenRun> runs, std::vector<float>& o);
     void dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out);
     void moe(const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n);
 

@@ -572,6 +572,78 @@ void latent_attention(const float* queries, uint32_t n_heads, const LatentCache&
     }
 }
 
+namespace {
+
+#ifdef LATENT_HAVE_X86
+// One row of softmax_rows with exp8 (AVX2 CPUs only).
+LATENT_AVX2_TARGET void softmax_row_avx2(float* s, uint32_t valid, float scale) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    uint32_t i = 0;
+    __m256 mx = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    for (; i + 8 <= valid; i += 8) mx = _mm256_max_ps(mx, _mm256_mul_ps(_mm256_loadu_ps(s + i), sc));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, mx);
+    float m = lanes[0];
+    for (int l = 1; l < 8; ++l) m = std::max(m, lanes[l]);
+    for (uint32_t j = i; j < valid; ++j) m = std::max(m, s[j] * scale);
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 sum = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= valid; i += 8) {
+        const __m256 p = exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(s + i), sc), mv));
+        _mm256_storeu_ps(s + i, p);
+        sum = _mm256_add_ps(sum, p);
+    }
+    _mm256_store_ps(lanes, sum);
+    double total = 0;
+    for (int l = 0; l < 8; ++l) total += lanes[l];
+    for (uint32_t j = i; j < valid; ++j) {
+        s[j] = std::exp(s[j] * scale - m);
+        total += s[j];
+    }
+    const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / total));
+    for (i = 0; i + 8 <= valid; i += 8) _mm256_storeu_ps(s + i, _mm256_mul_ps(_mm256_loadu_ps(s + i), inv));
+    for (uint32_t j = i; j < valid; ++j) s[j] *= static_cast<float>(1.0 / total);
+}
+#endif
+
+void softmax_row_portable(float* s, uint32_t valid, float scale) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (uint32_t j = 0; j < valid; ++j) m = std::max(m, s[j] * scale);
+    double total = 0;
+    for (uint32_t j = 0; j < valid; ++j) {
+        s[j] = std::exp(s[j] * scale - m);
+        total += s[j];
+    }
+    const float inv = static_cast<float>(1.0 / total);
+    for (uint32_t j = 0; j < valid; ++j) s[j] *= inv;
+}
+
+} // namespace
+
+void softmax_rows(float* scores, size_t rows, size_t stride, const uint32_t* valid, float scale, ThreadPool* pool) {
+#ifdef LATENT_HAVE_X86
+    const bool avx2 = selected_kernel() != LatentAttentionKernel::Portable;
+#else
+    const bool avx2 = false;
+#endif
+    auto run = [&](size_t r) {
+        float* s = scores + r * stride;
+        const uint32_t n = std::min<uint32_t>(valid[r], static_cast<uint32_t>(stride));
+#ifdef LATENT_HAVE_X86
+        if (avx2) softmax_row_avx2(s, n, scale);
+        else softmax_row_portable(s, n, scale);
+#else
+        softmax_row_portable(s, n, scale);
+#endif
+        std::fill(s + n, s + stride, 0.0f);
+    };
+    if (pool && rows > 1) {
+        pool->parallel_for(rows, [&run](size_t r, unsigned) { run(r); });
+    } else {
+        for (size_t r = 0; r < rows; ++r) run(r);
+    }
+}
+
 void latent_attention_reference(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out) {
     for (uint32_t h = 0; h < n_heads; ++h) {
         const float* q = queries + static_cast<size_t>(h) * cache.row_width;

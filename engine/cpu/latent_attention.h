@@ -46,6 +46,10 @@ bool set_latent_attention_kernel(LatentAttentionKernel kernel);
 void latent_attention(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out,
                       ThreadPool* pool, LatentAttentionScratch& scratch);
 
+// Causal softmax of score rows in place: row r (stride floats) becomes softmax(scale · s) over its
+// first valid[r] entries, and the rest 0. Rows are split over the pool.
+void softmax_rows(float* scores, size_t rows, size_t stride, const uint32_t* valid, float scale, ThreadPool* pool);
+
 // The slow, obvious reference: scores, softmax and weighted sum in double, head by head.
 void latent_attention_reference(const float* queries, uint32_t n_heads, const LatentCache& cache, uint32_t n_keys, float scale, float* out);
 
