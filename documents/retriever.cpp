@@ -88,6 +88,9 @@ std::vector<Hit> ranked_hits(Library& library, const std::string& match, size_t 
 // Bounded: the first kBoundedRows matches (of the wanted collections) scored, the best `limit`.
 // Without a collection filter the scan reads the index alone (joining every row to its document
 // costs as much as scoring it); a chunk of a document being updated is dropped afterwards.
+// With a filter the rows of other collections are joined and skipped until kBoundedRows rows
+// pass, so a small collection in a large library reads more of the match list (each skipped
+// row costs a lookup, not a score).
 std::vector<Hit> bounded_hits(Library& library, const QueryPlan& plan, const std::string& collection_filter, size_t limit) {
     Statement s(library.handle(), "SELECT chunk_fts.rowid, latent_bm25(chunk_fts, ?2, ?3) FROM chunk_fts " +
                                       (collection_filter.empty() ? std::string()
