@@ -226,6 +226,27 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(listed(controller).contains("c.txt"), 10000);
     }
 
+    void index_inside_a_watched_folder_does_not_rescan_forever() {
+        // The index's own folder is added: its writes must not count as changes (the folder is
+        // left to periodic rescans, the index files are never watched).
+        QTemporaryDir dir;
+        write(dir.filePath("a.txt"), "alpha\n");
+        QDir().mkpath(dir.filePath("sub"));
+        write(dir.filePath("sub/b.txt"), "bravo\n");
+        FolderWatchOptions watching;
+        watching.debounce_ms = 100;
+        DocumentsController controller(dir.filePath("documents.db"), false, watching);
+        controller.addFolder(QUrl::fromLocalFile(dir.path()));
+        wait_for_run(controller);
+        // Its subfolders are still watched; the run this change starts writes the index.
+        write(dir.filePath("sub/c.txt"), "charlie\n");
+        QTRY_VERIFY_WITH_TIMEOUT(listed(controller).contains("c.txt"), 10000);
+        QTRY_VERIFY(!controller.indexing());
+        QSignalSpy runs(&controller, &DocumentsController::indexingFinished);
+        QTest::qWait(2000);
+        QCOMPARE(runs.count(), 0);
+    }
+
     void without_watching_changes_wait_for_a_rescan() {
         QTemporaryDir dir;
         const QString folder = dir.filePath("docs");

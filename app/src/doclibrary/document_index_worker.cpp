@@ -114,7 +114,7 @@ void DocumentIndexWorker::rescanChanged(const QString& collection) {
 void DocumentIndexWorker::watch(const QList<CollectionRow>& collections, const QList<DocumentRow>& documents) {
     if (!watching_.enabled) return;
     if (!watcher_) {
-        watcher_ = new FolderWatcher(watching_, QFileInfo(path_).absolutePath(), this);
+        watcher_ = new FolderWatcher(watching_, path_, this);
         connect(watcher_, &FolderWatcher::changed, this, &DocumentIndexWorker::changedOnDisk);
     }
     QList<WatchRequest> requests;

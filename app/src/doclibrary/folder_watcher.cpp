@@ -8,8 +8,9 @@
 
 #include <algorithm>
 
-FolderWatcher::FolderWatcher(const FolderWatchOptions& options, const QString& indexFolder, QObject* parent)
-    : QObject(parent), options_(options), indexFolder_(QDir::cleanPath(indexFolder)), watcher_(new QFileSystemWatcher(this)), debounce_(this),
+FolderWatcher::FolderWatcher(const FolderWatchOptions& options, const QString& indexFile, QObject* parent)
+    : QObject(parent), options_(options), indexFile_(QDir::cleanPath(QFileInfo(indexFile).absoluteFilePath())),
+      indexFolder_(QFileInfo(indexFile_).absolutePath()), watcher_(new QFileSystemWatcher(this)), debounce_(this),
       fallbackTimer_(this) {
     connect(watcher_, &QFileSystemWatcher::directoryChanged, this, &FolderWatcher::onPathChanged);
     connect(watcher_, &QFileSystemWatcher::fileChanged, this, &FolderWatcher::onPathChanged);
@@ -47,6 +48,7 @@ void FolderWatcher::watch(const QList<WatchRequest>& requests) {
     }
     for (const WatchRequest& r : requests) {
         for (const QString& file : r.files) {
+            if (QDir::cleanPath(file).startsWith(indexFile_)) continue; // documents.db, -wal, -shm: changed by every run
             if (!take(file, r.collection)) fallback.insert(r.collection);
         }
     }

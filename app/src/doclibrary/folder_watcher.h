@@ -45,7 +45,8 @@ struct WatchRequest {
 class FolderWatcher : public QObject {
     Q_OBJECT
 public:
-    FolderWatcher(const FolderWatchOptions& options, const QString& indexFolder, QObject* parent = nullptr);
+    // indexFile: the index's own file; neither it (nor its -wal, -shm) nor its folder is watched.
+    FolderWatcher(const FolderWatchOptions& options, const QString& indexFile, QObject* parent = nullptr);
 
     // Watches what the requests list (and stops watching the rest), within the budget.
     void watch(const QList<WatchRequest>& requests);
@@ -60,7 +61,8 @@ private:
     void flush();
 
     FolderWatchOptions options_;
-    QString indexFolder_;                       // where the index file lives: never watched
+    QString indexFile_;                         // the index file (its writes are ours)
+    QString indexFolder_;                       // where it lives: never watched
     QFileSystemWatcher* watcher_ = nullptr;
     QHash<QString, QStringList> collectionsOf_; // watched path → collections it belongs to
     QSet<QString> fallback_;                    // collections rescanned periodically
