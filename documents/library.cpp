@@ -1,5 +1,6 @@
 #include "library.h"
 
+#include "ranking.h"
 #include "utf8.h"
 
 #include <algorithm>
@@ -78,6 +79,7 @@ Library::Library(const std::string& path, bool create) {
             create_schema();
         }
         exec(db_, "PRAGMA synchronous = NORMAL");
+        register_ranking_functions(db_);
     } catch (...) {
         sqlite3_close(db_);
         db_ = nullptr;

@@ -1,4 +1,5 @@
-// Retrieval: BM25 over chunk_fts (fts_query: words OR-ed, phrases, prefixes, CJK), then
+// Retrieval: BM25 over chunk_fts (fts_query: words OR-ed, phrases, prefixes, CJK; a query made
+// only of words common in the library ranks a bounded set of chunks, retriever.cpp), then
 // neighbouring chunks of one document merged into one passage (an answer that spans a chunk
 // boundary comes whole), then diversified across files (each further passage from a file
 // already chosen counts for less), best first.

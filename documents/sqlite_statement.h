@@ -35,6 +35,7 @@ public:
     bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
     double real(int column) const { return sqlite3_column_double(stmt_, column); }
     std::string text(int column) const;
+    sqlite3_stmt* handle() { return stmt_; } // for the binds this class has no method for (pointers)
 
 private:
     sqlite3* db_;

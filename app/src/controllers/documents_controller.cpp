@@ -2,14 +2,20 @@
 
 #include <QFileInfo>
 
-DocumentsController::DocumentsController(const QString& databasePath, bool rescanOnStart, QObject* parent) : QObject(parent) {
-    worker_ = new DocumentIndexWorker(databasePath);
+DocumentsController::DocumentsController(const QString& databasePath, bool rescanOnStart, const FolderWatchOptions& watching, QObject* parent)
+    : QObject(parent) {
+    worker_ = new DocumentIndexWorker(databasePath, watching);
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     connect(worker_, &DocumentIndexWorker::progress, this, &DocumentsController::onProgress);
     connect(worker_, &DocumentIndexWorker::finished, this, &DocumentsController::onFinished);
     connect(worker_, &DocumentIndexWorker::listed, this, &DocumentsController::onListed);
     connect(worker_, &DocumentIndexWorker::failed, this, &DocumentsController::errorOccurred);
+    // A watched folder changed: a rescan like the user's (progress, summary, the indexing flag).
+    connect(worker_, &DocumentIndexWorker::changedOnDisk, this, [this](const QString& collection) {
+        startRun();
+        QMetaObject::invokeMethod(worker_, [w = worker_, collection] { w->rescanChanged(collection); }, Qt::QueuedConnection);
+    });
     thread_.setObjectName(QStringLiteral("documents"));
     thread_.start(QThread::LowPriority);
     QMetaObject::invokeMethod(worker_, &DocumentIndexWorker::refresh, Qt::QueuedConnection);

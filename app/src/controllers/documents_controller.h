@@ -2,7 +2,9 @@
 // folder, add files, drag and drop), their documents with status and reason, and indexing on
 // the DocumentIndexWorker's thread with progress and cancel. The index lives in
 // <data dir>/documents.db, the same format `latent docs` reads. Opening rescans every
-// collection (files changed while the app was closed; a run that was interrupted resumes).
+// collection (files changed while the app was closed; a run that was interrupted resumes);
+// while the app runs, the collections' folders are watched and a change rescans its collection
+// (FolderWatcher: debounced, a bounded number of watches, periodic rescans beyond them).
 #pragma once
 
 #include "controllers/document_models.h"
@@ -27,7 +29,8 @@ public:
     static constexpr const char* kDefaultCollection = "Documents";
 
     // rescanOnStart: index every collection's sources again once (what the app does at start).
-    explicit DocumentsController(const QString& databasePath, bool rescanOnStart = true, QObject* parent = nullptr);
+    explicit DocumentsController(const QString& databasePath, bool rescanOnStart = true, const FolderWatchOptions& watching = FolderWatchOptions{},
+                                 QObject* parent = nullptr);
     ~DocumentsController() override; // cancels indexing and joins the thread
 
     CollectionListModel* collections() { return &collections_; }

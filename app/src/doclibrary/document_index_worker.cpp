@@ -3,15 +3,38 @@
 #include "documents/indexer.h"
 #include "documents/library.h"
 
+#include <QDir>
 #include <QElapsedTimer>
+#include <QFileInfo>
 
 using namespace latent::documents;
 
 namespace {
+
 QString q(const std::string& s) { return QString::fromStdString(s); }
+
+constexpr int kMaxFolderDepth = 64; // as the indexer's walk (Limits::max_dir_depth)
+
+// The folders under `folder` (itself included) into `out`, as the indexer walks them: hidden
+// folders are not documents. Symbolic links to folders are not followed (the folders behind
+// them are not watched), nor folders past `budget`: then `complete` turns false.
+void list_folders(const QString& folder, int depth, int& budget, QStringList& out, bool& complete) {
+    if (budget <= 0 || depth > kMaxFolderDepth) {
+        complete = false;
+        return;
+    }
+    --budget;
+    out.append(folder);
+    for (const QFileInfo& entry : QDir(folder).entryInfoList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
+        if (entry.isSymLink()) complete = false; // a symbolic link to a folder
+        else list_folders(entry.filePath(), depth + 1, budget, out, complete);
+    }
 }
 
-DocumentIndexWorker::DocumentIndexWorker(const QString& databasePath, QObject* parent) : QObject(parent), path_(databasePath) {
+} // namespace
+
+DocumentIndexWorker::DocumentIndexWorker(const QString& databasePath, const FolderWatchOptions& watching, QObject* parent)
+    : QObject(parent), path_(databasePath), watching_(watching) {
     qRegisterMetaType<CollectionRow>();
     qRegisterMetaType<DocumentRow>();
     qRegisterMetaType<IndexSummary>();
@@ -71,6 +94,53 @@ void DocumentIndexWorker::addPaths(const QString& collection, const QStringList&
 
 void DocumentIndexWorker::rescan(const QString& collection) { run(collection, nullptr); }
 
+void DocumentIndexWorker::rescanChanged(const QString& collection) {
+    bool present = false;
+    try {
+        present = library()->find_collection(collection.toStdString()).has_value();
+    } catch (const std::exception&) {
+        // run() reports what is wrong with the index
+        present = true;
+    }
+    if (present) {
+        run(collection, nullptr);
+    } else {
+        IndexSummary summary;
+        summary.collection = collection;
+        emit finished(summary);
+    }
+}
+
+void DocumentIndexWorker::watch(const QList<CollectionRow>& collections, const QList<DocumentRow>& documents) {
+    if (!watching_.enabled) return;
+    if (!watcher_) {
+        watcher_ = new FolderWatcher(watching_, path_, this);
+        connect(watcher_, &FolderWatcher::changed, this, &DocumentIndexWorker::changedOnDisk);
+    }
+    QList<WatchRequest> requests;
+    int budget = watching_.max_watched; // the folder walk stops past what could be watched
+    for (const CollectionRow& c : collections) {
+        WatchRequest r;
+        r.collection = c.name;
+        const auto id = library()->find_collection(c.name.toStdString());
+        for (const std::string& source : id ? library()->sources(*id) : std::vector<std::string>{}) {
+            const QString path = q(source);
+            if (QFileInfo(path).isDir()) {
+                list_folders(path, 0, budget, r.folders, r.complete);
+            } else {
+                // A file source: the file (edits) and its folder (the file deleted or replaced).
+                r.files.append(path);
+                r.folders.append(QFileInfo(path).absolutePath());
+            }
+        }
+        for (const DocumentRow& d : documents) {
+            if (d.collection == c.name) r.files.append(d.path);
+        }
+        requests.append(r);
+    }
+    watcher_->watch(requests);
+}
+
 void DocumentIndexWorker::removeCollection(const QString& collection) {
     try {
         if (const auto id = library()->find_collection(collection.toStdString())) library()->remove_collection(*id);
@@ -91,6 +161,8 @@ void DocumentIndexWorker::refresh() {
                 if (c.name == documents.back().collection && (d.status == "failed" || d.status == "skipped")) ++c.problems;
             }
         }
+        // Before listed(): when the list shows a new folder's file, the folder is watched.
+        watch(collections, documents);
     } catch (const std::exception& e) {
         emit failed(QString::fromUtf8(e.what()));
     }

@@ -2,8 +2,11 @@
 // (<data dir>/documents.db) for writing. Lives on its own QThread; slots are invoked queued
 // from the GUI thread and answer with queued signals, so the GUI thread never touches the
 // disk. Indexing commits file by file; cancel() (thread-safe) stops after the current file,
-// and the next addPaths()/rescan() resumes.
+// and the next addPaths()/rescan() resumes. While the app runs, the collections' folders are
+// watched (FolderWatcher, on this thread): a change asks for a rescan with changedOnDisk().
 #pragma once
+
+#include "doclibrary/folder_watcher.h"
 
 #include <QList>
 #include <QObject>
@@ -51,7 +54,7 @@ Q_DECLARE_METATYPE(IndexSummary)
 class DocumentIndexWorker : public QObject {
     Q_OBJECT
 public:
-    explicit DocumentIndexWorker(const QString& databasePath, QObject* parent = nullptr);
+    explicit DocumentIndexWorker(const QString& databasePath, const FolderWatchOptions& watching = FolderWatchOptions{}, QObject* parent = nullptr);
     ~DocumentIndexWorker() override;
 
     void cancel() { cancel_.store(true); } // thread-safe
@@ -59,20 +62,25 @@ public:
 public slots:
     void addPaths(const QString& collection, const QStringList& paths); // files and folders
     void rescan(const QString& collection);
+    void rescanChanged(const QString& collection); // rescan() unless the collection was removed meanwhile
     void removeCollection(const QString& collection);
-    void refresh(); // answers with listed()
+    void refresh(); // answers with listed(), after watching what the index lists
 
 signals:
     void progress(int done, int total, const QString& path);
     void finished(const IndexSummary& summary);
     void listed(const QList<CollectionRow>& collections, const QList<DocumentRow>& documents);
     void failed(const QString& message); // the index file cannot be opened or written
+    void changedOnDisk(const QString& collection); // files of a watched collection changed (debounced)
 
 private:
     latent::documents::Library* library(); // opened on first use, on this thread
     void run(const QString& collection, const QStringList* paths);
+    void watch(const QList<CollectionRow>& collections, const QList<DocumentRow>& documents);
 
     QString path_;
+    FolderWatchOptions watching_;
+    FolderWatcher* watcher_ = nullptr; // created on this thread by the first watch()
     std::unique_ptr<latent::documents::Library> library_;
     std::atomic<bool> cancel_{false};
 };
