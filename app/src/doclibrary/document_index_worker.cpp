@@ -86,8 +86,10 @@ void DocumentIndexWorker::run(const QString& collection, const QStringList* path
         summary.error = QString::fromUtf8(e.what());
         emit failed(summary.error);
     }
-    emit finished(summary);
+    // The list (and with it the watches of new folders) first: whoever waits for finished can
+    // rely on the folders being watched by then.
     refresh();
+    emit finished(summary);
 }
 
 void DocumentIndexWorker::addPaths(const QString& collection, const QStringList& paths) { run(collection, &paths); }
