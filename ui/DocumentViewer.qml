@@ -1,0 +1,174 @@
+// The viewer of a cited passage, opened from an answer's source chip: the PDF page with the
+// passage highlighted (previous/next page), or the document's text scrolled to the passage,
+// highlighted; "Open in default app"; a plain message when the file is gone or has changed.
+// Follows the DocumentViewerController: opens when it becomes active, closes it when dismissed.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import LatentChat
+
+Dialog {
+    id: root
+
+    required property DocumentViewerController viewer
+
+    // Puts the passage in view once it is loaded (the first highlight box, or the text range).
+    function scrollToPassage() {
+        if (root.viewer.kind === "pdf") {
+            const boxes = root.viewer.highlights
+            const top = boxes.length > 0 ? boxes[0].y * pageItem.height - 60 : 0
+            pdfFlick.contentY = Math.max(0, Math.min(top, pdfFlick.contentHeight - pdfFlick.height))
+        } else if (root.viewer.kind === "text" && root.viewer.highlightStart >= 0) {
+            const rect = textView.positionToRectangle(root.viewer.highlightStart)
+            textFlick.contentY = Math.max(0, Math.min(rect.y - 60, textFlick.contentHeight - textFlick.height))
+        } else {
+            textFlick.contentY = 0
+        }
+    }
+
+    modal: true
+    anchors.centerIn: parent
+    width: Math.min(900, parent ? parent.width - 60 : 900)
+    height: parent ? parent.height - 40 : 700
+    padding: 12
+    onClosed: root.viewer.close()
+
+    background: Rectangle {
+        color: Theme.surface
+        border.color: Theme.border
+        radius: Theme.radius
+    }
+
+    header: RowLayout {
+        spacing: Theme.spacing
+        Text {
+            objectName: "viewerTitle"
+            Layout.fillWidth: true
+            Layout.leftMargin: 16
+            Layout.topMargin: 10
+            text: root.viewer.fileName
+            elide: Text.ElideMiddle
+            color: Theme.text
+            font.pixelSize: Theme.fontSize + 2
+            font.weight: Font.DemiBold
+        }
+        IconButton {
+            objectName: "previousPageButton"
+            Layout.topMargin: 10
+            visible: root.viewer.kind === "pdf"
+            enabled: root.viewer.page > 1 && !root.viewer.loading
+            text: "‹"
+            tip: qsTr("Previous page")
+            onClicked: root.viewer.showPage(root.viewer.page - 1)
+        }
+        Text {
+            objectName: "pageLabel"
+            Layout.topMargin: 10
+            visible: root.viewer.kind === "pdf"
+            text: qsTr("Page %1 of %2").arg(root.viewer.page).arg(root.viewer.pageCount)
+            color: Theme.textMuted
+            font.pixelSize: Theme.fontSize - 1
+        }
+        IconButton {
+            objectName: "nextPageButton"
+            Layout.topMargin: 10
+            visible: root.viewer.kind === "pdf"
+            enabled: root.viewer.page < root.viewer.pageCount && !root.viewer.loading
+            text: "›"
+            tip: qsTr("Next page")
+            onClicked: root.viewer.showPage(root.viewer.page + 1)
+        }
+        AppButton {
+            objectName: "openExternallyButton"
+            Layout.topMargin: 10
+            text: qsTr("Open in default app")
+            onClicked: root.viewer.openInDefaultApp()
+        }
+        AppButton {
+            objectName: "closeViewerButton"
+            Layout.topMargin: 10
+            Layout.rightMargin: 12
+            flat: true
+            text: qsTr("Close")
+            onClicked: root.close()
+        }
+    }
+
+    Connections {
+        target: root.viewer
+        function onActiveChanged() {
+            if (root.viewer.active)
+                root.open()
+            else
+                root.close()
+        }
+        function onLoaded() { Qt.callLater(root.scrollToPassage) }
+    }
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: Theme.spacing
+
+        Text {
+            objectName: "viewerMessage"
+            Layout.fillWidth: true
+            visible: text !== ""
+            text: root.viewer.message
+            wrapMode: Text.Wrap
+            color: Theme.warning
+        }
+
+        BusyIndicator {
+            Layout.alignment: Qt.AlignHCenter
+            visible: root.viewer.loading
+            running: visible
+        }
+
+        Flickable {
+            id: pdfFlick
+            objectName: "pdfView"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: root.viewer.kind === "pdf"
+            clip: true
+            contentWidth: width
+            contentHeight: pageItem.height
+            ScrollBar.vertical: ScrollBar {}
+
+            DocumentPage {
+                id: pageItem
+                objectName: "documentPage"
+                viewer: root.viewer
+                width: pdfFlick.width
+                height: pdfFlick.width * root.viewer.pageAspect
+            }
+        }
+
+        Flickable {
+            id: textFlick
+            objectName: "textView"
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: root.viewer.kind === "text"
+            clip: true
+            contentWidth: width
+            contentHeight: textView.height
+            ScrollBar.vertical: ScrollBar {}
+
+            TextEdit {
+                id: textView
+                objectName: "viewerText"
+                width: textFlick.width - 12
+                readOnly: true
+                selectByMouse: true
+                wrapMode: TextEdit.Wrap
+                textFormat: TextEdit.RichText
+                text: root.viewer.kind === "text" ? root.viewer.highlightedHtml : ""
+                color: Theme.text
+                font.pixelSize: Theme.fontSize
+                selectionColor: Theme.accent
+                selectedTextColor: Theme.accentText
+            }
+        }
+    }
+}
