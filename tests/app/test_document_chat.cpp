@@ -1,0 +1,304 @@
+// Document Q&A end to end, through the real window (Main.qml over a real AppController, the
+// FakeChatEngine recording the prompt it is given): a folder with a generated PDF and a Markdown
+// file is indexed, its collection chosen in the chat header's documents menu, a question asked.
+// The prompt must quote the passages (as data, numbered), the answer show one chip per source,
+// the sources be in latent.db and come back after a restart, and a chip open the viewer at the
+// passage: the PDF's page with the passage's line highlighted, the Markdown text with the
+// passage's exact range. A file deleted or changed afterwards gives a plain message.
+#include "app_window_support.h"
+#include "chat_app.h"
+#include "corpus.h"
+#include "controllers/app_controller.h"
+#include "inference/fake_chat_engine.h"
+#include "storage/database.h"
+#include "storage/storage_thread.h"
+
+#include <QDir>
+#include <QFile>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QtQml/qqmlextensionplugin.h>
+
+#include <functional>
+#include <memory>
+
+Q_IMPORT_QML_PLUGIN(LatentChatPlugin)
+
+using namespace app_test;
+
+namespace {
+
+// The PDF's second page: filler lines, then the passage's line at kKestrelLine (0-based), in
+// Helvetica 11 pt with 14 pt leading from y = 740 on a 612 × 792 page (tests/documents/corpus).
+constexpr int kKestrelLine = 9;
+const char* const kPdfSentence = "The kestrel valve must be closed before cleaning the heater filter.";
+const char* const kMarkdownSentence = "The kestrel valve sits behind the left panel of the heater.";
+const QString kQuestion = QStringLiteral("Where is the kestrel valve of the heater?");
+
+// Every visible item below `root` (the overlay's popups included) whose objectName is `name`.
+QList<QQuickItem*> findItems(QQuickItem* root, const QString& name) {
+    QList<QQuickItem*> found;
+    if (!root) return found;
+    for (QQuickItem* child : root->childItems()) {
+        if (!child->isVisible()) continue;
+        if (child->objectName() == name) found << child;
+        found << findItems(child, name);
+    }
+    return found;
+}
+
+void click(QQuickWindow* window, QQuickItem* item) {
+    const QPointF center = item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
+    QTest::mouseClick(window, Qt::LeftButton, {}, center.toPoint());
+}
+
+bool writeText(const QString& path, const QByteArray& bytes) {
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) return false;
+    return file.write(bytes) == bytes.size();
+}
+
+// The chip whose label contains `text`, or null.
+QQuickItem* chipFor(QQuickWindow* window, const QString& text) {
+    for (QQuickItem* chip : findItems(window->contentItem(), QStringLiteral("sourceChip"))) {
+        const auto* label = chip->property("contentItem").value<QQuickItem*>();
+        if (label && label->property("text").toString().contains(text)) return chip;
+    }
+    return nullptr;
+}
+
+} // namespace
+
+class DocumentChatTest : public QObject {
+    Q_OBJECT
+private slots:
+    void init();
+    void askFromCollectionShowsSourcesThatOpenAtThePassage();
+    void missingOrChangedFileGivesAPlainMessage();
+
+private:
+    // Indexes folder_ into the app's default collection; false when the run fails.
+    bool indexFolder(AppController& app);
+    // Clicks a chip and waits for the viewer to load it.
+    bool openChip(QQuickWindow* window, AppController& app, const QString& label);
+
+    std::unique_ptr<QTemporaryDir> dir_;
+    QString folder_;
+    QString pdfPath_;
+    QString markdownPath_;
+};
+
+void DocumentChatTest::init() {
+    dir_ = std::make_unique<QTemporaryDir>();
+    QVERIFY(dir_->isValid());
+    folder_ = dir_->filePath(QStringLiteral("docs"));
+    QVERIFY(QDir().mkpath(folder_));
+    pdfPath_ = QDir(folder_).filePath(QStringLiteral("manual.pdf"));
+    markdownPath_ = QDir(folder_).filePath(QStringLiteral("notes.md"));
+    std::vector<std::string> pageTwo;
+    for (int i = 0; i < kKestrelLine; ++i) pageTwo.push_back("Maintenance schedule, item " + std::to_string(i + 1) + ": check the seals.");
+    pageTwo.push_back(kPdfSentence);
+    latent::test::write_bytes(pdfPath_.toStdString(),
+                              latent::test::make_pdf({{"Heater manual.", "Chapter one: installation."}, pageTwo}));
+    QVERIFY(writeText(markdownPath_, QByteArray("# Notes\n\nUnrelated words about lunch.\n\n") + kMarkdownSentence + "\n"));
+}
+
+bool DocumentChatTest::indexFolder(AppController& app) {
+    QSignalSpy finished(app.documents(), &DocumentsController::indexingFinished);
+    app.documents()->addFolder(QUrl::fromLocalFile(folder_));
+    if (!finished.wait(60000)) return false;
+    const IndexSummary summary = finished.takeFirst().at(0).value<IndexSummary>();
+    if (summary.indexed != 2) qWarning("indexed %d files: %s", summary.indexed, qPrintable(summary.error));
+    return summary.indexed == 2 && QTest::qWaitFor([&] { return app.documents()->collections()->rowCount() == 1; }, 5000);
+}
+
+bool DocumentChatTest::openChip(QQuickWindow* window, AppController& app, const QString& label) {
+    QQuickItem* chip = nullptr;
+    if (!QTest::qWaitFor([&] { return (chip = chipFor(window, label)) != nullptr; }, 5000)) return false;
+    QSignalSpy loaded(app.viewer(), &DocumentViewerController::loaded);
+    click(window, chip);
+    return (loaded.count() > 0 || loaded.wait(10000)) && app.viewer()->active() && !app.viewer()->loading();
+}
+
+void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
+    QTemporaryDir data;
+    QVERIFY(data.isValid());
+    QTemporaryDir models;
+    FakeChatEngine::Script script;
+    script.reply = QStringLiteral("Behind the left panel [2]; close it before cleaning [1].");
+    auto engine = std::make_unique<FakeChatEngine>(script);
+    FakeChatEngine* fake = engine.get();
+    QList<SourceRecord> shownSources;
+    qint64 conversationId = 0;
+    {
+        AppController app(data.path(), std::move(engine));
+        LoadedUi ui;
+        QVERIFY(showWithModel(app, ui, makeModelFile(models)));
+        QVERIFY(indexFolder(app));
+
+        // The chat header's documents menu: the collection, chosen with a click.
+        QQuickItem* button = findItems(ui.window->contentItem(), QStringLiteral("collectionsButton")).value(0);
+        QVERIFY(button);
+        click(ui.window, button);
+        const QString itemName = QStringLiteral("collectionItem_") + QString::fromLatin1(DocumentsController::kDefaultCollection);
+        QTRY_VERIFY_WITH_TIMEOUT(!findItems(ui.window->contentItem(), itemName).isEmpty(), 5000);
+        QTest::qWait(300); // the menu's opening transition
+        click(ui.window, findItems(ui.window->contentItem(), itemName).first());
+        QTRY_COMPARE(app.chat()->collections(), QStringList{QString::fromLatin1(DocumentsController::kDefaultCollection)});
+
+        QVERIFY(app.chat()->send(kQuestion));
+        QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->generating(), 10000);
+
+        // The prompt quotes both passages as numbered sources, then asks the question.
+        const QString prompt = fake->lastTurns().back().content;
+        QVERIFY2(prompt.contains(QStringLiteral("<source n=\"1\"")) && prompt.contains(QStringLiteral("<source n=\"2\"")), qPrintable(prompt));
+        QVERIFY2(prompt.contains(QString::fromLatin1(kPdfSentence)), qPrintable(prompt));
+        QVERIFY2(prompt.contains(QString::fromLatin1(kMarkdownSentence)), qPrintable(prompt));
+        QVERIFY2(prompt.contains(QStringLiteral("file=\"manual.pdf\" page=\"2\"")), qPrintable(prompt));
+        QVERIFY(prompt.endsWith(QStringLiteral("Question: ") + kQuestion));
+        QVERIFY(!prompt.contains(QStringLiteral("Chapter one"))); // page 1 says nothing of the valve
+
+        // The history keeps the plain question; the answer carries its sources.
+        const auto& rows = app.chat()->messages()->rows();
+        QCOMPARE(int(rows.size()), 2);
+        QCOMPARE(rows[0].content, kQuestion);
+        shownSources = rows[1].sources;
+        QCOMPARE(shownSources.size(), 2);
+        for (const SourceRecord& source : shownSources) {
+            QVERIFY(source.path == pdfPath_ || source.path == markdownPath_);
+            QCOMPARE(source.page, source.path == pdfPath_ ? 2 : 0);
+            QVERIFY(prompt.contains(source.text));
+            QCOMPARE(source.end - source.start, qint64(source.text.toUcs4().size()));
+        }
+        QTRY_COMPARE(findItems(ui.window->contentItem(), QStringLiteral("sourceChip")).size(), 2);
+
+        // Stored: the conversation's collection and the answer's sources.
+        conversationId = app.chat()->currentConversationId();
+        app.storage()->flush();
+        {
+            Database db(data.filePath(QStringLiteral("latent.db")));
+            QCOMPARE(db.conversation(conversationId)->collections,
+                     QStringList{QString::fromLatin1(DocumentsController::kDefaultCollection)});
+            const auto stored = db.messages(conversationId);
+            QCOMPARE(stored[1].sources, shownSources);
+            QCOMPARE(stored[0].sources.size(), 0);
+        }
+
+        // The PDF chip: page 2 of 2 drawn, the passage's line highlighted where the PDF draws it.
+        QVERIFY(openChip(ui.window, app, QStringLiteral("manual.pdf, p. 2")));
+        DocumentViewerController* viewer = app.viewer();
+        QCOMPARE(viewer->kind(), QStringLiteral("pdf"));
+        QCOMPARE(viewer->page(), 2);
+        QCOMPARE(viewer->pageCount(), 2);
+        QCOMPARE(viewer->message(), QString());
+        QVERIFY(!viewer->pageImage().isNull());
+        const double baselineFromTop = (792.0 - (740.0 - 14.0 * kKestrelLine)) / 792.0;
+        bool lineHighlighted = false;
+        for (const QVariant& value : viewer->highlights()) {
+            const QVariantMap box = value.toMap();
+            const double top = box.value(QStringLiteral("y")).toDouble();
+            const double bottom = top + box.value(QStringLiteral("height")).toDouble();
+            QVERIFY(top >= 0.0 && bottom <= 1.0 && bottom > top);
+            if (top - 0.005 <= baselineFromTop && baselineFromTop <= bottom + 0.01) lineHighlighted = true;
+        }
+        QVERIFY2(lineHighlighted, "no highlight box on the passage's line");
+        QVERIFY(findItems(ui.window->contentItem(), QStringLiteral("documentPage")).size() == 1);
+        // Another page shows no highlight; the passage's page shows it again.
+        QSignalSpy loaded(viewer, &DocumentViewerController::loaded);
+        viewer->showPage(1);
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(viewer->page(), 1);
+        QVERIFY(viewer->highlights().isEmpty());
+        viewer->close();
+        QTRY_VERIFY(findItems(ui.window->contentItem(), QStringLiteral("documentPage")).isEmpty());
+
+        // The Markdown chip: the extracted text with exactly the passage's range highlighted.
+        QVERIFY(openChip(ui.window, app, QStringLiteral("notes.md")));
+        QCOMPARE(viewer->kind(), QStringLiteral("text"));
+        QCOMPARE(viewer->message(), QString());
+        const SourceRecord markdown = shownSources[0].path == markdownPath_ ? shownSources[0] : shownSources[1];
+        QCOMPARE(viewer->text().mid(viewer->highlightStart(), viewer->highlightEnd() - viewer->highlightStart()), markdown.text);
+        QVERIFY(viewer->text().contains(QStringLiteral("Unrelated words about lunch")));
+        QVERIFY(viewer->highlightedHtml().contains(QStringLiteral("background-color")));
+        viewer->close();
+    }
+
+    // Restarted: the conversation's answer still has its chips, and they still open.
+    AppController app(data.path(), std::make_unique<FakeChatEngine>());
+    LoadedUi ui = loadUi(app);
+    QVERIFY(ui.window);
+    ui.window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(ui.window));
+    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(app.chat()->conversations()->rowCount(), 1, 5000);
+    app.chat()->selectConversation(conversationId);
+    QTRY_COMPARE_WITH_TIMEOUT(app.chat()->messages()->rowCount(), 2, 5000);
+    QCOMPARE(app.chat()->messages()->rows()[1].sources, shownSources);
+    QCOMPARE(app.chat()->collections(), QStringList{QString::fromLatin1(DocumentsController::kDefaultCollection)});
+    QTRY_COMPARE(findItems(ui.window->contentItem(), QStringLiteral("sourceChip")).size(), 2);
+    QVERIFY(openChip(ui.window, app, QStringLiteral("manual.pdf, p. 2")));
+    QCOMPARE(app.viewer()->page(), 2);
+    QVERIFY(!app.viewer()->highlights().isEmpty());
+}
+
+void DocumentChatTest::missingOrChangedFileGivesAPlainMessage() {
+    QTemporaryDir data;
+    QVERIFY(data.isValid());
+    AppController app(data.path(), std::make_unique<FakeChatEngine>());
+    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
+    QVERIFY(indexFolder(app));
+    DocumentViewerController* viewer = app.viewer();
+    const auto open = [&](const QVariantMap& source) {
+        QSignalSpy loaded(viewer, &DocumentViewerController::loaded);
+        viewer->openSource(source);
+        return loaded.wait(10000);
+    };
+    const QString passage = QString::fromLatin1(kMarkdownSentence);
+    const qint64 start = QStringLiteral("# Notes\n\nUnrelated words about lunch.\n\n").size();
+    const QVariantMap source{{QStringLiteral("path"), markdownPath_},
+                             {QStringLiteral("page"), 0},
+                             {QStringLiteral("start"), start},
+                             {QStringLiteral("end"), start + passage.size()},
+                             {QStringLiteral("text"), passage}};
+    QVERIFY(open(source));
+    QCOMPARE(viewer->message(), QString());
+    QCOMPARE(viewer->highlightStart(), int(start));
+
+    // Changed on disk (not indexed again): the indexed text is shown, and the change said.
+    QVERIFY(writeText(markdownPath_, "# Notes\n\nEverything was rewritten, longer than before.\n"));
+    QVERIFY(open(source));
+    QVERIFY2(viewer->message().contains(QStringLiteral("changed")), qPrintable(viewer->message()));
+    QCOMPARE(viewer->text().mid(viewer->highlightStart(), viewer->highlightEnd() - viewer->highlightStart()), passage);
+
+    // A passage no longer in the text: said so, nothing highlighted.
+    QVariantMap gone = source;
+    gone[QStringLiteral("text")] = QStringLiteral("A sentence that was never in the notes.");
+    QVERIFY(open(gone));
+    QVERIFY2(viewer->message().contains(QStringLiteral("no longer in")), qPrintable(viewer->message()));
+    QCOMPARE(viewer->highlightStart(), -1);
+
+    // Deleted: a plain message and the passage as quoted.
+    QVERIFY(QFile::remove(markdownPath_));
+    QVERIFY(open(source));
+    QVERIFY2(viewer->message().contains(QStringLiteral("no longer there")), qPrintable(viewer->message()));
+    QCOMPARE(viewer->text(), passage);
+    QVERIFY(!viewer->openInDefaultApp());
+
+    // A PDF replaced by something that is not a PDF, and a page beyond its end.
+    QVERIFY(writeText(pdfPath_, "not a pdf any more"));
+    QVariantMap pdf{{QStringLiteral("path"), pdfPath_}, {QStringLiteral("page"), 2}, {QStringLiteral("start"), 0},
+                    {QStringLiteral("end"), 10}, {QStringLiteral("text"), QString::fromLatin1(kPdfSentence)}};
+    QVERIFY(open(pdf));
+    QVERIFY2(viewer->message().contains(QStringLiteral("cannot be shown")), qPrintable(viewer->message()));
+    latent::test::write_bytes(pdfPath_.toStdString(), latent::test::make_pdf({{"Only one page now."}}));
+    QVERIFY(open(pdf));
+    QCOMPARE(viewer->kind(), QStringLiteral("pdf"));
+    QCOMPARE(viewer->page(), 1);
+    QVERIFY2(viewer->message().contains(QStringLiteral("changed")), qPrintable(viewer->message()));
+}
+
+QTEST_MAIN(DocumentChatTest)
+#include "test_document_chat.moc"
