@@ -36,7 +36,7 @@ namespace {
 constexpr int kKestrelLine = 9;
 const char* const kPdfSentence = "The kestrel valve must be closed before cleaning the heater filter.";
 const char* const kMarkdownSentence = "The kestrel valve sits behind the left panel of the heater.";
-const QString kQuestion = QStringLiteral("Where is the kestrel valve of the heater?");
+const QString kQuestion = QStringLiteral("Where is the kestrel valve?");
 
 // Every visible item below `root` (the overlay's popups included) whose objectName is `name`.
 QList<QQuickItem*> findItems(QQuickItem* root, const QString& name) {

@@ -480,7 +480,7 @@ private slots:
             db.insertMessage(messageRecord(30, 4, MessageRole::User, QStringLiteral("x")));
         }
         Database db(path_);
-        QCOMPARE(db.openReport().foundVersion, 2);
+        QCOMPARE(db.openReport().foundVersion, Database::kSchemaVersion);
         QCOMPARE(db.openReport().nextConversationId, 12);
         QCOMPARE(db.openReport().nextMessageId, 31);
     }
