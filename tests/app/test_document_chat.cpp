@@ -31,9 +31,12 @@ using namespace app_test;
 
 namespace {
 
-// The PDF's second page: filler lines, then the passage's line at kKestrelLine (0-based), in
-// Helvetica 11 pt with 14 pt leading from y = 740 on a 612 × 792 page (tests/documents/corpus).
-constexpr int kKestrelLine = 9;
+// The PDF's second page: kPageTwoLines lines in Helvetica 11 pt with 14 pt leading from y = 740
+// on a 612 × 792 page (tests/documents/corpus), filler but for the passage's sentence at
+// kKestrelLine (0-based). The page's text is longer than one chunk, so the passage is a part of
+// it: the lines inside it must be highlighted, the lines outside must not.
+constexpr int kKestrelLine = 34;
+constexpr int kPageTwoLines = 47;
 const char* const kPdfSentence = "The kestrel valve must be closed before cleaning the heater filter.";
 const char* const kMarkdownSentence = "The kestrel valve sits behind the left panel of the heater.";
 const QString kQuestion = QStringLiteral("Where is the kestrel valve?");
@@ -60,6 +63,14 @@ bool writeText(const QString& path, const QByteArray& bytes) {
     if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) return false;
     return file.write(bytes) == bytes.size();
 }
+
+// Line `i` of the PDF's second page but the passage's: words no question here asks for.
+std::string fillerLine(int i) {
+    return "Maintenance schedule item " + std::to_string(i + 1) + ": inspect seals, gaskets, hoses and clamps for wear or cracks.";
+}
+
+// The vertical middle of line `i` of a page, as a fraction of the page from the top.
+double lineMiddleFromTop(int i) { return (792.0 - (740.0 - 14.0 * i) - 4.0) / 792.0; }
 
 // The chip whose label contains `text`, or null.
 QQuickItem* chipFor(QQuickWindow* window, const QString& text) {
@@ -99,8 +110,8 @@ void DocumentChatTest::init() {
     pdfPath_ = QDir(folder_).filePath(QStringLiteral("manual.pdf"));
     markdownPath_ = QDir(folder_).filePath(QStringLiteral("notes.md"));
     std::vector<std::string> pageTwo;
-    for (int i = 0; i < kKestrelLine; ++i) pageTwo.push_back("Maintenance schedule, item " + std::to_string(i + 1) + ": check the seals.");
-    pageTwo.push_back(kPdfSentence);
+    for (int i = 0; i < kPageTwoLines; ++i)
+        pageTwo.push_back(i == kKestrelLine ? std::string(kPdfSentence) : fillerLine(i));
     latent::test::write_bytes(pdfPath_.toStdString(),
                               latent::test::make_pdf({{"Heater manual.", "Chapter one: installation."}, pageTwo}));
     QVERIFY(writeText(markdownPath_, QByteArray("# Notes\n\nUnrelated words about lunch.\n\n") + kMarkdownSentence + "\n"));
@@ -195,16 +206,40 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
         QCOMPARE(viewer->pageCount(), 2);
         QCOMPARE(viewer->message(), QString());
         QVERIFY(!viewer->pageImage().isNull());
-        const double baselineFromTop = (792.0 - (740.0 - 14.0 * kKestrelLine)) / 792.0;
-        bool lineHighlighted = false;
+        const SourceRecord pdfSource = shownSources[0].path == pdfPath_ ? shownSources[0] : shownSources[1];
+        const QString pdfPassage = pdfSource.text.simplified();
+        QVERIFY(pdfPassage.contains(QString::fromLatin1(kPdfSentence)));
+        QVERIFY2(!pdfPassage.contains(QString::fromStdString(fillerLine(0))), "the passage is the whole page: the check below would prove nothing");
+        const auto highlighted = [&](int line) {
+            for (const QVariant& value : viewer->highlights()) {
+                const QVariantMap box = value.toMap();
+                const double top = box.value(QStringLiteral("y")).toDouble();
+                const double bottom = top + box.value(QStringLiteral("height")).toDouble();
+                if (top <= lineMiddleFromTop(line) && lineMiddleFromTop(line) <= bottom) return true;
+            }
+            return false;
+        };
         for (const QVariant& value : viewer->highlights()) {
             const QVariantMap box = value.toMap();
             const double top = box.value(QStringLiteral("y")).toDouble();
-            const double bottom = top + box.value(QStringLiteral("height")).toDouble();
-            QVERIFY(top >= 0.0 && bottom <= 1.0 && bottom > top);
-            if (top - 0.005 <= baselineFromTop && baselineFromTop <= bottom + 0.01) lineHighlighted = true;
+            QVERIFY(top >= 0.0 && top + box.value(QStringLiteral("height")).toDouble() <= 1.0);
         }
-        QVERIFY2(lineHighlighted, "no highlight box on the passage's line");
+        // Lines wholly in the passage are highlighted; the passage may begin or end inside the
+        // line next to them; every line further away is not highlighted.
+        int firstInside = -1, lastInside = -1;
+        for (int line = 0; line < kPageTwoLines; ++line) {
+            const QString text = line == kKestrelLine ? QString::fromLatin1(kPdfSentence) : QString::fromStdString(fillerLine(line));
+            if (!pdfPassage.contains(text)) continue;
+            if (firstInside < 0) firstInside = line;
+            lastInside = line;
+            QVERIFY2(highlighted(line), qPrintable(QStringLiteral("line %1 is in the passage but not highlighted").arg(line)));
+        }
+        QVERIFY(firstInside >= 0 && firstInside <= kKestrelLine && kKestrelLine <= lastInside);
+        QVERIFY(lastInside - firstInside >= 2);
+        for (int line = 0; line < kPageTwoLines; ++line) {
+            if (line < firstInside - 1 || line > lastInside + 1)
+                QVERIFY2(!highlighted(line), qPrintable(QStringLiteral("line %1 is not in the passage but highlighted").arg(line)));
+        }
         QVERIFY(findItems(ui.window->contentItem(), QStringLiteral("documentPage")).size() == 1);
         // Another page shows no highlight; the passage's page shows it again.
         QSignalSpy loaded(viewer, &DocumentViewerController::loaded);
