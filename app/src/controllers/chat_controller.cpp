@@ -296,7 +296,7 @@ void ChatController::startAnswer(const std::vector<MessageRecord>& history) {
     documents.collections = collections();
     QMetaObject::invokeMethod(
         worker_,
-        [worker = worker_, requestId, turns, sampling, documents] { worker->generate(requestId, turns, sampling, documents); },
+        [worker = worker_, requestId, turns, sampling, documents] { worker->generateFromDocuments(requestId, turns, sampling, documents); },
         Qt::QueuedConnection);
     emit generatingChanged();
     updateCanSend();

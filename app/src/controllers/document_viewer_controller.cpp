@@ -37,27 +37,7 @@ double DocumentViewerController::pageAspect() const {
     return view_.image.isNull() || view_.image.width() == 0 ? 1.414 : double(view_.image.height()) / view_.image.width();
 }
 
-QString DocumentViewerController::highlightedHtml() const {
-    // Plain text as rich text: escaped, line ends as <br> and spaces kept, so that positions in
-    // the shown document are those of `text` (one character per line end).
-    const auto escaped = [](QStringView part) {
-        QString html = part.toString().toHtmlEscaped();
-        html.replace(QLatin1Char('\n'), QStringLiteral("<br>"));
-        return html;
-    };
-    const QString& text = view_.text;
-    QString html = QStringLiteral("<div style=\"white-space: pre-wrap;\">");
-    if (view_.highlightStart >= 0 && view_.highlightEnd <= text.size() && view_.highlightEnd > view_.highlightStart) {
-        html += escaped(QStringView(text).left(view_.highlightStart));
-        html += QStringLiteral("<span style=\"background-color: #ffe066; color: #1a1a1a;\">");
-        html += escaped(QStringView(text).mid(view_.highlightStart, view_.highlightEnd - view_.highlightStart));
-        html += QStringLiteral("</span>");
-        html += escaped(QStringView(text).mid(view_.highlightEnd));
-    } else {
-        html += escaped(text);
-    }
-    return html + QStringLiteral("</div>");
-}
+QString DocumentViewerController::highlightedHtml() const { return view_.html; }
 
 void DocumentViewerController::openSource(const QVariantMap& source) {
     PassageRequest request;

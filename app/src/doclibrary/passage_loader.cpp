@@ -19,6 +19,26 @@ namespace {
 
 QString fileName(const QString& path) { return QFileInfo(path).fileName(); }
 
+void buildHtml(PassageView& view) {
+    const auto escaped = [](QStringView part) {
+        QString html = part.toString().toHtmlEscaped();
+        html.replace(QLatin1Char('\n'), QStringLiteral("<br>"));
+        return html;
+    };
+    const QString& text = view.text;
+    QString html = QStringLiteral("<div style=\"white-space: pre-wrap;\">");
+    if (view.highlightStart >= 0 && view.highlightEnd <= text.size() && view.highlightEnd > view.highlightStart) {
+        html += escaped(QStringView(text).left(view.highlightStart));
+        html += QStringLiteral("<span style=\"background-color: #ffe066; color: #1a1a1a;\">");
+        html += escaped(QStringView(text).mid(view.highlightStart, view.highlightEnd - view.highlightStart));
+        html += QStringLiteral("</span>");
+        html += escaped(QStringView(text).mid(view.highlightEnd));
+    } else {
+        html += escaped(text);
+    }
+    view.html = html + QStringLiteral("</div>");
+}
+
 // The passage as it was quoted, all of it highlighted: what is left to show when the file is not.
 PassageView quotedOnly(const PassageRequest& request, const QString& message) {
     PassageView view;
@@ -27,6 +47,7 @@ PassageView quotedOnly(const PassageRequest& request, const QString& message) {
     view.highlightStart = 0;
     view.highlightEnd = request.passage.size();
     view.message = message + QStringLiteral(" The passage as it was quoted is shown.");
+    buildHtml(view);
     return view;
 }
 
@@ -119,6 +140,7 @@ PassageView loadText(const PassageRequest& request, const std::string& format) {
         clipAround(view, 0, 0);
         view.message = QStringLiteral("The passage is no longer in %1: the file has changed since this answer.").arg(fileName(request.path));
     }
+    buildHtml(view);
     return view;
 }
 

@@ -35,9 +35,13 @@ struct PassageView {
     qsizetype textOffset = 0;
     qsizetype highlightStart = -1; // UTF-16 range in `text`, -1 when the passage was not found
     qsizetype highlightEnd = -1;
+    // `text` as rich text with the range marked: escaped, line ends as <br> and spaces kept, so
+    // that positions in the shown document are those of `text`. Built here, off the GUI thread.
+    QString html;
 };
 
-// Characters of text shown around a passage at most (either side) for a long document.
-inline constexpr qsizetype kViewerContextChars = 60000;
+// Characters of text shown around a passage at most (either side) for a long document: the
+// text view lays out what it is given on the GUI thread.
+inline constexpr qsizetype kViewerContextChars = 20000;
 
 PassageView loadPassage(const PassageRequest& request);

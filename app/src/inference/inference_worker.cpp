@@ -82,8 +82,12 @@ void InferenceWorker::unloadModel() {
     emit modelUnloaded();
 }
 
-void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
-                               const DocumentQuery& documents) {
+void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings) {
+    generateFromDocuments(requestId, turns, settings, DocumentQuery());
+}
+
+void InferenceWorker::generateFromDocuments(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
+                                            const DocumentQuery& documents) {
     // The order matters (see requestStop): clear, publish the id, then honour a stop already asked.
     stop_.store(false);
     current_.store(requestId);

@@ -34,11 +34,12 @@ public slots:
     void loadModel(quint64 ticket, const QString& path, const LoadSettings& settings);
     void unloadModel();
     // turns: the whole conversation, system prompt first when there is one, the user's last.
-    // documents (active): the last turn is answered from the passages the query retrieves
-    // (searched here, on this thread), fitted with the history into the context; sourcesChosen
-    // tells which ones the prompt quotes.
-    void generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
-                  const DocumentQuery& documents = {});
+    void generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings);
+    // The same, the last turn answered from documents when the query is active: from the
+    // passages it retrieves (searched here, on this thread), fitted with the history into the
+    // context; sourcesChosen tells which ones the prompt quotes.
+    void generateFromDocuments(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
+                               const DocumentQuery& documents);
     // Prompt tokens `turns` would take with the loaded model (the composer's count); answered
     // by tokensCounted, with -1 when no model is loaded or the prompt cannot be formed.
     void countTokens(quint64 requestId, const std::vector<ChatTurn>& turns);
