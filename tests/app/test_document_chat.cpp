@@ -89,6 +89,7 @@ private slots:
     void init();
     void askFromCollectionShowsSourcesThatOpenAtThePassage();
     void missingOrChangedFileGivesAPlainMessage();
+    void collectionsBelongToTheirConversation();
 
 private:
     // Indexes folder_ into the app's default collection; false when the run fails.
@@ -333,6 +334,63 @@ void DocumentChatTest::missingOrChangedFileGivesAPlainMessage() {
     QCOMPARE(viewer->kind(), QStringLiteral("pdf"));
     QCOMPARE(viewer->page(), 1);
     QVERIFY2(viewer->message().contains(QStringLiteral("changed")), qPrintable(viewer->message()));
+}
+
+void DocumentChatTest::collectionsBelongToTheirConversation() {
+    QTemporaryDir data;
+    QVERIFY(data.isValid());
+    QTemporaryDir models;
+    auto engine = std::make_unique<FakeChatEngine>();
+    FakeChatEngine* fake = engine.get();
+    AppController app(data.path(), std::move(engine));
+    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
+    app.model()->load(makeModelFile(models));
+    QTRY_VERIFY_WITH_TIMEOUT(app.model()->loaded(), 10000);
+    QVERIFY(indexFolder(app));
+    ChatController* chat = app.chat();
+    const QString indexed = QString::fromLatin1(DocumentsController::kDefaultCollection);
+    QSignalSpy changed(chat, &ChatController::collectionsChanged);
+
+    // A collection that no longer exists searches nothing (not every collection).
+    chat->setCollections({QStringLiteral("Gone")});
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(chat->send(kQuestion));
+    QTRY_VERIFY_WITH_TIMEOUT(!chat->generating(), 10000);
+    QVERIFY(!fake->lastTurns().back().content.contains(QStringLiteral("<source")));
+    QVERIFY(fake->lastTurns().back().content.contains(QStringLiteral("No passage of the user's documents matched")));
+    QVERIFY(chat->messages()->rows().back().sources.isEmpty());
+    const qint64 first = chat->currentConversationId();
+
+    // A new chat starts with the last choice made for a new chat; each keeps its own.
+    chat->newConversation();
+    QCOMPARE(chat->collections(), QStringList{QStringLiteral("Gone")});
+    chat->setCollectionUsed(QStringLiteral("Gone"), false);
+    chat->setCollectionUsed(indexed, true);
+    QCOMPARE(chat->collections(), QStringList{indexed});
+    QVERIFY(chat->send(kQuestion));
+    QTRY_VERIFY_WITH_TIMEOUT(!chat->generating(), 10000);
+    QCOMPARE(chat->messages()->rows().back().sources.size(), 2);
+    const qint64 second = chat->currentConversationId();
+    // Without collections, a question is sent as typed.
+    chat->setCollections({});
+    QVERIFY(chat->send(QStringLiteral("And without documents?")));
+    QTRY_VERIFY_WITH_TIMEOUT(!chat->generating(), 10000);
+    QCOMPARE(fake->lastTurns().back().content, QStringLiteral("And without documents?"));
+    QVERIFY(chat->messages()->rows().back().sources.isEmpty());
+    chat->setCollections({indexed});
+
+    chat->selectConversation(first);
+    QCOMPARE(chat->collections(), QStringList{QStringLiteral("Gone")});
+    chat->selectConversation(second);
+    QCOMPARE(chat->collections(), QStringList{indexed});
+    app.storage()->flush();
+    Database db(data.filePath(QStringLiteral("latent.db")));
+    QCOMPARE(db.conversation(first)->collections, QStringList{QStringLiteral("Gone")});
+    QCOMPARE(db.conversation(second)->collections, QStringList{indexed});
+    const auto messages = db.messages(second);
+    QCOMPARE(int(messages.size()), 4);
+    QCOMPARE(messages[1].sources.size(), 2);
+    QVERIFY(messages[3].sources.isEmpty());
 }
 
 QTEST_MAIN(DocumentChatTest)
