@@ -14,6 +14,7 @@
 #include "storage/storage_thread.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -90,6 +91,7 @@ private slots:
     void askFromCollectionShowsSourcesThatOpenAtThePassage();
     void missingOrChangedFileGivesAPlainMessage();
     void collectionsBelongToTheirConversation();
+    void textViewerScrollsToAPassageDeepInADocument();
 
 private:
     // Indexes folder_ into the app's default collection; false when the run fails.
@@ -161,7 +163,11 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
         click(ui.window, findItems(ui.window->contentItem(), itemName).first());
         QTRY_COMPARE(app.chat()->collections(), QStringList{QString::fromLatin1(DocumentsController::kDefaultCollection)});
 
+        QElapsedTimer answering;
+        answering.start();
         QVERIFY(app.chat()->send(kQuestion));
+        QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->messages()->rows().back().sources.isEmpty(), 10000);
+        qInfo("sources shown %lld ms after sending (search and fitting on the inference thread)", answering.elapsed());
         QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->generating(), 10000);
 
         // The prompt quotes both passages as numbered sources, then asks the question.
@@ -200,7 +206,11 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
         }
 
         // The PDF chip: page 2 of 2 drawn, the passage's line highlighted where the PDF draws it.
+        QElapsedTimer opening;
+        opening.start();
+        EventLoopProbe probe;
         QVERIFY(openChip(ui.window, app, QStringLiteral("manual.pdf, p. 2")));
+        qInfo("PDF page opened in %lld ms (click to loaded); max event-loop gap %.1f ms", opening.elapsed(), probe.maxGapMs());
         DocumentViewerController* viewer = app.viewer();
         QCOMPARE(viewer->kind(), QStringLiteral("pdf"));
         QCOMPARE(viewer->page(), 2);
@@ -391,6 +401,56 @@ void DocumentChatTest::collectionsBelongToTheirConversation() {
     QCOMPARE(int(messages.size()), 4);
     QCOMPARE(messages[1].sources.size(), 2);
     QVERIFY(messages[3].sources.isEmpty());
+}
+
+void DocumentChatTest::textViewerScrollsToAPassageDeepInADocument() {
+    // Not in any collection: the viewer extracts the file again.
+    const QString path = QDir(folder_).filePath(QStringLiteral("long.md"));
+    QByteArray text = "# Long notes\n\n";
+    const QByteArray passage = "The kestrel valve hides near the end of these notes.";
+    qint64 start = 0;
+    for (int line = 0; line < 400; ++line) {
+        if (line == 350) {
+            start = text.size();
+            text += passage + "\n\n";
+        }
+        text += "Line " + QByteArray::number(line) + " of the long notes, with nothing to see here.\n\n";
+    }
+    QVERIFY(writeText(path, text));
+    QTemporaryDir data;
+    QVERIFY(data.isValid());
+    AppController app(data.path(), std::make_unique<FakeChatEngine>());
+    LoadedUi ui = loadUi(app);
+    QVERIFY(ui.window);
+    ui.window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(ui.window));
+    QTRY_VERIFY_WITH_TIMEOUT(app.ready(), 10000);
+
+    DocumentViewerController* viewer = app.viewer();
+    QSignalSpy loaded(viewer, &DocumentViewerController::loaded);
+    viewer->openSource({{QStringLiteral("path"), path},
+                        {QStringLiteral("page"), 0},
+                        {QStringLiteral("start"), start},
+                        {QStringLiteral("end"), start + passage.size()},
+                        {QStringLiteral("text"), QString::fromLatin1(passage)}});
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(viewer->message(), QString());
+    QCOMPARE(viewer->highlightStart(), int(start));
+    QCOMPARE(viewer->text().mid(viewer->highlightStart(), viewer->highlightEnd() - viewer->highlightStart()), QString::fromLatin1(passage));
+
+    // The text view has scrolled so that the passage is on screen.
+    QQuickItem* flick = nullptr;
+    QQuickItem* textItem = nullptr;
+    QTRY_VERIFY((flick = findItems(ui.window->contentItem(), QStringLiteral("textView")).value(0)) != nullptr);
+    QVERIFY((textItem = findItems(flick, QStringLiteral("viewerText")).value(0)) != nullptr);
+    QTRY_VERIFY_WITH_TIMEOUT(flick->property("contentY").toDouble() > 0, 5000);
+    QRectF rect;
+    QVERIFY(QMetaObject::invokeMethod(textItem, "positionToRectangle", Q_RETURN_ARG(QRectF, rect), Q_ARG(int, viewer->highlightStart())));
+    const double top = flick->property("contentY").toDouble();
+    QVERIFY2(rect.y() >= top && rect.y() + rect.height() <= top + flick->height(),
+             qPrintable(QStringLiteral("passage at y %1, view %2 … %3").arg(rect.y()).arg(top).arg(top + flick->height())));
+    viewer->close();
+    QTRY_VERIFY(findItems(ui.window->contentItem(), QStringLiteral("textView")).isEmpty());
 }
 
 QTEST_MAIN(DocumentChatTest)
