@@ -78,6 +78,8 @@ Rectangle {
                 id: collectionsMenu
                 objectName: "collectionsMenu"
                 y: collectionsButton.height + 4
+                x: collectionsButton.width - width
+                width: 320
 
                 Instantiator {
                     model: root.documents ? root.documents.collections : null
@@ -85,7 +87,8 @@ Rectangle {
                         required property string name
                         required property int indexed
                         objectName: "collectionItem_" + name
-                        text: qsTr("%1 (%n document(s))", "", indexed).arg(name)
+                        text: indexed === 1 ? qsTr("%1 (1 document)").arg(name)
+                                            : qsTr("%1 (%2 documents)").arg(name).arg(indexed)
                         checkable: true
                         checked: root.usedCollections.indexOf(name) >= 0
                         onTriggered: {

@@ -12,18 +12,26 @@ Dialog {
 
     required property DocumentViewerController viewer
 
-    // Puts the passage in view once it is loaded (the first highlight box, or the text range).
+    // Set when a load finishes: the passage is scrolled into view once its view has been laid
+    // out (a view that was hidden has no size yet when the content arrives).
+    property bool scrollPending: false
+
     function scrollToPassage() {
+        if (!root.scrollPending)
+            return
         if (root.viewer.kind === "pdf") {
+            if (pdfFlick.height <= 0 || pageItem.height <= 0)
+                return
             const boxes = root.viewer.highlights
             const top = boxes.length > 0 ? boxes[0].y * pageItem.height - 60 : 0
             pdfFlick.contentY = Math.max(0, Math.min(top, pdfFlick.contentHeight - pdfFlick.height))
-        } else if (root.viewer.kind === "text" && root.viewer.highlightStart >= 0) {
-            const rect = textView.positionToRectangle(root.viewer.highlightStart)
-            textFlick.contentY = Math.max(0, Math.min(rect.y - 60, textFlick.contentHeight - textFlick.height))
-        } else {
-            textFlick.contentY = 0
+        } else if (root.viewer.kind === "text") {
+            if (textFlick.height <= 0 || textView.height <= 0)
+                return
+            const top = root.viewer.highlightStart >= 0 ? textView.positionToRectangle(root.viewer.highlightStart).y - 60 : 0
+            textFlick.contentY = Math.max(0, Math.min(top, textFlick.contentHeight - textFlick.height))
         }
+        root.scrollPending = false
     }
 
     modal: true
@@ -102,7 +110,10 @@ Dialog {
             else
                 root.close()
         }
-        function onLoaded() { Qt.callLater(root.scrollToPassage) }
+        function onLoaded() {
+            root.scrollPending = true
+            Qt.callLater(root.scrollToPassage)
+        }
     }
 
     ColumnLayout {
@@ -134,6 +145,8 @@ Dialog {
             contentWidth: width
             contentHeight: pageItem.height
             ScrollBar.vertical: ScrollBar {}
+            onContentHeightChanged: Qt.callLater(root.scrollToPassage)
+            onHeightChanged: Qt.callLater(root.scrollToPassage)
 
             DocumentPage {
                 id: pageItem
@@ -154,6 +167,8 @@ Dialog {
             contentWidth: width
             contentHeight: textView.height
             ScrollBar.vertical: ScrollBar {}
+            onContentHeightChanged: Qt.callLater(root.scrollToPassage)
+            onHeightChanged: Qt.callLater(root.scrollToPassage)
 
             TextEdit {
                 id: textView

@@ -251,7 +251,15 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
             if (line < firstInside - 1 || line > lastInside + 1)
                 QVERIFY2(!highlighted(line), qPrintable(QStringLiteral("line %1 is not in the passage but highlighted").arg(line)));
         }
-        QVERIFY(findItems(ui.window->contentItem(), QStringLiteral("documentPage")).size() == 1);
+        // The view has scrolled the passage's first box into sight.
+        QQuickItem* page = findItems(ui.window->contentItem(), QStringLiteral("documentPage")).value(0);
+        QQuickItem* pdfView = findItems(ui.window->contentItem(), QStringLiteral("pdfView")).value(0);
+        QVERIFY(page && pdfView);
+        QTRY_VERIFY_WITH_TIMEOUT(pdfView->property("contentY").toDouble() > 0, 5000);
+        const double firstBox = viewer->highlights().value(0).toMap().value(QStringLiteral("y")).toDouble() * page->height();
+        const double shownTop = pdfView->property("contentY").toDouble();
+        QVERIFY2(firstBox >= shownTop && firstBox <= shownTop + pdfView->height(),
+                 qPrintable(QStringLiteral("first box at %1, view %2 … %3").arg(firstBox).arg(shownTop).arg(shownTop + pdfView->height())));
         // Another page shows no highlight; the passage's page shows it again.
         QSignalSpy loaded(viewer, &DocumentViewerController::loaded);
         viewer->showPage(1);
