@@ -1,11 +1,17 @@
 // The pure parts of document Q&A in the app: fitting passages and history into the context
 // (fitGroundedToContext, against a word-counting tokenizer), and finding a cited passage again
 // in a document's text or on a PDF page (passage_locator), with code points, surrogate pairs,
-// whitespace that extraction collapsed, passages that moved and passages that run off the page.
+// whitespace that extraction collapsed, passages that moved and passages that run off the page;
+// and what the viewer loads for a document that is not in the index (extracted again).
+#include "corpus.h"
+#include "doclibrary/passage_loader.h"
 #include "doclibrary/passage_locator.h"
+#include "documents/extractors.h"
 #include "inference/grounded_prompt.h"
 
+#include <QFile>
 #include <QRegularExpression>
+#include <QTemporaryDir>
 #include <QTest>
 
 namespace {
@@ -165,6 +171,80 @@ private slots:
         // Not on this page at all (and too short a common start to count).
         QVERIFY(!locateOnPage(page, QStringLiteral("Header of another document")).found());
         QVERIFY(!locateOnPage(QString(), QStringLiteral("anything")).found());
+    }
+
+    // Formats other than PDF: the extracted text (the extractor's own output is the oracle) with
+    // the passage's exact range.
+    void viewerExtractsOtherFormatsAgain_data() {
+        QTest::addColumn<QString>("fileName");
+        QTest::newRow("html") << "page.html";
+        QTest::newRow("docx") << "letter.docx";
+        QTest::newRow("odt") << "letter.odt";
+        QTest::newRow("epub") << "book.epub";
+    }
+    void viewerExtractsOtherFormatsAgain() {
+        QFETCH(QString, fileName);
+        QTemporaryDir dir;
+        const std::string path = dir.filePath(fileName).toStdString();
+        const std::string sentence = "The kestrel valve sits behind the left panel.";
+        const std::vector<latent::test::OfficeParagraph> paragraphs{{1, false, "Heater"}, {0, false, "First words."}, {0, false, sentence}};
+        if (fileName.endsWith(QLatin1String(".html")))
+            latent::test::write_bytes(path, "<html><body><h1>Heater</h1><p>First words.</p><p>" + sentence + "</p></body></html>");
+        else if (fileName.endsWith(QLatin1String(".docx")))
+            latent::test::write_docx(path, paragraphs);
+        else if (fileName.endsWith(QLatin1String(".odt")))
+            latent::test::write_odt(path, paragraphs);
+        else
+            latent::test::write_epub(path, {"<h1>Heater</h1><p>First words.</p><p>" + sentence + "</p>"});
+
+        QFile file(QString::fromStdString(path));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray bytes = file.readAll();
+        const latent::documents::Limits limits;
+        const latent::documents::Deadline deadline(limits.max_time_per_file);
+        const QString extracted = QString::fromStdString(
+            latent::documents::extract(path, std::string_view(bytes.constData(), size_t(bytes.size())),
+                                       latent::documents::format_for_path(path), limits, deadline)
+                .text);
+        const qsizetype at = extracted.indexOf(QString::fromStdString(sentence));
+        QVERIFY2(at >= 0, qPrintable(extracted));
+
+        PassageRequest request;
+        request.path = QString::fromStdString(path);
+        request.start = at; // ASCII text: code points and UTF-16 agree
+        request.end = at + qsizetype(sentence.size());
+        request.passage = QString::fromStdString(sentence);
+        request.indexPath = dir.filePath(QStringLiteral("no-index.db"));
+        const PassageView view = loadPassage(request);
+        QCOMPARE(view.kind, PassageView::Kind::Text);
+        QCOMPARE(view.message, QString());
+        QCOMPARE(view.text, extracted);
+        QCOMPARE(view.highlightStart, at);
+        QCOMPARE(view.highlightEnd, at + qsizetype(sentence.size()));
+        QVERIFY(view.html.contains(QStringLiteral("background-color")));
+        QVERIFY(!QFile::exists(request.indexPath)); // the viewer never creates an index
+    }
+
+    void viewerShowsAWindowOfALongText() {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("long.txt"));
+        QString text;
+        for (int i = 0; i < 20000; ++i) text += QStringLiteral("Line %1 of a long file.\n").arg(i);
+        const QString passage = QStringLiteral("Line 15000 of a long file.");
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(text.toUtf8());
+        file.close();
+        PassageRequest request;
+        request.path = path;
+        request.start = text.indexOf(passage);
+        request.end = request.start + passage.size();
+        request.passage = passage;
+        const PassageView view = loadPassage(request);
+        QCOMPARE(view.message, QString());
+        QVERIFY(view.text.size() <= 2 * kViewerContextChars + passage.size() + 2);
+        QCOMPARE(view.text.mid(view.highlightStart, view.highlightEnd - view.highlightStart), passage);
+        QCOMPARE(view.textOffset + view.highlightStart, request.start);
     }
 };
 
