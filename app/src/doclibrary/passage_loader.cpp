@@ -154,6 +154,10 @@ QString pdfProblem(QPdfDocument::Error error) {
 }
 
 PassageView loadPdf(const PassageRequest& request) {
+    // The indexer's limits: a file it would not read is not rendered either.
+    const latent::documents::Limits limits;
+    if (static_cast<quint64>(QFileInfo(request.path).size()) > limits.max_pdf_bytes)
+        return quotedOnly(request, QStringLiteral("%1 is too large to show here.").arg(fileName(request.path)));
     QPdfDocument pdf;
     const QPdfDocument::Error error = pdf.load(request.path);
     if (error != QPdfDocument::Error::None)
@@ -161,6 +165,8 @@ PassageView loadPdf(const PassageRequest& request) {
     PassageView view;
     view.kind = PassageView::Kind::Pdf;
     view.pageCount = pdf.pageCount();
+    if (view.pageCount > static_cast<int>(limits.max_pages))
+        return quotedOnly(request, QStringLiteral("%1 has more pages than the app reads.").arg(fileName(request.path)));
     if (view.pageCount <= 0) return quotedOnly(request, QStringLiteral("%1 has no pages any more.").arg(fileName(request.path)));
     view.page = std::clamp(request.page, 1, view.pageCount);
     if (request.page > view.pageCount)
