@@ -34,6 +34,7 @@ class DocumentViewerController : public QObject {
     // Text: what is shown (a window of a long document), the passage's UTF-16 range in it (-1
     // when it was not found), and the same text as rich text with the passage marked.
     Q_PROPERTY(QString text READ text NOTIFY contentChanged)
+    Q_PROPERTY(int textOffset READ textOffset NOTIFY contentChanged) // characters of the document before `text`
     Q_PROPERTY(int highlightStart READ highlightStart NOTIFY contentChanged)
     Q_PROPERTY(int highlightEnd READ highlightEnd NOTIFY contentChanged)
     Q_PROPERTY(QString highlightedHtml READ highlightedHtml NOTIFY contentChanged)
@@ -54,6 +55,7 @@ public:
     double pageAspect() const;
     const QImage& pageImage() const { return view_.image; }
     QString text() const { return view_.text; }
+    int textOffset() const { return static_cast<int>(view_.textOffset); }
     int highlightStart() const { return static_cast<int>(view_.highlightStart); }
     int highlightEnd() const { return static_cast<int>(view_.highlightEnd); }
     QString highlightedHtml() const;
