@@ -108,6 +108,14 @@ Rectangle {
                 }
                 MenuSeparator {}
                 MenuItem {
+                    // Also the way out of a collection that was removed since it was chosen.
+                    objectName: "noDocumentsItem"
+                    visible: root.usedCollections.length > 0
+                    height: visible ? implicitHeight : 0
+                    text: qsTr("Answer without documents")
+                    onTriggered: root.chat.setCollections([])
+                }
+                MenuItem {
                     objectName: "manageDocumentsItem"
                     text: qsTr("Add or manage documents…")
                     onTriggered: root.documentsRequested()

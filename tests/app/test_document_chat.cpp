@@ -296,6 +296,22 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
     QVERIFY(openChip(ui.window, app, QStringLiteral("manual.pdf, p. 2")));
     QCOMPARE(app.viewer()->page(), 2);
     QVERIFY(!app.viewer()->highlights().isEmpty());
+    app.viewer()->close();
+    QTRY_VERIFY(findItems(ui.window->contentItem(), QStringLiteral("documentPage")).isEmpty());
+
+    // "Answer without documents" in the header's menu: the conversation stops using them, saved.
+    QQuickItem* button = findItems(ui.window->contentItem(), QStringLiteral("collectionsButton")).value(0);
+    QVERIFY(button);
+    QTest::qWait(300); // the viewer's closing transition
+    click(ui.window, button);
+    QTRY_VERIFY_WITH_TIMEOUT(!findItems(ui.window->contentItem(), QStringLiteral("noDocumentsItem")).isEmpty(), 5000);
+    QTest::qWait(300);
+    click(ui.window, findItems(ui.window->contentItem(), QStringLiteral("noDocumentsItem")).first());
+    QTRY_COMPARE(app.chat()->collections(), QStringList());
+    app.storage()->flush();
+    Database db(data.filePath(QStringLiteral("latent.db")));
+    QCOMPARE(db.conversation(conversationId)->collections, QStringList());
+    QCOMPARE(db.messages(conversationId)[1].sources, shownSources); // the answer keeps its sources
 }
 
 void DocumentChatTest::missingOrChangedFileGivesAPlainMessage() {
