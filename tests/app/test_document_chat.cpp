@@ -163,9 +163,13 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
         click(ui.window, findItems(ui.window->contentItem(), itemName).first());
         QTRY_COMPARE(app.chat()->collections(), QStringList{QString::fromLatin1(DocumentsController::kDefaultCollection)});
 
+        // Asked as a user asks: Ctrl+L to the composer, typed, Enter.
+        QTest::keyClick(ui.window, Qt::Key_L, Qt::ControlModifier);
+        QTRY_COMPARE(ui.window->activeFocusItem() ? ui.window->activeFocusItem()->objectName() : QString(), QStringLiteral("composerInput"));
+        typeText(ui.window, kQuestion);
         QElapsedTimer answering;
         answering.start();
-        QVERIFY(app.chat()->send(kQuestion));
+        QTest::keyClick(ui.window, Qt::Key_Return);
         QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->messages()->rows().back().sources.isEmpty(), 10000);
         qInfo("sources shown %lld ms after sending (search and fitting on the inference thread)", answering.elapsed());
         QTRY_VERIFY_WITH_TIMEOUT(!app.chat()->generating(), 10000);
