@@ -5,6 +5,7 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import QtQuick.Window
 import LatentChat
 
 Dialog {
@@ -100,6 +101,13 @@ Dialog {
             text: qsTr("Close")
             onClicked: root.close()
         }
+    }
+
+    // Pages are drawn for the width they are shown at, in device pixels.
+    Binding {
+        target: root.viewer
+        property: "renderWidth"
+        value: Math.round(Math.max(root.availableWidth, 600) * Screen.devicePixelRatio)
     }
 
     Connections {

@@ -221,6 +221,9 @@ void DocumentChatTest::askFromCollectionShowsSourcesThatOpenAtThePassage() {
         QCOMPARE(viewer->pageCount(), 2);
         QCOMPARE(viewer->message(), QString());
         QVERIFY(!viewer->pageImage().isNull());
+        // Drawn for the width the viewer shows it at (900 px dialog, less its padding), not a default.
+        QVERIFY2(viewer->renderWidth() < 1200, qPrintable(QString::number(viewer->renderWidth())));
+        QCOMPARE(viewer->pageImage().width(), viewer->renderWidth());
         const SourceRecord pdfSource = shownSources[0].path == pdfPath_ ? shownSources[0] : shownSources[1];
         const QString pdfPassage = pdfSource.text.simplified();
         QVERIFY(pdfPassage.contains(QString::fromLatin1(kPdfSentence)));

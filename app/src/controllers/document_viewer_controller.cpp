@@ -5,6 +5,8 @@
 #include <QUrl>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
+
 DocumentViewerController::DocumentViewerController(const QString& indexPath, QObject* parent)
     : QObject(parent), indexPath_(indexPath) {
     connect(&watcher_, &QFutureWatcher<PassageView>::finished, this, &DocumentViewerController::onLoaded);
@@ -39,6 +41,13 @@ double DocumentViewerController::pageAspect() const {
 
 QString DocumentViewerController::highlightedHtml() const { return view_.html; }
 
+void DocumentViewerController::setRenderWidth(int pixels) {
+    pixels = std::clamp(pixels, 400, 4000);
+    if (pixels == renderWidth_) return;
+    renderWidth_ = pixels;
+    emit renderWidthChanged();
+}
+
 void DocumentViewerController::openSource(const QVariantMap& source) {
     PassageRequest request;
     request.path = source.value(QStringLiteral("path")).toString();
@@ -48,6 +57,7 @@ void DocumentViewerController::openSource(const QVariantMap& source) {
     request.end = source.value(QStringLiteral("end")).toLongLong();
     request.passage = source.value(QStringLiteral("text")).toString();
     request.indexPath = indexPath_;
+    request.renderWidth = renderWidth_;
     request_ = request;
     view_ = PassageView();
     if (!active_) {
@@ -60,6 +70,7 @@ void DocumentViewerController::openSource(const QVariantMap& source) {
 void DocumentViewerController::showPage(int page) {
     if (!active_ || view_.kind != PassageView::Kind::Pdf || page < 1 || page > view_.pageCount || page == request_.page) return;
     request_.page = page;
+    request_.renderWidth = renderWidth_;
     startLoad();
 }
 

@@ -38,6 +38,9 @@ class DocumentViewerController : public QObject {
     Q_PROPERTY(int highlightStart READ highlightStart NOTIFY contentChanged)
     Q_PROPERTY(int highlightEnd READ highlightEnd NOTIFY contentChanged)
     Q_PROPERTY(QString highlightedHtml READ highlightedHtml NOTIFY contentChanged)
+    // Pixels of a PDF page's width when it is next drawn (the view sets it from its size and the
+    // screen's pixel ratio); 1200 until then.
+    Q_PROPERTY(int renderWidth READ renderWidth WRITE setRenderWidth NOTIFY renderWidthChanged)
 public:
     explicit DocumentViewerController(const QString& indexPath, QObject* parent = nullptr);
     ~DocumentViewerController() override; // waits for a load in progress
@@ -59,6 +62,8 @@ public:
     int highlightStart() const { return static_cast<int>(view_.highlightStart); }
     int highlightEnd() const { return static_cast<int>(view_.highlightEnd); }
     QString highlightedHtml() const;
+    int renderWidth() const { return renderWidth_; }
+    void setRenderWidth(int pixels);
 
     // A source as the message list gives it: {path, page, start, end, text}.
     Q_INVOKABLE void openSource(const QVariantMap& source);
@@ -70,6 +75,7 @@ public:
 signals:
     void activeChanged();
     void contentChanged();
+    void renderWidthChanged();
     void loaded(); // a load finished (tests; the view scrolls to the passage)
 
 private:
@@ -80,6 +86,7 @@ private:
     bool active_ = false;
     bool loading_ = false;
     bool reloadWanted_ = false; // a request came while a load ran
+    int renderWidth_ = 1200;
     PassageRequest request_;
     PassageView view_;
     QFutureWatcher<PassageView> watcher_;
