@@ -15,6 +15,7 @@ Item {
 
     signal suggestionPicked(string text)
     signal answerRequested()   // regenerate or edit-and-resend: the composer takes the focus back
+    signal sourceRequested(var source) // an answer's source chip: {path, page, start, end, text}
 
     // True while the view should stay at the newest text.
     property bool followBottom: true
@@ -89,6 +90,7 @@ Item {
                 generating: root.chat.generating
                 canResend: root.modelLoaded
                 onCopyRequested: (text) => root.chat.copyToClipboard(text)
+                onSourceRequested: (source) => root.sourceRequested(source)
                 onRegenerateRequested: {
                     root.chat.regenerate()
                     root.answerRequested()

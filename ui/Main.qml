@@ -1,7 +1,8 @@
 // The main window: Sidebar | chat area (header with the title and the model button, the
 // notice banner, the unsaved-messages banner, the chat or the first-run screen, the composer,
-// the status line), the model drawer, the settings dialog, notifications, the keyboard
-// shortcuts, and the question asked when closing with messages not saved yet.
+// the status line), the model drawer, the documents panel and viewer, the settings dialog,
+// notifications, the keyboard shortcuts, and the question asked when closing with messages not
+// saved yet.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -86,7 +87,10 @@ ApplicationWindow {
                 Layout.fillWidth: true
                 title: window.chat.currentTitle !== "" ? window.chat.currentTitle : qsTr("New chat")
                 modelController: window.modelController
+                chat: window.chat
+                documents: window.app.documents
                 onModelButtonClicked: modelPanel.open()
+                onDocumentsRequested: documentsPanel.open()
             }
 
             NoticeBanner {
@@ -122,6 +126,7 @@ ApplicationWindow {
                     visible: !window.showFirstRun
                     chat: window.chat
                     modelLoaded: window.modelController.loaded
+                    onSourceRequested: (source) => window.app.viewer.openSource(source)
                     modelName: window.modelController.facts.name || ""
                     onAnswerRequested: composer.focusInput()
                     onSuggestionPicked: (text) => {
@@ -197,6 +202,13 @@ ApplicationWindow {
         objectName: "documentsPanel"
         parent: Overlay.overlay
         documents: window.app.documents
+    }
+
+    DocumentViewer {
+        id: documentViewer
+        objectName: "documentViewer"
+        parent: Overlay.overlay
+        viewer: window.app.viewer
     }
 
     SettingsDialog {

@@ -2,7 +2,8 @@
 // replaces the later turns); assistant messages use the full column: the thinking block, the
 // answer as Markdown and code blocks, the status (stopped / interrupted / failed), the stats
 // and the actions (Copy, Regenerate on the last answer), and "Not saved" while the message waits
-// to reach the disk. Usable with plain properties.
+// to reach the disk. An answer from documents shows its sources as chips ("[1] manual.pdf,
+// p. 3") that open the passage in the viewer. Usable with plain properties.
 // A very long user message (a big paste) shows its first shownLength characters and a
 // "Show more" button, so the window never lays out megabytes at once; Copy copies it all.
 import QtQuick
@@ -24,6 +25,7 @@ Item {
     required property string statsText
     required property bool isLast
     required property bool saved         // false while the disk refuses its write (kept, retried)
+    required property var sources        // an answer's document passages: [{number, label, path, page, start, end, text}]
     property bool generating: false     // an answer is being generated somewhere in the chat
     property bool canResend: true       // a model is loaded: Regenerate and Edit can run
     property int maxContentWidth: 820
@@ -33,6 +35,7 @@ Item {
     signal copyRequested(string text)
     signal regenerateRequested()
     signal editRequested(double messageId, string newText)
+    signal sourceRequested(var source)
 
     readonly property bool isUser: role === "user"
     readonly property bool streaming: status === "streaming"
@@ -132,6 +135,46 @@ Item {
             width: column.width
             blocks: root.isUser ? [] : root.blocks
             onCopyRequested: (code) => root.copyRequested(code)
+        }
+
+        Flow {
+            objectName: "sourceChips"
+            visible: !root.isUser && root.sources.length > 0
+            width: column.width
+            spacing: 6
+
+            Repeater {
+                model: root.isUser ? [] : root.sources
+                AbstractButton {
+                    id: chip
+                    required property var modelData
+                    objectName: "sourceChip"
+                    hoverEnabled: true
+                    implicitHeight: 26
+                    implicitWidth: Math.min(chipLabel.implicitWidth + 20, column.width)
+                    onClicked: root.sourceRequested(chip.modelData)
+                    ToolTip.visible: hovered
+                    ToolTip.text: chip.modelData.text.length > 300 ? chip.modelData.text.substring(0, 300) + "…" : chip.modelData.text
+                    ToolTip.delay: 500
+
+                    background: Rectangle {
+                        radius: 13
+                        color: chip.down ? Theme.border : chip.hovered ? Theme.selection : Theme.surface
+                        border.width: 1
+                        border.color: Theme.border
+                    }
+                    contentItem: Text {
+                        id: chipLabel
+                        leftPadding: 10
+                        rightPadding: 10
+                        text: "[" + chip.modelData.number + "] " + chip.modelData.label
+                        elide: Text.ElideMiddle
+                        verticalAlignment: Text.AlignVCenter
+                        color: Theme.text
+                        font.pixelSize: Theme.fontSize - 2
+                    }
+                }
+            }
         }
 
         Row {

@@ -1,4 +1,5 @@
-// The chat-history database: schema and pragmas, records in and out, migration from schema 1,
+// The chat-history database: schema and pragmas, records in and out, migration from schemas 1
+// and 2 (document collections and sources added by 3),
 // refusal of a newer file, FTS search with any user text, damaged files moved aside, answers
 // left streaming marked interrupted, and crash safety: a child process (this executable run with
 // --crash-child) streams an answer into the database and is killed with SIGKILL mid-way.
@@ -213,10 +214,10 @@ private slots:
         QCOMPARE(db.pragma(QStringLiteral("journal_mode")), QStringLiteral("wal"));
         QCOMPARE(db.pragma(QStringLiteral("synchronous")), QStringLiteral("2"));
         QCOMPARE(db.pragma(QStringLiteral("foreign_keys")), QStringLiteral("1"));
-        QCOMPARE(db.pragma(QStringLiteral("user_version")), QStringLiteral("2"));
+        QCOMPARE(db.pragma(QStringLiteral("user_version")), QStringLiteral("3"));
         QVERIFY_THROWS_EXCEPTION(StorageError, db.pragma(QStringLiteral("user_version; DROP TABLE messages")));
         RawDb raw(path_);
-        QCOMPARE(raw.value(QStringLiteral("PRAGMA user_version")), QStringLiteral("2"));
+        QCOMPARE(raw.value(QStringLiteral("PRAGMA user_version")), QStringLiteral("3"));
         QCOMPARE(raw.value(QStringLiteral("PRAGMA journal_mode")), QStringLiteral("wal")); // stored in the file
     }
 
@@ -224,12 +225,13 @@ private slots:
         QTest::addColumn<QString>("table");
         QTest::addColumn<QStringList>("columns");
         QTest::newRow("conversations") << "conversations"
-                                       << QStringList{"id", "title", "created_at", "updated_at", "model", "system_prompt", "settings"};
+                                       << QStringList{"id", "title", "created_at", "updated_at", "model", "system_prompt", "settings",
+                                                     "collections"};
         QTest::newRow("messages") << "messages"
                                   << QStringList{"id", "conversation_id", "role", "content", "reasoning", "status",
                                                  "created_at", "model", "prompt_tokens", "generated_tokens",
                                                  "generation_tokens_per_second", "stop_reason", "error_text",
-                                                 "time_to_first_token_ms", "prompt_tokens_per_second"};
+                                                 "time_to_first_token_ms", "prompt_tokens_per_second", "sources"};
         QTest::newRow("settings") << "settings" << QStringList{"key", "value"};
         QTest::newRow("message_fts") << "message_fts" << QStringList{"content", "reasoning"};
         QTest::newRow("conversation_fts") << "conversation_fts" << QStringList{"title"};
@@ -478,7 +480,7 @@ private slots:
             db.insertMessage(messageRecord(30, 4, MessageRole::User, QStringLiteral("x")));
         }
         Database db(path_);
-        QCOMPARE(db.openReport().foundVersion, 2);
+        QCOMPARE(db.openReport().foundVersion, Database::kSchemaVersion);
         QCOMPARE(db.openReport().nextConversationId, 12);
         QCOMPARE(db.openReport().nextMessageId, 31);
     }
@@ -512,7 +514,7 @@ private slots:
         QCOMPARE(report.interruptedMessages, 1);
         QCOMPARE(report.nextConversationId, 2);
         QCOMPARE(report.nextMessageId, 4);
-        QCOMPARE(db.pragma(QStringLiteral("user_version")), QStringLiteral("2"));
+        QCOMPARE(db.pragma(QStringLiteral("user_version")), QString::number(Database::kSchemaVersion));
 
         const auto conversation = db.conversation(1);
         QVERIFY(conversation);
@@ -560,6 +562,103 @@ private slots:
         QCOMPARE(hitNames(db.search(QStringLiteral("cucumber"))), QStringList{"m4"});
     }
 
+    void migrationFromVersion2KeepsDataAndAddsDocumentColumns() {
+        Database::createAtVersion(path_, 2);
+        {
+            RawDb raw(path_);
+            QCOMPARE(raw.value(QStringLiteral("PRAGMA user_version")), QStringLiteral("2"));
+            raw.exec(QStringLiteral(
+                "INSERT INTO conversations (id, title, created_at, updated_at, model, system_prompt, settings) "
+                "VALUES (4, 'Fan noise', 100, 900, 'm.gguf', 'Be brief.', '{}');"
+                "INSERT INTO messages (id, conversation_id, role, content, status, created_at) "
+                "VALUES (7, 4, 'user', 'Why is the fan loud?', 'complete', 200);"
+                "INSERT INTO messages (id, conversation_id, role, content, reasoning, status, stop_reason, created_at, "
+                "generated_tokens, generation_tokens_per_second) "
+                "VALUES (8, 4, 'assistant', 'Dust, mostly.', 'hmm', 'complete', 'end_of_turn', 300, 5, 9.5);"
+                "INSERT INTO settings (key, value) VALUES ('theme', '[\"dark\"]');"));
+        }
+        {
+            Database db(path_);
+            QCOMPARE(db.openReport().foundVersion, 2);
+            QCOMPARE(db.openReport().backupPath, path_ + QStringLiteral(".v2.bak"));
+            QCOMPARE(db.pragma(QStringLiteral("user_version")), QStringLiteral("3"));
+            const auto conversation = db.conversation(4);
+            QVERIFY(conversation);
+            QCOMPARE(conversation->title, QStringLiteral("Fan noise"));
+            QCOMPARE(conversation->systemPrompt, QStringLiteral("Be brief."));
+            QCOMPARE(conversation->collections, QStringList()); // the new column's default: none
+            const auto messages = db.messages(4);
+            QCOMPARE(messages.size(), 2u);
+            QCOMPARE(messages[1].content, QStringLiteral("Dust, mostly."));
+            QCOMPARE(messages[1].reasoning, QStringLiteral("hmm"));
+            QCOMPARE(messages[1].stopReason, QStringLiteral("end_of_turn"));
+            QCOMPARE(messages[1].generatedTokens, 5);
+            QCOMPARE(messages[1].generationTokensPerSecond, 9.5);
+            QVERIFY(messages[1].sources.isEmpty());
+            QCOMPARE(db.settings().value(QStringLiteral("theme")).toString(), QStringLiteral("dark"));
+            QCOMPARE(hitNames(db.search(QStringLiteral("dust"))), QStringList{"m8"});
+
+            // The migrated file takes collections and sources, and they come back as written.
+            ConversationRecord updated = *conversation;
+            updated.collections = QStringList{"Manuals", "Notes"};
+            db.updateConversation(updated);
+            MessageRecord answer = messages[1];
+            answer.sources = {SourceRecord{QStringLiteral("/docs/fan.pdf"), 2, 10, 52, QStringLiteral("Clean the filter.")}};
+            db.updateMessage(answer);
+        }
+        RawDb raw(path_);
+        QCOMPARE(raw.value(QStringLiteral("SELECT collections FROM conversations WHERE id = 4")), QStringLiteral("[\"Manuals\",\"Notes\"]"));
+        Database db(path_);
+        QCOMPARE(db.openReport().foundVersion, 3);
+        QVERIFY(db.openReport().backupPath.isEmpty());
+        QCOMPARE(db.conversation(4)->collections, (QStringList{"Manuals", "Notes"}));
+        QCOMPARE(db.messages(4)[1].sources.size(), 1);
+        QCOMPARE(db.messages(4)[1].sources[0],
+                 (SourceRecord{QStringLiteral("/docs/fan.pdf"), 2, 10, 52, QStringLiteral("Clean the filter.")}));
+        // The version-2 backup is the file as it was found.
+        RawDb backup(path_ + QStringLiteral(".v2.bak"));
+        QCOMPARE(backup.value(QStringLiteral("PRAGMA user_version")), QStringLiteral("2"));
+        QVERIFY(!columnsOf(backup, QStringLiteral("messages")).contains(QStringLiteral("sources")));
+        QCOMPARE(backup.value(QStringLiteral("SELECT content FROM messages WHERE id = 8")), QStringLiteral("Dust, mostly."));
+    }
+
+    void sourcesAndCollectionsRoundTrip() {
+        Database db(path_);
+        ConversationRecord conversation = conversationRecord(1, QStringLiteral("Docs"), 100);
+        conversation.collections = QStringList{QStringLiteral("Work \"papers\""), QStringLiteral("Ünïcode")};
+        db.insertConversation(conversation);
+        MessageRecord answer = messageRecord(2, 1, MessageRole::Assistant, QStringLiteral("See [1] and [2]."));
+        answer.sources = {SourceRecord{QStringLiteral("/a/b c.pdf"), 3, 100, 180, QStringLiteral("line one\nline \"two\" </source>")},
+                          SourceRecord{QStringLiteral("/a/notes.md"), 0, 0, 12, QStringLiteral("𝄞 twelve ok")}};
+        db.insertMessage(answer);
+        QCOMPARE(db.conversation(1)->collections, conversation.collections);
+        QCOMPARE(db.messages(1)[0].sources, answer.sources);
+        answer.sources.removeLast();
+        db.updateMessage(answer);
+        QCOMPARE(db.messages(1)[0].sources, answer.sources);
+    }
+
+    void malformedSourcesAndCollectionsReadAsNone() {
+        Database db(path_);
+        db.insertConversation(conversationRecord(1, QStringLiteral("Docs"), 100));
+        db.insertMessage(messageRecord(2, 1, MessageRole::Assistant, QStringLiteral("answer")));
+        db.insertMessage(messageRecord(3, 1, MessageRole::Assistant, QStringLiteral("answer")));
+        {
+            RawDb raw(path_);
+            raw.exec(QStringLiteral(
+                "UPDATE conversations SET collections = '{not json' WHERE id = 1;"
+                "UPDATE messages SET sources = '[{\"path\": 5}, \"x\", {\"path\": \"/ok.md\", \"start\": 4, \"end\": 2}, "
+                "{\"path\": \"/ok.md\", \"start\": 1, \"end\": 3, \"text\": \"ab\"}]' WHERE id = 2;"
+                "UPDATE messages SET sources = 42 WHERE id = 3;"));
+        }
+        QCOMPARE(db.conversation(1)->collections, QStringList());
+        const auto messages = db.messages(1);
+        QCOMPARE(messages[0].sources.size(), 1); // only the well-formed one
+        QCOMPARE(messages[0].sources[0].path, QStringLiteral("/ok.md"));
+        QCOMPARE(messages[0].sources[0].text, QStringLiteral("ab"));
+        QVERIFY(messages[1].sources.isEmpty());
+    }
+
     void secondMigrationKeepsFirstBackup() {
         Database::createAtVersion(path_, 1);
         const QString firstBackup = path_ + QStringLiteral(".v1.bak");
@@ -578,11 +677,11 @@ private slots:
     }
 
     void newerVersionIsRefusedUntouched() {
-        Database::createAtVersion(path_, 2);
+        Database::createAtVersion(path_, 3);
         {
             RawDb raw(path_);
             raw.exec(QStringLiteral("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'future', 1, 1);"
-                                    "PRAGMA user_version = 3;"));
+                                    "PRAGMA user_version = 4;"));
         }
         const QByteArray before = readFile(path_);
         QVERIFY(!before.isEmpty());
@@ -591,7 +690,7 @@ private slots:
             QFAIL("a database from a newer version was opened");
         } catch (const StorageError& error) {
             QCOMPARE(QString::fromUtf8(error.what()),
-                     QStringLiteral("latent.db was written by a newer Latent Chat (schema 3); this version understands 2"));
+                     QStringLiteral("latent.db was written by a newer Latent Chat (schema 4); this version understands 3"));
         }
         QCOMPARE(readFile(path_), before);
         QCOMPARE(QDir(dir_->path()).entryList(QDir::Files), QStringList{"latent.db"});

@@ -56,6 +56,7 @@ private slots:
     void formatCount();
     void exportJson();
     void exportMarkdown();
+    void exportKeepsSources();
 };
 
 void TestTextHelpers::markdownBlocks_data() {
@@ -373,6 +374,31 @@ void TestTextHelpers::exportMarkdown() {
     const qsizetype first = md.indexOf(QStringLiteral("Multi-head"));
     const qsizetype second = md.indexOf(QStringLiteral("**You**"), first);
     QVERIFY(!md.mid(first, second - first).contains(QStringLiteral("*(")));
+}
+
+
+void TestTextHelpers::exportKeepsSources() {
+    const ConversationRecord c = sampleConversation();
+    std::vector<MessageRecord> rows = sampleMessages();
+    rows[1].sources = {SourceRecord{QStringLiteral("/docs/mla.pdf"), 4, 100, 160, QStringLiteral("Latent vectors are cached.")},
+                       SourceRecord{QStringLiteral("/docs/notes.md"), 0, 0, 9, QStringLiteral("MLA notes")}};
+    const QString md = ::conversationToMarkdown(c, rows);
+    const qsizetype answer = md.indexOf(QStringLiteral("Multi-head **latent** attention."));
+    const qsizetype sources = md.indexOf(QStringLiteral("*Sources:*"));
+    QVERIFY2(answer > 0 && sources > answer && sources < md.indexOf(QStringLiteral("And the KV cache?")), qPrintable(md));
+    QVERIFY2(md.contains(QStringLiteral("[1] /docs/mla.pdf, page 4")) && md.contains(QStringLiteral("[2] /docs/notes.md")), qPrintable(md));
+    QCOMPARE(md.count(QStringLiteral("*Sources:*")), 1); // answers without sources list none
+
+    const QJsonArray messages = QJsonDocument::fromJson(::conversationToJson(c, rows)).object().value(QStringLiteral("messages")).toArray();
+    QVERIFY(!messages[0].toObject().contains(QStringLiteral("sources")));
+    const QJsonArray exported = messages[1].toObject().value(QStringLiteral("sources")).toArray();
+    QCOMPARE(exported.size(), 2);
+    const QJsonObject first = exported[0].toObject();
+    QCOMPARE(first.value(QStringLiteral("path")).toString(), QStringLiteral("/docs/mla.pdf"));
+    QCOMPARE(first.value(QStringLiteral("page")).toInt(), 4);
+    QCOMPARE(first.value(QStringLiteral("start")).toInt(), 100);
+    QCOMPARE(first.value(QStringLiteral("end")).toInt(), 160);
+    QCOMPARE(first.value(QStringLiteral("text")).toString(), QStringLiteral("Latent vectors are cached."));
 }
 
 QTEST_GUILESS_MAIN(TestTextHelpers)

@@ -46,7 +46,10 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     const SystemConfig system = SystemConfig::load();
     const EndpointPolicy policy = endpointPolicy(system);
     endpoint_ = std::make_unique<EndpointController>(model_.get(), store_.get(), policy.allowRemoteEndpoints, policy.source);
-    documents_ = std::make_unique<DocumentsController>(QDir(dataDir_).filePath(QStringLiteral("documents.db")));
+    const QString documentIndex = QDir(dataDir_).filePath(QStringLiteral("documents.db"));
+    documents_ = std::make_unique<DocumentsController>(documentIndex);
+    viewer_ = std::make_unique<DocumentViewerController>(documentIndex);
+    chat_->setDocumentIndexPath(documentIndex);
 
     if (!system.path.isEmpty()) spdlog::info("system settings from {}", system.path.toStdString());
     for (const QString& problem : system.problems) spdlog::warn("system settings: {}", problem.toStdString());

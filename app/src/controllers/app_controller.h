@@ -4,6 +4,7 @@
 #pragma once
 
 #include "controllers/chat_controller.h"
+#include "controllers/document_viewer_controller.h"
 #include "controllers/documents_controller.h"
 #include "controllers/draft_controller.h"
 #include "controllers/endpoint_controller.h"
@@ -32,6 +33,7 @@ class AppController : public QObject {
     Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
     Q_PROPERTY(EndpointController* endpoint READ endpoint CONSTANT) // Settings → Model source: an OpenAI-compatible endpoint
     Q_PROPERTY(DocumentsController* documents READ documents CONSTANT) // collections for document Q&A
+    Q_PROPERTY(DocumentViewerController* viewer READ viewer CONSTANT)  // a cited passage, opened from its chip
     // The models of the shared model folders (SystemConfig), for every user.
     Q_PROPERTY(SharedModelListModel* sharedModels READ sharedModels CONSTANT)
     Q_PROPERTY(QString dataDir READ dataDir CONSTANT)
@@ -68,6 +70,7 @@ public:
     DraftController* draft() { return draft_.get(); }
     EndpointController* endpoint() { return endpoint_.get(); }
     DocumentsController* documents() { return documents_.get(); }
+    DocumentViewerController* viewer() { return viewer_.get(); }
     SharedModelListModel* sharedModels() { return &sharedModels_; }
     StorageThread* storage() { return store_.get(); }
     QString dataDir() const { return dataDir_; }
@@ -127,6 +130,7 @@ private:
     std::unique_ptr<DraftController> draft_;
     std::unique_ptr<EndpointController> endpoint_;
     std::unique_ptr<DocumentsController> documents_; // <data dir>/documents.db, its own thread
+    std::unique_ptr<DocumentViewerController> viewer_;
     SharedModelListModel sharedModels_;
     bool ready_ = false;
     QString notice_;

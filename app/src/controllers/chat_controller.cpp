@@ -53,6 +53,7 @@ ChatController::ChatController(StorageThread* store, InferenceWorker* worker, Mo
 
     connect(worker_, &InferenceWorker::generationStarted, this, &ChatController::onGenerationStarted);
     connect(worker_, &InferenceWorker::textAppended, this, &ChatController::onTextAppended);
+    connect(worker_, &InferenceWorker::sourcesChosen, this, &ChatController::onSourcesChosen);
     connect(worker_, &InferenceWorker::generationFinished, this, &ChatController::onGenerationFinished);
 
     // Another model is about to replace this one: the answer in progress stops first.
@@ -84,6 +85,7 @@ void ChatController::start(qint64 nextConversationId, qint64 nextMessageId) {
                 if (!stored) rows.push_back(mine);
             }
             conversations_.setConversations(std::move(rows));
+            emit collectionsChanged(); // a conversation chosen before the list came has its own now
         });
     updateCanSend();
 }
@@ -132,7 +134,10 @@ void ChatController::showConversation(qint64 id) {
     }
     if (id != 0) loadMessages(id);
     else messagesLoading_ = false;
-    if (changed) emit currentConversationChanged();
+    if (changed) {
+        emit currentConversationChanged();
+        emit collectionsChanged();
+    }
     updateCanSend();
 }
 
@@ -220,6 +225,7 @@ bool ChatController::send(const QString& text) {
         conversation.model = modelFileName();
         conversation.systemPrompt = settings_->systemPrompt();
         conversation.settings = settings_->toJson();
+        conversation.collections = newChatCollections_;
         store_->write(StorageWrite::insertConversation(conversation));
         conversations_.upsert(conversation);
         currentId_ = conversation.id;
@@ -285,8 +291,12 @@ void ChatController::startAnswer(const std::vector<MessageRecord>& history) {
 
     const quint64 requestId = activeRequest_;
     const SamplingSettings sampling = settings_->samplingSettings();
+    DocumentQuery documents;
+    documents.indexPath = documentIndexPath_;
+    documents.collections = collections();
     QMetaObject::invokeMethod(
-        worker_, [worker = worker_, requestId, turns, sampling] { worker->generate(requestId, turns, sampling); },
+        worker_,
+        [worker = worker_, requestId, turns, sampling, documents] { worker->generateFromDocuments(requestId, turns, sampling, documents); },
         Qt::QueuedConnection);
     emit generatingChanged();
     updateCanSend();
@@ -351,6 +361,56 @@ void ChatController::editAndResend(qint64 messageId, const QString& text) {
     store_->write(StorageWrite::deleteMessagesFrom(conversationId, messageId));
     messages_.removeFrom(messageId);
     appendUserMessageAndAnswer(trimmed);
+}
+
+QStringList ChatController::collections() const {
+    if (currentId_ == 0) return newChatCollections_;
+    const auto conversation = conversations_.find(currentId_);
+    return conversation ? conversation->collections : QStringList();
+}
+
+void ChatController::setCollections(const QStringList& names) {
+    QStringList unique;
+    for (const QString& name : names)
+        if (!name.trimmed().isEmpty() && !unique.contains(name.trimmed())) unique << name.trimmed();
+    if (unique == collections()) return;
+    if (currentId_ == 0) {
+        newChatCollections_ = unique;
+    } else {
+        auto conversation = conversations_.find(currentId_);
+        if (!conversation) return;
+        conversation->collections = unique;
+        store_->write(StorageWrite::updateConversation(*conversation));
+        conversations_.upsert(*conversation);
+    }
+    emit collectionsChanged();
+}
+
+void ChatController::setCollectionUsed(const QString& name, bool used) {
+    QStringList names = collections();
+    if (used && !names.contains(name)) names << name;
+    if (!used) names.removeAll(name);
+    setCollections(names);
+}
+
+void ChatController::onSourcesChosen(quint64 requestId, const std::vector<latent::documents::Passage>& sources,
+                                     const QString& problem) {
+    if (requestId != activeRequest_) return;
+    if (!problem.isEmpty()) emit errorOccurred(problem);
+    QList<SourceRecord> records;
+    for (const latent::documents::Passage& passage : sources) {
+        SourceRecord source;
+        source.path = QString::fromStdString(passage.path);
+        source.page = passage.page;
+        source.start = passage.start;
+        source.end = passage.end;
+        source.text = QString::fromStdString(passage.text);
+        records.append(source);
+    }
+    answer_.sources = records;
+    if (answer_.conversationId == currentId_) messages_.setSources(answer_.id, records);
+    // Saved now, beside the streaming text: an answer cut short still shows where it came from.
+    if (answerConversationExists()) store_->write(StorageWrite::updateMessage(answer_));
 }
 
 void ChatController::onGenerationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize,

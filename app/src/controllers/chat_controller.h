@@ -8,11 +8,17 @@
 // Switching conversation, starting a new one, deleting the current one or loading another
 // model while an answer streams stops that answer first: it is finalised as "stopped" in the
 // conversation it belongs to, and text arriving for it afterwards is ignored (requests carry ids).
+//
+// Document Q&A: a conversation may use document collections (chosen in the chat header, kept
+// with the conversation). Each question it sends is then answered from the passages the
+// inference worker retrieves and fits into the prompt; the passages come back as the answer's
+// sources (kept with the message, shown as chips that open the viewer).
 #pragma once
 
 #include "controllers/conversation_list_model.h"
 #include "controllers/message_list_model.h"
 #include "controllers/search_results_model.h"
+#include "doclibrary/document_retrieval.h"
 #include "inference/chat_engine.h"
 
 #include <QElapsedTimer>
@@ -46,6 +52,9 @@ class ChatController : public QObject {
     // Turns of the open conversation left out of the last prompt because the context is full
     // (the chat view shows a notice; the history keeps them).
     Q_PROPERTY(int droppedTurns READ droppedTurns NOTIFY statsChanged)
+    // The document collections the open conversation's questions are answered from (names in
+    // documents.db); for a new chat, the ones it will start with.
+    Q_PROPERTY(QStringList collections READ collections NOTIFY collectionsChanged)
 public:
     static constexpr int kCheckpointMs = 2000;
 
@@ -70,6 +79,10 @@ public:
     int contextUsed() const { return contextUsed_; }
     int contextSize() const { return contextSize_; }
     int droppedTurns() const { return droppedTurns_; }
+    QStringList collections() const;
+    // The document index the collections live in (<data dir>/documents.db); empty: documents
+    // are never searched.
+    void setDocumentIndexPath(const QString& path) { documentIndexPath_ = path; }
 
     Q_INVOKABLE void newConversation();                        // an empty chat; saved with its first message
     Q_INVOKABLE void selectConversation(qint64 id);
@@ -80,6 +93,10 @@ public:
     Q_INVOKABLE void regenerate();                             // replaces the last assistant answer
     Q_INVOKABLE void editAndResend(qint64 messageId, const QString& text); // a user message; later turns replaced
     Q_INVOKABLE void copyToClipboard(const QString& text);
+    // Uses (or stops using) a collection in the open conversation, saved with it; in a new chat,
+    // for the conversation its first message starts.
+    Q_INVOKABLE void setCollectionUsed(const QString& name, bool used);
+    Q_INVOKABLE void setCollections(const QStringList& names);
     // format: "markdown" or "json"; written on the storage thread (with writes that are still
     // waiting to be saved included); exportFinished follows.
     Q_INVOKABLE void exportConversation(qint64 id, const QUrl& file, const QString& format);
@@ -100,6 +117,7 @@ signals:
     void generatingChanged();
     void canSendChanged();
     void statsChanged();
+    void collectionsChanged();
     void errorOccurred(const QString& message);          // shown as a notification
     void exportFinished(const QString& path, bool ok, const QString& message);
 
@@ -121,6 +139,7 @@ private:
     void onGenerationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize,
                              bool startedInReasoning);
     void onTextAppended(quint64 requestId, const QString& text);
+    void onSourcesChosen(quint64 requestId, const std::vector<latent::documents::Passage>& sources, const QString& problem);
     void onGenerationFinished(quint64 requestId, const EngineResult& result);
     void checkpoint();                                     // commit the streaming answer
     // Path and format of an export, or exportFinished(false) and false when they are unusable.
@@ -139,6 +158,8 @@ private:
     qint64 nextMessageId_ = 1;
     bool started_ = false;
     qint64 currentId_ = 0;
+    QString documentIndexPath_;
+    QStringList newChatCollections_; // the collections a new chat starts with
     QString searchQuery_;
     quint64 searchSerial_ = 0;
     quint64 loadSerial_ = 0;

@@ -3,6 +3,7 @@
 #include "controllers/text_helpers.h"
 
 #include <QDateTime>
+#include <QFileInfo>
 
 MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
 
@@ -16,6 +17,25 @@ QString statusText(const MessageRecord& row) {
     if (row.status == MessageStatus::Stopped && row.stopReason == QLatin1String(kStopReasonInterrupted))
         return QStringLiteral("interrupted");
     return messageStatusName(row.status);
+}
+
+QVariantList sourcesList(const QList<SourceRecord>& sources) {
+    QVariantList list;
+    int number = 0;
+    for (const SourceRecord& source : sources) {
+        const QString fileName = QFileInfo(source.path).fileName();
+        list.append(QVariantMap{
+            {QStringLiteral("number"), ++number},
+            {QStringLiteral("path"), source.path},
+            {QStringLiteral("fileName"), fileName},
+            {QStringLiteral("page"), source.page},
+            {QStringLiteral("start"), source.start},
+            {QStringLiteral("end"), source.end},
+            {QStringLiteral("text"), source.text},
+            {QStringLiteral("label"), source.page > 0 ? QStringLiteral("%1, p. %2").arg(fileName).arg(source.page) : fileName},
+        });
+    }
+    return list;
 }
 
 } // namespace
@@ -41,6 +61,7 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
     case ModelRole: return row.model;
     case IsLastRole: return i + 1 == rows_.size();
     case SavedRole: return !unsaved_.contains(row.id);
+    case SourcesRole: return sourcesList(row.sources);
     default: return {};
     }
 }
@@ -51,7 +72,7 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
         {ReasoningRole, "reasoning"},   {ThinkingRole, "thinking"}, {StatusRole, "status"},
         {ErrorTextRole, "errorText"},   {BlocksRole, "blocks"},     {StatsTextRole, "statsText"},
         {CreatedAtRole, "createdAt"},   {ModelRole, "model"},       {IsLastRole, "isLast"},
-        {SavedRole, "saved"},
+        {SavedRole, "saved"},           {SourcesRole, "sources"},
     };
 }
 
@@ -104,6 +125,7 @@ void MessageListModel::replace(const MessageRecord& row) {
     if (messageStatsText(old) != messageStatsText(row)) roles << StatsTextRole;
     if (old.createdAt != row.createdAt) roles << CreatedAtRole;
     if (old.model != row.model) roles << ModelRole;
+    if (old.sources != row.sources) roles << SourcesRole;
     if (!roles.isEmpty()) emit dataChanged(index(at), index(at), roles);
 }
 
@@ -163,4 +185,11 @@ std::optional<MessageRecord> MessageListModel::find(qint64 id) const {
     const int at = indexOf(id);
     if (at < 0) return std::nullopt;
     return rows_[static_cast<size_t>(at)];
+}
+
+void MessageListModel::setSources(qint64 id, const QList<SourceRecord>& sources) {
+    const int at = indexOf(id);
+    if (at < 0) return;
+    rows_[static_cast<size_t>(at)].sources = sources;
+    emit dataChanged(index(at), index(at), {SourcesRole});
 }

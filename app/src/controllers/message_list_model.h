@@ -31,6 +31,8 @@ public:
         ModelRole,         // "model"
         IsLastRole,        // "isLast": bool, the last message of the conversation
         SavedRole,         // "saved": bool, false while a write of it waits to reach the disk
+        SourcesRole,       // "sources": an answer's document passages, a list of {number, path, fileName,
+                           //   page, start, end, text, label} (label: "manual.pdf, p. 3"); [] when none
     };
     Q_ENUM(Role)
 
@@ -45,6 +47,7 @@ public:
     // Streaming update of the answer with id (content/reasoning replaced, status streaming).
     void updateText(qint64 id, const QString& content, const QString& reasoning, bool thinking);
     void replace(const MessageRecord& row);      // the row with row.id, every field
+    void setSources(qint64 id, const QList<SourceRecord>& sources);
     void removeFrom(qint64 id);                  // rows with id >= id
     void clear();
     // The messages whose writes are waiting (StorageBacklog::messageIds): their "saved" is false.

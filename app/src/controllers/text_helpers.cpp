@@ -248,6 +248,15 @@ QString conversationToMarkdown(const ConversationRecord& conversation, const std
             out << quote.join(u'\n');
         }
         if (!m.content.isEmpty()) out << m.content;
+        if (!m.sources.isEmpty()) {
+            QStringList lines{QStringLiteral("*Sources:*")};
+            for (qsizetype i = 0; i < m.sources.size(); ++i) {
+                const SourceRecord& source = m.sources[i];
+                lines << (source.page > 0 ? QStringLiteral("[%1] %2, page %3").arg(i + 1).arg(source.path).arg(source.page)
+                                          : QStringLiteral("[%1] %2").arg(i + 1).arg(source.path));
+            }
+            out << lines.join(QStringLiteral("  \n"));
+        }
         const QString marker = statusMarker(m);
         if (!marker.isEmpty()) out << marker;
     }
@@ -271,6 +280,7 @@ QJsonObject conversationJsonObject(const ConversationRecord& conversation, const
         o.insert(QStringLiteral("generatedTokens"), m.generatedTokens);
         o.insert(QStringLiteral("tokensPerSecond"),
                  std::isfinite(m.generationTokensPerSecond) ? m.generationTokensPerSecond : 0.0);
+        if (!m.sources.isEmpty()) o.insert(QStringLiteral("sources"), QJsonDocument::fromJson(sourcesToJson(m.sources).toUtf8()).array());
         list.append(o);
     }
     QJsonObject root;

@@ -1,6 +1,7 @@
 #include "inference/inference_worker.h"
 
 #include "inference/context_window.h"
+#include "inference/grounded_prompt.h"
 
 #include <algorithm>
 #include <exception>
@@ -13,6 +14,8 @@ InferenceWorker::InferenceWorker(std::unique_ptr<ChatEngine> engine, QObject* pa
     qRegisterMetaType<LoadSettings>();
     qRegisterMetaType<SamplingSettings>();
     qRegisterMetaType<std::vector<ChatTurn>>();
+    qRegisterMetaType<DocumentQuery>();
+    qRegisterMetaType<std::vector<latent::documents::Passage>>();
 }
 
 InferenceWorker::~InferenceWorker() = default;
@@ -80,6 +83,11 @@ void InferenceWorker::unloadModel() {
 }
 
 void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings) {
+    generateFromDocuments(requestId, turns, settings, DocumentQuery());
+}
+
+void InferenceWorker::generateFromDocuments(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
+                                            const DocumentQuery& documents) {
     // The order matters (see requestStop): clear, publish the id, then honour a stop already asked.
     stop_.store(false);
     current_.store(requestId);
@@ -103,11 +111,28 @@ void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& t
     }
 
     const int contextSize = engine_->contextSize();
+    const auto countTokens = [this](const std::vector<ChatTurn>& t) { return engine_->countPromptTokens(t); };
+    const bool grounded = documents.active() && !turns.empty() && turns.back().role == ChatTurn::Role::User;
+    std::vector<latent::documents::Passage> passages;
+    QString documentProblem;
+    if (grounded) {
+        try {
+            passages = retriever_.search(documents, turns.back().content);
+        } catch (const std::exception& e) {
+            documentProblem = tr("The documents could not be searched: %1").arg(QString::fromUtf8(e.what()));
+        }
+    }
     ContextFit fit;
     try {
         const int reserve = reservedAnswerTokens(settings.maxNewTokens, contextSize);
-        fit = fitToContext(turns, contextSize, reserve,
-                           [this](const std::vector<ChatTurn>& t) { return engine_->countPromptTokens(t); });
+        if (grounded && documentProblem.isEmpty()) {
+            GroundedFit groundedFit = fitGroundedToContext(turns, passages, contextSize, reserve, countTokens);
+            fit = std::move(groundedFit.fit);
+            passages = std::move(groundedFit.sources);
+        } else {
+            fit = fitToContext(turns, contextSize, reserve, countTokens);
+            passages.clear();
+        }
     } catch (const std::exception& e) {
         result.end = EngineResult::End::Error;
         result.message = tr("The conversation could not be prepared for the model: %1").arg(QString::fromUtf8(e.what()));
@@ -124,6 +149,7 @@ void InferenceWorker::generate(quint64 requestId, const std::vector<ChatTurn>& t
         finish();
         return;
     }
+    if (grounded) emit sourcesChosen(requestId, passages, documentProblem);
     emit generationStarted(requestId, fit.droppedTurns, fit.promptTokens, contextSize, engine_->promptOpensReasoning());
 
     SamplingSettings bounded = settings;

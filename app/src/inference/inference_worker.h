@@ -3,6 +3,7 @@
 // most ~30 times a second. Stops are per request and may be asked from any thread.
 #pragma once
 
+#include "doclibrary/document_retrieval.h"
 #include "inference/chat_engine.h"
 
 #include <QObject>
@@ -34,6 +35,11 @@ public slots:
     void unloadModel();
     // turns: the whole conversation, system prompt first when there is one, the user's last.
     void generate(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings);
+    // The same, the last turn answered from documents when the query is active: from the
+    // passages it retrieves (searched here, on this thread), fitted with the history into the
+    // context; sourcesChosen tells which ones the prompt quotes.
+    void generateFromDocuments(quint64 requestId, const std::vector<ChatTurn>& turns, const SamplingSettings& settings,
+                               const DocumentQuery& documents);
     // Prompt tokens `turns` would take with the loaded model (the composer's count); answered
     // by tokensCounted, with -1 when no model is loaded or the prompt cannot be formed.
     void countTokens(quint64 requestId, const std::vector<ChatTurn>& turns);
@@ -48,6 +54,10 @@ signals:
     void generationStarted(quint64 requestId, int droppedTurns, int promptTokens, int contextSize,
                            bool startedInReasoning);
     void textAppended(quint64 requestId, const QString& text);
+    // A question answered from documents, before generationStarted: the passages its prompt
+    // quotes (source n = sources[n - 1]; none when nothing matched or fitted). problem: why the
+    // documents could not be searched ("" when they were); the question is then sent without.
+    void sourcesChosen(quint64 requestId, const std::vector<latent::documents::Passage>& sources, const QString& problem);
     // Always follows generate(); result.text holds everything streamed.
     void generationFinished(quint64 requestId, const EngineResult& result);
     // The loaded model's file changed on disk during or before an answer: that answer finished
@@ -59,6 +69,7 @@ signals:
 
 private:
     std::unique_ptr<ChatEngine> engine_;
+    DocumentRetriever retriever_;
     std::atomic<bool> stop_{false};
     std::atomic<quint64> current_{0};
     std::atomic<quint64> stoppedUpTo_{0};

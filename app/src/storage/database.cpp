@@ -23,7 +23,7 @@ namespace {
 constexpr int kMaxSearchWords = 16;
 
 // Column order shared by the reads below and conversationFromRow().
-#define LATENT_CONVERSATION_COLUMNS "id, title, created_at, updated_at, model, system_prompt, settings"
+#define LATENT_CONVERSATION_COLUMNS "id, title, created_at, updated_at, model, system_prompt, settings, collections"
 
 ConversationRecord conversationFromRow(const Statement& row) {
     ConversationRecord record;
@@ -34,25 +34,28 @@ ConversationRecord conversationFromRow(const Statement& row) {
     record.model = row.text(4);
     record.systemPrompt = row.text(5);
     record.settings = row.text(6);
+    record.collections = collectionsFromJson(row.text(7));
     return record;
 }
 
-// Binds ?1 = id and ?2 … ?6 = the columns updateConversation sets, in its order (title,
-// updated_at, model, system_prompt, settings); insertConversation adds created_at as ?7.
+// Binds ?1 = id and ?2 … ?7 = the columns updateConversation sets, in its order (title,
+// updated_at, model, system_prompt, settings, collections); insertConversation adds created_at
+// as ?8.
 Statement& bindConversation(Statement& statement, const ConversationRecord& conversation) {
     return statement.bind(1, conversation.id)
         .bind(2, conversation.title)
         .bind(3, conversation.updatedAt)
         .bind(4, conversation.model)
         .bind(5, conversation.systemPrompt)
-        .bind(6, conversation.settings);
+        .bind(6, conversation.settings)
+        .bind(7, collectionsToJson(conversation.collections));
 }
 
 // Column order shared by the reads below and messageFromRow().
 #define LATENT_MESSAGE_COLUMNS                                                                    \
     "id, conversation_id, role, content, reasoning, status, stop_reason, error_text, created_at, " \
     "model, prompt_tokens, generated_tokens, time_to_first_token_ms, prompt_tokens_per_second, "   \
-    "generation_tokens_per_second"
+    "generation_tokens_per_second, sources"
 
 // nullopt when the row's role is unknown (the row is then left out, with a warning).
 std::optional<MessageRecord> messageFromRow(const Statement& row) {
@@ -86,12 +89,13 @@ std::optional<MessageRecord> messageFromRow(const Statement& row) {
     record.timeToFirstTokenMs = row.real(12);
     record.promptTokensPerSecond = row.real(13);
     record.generationTokensPerSecond = row.real(14);
+    record.sources = sourcesFromJson(row.text(15));
     return record;
 }
 
-// Binds ?1 = id and ?2 … ?13 = the columns updateMessage sets, in its order (role …
-// generation_tokens_per_second); insertMessage lists its columns in the same order and adds
-// conversation_id and created_at as ?14 and ?15.
+// Binds ?1 = id and ?2 … ?14 = the columns updateMessage sets, in its order (role …
+// generation_tokens_per_second, sources); insertMessage lists its columns in the same order and
+// adds conversation_id and created_at as ?15 and ?16.
 Statement& bindMessage(Statement& statement, const MessageRecord& message) {
     return statement.bind(1, message.id)
         .bind(2, messageRoleName(message.role))
@@ -105,7 +109,8 @@ Statement& bindMessage(Statement& statement, const MessageRecord& message) {
         .bind(10, message.generatedTokens)
         .bind(11, message.timeToFirstTokenMs)
         .bind(12, message.promptTokensPerSecond)
-        .bind(13, message.generationTokensPerSecond);
+        .bind(13, message.generationTokensPerSecond)
+        .bind(14, sourcesToJson(message.sources));
 }
 
 bool isWordCharacter(char32_t codePoint, bool inWord) {
@@ -162,9 +167,9 @@ std::optional<ConversationRecord> Database::conversation(qint64 id) const {
 
 void Database::insertConversation(const ConversationRecord& conversation) {
     inTransaction(db_, QStringLiteral("saving conversation %1").arg(conversation.id), [&] {
-        Statement statement(db_, "INSERT INTO conversations (id, title, updated_at, model, system_prompt, settings, created_at) "
-                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-        bindConversation(statement, conversation).bind(7, conversation.createdAt).run();
+        Statement statement(db_, "INSERT INTO conversations (id, title, updated_at, model, system_prompt, settings, collections, "
+                                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        bindConversation(statement, conversation).bind(8, conversation.createdAt).run();
     });
 }
 
@@ -177,7 +182,7 @@ void Database::renameConversation(qint64 id, const QString& title) {
 void Database::updateConversation(const ConversationRecord& conversation) {
     inTransaction(db_, QStringLiteral("updating conversation %1").arg(conversation.id), [&] {
         Statement statement(db_, "UPDATE conversations SET title = ?2, updated_at = ?3, model = ?4, system_prompt = ?5, "
-                                 "settings = ?6 WHERE id = ?1");
+                                 "settings = ?6, collections = ?7 WHERE id = ?1");
         bindConversation(statement, conversation).run();
     });
 }
@@ -209,9 +214,9 @@ void Database::insertMessage(const MessageRecord& message) {
     inTransaction(db_, QStringLiteral("saving message %1").arg(message.id), [&] {
         Statement insert(db_, "INSERT INTO messages (id, role, content, reasoning, status, stop_reason, error_text, model, "
                               "prompt_tokens, generated_tokens, time_to_first_token_ms, prompt_tokens_per_second, "
-                              "generation_tokens_per_second, conversation_id, created_at) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-        bindMessage(insert, message).bind(14, message.conversationId).bind(15, message.createdAt).run();
+                              "generation_tokens_per_second, sources, conversation_id, created_at) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+        bindMessage(insert, message).bind(15, message.conversationId).bind(16, message.createdAt).run();
         Statement touch(db_, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2");
         touch.bind(1, message.conversationId).bind(2, message.createdAt).run();
     });
@@ -222,7 +227,7 @@ void Database::updateMessage(const MessageRecord& message) {
         Statement statement(db_, "UPDATE messages SET role = ?2, content = ?3, reasoning = ?4, status = ?5, stop_reason = ?6, "
                                  "error_text = ?7, model = ?8, prompt_tokens = ?9, generated_tokens = ?10, "
                                  "time_to_first_token_ms = ?11, prompt_tokens_per_second = ?12, "
-                                 "generation_tokens_per_second = ?13 WHERE id = ?1");
+                                 "generation_tokens_per_second = ?13, sources = ?14 WHERE id = ?1");
         bindMessage(statement, message).run();
     });
 }

@@ -27,7 +27,8 @@
 // Schema (database_schema.cpp has every version): messages.generation_tokens_per_second is the
 // decode speed (called tokens_per_second in schema 1); FTS5 tables message_fts (content,
 // reasoning) and conversation_fts (title) index the text with external content, kept in step by
-// triggers.
+// triggers; conversations.collections and messages.sources (schema 3) hold JSON arrays (see
+// records.h), read defensively.
 #pragma once
 
 #include "storage/records.h"
@@ -48,7 +49,7 @@ public:
 
 class Database {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     struct OpenReport {
         int foundVersion = 0;          // user_version of the file as found (0: new file)

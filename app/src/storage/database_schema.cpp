@@ -15,6 +15,12 @@
 //   message_fts(content, reasoning) and conversation_fts(title): FTS5 tables with external
 //            content (the text is stored once, in messages/conversations), kept in sync by
 //            triggers and filled from the existing rows by the migration.
+// Version 3 — document Q&A:
+//   conversations + collections: a JSON array of the document collections (names in
+//            documents.db) its questions are answered from; '[]' for none.
+//   messages + sources: a JSON array of the passages an answer's prompt quoted, each
+//            {path, page, start, end, text}; '[]' for none. Kept with the message so an old
+//            answer's citations open after a restart, whatever the index holds by then.
 #include "storage/sqlite_support.h"
 
 #include <QDebug>
@@ -108,9 +114,17 @@ void migrateTo2(sqlite3* db) {
     )sql", QStringLiteral("adding answer statistics and search"));
 }
 
+void migrateTo3(sqlite3* db) {
+    exec(db, R"sql(
+        ALTER TABLE conversations ADD COLUMN collections TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE messages ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+        PRAGMA user_version = 3;
+    )sql", QStringLiteral("adding document collections and sources"));
+}
+
 using Migration = void (*)(sqlite3*);
 // kMigrations[v - 1] brings a file from version v - 1 to version v.
-constexpr Migration kMigrations[] = {migrateTo1, migrateTo2};
+constexpr Migration kMigrations[] = {migrateTo1, migrateTo2, migrateTo3};
 static_assert(std::size(kMigrations) == Database::kSchemaVersion, "one migration per schema version");
 
 } // namespace

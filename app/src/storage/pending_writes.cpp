@@ -39,6 +39,7 @@ void applyMessageChange(MessageRecord& row, const StorageWrite& change) {
     row.timeToFirstTokenMs = from.timeToFirstTokenMs;
     row.promptTokensPerSecond = from.promptTokensPerSecond;
     row.generationTokensPerSecond = from.generationTokensPerSecond;
+    row.sources = from.sources;
 }
 
 // `change` (an update, rename or touch) applied to a conversation row held in memory.

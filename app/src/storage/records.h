@@ -3,7 +3,9 @@
 // the GUI never waits for an insert to learn an id.
 #pragma once
 
+#include <QList>
 #include <QString>
+#include <QStringList>
 #include <QtGlobal>
 
 #include <optional>
@@ -23,6 +25,17 @@ std::optional<MessageStatus> messageStatusFromName(const QString& name);
 // app ended while the answer was streaming; set when the database is next opened).
 inline constexpr const char* kStopReasonInterrupted = "interrupted";
 
+// A passage of the user's documents that an answer's prompt quoted (document Q&A): what the
+// answer's source chip shows and the viewer opens. Stored as JSON in messages.sources.
+struct SourceRecord {
+    QString path;      // absolute path of the document
+    int page = 0;      // 1-based PDF page, 0 for other formats
+    qint64 start = 0;  // code points in the document's extracted text
+    qint64 end = 0;
+    QString text;      // the passage as quoted (the extracted text at [start, end))
+    bool operator==(const SourceRecord&) const = default;
+};
+
 struct ConversationRecord {
     qint64 id = 0;
     QString title;
@@ -31,6 +44,8 @@ struct ConversationRecord {
     QString model;        // file name of the model last used in it
     QString systemPrompt; // the system prompt it was started with
     QString settings;     // JSON object: the generation settings last used
+    // Document collections (names in documents.db) its questions are answered from; empty: none.
+    QStringList collections;
 };
 
 struct MessageRecord {
@@ -49,7 +64,18 @@ struct MessageRecord {
     double timeToFirstTokenMs = 0.0;
     double promptTokensPerSecond = 0.0;
     double generationTokensPerSecond = 0.0;
+    // An answer from documents: the passages its prompt quoted, source n = sources[n - 1].
+    QList<SourceRecord> sources;
 };
+
+// The JSON the database keeps in conversations.collections (an array of names) and
+// messages.sources (an array of {path, page, start, end, text}). Reading never trusts the text:
+// what is not of the expected shape is left out (and a malformed document reads as empty),
+// with a warning.
+QString collectionsToJson(const QStringList& collections);
+QStringList collectionsFromJson(const QString& json);
+QString sourcesToJson(const QList<SourceRecord>& sources);
+QList<SourceRecord> sourcesFromJson(const QString& json);
 
 struct SearchHit {
     qint64 conversationId = 0;

@@ -25,12 +25,14 @@ Item {
             statsText: ""
             isLast: false
             saved: true
+            sources: []
         }
     }
 
     SignalSpy { id: copySpy; signalName: "copyRequested" }
     SignalSpy { id: regenerateSpy; signalName: "regenerateRequested" }
     SignalSpy { id: editSpy; signalName: "editRequested" }
+    SignalSpy { id: sourceSpy; signalName: "sourceRequested" }
 
     TestCase {
         name: "MessageDelegate"
@@ -39,7 +41,7 @@ Item {
         function make(properties) {
             const item = createTemporaryObject(delegateComponent, host, properties)
             verify(item !== null, "delegate created")
-            for (const spy of [copySpy, regenerateSpy, editSpy]) {
+            for (const spy of [copySpy, regenerateSpy, editSpy, sourceSpy]) {
                 spy.clear()
                 spy.target = item
             }
@@ -58,6 +60,27 @@ Item {
                 found = found.concat(findAll(child, name))
             }
             return found
+        }
+
+        function test_sourcesAreChipsThatOpenTheirPassage() {
+            const sources = [
+                { number: 1, label: "manual.pdf, p. 2", path: "/docs/manual.pdf", page: 2, start: 10, end: 40, text: "The fan runs." },
+                { number: 2, label: "notes.md", path: "/docs/notes.md", page: 0, start: 0, end: 12, text: "Kestrel mode" },
+            ]
+            const item = make({ role: "assistant", content: "It runs [1][2].",
+                                blocks: [{ kind: "markdown", text: "It runs [1][2].", language: "" }], sources: sources })
+            const chips = findAll(item, "sourceChip")
+            compare(chips.length, 2)
+            compare(chips[0].contentItem.text, "[1] manual.pdf, p. 2")
+            compare(chips[1].contentItem.text, "[2] notes.md")
+            mouseClick(chips[1])
+            compare(sourceSpy.count, 1)
+            compare(sourceSpy.signalArguments[0][0].path, "/docs/notes.md")
+            compare(sourceSpy.signalArguments[0][0].end, 12)
+
+            // No chips on an answer without sources, nor on a user message.
+            compare(findAll(make({ role: "assistant", content: "Hi." }), "sourceChip").length, 0)
+            compare(findAll(make({ role: "user", content: "Hi.", sources: sources }), "sourceChip").length, 0)
         }
 
         function test_userMessageIsARightAlignedBubble() {
