@@ -153,7 +153,9 @@ private slots:
         QTest::addColumn<QString>("preset");
         QTest::addColumn<QString>("scheme");
         QTest::addColumn<double>("tolerance"); // mean |diff| relative to the row's largest logit
-        QTest::newRow("tiny-v3 f32") << "tiny-v3" << "f32" << 1e-5;
+        // Float weights: a batch of 6+ tokens takes the float batch kernel (quant_dot.h), whose
+        // summation order differs from the per-row kernels' by float rounding only.
+        QTest::newRow("tiny-v3 f32") << "tiny-v3" << "f32" << 1e-4;
         // Quantised activations: a few-ulp difference can move one value across a rounding
         // boundary of the 8-bit activation blocks, which the random weights then amplify (the
         // same effect test_forward allows between cpu and ref).
