@@ -25,18 +25,9 @@ const Loaded& loaded() {
     static Loaded result;
     std::call_once(once, [] {
         std::string errors;
-        void* entry = load_plugin({kPluginFile, "LATENT_DOCS_PLUGIN", "latent_docs_plugin_entry"},
-                                  [](void* symbol, std::string& why) {
-                                      auto entry_fn = reinterpret_cast<const DocsPlugin* (*)()>(symbol);
-                                      const DocsPlugin* plugin = entry_fn();
-                                      if (plugin != nullptr && plugin->abi == kDocsPluginAbi) return true;
-                                      why = "is from another build (plugin interface mismatch)";
-                                      return false;
-                                  },
-                                  errors);
-        if (entry != nullptr) {
-            result.plugin = reinterpret_cast<const DocsPlugin* (*)()>(entry)();
-        } else if (errors.empty()) {
+        result.plugin = load_plugin_table<DocsPlugin>({kPluginFile, "LATENT_DOCS_PLUGIN", "latent_docs_plugin_entry"}, kDocsPluginAbi, errors);
+        if (result.plugin != nullptr) return;
+        if (errors.empty()) {
             result.error = std::string("the document library is not installed (") + kPluginFile +
                            " not found next to the engine library): it comes with the latent-chat package "
                            "(sudo apt install latent-chat), or with a build of latent that has the app (LATENT_APP=ON)";

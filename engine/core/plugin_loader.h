@@ -6,6 +6,7 @@
 // (the build tree's lib/, an install's lib/latent-chat/), then its `latent-chat` subdirectory.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -23,5 +24,25 @@ struct PluginSearch {
 // candidate that failed ("; PATH: why"). A loaded but refused candidate stays loaded (unloading
 // code that may have registered handlers is unsafe).
 void* load_plugin(const PluginSearch& search, const std::function<bool(void* symbol, std::string& why)>& accept, std::string& errors);
+
+// The common case: `symbol` is `const Table* entry()` and the table's first member `abi` must equal
+// `abi` (a plugin of another build is refused: "… is from another build (plugin interface
+// mismatch)"). Returns the table, or nullptr with `errors` as load_plugin leaves it.
+template <typename Table> const Table* load_plugin_table(const PluginSearch& search, uint32_t abi, std::string& errors) {
+    const Table* table = nullptr;
+    load_plugin(
+        search,
+        [&](void* symbol, std::string& why) {
+            const Table* candidate = reinterpret_cast<const Table* (*)()>(symbol)();
+            if (candidate != nullptr && candidate->abi == abi) {
+                table = candidate;
+                return true;
+            }
+            why = "is from another build (plugin interface mismatch)";
+            return false;
+        },
+        errors);
+    return table;
+}
 
 } // namespace latent

@@ -257,6 +257,8 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
         return m;
     };
     std::vector<float> wk(static_cast<size_t>(dn) * rkv), wv(static_cast<size_t>(dv) * rkv), decoded(std::max(rkv, dn));
+    std::vector<float> out(kQueryBlock * dv);
+    std::vector<uint32_t> valid(kQueryBlock);
     for (const TokenRun& run : runs) {
         ProfiledSection section("attention: decompressed form (prompt)");
         const size_t N = run.first_pos + run.count;
@@ -308,10 +310,8 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
                 std::vector<float>& scores = buf_queries_;
                 scores.resize(nb * n_keys);
                 matmul(float_matrix(keys.data(), static_cast<int64_t>(n_keys), dqk, dqk), qh.data(), nb, scores.data());
-                std::vector<uint32_t> valid(nb);
                 for (size_t i = 0; i < nb; ++i) valid[i] = static_cast<uint32_t>(run.first_pos + b0 + i + 1);
                 softmax_rows(scores.data(), nb, n_keys, valid.data(), c_.kq_scale, &pool_);
-                std::vector<float> out(nb * dv);
                 matmul(float_matrix(values_t.data(), dv, static_cast<int64_t>(n_keys), static_cast<int64_t>(N)), scores.data(), nb, out.data());
                 for (size_t i = 0; i < nb; ++i) std::copy_n(out.data() + i * dv, dv, o.data() + ((run.begin + b0 + i) * H + h) * dv);
             }

@@ -36,6 +36,19 @@ float cache_element(const LatentCache& c, uint32_t row, uint32_t i) {
     return f;
 }
 
+// Softmax of scale · s over s[0, valid), in place (max subtracted, sum in double).
+void softmax_row_portable(float* s, uint32_t valid, float scale) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (uint32_t j = 0; j < valid; ++j) m = std::max(m, s[j] * scale);
+    double total = 0;
+    for (uint32_t j = 0; j < valid; ++j) {
+        s[j] = std::exp(s[j] * scale - m);
+        total += s[j];
+    }
+    const float inv = static_cast<float>(1.0 / total);
+    for (uint32_t j = 0; j < valid; ++j) s[j] *= inv;
+}
+
 // acc[h][i] += weights[h * stride] · row[i] for every head: the row is loaded once for all heads.
 void accumulate_portable(const LatentCache& c, uint32_t key, const float* weights, size_t stride, uint32_t n_heads, float* acc, std::vector<float>& row) {
     row.resize(c.latent_width);
@@ -531,21 +544,7 @@ void latent_attention(const float* queries, uint32_t n_heads, const LatentCache&
     matmul(keys, s.queries, s.scores.data(), pool);
 
     // Softmax per head (scores of head h are row h: n_keys floats).
-    for (uint32_t h = 0; h < n_heads; ++h) {
-        float* row = s.scores.data() + static_cast<size_t>(h) * n_keys;
-        float max = -std::numeric_limits<float>::infinity();
-        for (uint32_t k = 0; k < n_keys; ++k) {
-            row[k] *= scale;
-            max = std::max(max, row[k]);
-        }
-        double sum = 0.0;
-        for (uint32_t k = 0; k < n_keys; ++k) {
-            row[k] = std::exp(row[k] - max);
-            sum += row[k];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (uint32_t k = 0; k < n_keys; ++k) row[k] *= inv;
-    }
+    for (uint32_t h = 0; h < n_heads; ++h) softmax_row_portable(s.scores.data() + static_cast<size_t>(h) * n_keys, n_keys, scale);
 
     // Weighted sum of latents, keys split across threads; partial sums are then added.
     const size_t out_size = static_cast<size_t>(n_heads) * cache.latent_width;
@@ -605,18 +604,6 @@ LATENT_AVX2_TARGET void softmax_row_avx2(float* s, uint32_t valid, float scale) 
     for (uint32_t j = i; j < valid; ++j) s[j] *= static_cast<float>(1.0 / total);
 }
 #endif
-
-void softmax_row_portable(float* s, uint32_t valid, float scale) {
-    float m = -std::numeric_limits<float>::infinity();
-    for (uint32_t j = 0; j < valid; ++j) m = std::max(m, s[j] * scale);
-    double total = 0;
-    for (uint32_t j = 0; j < valid; ++j) {
-        s[j] = std::exp(s[j] * scale - m);
-        total += s[j];
-    }
-    const float inv = static_cast<float>(1.0 / total);
-    for (uint32_t j = 0; j < valid; ++j) s[j] *= inv;
-}
 
 } // namespace
 

@@ -19,19 +19,8 @@ Loaded load() {
     Loaded result;
     const char* file = gpu_emulator_requested() ? "liblatent-cuda-emu.so" : "liblatent-cuda.so";
     std::string dl_errors;
-    void* entry = load_plugin({file, "LATENT_GPU_PLUGIN", "latent_gpu_plugin_entry"},
-                              [](void* symbol, std::string& why) {
-                                  auto entry_fn = reinterpret_cast<const GpuPlugin* (*)()>(symbol);
-                                  const GpuPlugin* plugin = entry_fn();
-                                  if (plugin != nullptr && plugin->abi == kGpuPluginAbi) return true;
-                                  why = "is from another build (plugin interface mismatch)";
-                                  return false;
-                              },
-                              dl_errors);
-    if (entry != nullptr) {
-        result.plugin = reinterpret_cast<const GpuPlugin* (*)()>(entry)();
-        return result;
-    }
+    result.plugin = load_plugin_table<GpuPlugin>({file, "LATENT_GPU_PLUGIN", "latent_gpu_plugin_entry"}, kGpuPluginAbi, dl_errors);
+    if (result.plugin != nullptr) return result;
     result.error = gpu_emulator_requested()
                        ? std::string("the GPU emulator is not in this build (") + file + " not found)"
                        : std::string("GPU support is not installed (") + file + " not found next to the engine library)";
