@@ -7,6 +7,7 @@
 #include "run_options.h"
 
 #include "core/error.h"
+#include "model/demo_model.h"
 
 #include <spdlog/spdlog.h>
 
@@ -45,10 +46,20 @@ void print_stats(const GenerationResult& r) {
                  s.prompt_tokens_per_s, s.n_generated, s.generation_tokens_per_s, s.time_to_first_token_ms);
 }
 
-std::unique_ptr<Model> load_model(const Args& args) {
+// -m MODEL, or without it the built-in demo model, saying so and what it is.
+std::unique_ptr<Model> load_model(const Args& args, std::string_view command) {
     ModelLoadOptions options;
     options.chat_format = args.get("--chat-format").value_or("");
-    return Model::load(args.require("--model"), options);
+    if (const auto path = args.get("--model")) return Model::load(*path, options);
+    const auto demo = find_demo_model();
+    if (!demo) {
+        std::string looked;
+        for (const auto& candidate : demo_model_candidates()) looked += (looked.empty() ? "" : ", ") + candidate.string();
+        throw UsageError("'latent " + std::string(command) + "' needs --model (-m) MODEL; the built-in demo model is not installed (looked for " +
+                         looked + ")");
+    }
+    std::fprintf(stderr, "No model given (-m): using the built-in demo model, %s.\n%s.\n", demo->c_str(), std::string(kDemoModelLabel).c_str());
+    return Model::load(*demo, options);
 }
 
 // Resident memory split into anonymous (our own allocations: KV cache, buffers) and file-backed
@@ -129,7 +140,7 @@ int run_run(const std::vector<std::string>& argv) {
     add_run_options(specs);
     const Args args = Args::parse("run", specs, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("run", "-m MODEL (-p TEXT | --file F) [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--chat]", specs).c_str(), stdout);
+        std::fputs(usage_text("run", "[-m MODEL] (-p TEXT | --file F) [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--chat]", specs).c_str(), stdout);
         return 0;
     }
     const size_t sources = (args.get("--file") ? 1u : 0u) + (args.get("--prompt") ? 1u : 0u) + args.positional().size();
@@ -147,7 +158,7 @@ int run_run(const std::vector<std::string>& argv) {
         prompt = args.positional().front();
     }
     const std::optional<std::string> docs = docs_option(args);
-    const auto model = load_model(args);
+    const auto model = load_model(args, "run");
     const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), with_default_context(args, backend_options, *model));
     Session session(*backend);
 
@@ -190,14 +201,14 @@ int run_chat(const std::vector<std::string>& argv) {
     add_run_options(specs);
     const Args args = Args::parse("chat", specs, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("chat", "-m MODEL [--system TEXT] [sampling options]", specs).c_str(), stdout);
+        std::fputs(usage_text("chat", "[-m MODEL] [--system TEXT] [sampling options]", specs).c_str(), stdout);
         return 0;
     }
     GenerationParams params = generation_params_from(args);
     params.max_new_tokens = max_new_tokens_from(args, 1024);
     const BackendOptions backend_options = backend_options_from(args, 4096);
     const std::optional<std::string> docs = docs_option(args);
-    const auto model = load_model(args);
+    const auto model = load_model(args, "chat");
     const auto backend = make_backend(*model, args.get("--backend").value_or("auto"), with_default_context(args, backend_options, *model));
     Session session(*backend);
 

@@ -11,7 +11,7 @@ namespace latent::cli {
 
 void add_run_options(std::vector<OptionSpec>& specs) {
     const std::vector<OptionSpec> shared = {
-        {"--model", "-m", true, "GGUF model file"},
+        {"--model", "-m", true, "GGUF model file (default: the built-in demo model, a tiny dictionary model)"},
         {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
         {"--ctx", "-c", true, "context length in tokens, 1 … 16777216 (default 4096, at most the model's)"},
         {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},

@@ -333,6 +333,27 @@ private slots:
         QVERIFY(bad.err.contains("--temp"));
     }
 
+    // Without -m, run and chat use the built-in demo model (LATENT_DEMO_MODEL points at a stand-in
+    // here), saying so with its label; with none to be found, the error names --model and where it looked.
+    void run_without_model_uses_demo_model() {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("LATENT_DEMO_MODEL", str(tiny_));
+        const Run with_demo = run_cli({"run", "-p", "Hello", "-n", "3", "--temp", "0", "--backend", "cpu"}, {}, 60000, env);
+        QCOMPARE(with_demo.exit_code, 0);
+        QVERIFY2(with_demo.err.contains("using the built-in demo model") && with_demo.err.contains("not a general assistant"),
+                 with_demo.err.constData());
+        const QStringList same{"run", "-m", str(tiny_), "-p", "Hello", "-n", "3", "--temp", "0", "--backend", "cpu"};
+        QCOMPARE(with_demo.out, run_cli(same).out);
+        const Run chat = run_cli({"chat", "-n", "2", "--temp", "0"}, "Hi\n/exit\n", 60000, env);
+        QCOMPARE(chat.exit_code, 0);
+        QVERIFY2(chat.err.contains("using the built-in demo model"), chat.err.constData());
+
+        env.insert("LATENT_DEMO_MODEL", dir_.filePath("no-demo-here.gguf"));
+        const Run missing = run_cli({"run", "-p", "Hello"}, {}, 30000, env);
+        QVERIFY(missing.exit_code != 0);
+        QVERIFY2(missing.err.contains("--model") && missing.err.contains("no-demo-here.gguf"), missing.err.constData());
+    }
+
     // chat keeps the conversation: the second turn reuses the first turn's cache.
     void chat_reuses_cache_across_turns() {
         const Run r = run_cli({"chat", "-m", str(tiny_), "-n", "6", "--temp", "0"}, "Hello there\nAnd again\n/exit\n");
