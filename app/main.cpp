@@ -154,6 +154,7 @@ int main(int argc, char* argv[])
     AppController app(dataDir,
                       std::make_unique<SourceChatEngine>(std::make_unique<EngineChatEngine>(), std::make_unique<RemoteChatEngine>(), policy.allowRemoteEndpoints),
                       modelPath);
+    app.setDemoOnFirstRun(true); // no model yet: the built-in demo model answers, labelled as such
     quitOnSignals(&app);
 
     QQmlApplicationEngine engine;

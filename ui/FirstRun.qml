@@ -139,6 +139,15 @@ Item {
                 onClicked: root.openModelRequested()
             }
 
+            AppButton {
+                objectName: "firstRunDemoButton"
+                visible: root.modelController.demoModelPath !== ""
+                Layout.alignment: Qt.AlignHCenter
+                flat: true
+                text: qsTr("Try the built-in demo model (a tiny dictionary model, not a general assistant)")
+                onClicked: root.modelController.loadDemo()
+            }
+
             RecentModels {
                 objectName: "firstRunSharedModels"
                 Layout.fillWidth: true

@@ -109,6 +109,20 @@ ApplicationWindow {
                 onActionTriggered: window.app.retrySaving()
             }
 
+            // The built-in demo model is in use: say what it is and how to get a real model.
+            NoticeBanner {
+                objectName: "demoModelBanner"
+                Layout.fillWidth: true
+                dismissible: false
+                dotColor: Theme.accent
+                actionText: qsTr("Open model…")
+                text: window.modelController.demoLoaded
+                      ? window.modelController.demoModelLabel + ". "
+                        + qsTr("It answers questions like: What does \"violin\" mean? For real work, download e.g. DeepSeek-V2-Lite-Chat in GGUF format (Q4_K_M, about 10 GB) and open it here.")
+                      : ""
+                onActionTriggered: modelFileDialog.open()
+            }
+
             NoticeBanner {
                 objectName: "readOnlyBanner"
                 Layout.fillWidth: true

@@ -9,6 +9,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QQmlApplicationEngine>
+#include <QQuickItem>
 #include <QQuickWindow>
 #include <QTemporaryDir>
 #include <QTest>
@@ -18,6 +19,19 @@
 #include <memory>
 
 namespace app_test {
+
+// Every visible item below `root` (the overlay's popups included) whose objectName is `name`.
+inline QList<QQuickItem*> findItems(QQuickItem* root, const QString& name) {
+    QList<QQuickItem*> found;
+    if (!root) return found;
+    for (QQuickItem* child : root->childItems()) {
+        if (!child->isVisible()) continue;
+        if (child->objectName() == name) found << child;
+        found << findItems(child, name);
+    }
+    return found;
+}
+
 
 // Largest gap between ticks of a 5 ms timer on this thread while it exists.
 class EventLoopProbe {

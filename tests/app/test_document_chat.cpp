@@ -42,18 +42,6 @@ const char* const kPdfSentence = "The kestrel valve must be closed before cleani
 const char* const kMarkdownSentence = "The kestrel valve sits behind the left panel of the heater.";
 const QString kQuestion = QStringLiteral("Where is the kestrel valve?");
 
-// Every visible item below `root` (the overlay's popups included) whose objectName is `name`.
-QList<QQuickItem*> findItems(QQuickItem* root, const QString& name) {
-    QList<QQuickItem*> found;
-    if (!root) return found;
-    for (QQuickItem* child : root->childItems()) {
-        if (!child->isVisible()) continue;
-        if (child->objectName() == name) found << child;
-        found << findItems(child, name);
-    }
-    return found;
-}
-
 void click(QQuickWindow* window, QQuickItem* item) {
     const QPointF center = item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
     QTest::mouseClick(window, Qt::LeftButton, {}, center.toPoint());

@@ -239,5 +239,10 @@ void AppController::becomeReady(const QVariantMap& stored, qint64 nextConversati
     chat_->start(nextConversationId, nextMessageId);
     ready_ = true;
     emit readyChanged();
-    if (!modelPath_.isEmpty()) model_->load(modelPath_);
+    if (!modelPath_.isEmpty()) {
+        model_->load(modelPath_);
+    } else if (demoOnFirstRun_ && recent.isEmpty() && !model_->demoModelPath().isEmpty()) {
+        spdlog::info("no model used yet: loading the built-in demo model {}", model_->demoModelPath().toStdString());
+        model_->loadDemo();
+    }
 }

@@ -73,6 +73,9 @@ public:
     DocumentViewerController* viewer() { return viewer_.get(); }
     SharedModelListModel* sharedModels() { return &sharedModels_; }
     StorageThread* storage() { return store_.get(); }
+    // First run: with no model given and none used before (no recent models), load the built-in
+    // demo model once the settings are read. The app turns it on; tests choose.
+    void setDemoOnFirstRun(bool on) { demoOnFirstRun_ = on; }
     QString dataDir() const { return dataDir_; }
     QString version() const;
     bool ready() const { return ready_; }
@@ -121,6 +124,7 @@ private:
 
     QString dataDir_;
     QString modelPath_; // loaded once the settings are read
+    bool demoOnFirstRun_ = false;
     std::unique_ptr<StorageThread> store_;
     QThread inferenceThread_;
     InferenceWorker* worker_ = nullptr; // lives on inferenceThread_

@@ -6,6 +6,8 @@
 #include "inference/remote_chat_engine.h"
 #include "storage/storage_thread.h"
 
+#include "model/demo_model.h"
+
 #include <spdlog/spdlog.h>
 
 #include <QDir>
@@ -65,6 +67,23 @@ ModelController::ModelController(InferenceWorker* worker, SettingsController* se
     connect(worker_, &InferenceWorker::modelLoaded, this, &ModelController::onLoaded);
     connect(worker_, &InferenceWorker::modelLoadFailed, this, &ModelController::onFailed);
     connect(worker_, &InferenceWorker::modelFileChanged, this, &ModelController::onModelFileChanged);
+    // A few stat calls: where the demo model is installed, once.
+    if (const auto demo = latent::find_demo_model())
+        demoPath_ = QFileInfo(QString::fromStdString(demo->string())).canonicalFilePath();
+}
+
+QString ModelController::demoModelLabel() {
+    return QString::fromUtf8(latent::kDemoModelLabel.data(), static_cast<qsizetype>(latent::kDemoModelLabel.size()));
+}
+
+bool ModelController::loadDemo() {
+    if (demoPath_.isEmpty()) {
+        errorText_ = QStringLiteral("The built-in demo model is not installed with this copy of Latent Chat.");
+        emit errorTextChanged();
+        return false;
+    }
+    load(demoPath_);
+    return true;
 }
 
 QString ModelController::state() const {
@@ -221,6 +240,9 @@ void ModelController::onLoaded(const ModelFacts& facts) {
     modelFacts_ = facts;
     if (modelFacts_.path.isEmpty()) modelFacts_.path = loadingPath_;
     facts_ = formatFacts(modelFacts_);
+    const bool demo = !demoPath_.isEmpty() && QFileInfo(modelFacts_.path).canonicalFilePath() == demoPath_;
+    facts_.insert(QStringLiteral("demo"), demo);
+    if (demo) facts_.insert(QStringLiteral("name"), QStringLiteral("Demo model"));
     spdlog::info("model loaded: {} ({}, {}, context {}) on {}{}{}", modelFacts_.path.toStdString(),
                  modelFacts_.name.toStdString(), modelFacts_.quantization.toStdString(), modelFacts_.contextSize,
                  modelFacts_.backend.toStdString(), modelFacts_.backendNote.isEmpty() ? "" : ": ",
@@ -229,10 +251,14 @@ void ModelController::onLoaded(const ModelFacts& facts) {
     loadingPath_.clear();
     progress_ = 1.0;
 
-    recent_.removeAll(modelFacts_.path);
-    recent_.prepend(modelFacts_.path);
-    while (recent_.size() > kMaxRecent) recent_.removeLast();
-    persistRecent();
+    // The demo model is not a choice the user made: it stays out of the recent models, so the
+    // next start without a model of their own offers it again.
+    if (!demo) {
+        recent_.removeAll(modelFacts_.path);
+        recent_.prepend(modelFacts_.path);
+        while (recent_.size() > kMaxRecent) recent_.removeLast();
+        persistRecent();
+    }
 
     emit progressChanged();
     emit stateChanged();

@@ -31,6 +31,11 @@ class ModelController : public QObject {
     // kvCacheTotal (MLA bytes for the whole context, formatted), backend, backendNote.
     Q_PROPERTY(QVariantMap facts READ facts NOTIFY stateChanged)
     Q_PROPERTY(QStringList recentModels READ recentModels NOTIFY recentModelsChanged) // newest first, ≤ 10
+    // The built-in demo model (engine/model/demo_model.h): its path ("" when not installed), the
+    // label shown wherever it is in use, and whether it is the model loaded now (facts.demo too).
+    Q_PROPERTY(QString demoModelPath READ demoModelPath CONSTANT)
+    Q_PROPERTY(QString demoModelLabel READ demoModelLabel CONSTANT)
+    Q_PROPERTY(bool demoLoaded READ demoLoaded NOTIFY stateChanged)
 public:
     ModelController(InferenceWorker* worker, SettingsController* settings, StorageThread* store,
                     QObject* parent = nullptr);
@@ -43,6 +48,9 @@ public:
     QVariantMap facts() const { return facts_; }
     QStringList recentModels() const { return recent_; }
     const ModelFacts& modelFacts() const { return modelFacts_; }
+    QString demoModelPath() const { return demoPath_; }
+    static QString demoModelLabel();
+    bool demoLoaded() const { return loaded() && facts_.value(QStringLiteral("demo")).toBool(); }
 
     void setRecentModels(const QStringList& paths); // from the stored settings at startup
 
@@ -52,6 +60,8 @@ public:
     // Connects to an OpenAI-compatible endpoint (base URL ending in /v1) as the model source;
     // the key travels only to the worker and is never stored or logged here.
     void connectEndpoint(const QString& url, const QString& apiKey, const QString& model);
+    // Loads the built-in demo model (never added to the recent models); false when it is not installed.
+    Q_INVOKABLE bool loadDemo();
     Q_INVOKABLE void cancelLoad();
     Q_INVOKABLE void unload();
     Q_INVOKABLE void reload(); // the loaded model again with the current settings
@@ -94,4 +104,5 @@ private:
     quint64 resultsSeen_ = 0;   // modelLoaded / modelLoadFailed received
     quint64 discardUpTo_ = 0;   // results up to this load are stale (unload, superseded)
     QString endpointUrl_, endpointKey_, endpointModel_; // the endpoint last connected (for reload)
+    QString demoPath_; // canonical; "" when the demo model is not installed
 };
