@@ -379,6 +379,29 @@ private slots:
         QVERIFY(missing.err.contains("no tensor named 'no.such.tensor'"));
     }
 
+    // bench-parallel reports, per count, the bytes a step reads: N tokens share everything but
+    // their routed experts, each of which is read once per step however many tokens chose it.
+    void bench_parallel_json() {
+        const Run r = run_cli({"bench-parallel", "-m", str(tiny_), "-p", "8", "-n", "6", "-r", "1", "--parallel", "1,4", "--json", "-t", "1"});
+        QCOMPARE(r.exit_code, 0);
+        const QJsonArray rows = parse_object(r.out)["results"].toArray();
+        QCOMPARE(rows.size(), 2);
+        const QJsonObject one = rows[0].toObject(), four = rows[1].toObject();
+        QCOMPARE(one["parallel"].toInt(), 1);
+        QCOMPARE(one["bandwidth_ceiling"].toDouble(), 1.0);
+        for (const QJsonObject& o : {one, four}) {
+            QVERIFY(o["tokens_per_s"].toDouble() > 0);
+            QVERIFY(o["gb_read_per_step"].toDouble() > 0);
+            QVERIFY(o["gb_routed_experts_per_step"].toDouble() > 0);
+            QVERIFY(o["gb_routed_experts_per_step"].toDouble() < o["gb_read_per_step"].toDouble());
+        }
+        const double routed1 = one["gb_routed_experts_per_step"].toDouble(), routed4 = four["gb_routed_experts_per_step"].toDouble();
+        QVERIFY2(routed4 >= routed1 && routed4 <= 4.0 * routed1 * 1.0001, qPrintable(QString("%1 vs %2").arg(routed4).arg(routed1)));
+        const double shared1 = one["gb_read_per_step"].toDouble() - routed1, shared4 = four["gb_read_per_step"].toDouble() - routed4;
+        QVERIFY2(shared4 >= shared1 && shared4 < 2.0 * shared1, "the weights every token uses are read once per step");
+        QVERIFY(four["bandwidth_ceiling"].toDouble() > 1.0 && four["bandwidth_ceiling"].toDouble() <= 4.0);
+    }
+
     void failures_exit_non_zero_data();
     void failures_exit_non_zero();
     void without_qt();
