@@ -22,6 +22,7 @@
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
 #include "session/backend_factory.h"
+#include "reference_logits.h"
 #include "test_support.h"
 
 #include <QJsonArray>
@@ -132,43 +133,13 @@ void write_decoded_f32(const std::filesystem::path& q8, const std::filesystem::p
     writer.write_file(out);
 }
 
-struct Expected {
-    std::string text;
-    std::vector<int32_t> tokens;
-    std::vector<double> lse;
-    std::vector<std::vector<std::pair<int32_t, double>>> top;
-    std::vector<int32_t> greedy;
-};
-
-Expected load_expected(const QString& file, const QString& prompt) {
+test::ReferenceLogits load_expected(const QString& file, const QString& prompt) {
     const auto path = models_dir() / "demo-model.logits.json";
     const QJsonObject root = QJsonDocument::fromJson(QByteArray::fromStdString(test::read_text_file(path))).object();
-    for (const QJsonValue entry : root["files"].toObject()[file].toArray()) {
-        const QJsonObject o = entry.toObject();
-        if (o["name"].toString() != prompt) continue;
-        Expected e;
-        e.text = o["text"].toString().toStdString();
-        for (const QJsonValue v : o["tokens"].toArray()) e.tokens.push_back(v.toInt());
-        for (const QJsonValue p : o["positions"].toArray()) {
-            e.lse.push_back(p.toObject()["lse"].toDouble());
-            std::vector<std::pair<int32_t, double>> top;
-            for (const QJsonValue t : p.toObject()["top"].toArray()) top.emplace_back(t.toArray()[0].toInt(), t.toArray()[1].toDouble());
-            e.top.push_back(top);
-        }
-        for (const QJsonValue v : o["greedy"].toArray()) e.greedy.push_back(v.toInt());
-        return e;
-    }
+    for (const QJsonValue entry : root["files"].toObject()[file].toArray())
+        if (entry.toObject()["name"].toString() == prompt) return test::parse_reference_logits(entry.toObject());
     throw std::runtime_error(path.string() + ": no entry for " + file.toStdString() + " / " + prompt.toStdString());
 }
-
-double log_sum_exp(const float* v, size_t n) {
-    const float max = *std::max_element(v, v + n);
-    double sum = 0.0;
-    for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(v[i]) - max);
-    return max + std::log(sum);
-}
-
-int32_t argmax(const float* v, size_t n) { return static_cast<int32_t>(std::max_element(v, v + n) - v); }
 
 } // namespace
 
@@ -204,7 +175,7 @@ private slots:
                                  .arg(QString::fromStdString(path.string()))));
         // q8_0-as-f32 holds the Q8_0 file's weights; q8_0-vs-float is the Q8_0 file against the
         // float model's logits (the quantisation error itself, within the fast-path tolerance).
-        const Expected e = load_expected(file == "q8_0-as-f32" ? "q8_0" : file == "q8_0-vs-float" ? "f32" : file, prompt);
+        const test::ReferenceLogits e = load_expected(file == "q8_0-as-f32" ? "q8_0" : file == "q8_0-vs-float" ? "f32" : file, prompt);
         const auto m = Model::load(path);
         const std::vector<int32_t> tokens = m->tokenizer().encode(e.text, true, true);
         QCOMPARE(tokens, e.tokens);
@@ -230,41 +201,13 @@ private slots:
         b->evaluate(tokens, rows, logits.data());
 
         const bool strict = file != "q8_0-vs-float" && (backend == "ref" || (backend == "cpu" && file != "q8_0"));
-        double max_err = 0.0, sum_err = 0.0;
-        size_t n_err = 0, top1_same = 0;
-        for (size_t p = 0; p < rows.size(); ++p) {
-            const float* row = logits.data() + p * n_vocab;
-            const double lse = log_sum_exp(row, n_vocab);
-            if (strict && std::abs(lse - e.lse[p]) > 2e-3) QFAIL(qPrintable(QString("position %1: lse %2 vs %3").arg(p).arg(lse).arg(e.lse[p])));
-            for (const auto& [id, want] : e.top[p]) {
-                const double err = std::abs(static_cast<double>(row[id]) - want);
-                max_err = std::max(max_err, err);
-                sum_err += err;
-                ++n_err;
-                if (strict && err > 2e-3) QFAIL(qPrintable(QString("position %1 id %2: logit %3 vs %4").arg(p).arg(id).arg(row[id]).arg(want)));
-            }
-            if (argmax(row, n_vocab) == e.top[p][0].first) ++top1_same;
-        }
-        const double mean_err = sum_err / static_cast<double>(n_err);
-        const double top1 = static_cast<double>(top1_same) / static_cast<double>(rows.size());
+        const test::ReferenceCheck check = test::check_reference_logits(logits, n_vocab, e, strict);
         qInfo("%s %s: %zu positions, max |dlogit| %.2e, mean %.2e, top-1 agreement %.1f%%", qPrintable(backend), qPrintable(file),
-              rows.size(), max_err, mean_err, 100.0 * top1);
-        if (strict) {
-            QCOMPARE(top1_same, rows.size());
-        } else {
-            QVERIFY2(mean_err <= 0.15, qPrintable(QString::number(mean_err)));
-            QVERIFY2(top1 >= 0.85, qPrintable(QString::number(top1)));
-        }
+              rows.size(), check.max_err, check.mean_err, 100.0 * check.top1);
+        QVERIFY2(check.failure.empty(), check.failure.c_str());
 
         // Greedy continuation, one token at a time through the cache.
-        std::vector<float> last(logits.end() - static_cast<std::ptrdiff_t>(n_vocab), logits.end());
-        std::vector<int32_t> greedy;
-        const uint32_t zero = 0;
-        for (size_t g = 0; g < e.greedy.size(); ++g) {
-            const int32_t next = argmax(last.data(), n_vocab);
-            greedy.push_back(next);
-            if (g + 1 < e.greedy.size()) b->evaluate(std::span<const int32_t>(&next, 1), std::span<const uint32_t>(&zero, 1), last.data());
-        }
+        const std::vector<int32_t> greedy = test::greedy_continuation(*b, logits, n_vocab, e.greedy.size());
         const size_t same = static_cast<size_t>(std::mismatch(greedy.begin(), greedy.end(), e.greedy.begin()).first - greedy.begin());
         qInfo("greedy: first %zu of %zu tokens identical", same, greedy.size());
         if (strict) QCOMPARE(greedy, e.greedy);
