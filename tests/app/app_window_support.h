@@ -8,6 +8,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -117,6 +118,20 @@ inline QString makeModel(const QTemporaryDir& dir, const QString& fileName = QSt
 }
 
 // The whole text of a file ("" when it cannot be read): the app's log, for instance.
+// The app's log in a data folder ("" until it exists).
+inline QByteArray appLog(const QTemporaryDir& data) {
+    QFile file(data.filePath(QStringLiteral("latent-chat.log")));
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+// SIGTERM (a logout, `kill`) to a started latent-chat: whether it quit within 15 s (killed if not).
+inline bool quitsOnSigterm(QProcess& process) {
+    process.terminate();
+    const bool ended = process.waitForFinished(15000);
+    if (!ended) process.kill();
+    return ended;
+}
+
 inline QByteArray readFile(const QString& path) {
     QFile file(path);
     return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();

@@ -203,21 +203,14 @@ void EndToEndTest::executableOpensDataDirAndModel() {
     QVERIFY(process.waitForStarted(10000));
     // The database is created and the model loaded (the log says so), and the app keeps running.
     QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(data.filePath(QStringLiteral("latent.db"))), 20000);
-    const auto log = [&] {
-        QFile file(data.filePath(QStringLiteral("latent-chat.log")));
-        return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-    };
-    QTRY_VERIFY_WITH_TIMEOUT(log().contains("model loaded: " + modelPath_.toUtf8()), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(appLog(data).contains("model loaded: " + modelPath_.toUtf8()), 30000);
     QTest::qWait(1500);
     QCOMPARE(process.state(), QProcess::Running);
 
     // A second start on the same data directory: see test_single_instance.cpp.
 
     // SIGTERM (a logout, `kill`) quits cleanly, like Ctrl+Q.
-    process.terminate();
-    const bool ended = process.waitForFinished(15000);
-    if (!ended) process.kill();
-    QVERIFY2(ended, "latent-chat did not quit on SIGTERM");
+    QVERIFY2(quitsOnSigterm(process), "latent-chat did not quit on SIGTERM");
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);
     QCOMPARE(process.exitCode(), 0);
 }

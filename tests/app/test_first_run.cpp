@@ -163,16 +163,9 @@ void FirstRunTest::executableFirstRunLoadsTheDemoModel() {
     process.setProcessChannelMode(QProcess::MergedChannels);
     process.start(exe, {QStringLiteral("--data-dir"), data.path()});
     QVERIFY(process.waitForStarted(10000));
-    const auto log = [&] {
-        QFile file(data.filePath(QStringLiteral("latent-chat.log")));
-        return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-    };
-    QTRY_VERIFY2_WITH_TIMEOUT(log().contains("model loaded: " + demoPath_.toUtf8()), log().constData(), 30000);
+    QTRY_VERIFY2_WITH_TIMEOUT(appLog(data).contains("model loaded: " + demoPath_.toUtf8()), appLog(data).constData(), 30000);
     QCOMPARE(process.state(), QProcess::Running);
-    process.terminate();
-    const bool ended = process.waitForFinished(15000);
-    if (!ended) process.kill();
-    QVERIFY2(ended, "latent-chat did not quit on SIGTERM");
+    QVERIFY2(quitsOnSigterm(process), "latent-chat did not quit on SIGTERM");
     QCOMPARE(process.exitCode(), 0);
 }
 

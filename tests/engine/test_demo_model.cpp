@@ -18,10 +18,8 @@
 // a Q8_0 value is d·q, a float) and the metadata copied byte for byte: the same model, so the
 // same PyTorch logits as the Q8_0 file, but every backend takes its float-weight code.
 #include "backend/backend.h"
-#include "cuda/gpu_plugin.h"
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
-#include "session/backend_factory.h"
 #include "reference_logits.h"
 #include "test_support.h"
 
@@ -183,17 +181,9 @@ private slots:
         BackendOptions options;
         options.n_ctx = static_cast<uint32_t>(tokens.size() + e.greedy.size() + 1);
         options.cache_type = KvCacheType::F32;
-        std::unique_ptr<Backend> b;
-        if (backend == "cuda") {
-            std::string why;
-            if (gpu_plugin(&why) == nullptr) QSKIP(qPrintable("no GPU emulator plugin: " + QString::fromStdString(why)));
-            options.cache_type = KvCacheType::F16; // the GPU keeps the cache in f16 or bf16
-            std::string note;
-            b = create_backend(*m, BackendKind::Cuda, options, &note);
-            QVERIFY2(b->name() == "cuda", note.c_str());
-        } else {
-            b = backend == "ref" ? create_ref_backend(*m, options) : create_cpu_backend(*m, options);
-        }
+        std::string skip;
+        const std::unique_ptr<Backend> b = test::backend_named(*m, backend.toStdString(), options, &skip);
+        if (!b) QSKIP(skip.c_str());
         const size_t n_vocab = m->config().n_vocab;
         std::vector<uint32_t> rows(tokens.size());
         std::iota(rows.begin(), rows.end(), 0u);

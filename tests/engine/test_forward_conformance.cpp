@@ -7,8 +7,6 @@
 //   as the GPU keeps it) within the same fast-path tolerance. Skipped, saying so, in a build
 //   without the emulator plugin.
 #include "backend/backend.h"
-#include "cuda/gpu_plugin.h"
-#include "session/backend_factory.h"
 #include "model/model.h"
 #include "reference_logits.h"
 #include "test_support.h"
@@ -62,17 +60,9 @@ private slots:
         BackendOptions options;
         options.n_ctx = static_cast<uint32_t>(tokens.size() + e.greedy.size() + 1);
         options.cache_type = KvCacheType::F32; // the kit was made with a float32 cache
-        std::unique_ptr<Backend> b;
-        if (backend == "cuda") {
-            std::string why;
-            if (gpu_plugin(&why) == nullptr) QSKIP(qPrintable("no GPU emulator plugin: " + QString::fromStdString(why)));
-            options.cache_type = KvCacheType::F16; // the GPU keeps the cache in f16 or bf16
-            std::string note;
-            b = create_backend(*m, BackendKind::Cuda, options, &note);
-            QVERIFY2(b->name() == "cuda", note.c_str());
-        } else {
-            b = backend == "ref" ? create_ref_backend(*m, options) : create_cpu_backend(*m, options);
-        }
+        std::string skip;
+        const std::unique_ptr<Backend> b = test::backend_named(*m, backend.toStdString(), options, &skip);
+        if (!b) QSKIP(skip.c_str());
         const size_t n_vocab = m->config().n_vocab;
         std::vector<uint32_t> rows(tokens.size());
         std::iota(rows.begin(), rows.end(), 0u);

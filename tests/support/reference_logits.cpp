@@ -1,5 +1,8 @@
 #include "reference_logits.h"
 
+#include "cuda/gpu_plugin.h"
+#include "session/backend_factory.h"
+
 #include <QJsonArray>
 #include <QString>
 
@@ -62,6 +65,21 @@ ReferenceCheck check_reference_logits(const std::vector<float>& logits, size_t n
     if (!strict && c.mean_err > 0.15) fail(QString("mean |dlogit| %1 > 0.15").arg(c.mean_err));
     if (!strict && c.top1 < 0.85) fail(QString("top-1 agreement %1 < 0.85").arg(c.top1));
     return c;
+}
+
+std::unique_ptr<Backend> backend_named(const Model& m, const std::string& name, BackendOptions options, std::string* skip) {
+    if (name == "ref") return create_ref_backend(m, options);
+    if (name == "cpu") return create_cpu_backend(m, options);
+    std::string why;
+    if (gpu_plugin(&why) == nullptr) {
+        *skip = "no GPU plugin: " + why;
+        return nullptr;
+    }
+    options.cache_type = KvCacheType::F16; // the GPU keeps the cache in f16 or bf16
+    std::string note;
+    auto b = create_backend(m, BackendKind::Cuda, options, &note);
+    if (b->name() != "cuda") throw std::runtime_error("the cuda backend fell back to " + std::string(b->name()) + ": " + note);
+    return b;
 }
 
 std::vector<int32_t> greedy_continuation(Backend& b, const std::vector<float>& logits, size_t n_vocab, size_t n) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "model/model.h"
 
 #include <QJsonObject>
 
@@ -39,6 +40,11 @@ struct ReferenceCheck {
     std::string failure; // empty: within the tolerance asked for
 };
 ReferenceCheck check_reference_logits(const std::vector<float>& logits, size_t n_vocab, const ReferenceLogits& e, bool strict);
+
+// The backend the suites compare: "ref", "cpu" or "cuda" (the GPU plugin; on the CPU emulator
+// when LATENT_GPU_EMULATOR=1, with an f16 cache as the GPU keeps it). Null with `skip` set when
+// there is no GPU plugin; throws if "cuda" fell back to another backend.
+std::unique_ptr<Backend> backend_named(const Model& m, const std::string& name, BackendOptions options, std::string* skip);
 
 // The greedy continuation of e.greedy.size() tokens from the batch's last row, one token at a time
 // through the backend's cache.
