@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
+#include "logit_compare.h"
 #include "reference_logits.h"
 #include "test_support.h"
 
@@ -185,15 +186,12 @@ private slots:
         const std::unique_ptr<Backend> b = test::backend_named(*m, backend.toStdString(), options, &skip);
         if (!b) QSKIP(skip.c_str());
         const size_t n_vocab = m->config().n_vocab;
-        std::vector<uint32_t> rows(tokens.size());
-        std::iota(rows.begin(), rows.end(), 0u);
-        std::vector<float> logits(rows.size() * n_vocab, std::numeric_limits<float>::quiet_NaN());
-        b->evaluate(tokens, rows, logits.data());
+        const std::vector<float> logits = test::all_logits(*b, tokens);
 
         const bool strict = file != "q8_0-vs-float" && (backend == "ref" || (backend == "cpu" && file != "q8_0"));
         const test::ReferenceCheck check = test::check_reference_logits(logits, n_vocab, e, strict);
         qInfo("%s %s: %zu positions, max |dlogit| %.2e, mean %.2e, top-1 agreement %.1f%%", qPrintable(backend), qPrintable(file),
-              rows.size(), check.max_err, check.mean_err, 100.0 * check.top1);
+              tokens.size(), check.max_err, check.mean_err, 100.0 * check.top1);
         QVERIFY2(check.failure.empty(), check.failure.c_str());
 
         // Greedy continuation, one token at a time through the cache.

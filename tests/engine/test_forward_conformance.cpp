@@ -8,6 +8,7 @@
 //   without the emulator plugin.
 #include "backend/backend.h"
 #include "model/model.h"
+#include "logit_compare.h"
 #include "reference_logits.h"
 #include "test_support.h"
 
@@ -64,14 +65,11 @@ private slots:
         const std::unique_ptr<Backend> b = test::backend_named(*m, backend.toStdString(), options, &skip);
         if (!b) QSKIP(skip.c_str());
         const size_t n_vocab = m->config().n_vocab;
-        std::vector<uint32_t> rows(tokens.size());
-        std::iota(rows.begin(), rows.end(), 0u);
-        std::vector<float> logits(rows.size() * n_vocab, std::numeric_limits<float>::quiet_NaN());
-        b->evaluate(tokens, rows, logits.data());
+        const std::vector<float> logits = test::all_logits(*b, tokens);
 
         const bool strict = backend == "ref";
         const test::ReferenceCheck check = test::check_reference_logits(logits, n_vocab, e, strict);
-        qInfo("%s: %zu positions, max |dlogit| %.2e, mean %.2e, top-1 agreement %.1f%%", qPrintable(backend), rows.size(), check.max_err,
+        qInfo("%s: %zu positions, max |dlogit| %.2e, mean %.2e, top-1 agreement %.1f%%", qPrintable(backend), tokens.size(), check.max_err,
               check.mean_err, 100.0 * check.top1);
         QVERIFY2(check.failure.empty(), check.failure.c_str());
 
