@@ -7,7 +7,9 @@ content word with WordNet's true definition, and a few transcripts.
 Greedy decoding in PyTorch (deepseek2.py, full vocabulary), up to 64 tokens or the
 end-of-sentence token. The answer is decoded with `latent detokenize`-free byte-level decoding
 of the vocabulary's token strings. Content words: lower-case alphabetic words of 3+ letters that
-are not in a small stop list and are not the asked word itself.
+are not in a small stop list and are not the asked word itself. For scale, the same count with
+each answer set against the next entry's definition (a wrong one) is reported as the chance level:
+generic words ("person", "act") are shared by chance too.
 """
 import argparse
 import json
@@ -109,13 +111,18 @@ def main():
             hits += bool(shared)
             results.append({"word": e["word"], "answer": answer, "truth": e["answer"], "shared": sorted(shared)})
     rate = hits / max(len(results), 1)
-    print("held-out entries: %d, answers sharing a content word with the true definition: %d (%.1f%%)" %
-          (len(results), hits, 100 * rate))
+    # Chance level: each answer against the next entry's definition.
+    chance_hits = sum(bool(content_words(r["answer"], r["word"]) & content_words(held[(i + 1) % len(held)]["definition"], r["word"]))
+                      for i, r in enumerate(results))
+    chance = chance_hits / max(len(results), 1)
+    print("held-out entries: %d, answers sharing a content word with the true definition: %d (%.1f%%); "
+          "with the next entry's definition (chance): %d (%.1f%%)" % (len(results), hits, 100 * rate, chance_hits, 100 * chance))
     for r in results[:5]:
         print("Q: What does \"%s\" mean?\nA: %s\n   (WordNet: %s)\n" % (r["word"], r["answer"], r["truth"]))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"entries": len(results), "sharing": hits, "rate": rate, "results": results}, f, indent=1)
+            json.dump({"entries": len(results), "sharing": hits, "rate": rate, "chance_sharing": chance_hits,
+                       "chance_rate": chance, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
