@@ -3,7 +3,7 @@
 #
 #   tools/demo-model/make.sh [WORK_DIR] [STEPS] [THREADS] [HELD_OUT_LIMIT]
 #
-# Defaults: WORK_DIR build/demo-model, STEPS 5000 (the shipped model's full run, about 2 hours on
+# Defaults: WORK_DIR build/demo-model, STEPS 5000 (the shipped model's full run, about 95 minutes on
 # two cores), THREADS 2, HELD_OUT_LIMIT 0 (score every held-out word). Needs Debian's python3-torch and wordnet-base
 # (apt-get install python3-torch wordnet-base; an optimised BLAS such as libopenblas0-pthread
 # makes it about 15x faster than the reference BLAS), npm (DeepSeek-V3's tokenizer.json comes
