@@ -107,13 +107,13 @@ int run_bench_parallel(const std::vector<std::string>& argv) {
         const double tps = runs[runs.size() / 2];
         if (first == 0.0) first = tps;
         const double ratio = tps / first;
-        uint64_t bytes = 0, routed = 0; // routed: every expert section (routed and shared)
+        uint64_t bytes = 0, experts = 0; // experts: every expert section (routed and shared)
         double microseconds = 0;
         for (const cpu::SectionTotals& t : profile.sections()) {
             bytes += t.bytes;
             microseconds += t.microseconds;
             // Routed and shared experts: below the batch-kernel size one fused section has both.
-            if (t.name.starts_with("MoE: routed") || t.name.starts_with("MoE: experts") || t.name.starts_with("MoE: shared")) routed += t.bytes;
+            if (t.name.starts_with("MoE: routed") || t.name.starts_with("MoE: experts") || t.name.starts_with("MoE: shared")) experts += t.bytes;
         }
         const double steps = n_gen;
         const double gb_per_step = static_cast<double>(bytes) / steps / 1e9;
@@ -125,7 +125,7 @@ int run_bench_parallel(const std::vector<std::string>& argv) {
         for (double x : runs) json.value(x, 4);
         json.end_array()
             .key("gb_read_per_step").value(gb_per_step, 4)
-            .key("gb_experts_per_step").value(static_cast<double>(routed) / steps / 1e9, 4)
+            .key("gb_experts_per_step").value(static_cast<double>(experts) / steps / 1e9, 4)
             .key("gb_per_s").value(gb_per_s, 3)
             .key("bandwidth_ceiling").value(ceiling, 3)
             .end_object();
@@ -134,7 +134,7 @@ int run_bench_parallel(const std::vector<std::string>& argv) {
             for (size_t i = 0; i < runs.size(); ++i) std::printf("%s%.2f", i ? ", " : "", runs[i]);
             std::printf(")  %.2fx the first row's total\n", ratio);
             std::printf("             reads %.1f MB per step (experts, routed and shared: %.1f MB), %.1f MB per token, %.2f GB/s; bandwidth ceiling %.2fx\n",
-                        gb_per_step * 1e3, static_cast<double>(routed) / steps / 1e6, bytes_per_token / 1e6, gb_per_s, ceiling);
+                        gb_per_step * 1e3, static_cast<double>(experts) / steps / 1e6, bytes_per_token / 1e6, gb_per_s, ceiling);
             std::fflush(stdout);
         }
     }
