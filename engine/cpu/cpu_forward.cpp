@@ -243,6 +243,9 @@ bool CpuForward::use_decompressed(std::span<const TokenRun> runs) const {
 // §4.6 for the runs of a prompt: per run and head, the keys and values of every cached position
 // (K = C·W_UKᵀ ‖ RoPE(k_pe), V = C·W_UVᵀ), then per block of queries the scores against the keys
 // up to the block's last position, causal softmax, and P·V: float products on the batch GEMM.
+// Heads are independent: they run in parallel, one head per task with the thread's own scratch
+// and single-threaded products (bit-identical to pooled ones: no kernel's result depends on the
+// split), so that the per-head decoding and copying run on every thread instead of one.
 void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::span<const TokenRun> runs, std::vector<float>& o) {
     const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
     const std::vector<float>& q = buf_q_;
@@ -256,66 +259,83 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
         m.row_bytes = static_cast<size_t>(stride) * 4;
         return m;
     };
-    std::vector<float> wk(static_cast<size_t>(dn) * rkv), wv(static_cast<size_t>(dv) * rkv), decoded(std::max(rkv, dn));
-    std::vector<float> out(kQueryBlock * dv);
-    std::vector<uint32_t> valid(kQueryBlock);
     for (const TokenRun& run : runs) {
         ProfiledSection section("attention: decompressed form (prompt)");
         const size_t N = run.first_pos + run.count;
-        // The run's cache rows as floats: latents C (N × r_kv) and roped keys into K's tail.
+        // The run's cache rows as floats, shared by every head: latents C (N × r_kv), roped keys.
         std::vector<float>& latents = buf_latents_;
+        std::vector<float>& rope = buf_gathered_;
         latents.resize(N * rkv);
-        std::vector<float>& keys = buf_gathered_;   // N × d_qk: [k_nope ‖ k_rope] of the current head
-        std::vector<float>& values_t = buf_projected_; // d_v × N: the current head's values, transposed
-        keys.resize(N * dqk);
-        values_t.resize(static_cast<size_t>(dv) * N);
-        std::vector<float> row(row_width_), k_nope(N * dn), values(N * dv);
+        rope.resize(N * dr);
         const uint8_t* cache = caches_[run.sequence][il].data();
-        std::vector<float> rope(N * dr);
-        for (size_t k = 0; k < N; ++k) {
-            const uint8_t* src = cache + k * row_width_ * elem_bytes_;
-            if (elem_bytes_ == 2) {
-                dequantize_row(TensorType::F16, src, row.data(), row_width_);
-            } else {
-                std::memcpy(row.data(), src, row_width_ * 4);
+        constexpr size_t kRowsPerTask = 64;
+        pool_.parallel_for((N + kRowsPerTask - 1) / kRowsPerTask, [&](size_t task, unsigned) {
+            std::vector<float> row(row_width_);
+            for (size_t k = task * kRowsPerTask; k < std::min(N, (task + 1) * kRowsPerTask); ++k) {
+                const uint8_t* src = cache + k * row_width_ * elem_bytes_;
+                if (elem_bytes_ == 2) {
+                    dequantize_row(TensorType::F16, src, row.data(), row_width_);
+                } else {
+                    std::memcpy(row.data(), src, row_width_ * 4);
+                }
+                std::copy_n(row.data(), rkv, latents.data() + k * rkv);
+                std::copy_n(row.data() + rkv, dr, rope.data() + k * dr);
             }
-            std::copy_n(row.data(), rkv, latents.data() + k * rkv);
-            std::copy_n(row.data() + rkv, dr, rope.data() + k * dr);
-        }
-        for (uint32_t h = 0; h < H; ++h) {
+        });
+        // Scratch per thread: about (2 d_n + d_qk + 2 d_v + block) × N floats. Fewer heads at once
+        // than threads when that would pass kScratchBudget (very long prompts on many threads).
+        constexpr size_t kScratchBudget = size_t{512} << 20;
+        const size_t per_thread = (static_cast<size_t>(dn) + dqk + 2 * dv + kQueryBlock) * N * sizeof(float) +
+                                  static_cast<size_t>(dn + dv) * rkv * sizeof(float);
+        const size_t concurrent = std::clamp<size_t>(kScratchBudget / std::max<size_t>(1, per_thread), 1, pool_.size());
+        if (head_scratch_.size() < pool_.size()) head_scratch_.resize(pool_.size());
+        auto one_head = [&](uint32_t h, HeadScratch& s) {
+            s.wk.resize(static_cast<size_t>(dn) * rkv);
+            s.wv.resize(static_cast<size_t>(dv) * rkv);
+            s.decoded.resize(std::max(rkv, dn));
+            s.k_nope.resize(N * dn);
+            s.values.resize(N * dv);
+            s.keys.resize(N * dqk);         // N × d_qk: [k_nope ‖ k_rope] of this head
+            s.values_t.resize(dv * N);      // d_v × N: this head's values, transposed
+            s.out.resize(kQueryBlock * dv);
+            s.valid.resize(kQueryBlock);
             // W_UK,h (d_n × r_kv) from the stored W_UK,hᵀ, and W_UV,h, as floats.
             for (uint32_t ci = 0; ci < rkv; ++ci) {
                 const WeightMatrix& t = lv.wk_t[h];
-                dequantize_row(t.type, t.data + ci * t.row_bytes, decoded.data(), dn);
-                for (uint32_t i = 0; i < dn; ++i) wk[static_cast<size_t>(i) * rkv + ci] = decoded[i];
+                dequantize_row(t.type, t.data + ci * t.row_bytes, s.decoded.data(), dn);
+                for (uint32_t i = 0; i < dn; ++i) s.wk[static_cast<size_t>(i) * rkv + ci] = s.decoded[i];
             }
             for (uint32_t j = 0; j < dv; ++j) {
                 const WeightMatrix& t = lv.wv[h];
-                dequantize_row(t.type, t.data + j * t.row_bytes, wv.data() + static_cast<size_t>(j) * rkv, rkv);
+                dequantize_row(t.type, t.data + j * t.row_bytes, s.wv.data() + static_cast<size_t>(j) * rkv, rkv);
             }
-            matmul(float_matrix(wk.data(), dn, rkv, rkv), latents.data(), N, k_nope.data());
-            matmul(float_matrix(wv.data(), dv, rkv, rkv), latents.data(), N, values.data());
+            matmul_f32(float_matrix(s.wk.data(), dn, rkv, rkv), latents.data(), static_cast<int64_t>(N), s.k_nope.data());
+            matmul_f32(float_matrix(s.wv.data(), dv, rkv, rkv), latents.data(), static_cast<int64_t>(N), s.values.data());
             for (size_t k = 0; k < N; ++k) {
-                std::copy_n(k_nope.data() + k * dn, dn, keys.data() + k * dqk);
-                std::copy_n(rope.data() + k * dr, dr, keys.data() + k * dqk + dn);
-                for (uint32_t j = 0; j < dv; ++j) values_t[static_cast<size_t>(j) * N + k] = values[k * dv + j];
+                std::copy_n(s.k_nope.data() + k * dn, dn, s.keys.data() + k * dqk);
+                std::copy_n(rope.data() + k * dr, dr, s.keys.data() + k * dqk + dn);
+                for (uint32_t j = 0; j < dv; ++j) s.values_t[static_cast<size_t>(j) * N + k] = s.values[k * dv + j];
             }
             // Queries of this head, block by block.
             for (size_t b0 = 0; b0 < run.count; b0 += kQueryBlock) {
                 const size_t b1 = std::min(run.count, b0 + kQueryBlock), nb = b1 - b0;
                 const size_t n_keys = run.first_pos + b1; // keys the block's last query sees
-                std::vector<float>& qh = buf_tmp_;
-                qh.resize(nb * dqk);
-                for (size_t i = 0; i < nb; ++i) std::copy_n(q.data() + ((run.begin + b0 + i) * H + h) * dqk, dqk, qh.data() + i * dqk);
-                std::vector<float>& scores = buf_queries_;
-                scores.resize(nb * n_keys);
-                matmul(float_matrix(keys.data(), static_cast<int64_t>(n_keys), dqk, dqk), qh.data(), nb, scores.data());
-                for (size_t i = 0; i < nb; ++i) valid[i] = static_cast<uint32_t>(run.first_pos + b0 + i + 1);
-                softmax_rows(scores.data(), nb, n_keys, valid.data(), c_.kq_scale, &pool_);
-                matmul(float_matrix(values_t.data(), dv, static_cast<int64_t>(n_keys), static_cast<int64_t>(N)), scores.data(), nb, out.data());
-                for (size_t i = 0; i < nb; ++i) std::copy_n(out.data() + i * dv, dv, o.data() + ((run.begin + b0 + i) * H + h) * dv);
+                s.queries.resize(nb * dqk);
+                for (size_t i = 0; i < nb; ++i) std::copy_n(q.data() + ((run.begin + b0 + i) * H + h) * dqk, dqk, s.queries.data() + i * dqk);
+                s.scores.resize(nb * n_keys);
+                matmul_f32(float_matrix(s.keys.data(), static_cast<int64_t>(n_keys), dqk, dqk), s.queries.data(), static_cast<int64_t>(nb),
+                           s.scores.data());
+                for (size_t i = 0; i < nb; ++i) s.valid[i] = static_cast<uint32_t>(run.first_pos + b0 + i + 1);
+                softmax_rows(s.scores.data(), nb, n_keys, s.valid.data(), c_.kq_scale, nullptr);
+                matmul_f32(float_matrix(s.values_t.data(), dv, static_cast<int64_t>(n_keys), static_cast<int64_t>(N)), s.scores.data(),
+                           static_cast<int64_t>(nb), s.out.data());
+                for (size_t i = 0; i < nb; ++i) std::copy_n(s.out.data() + i * dv, dv, o.data() + ((run.begin + b0 + i) * H + h) * dv);
             }
-        }
+        };
+        // Task i handles heads i, i + concurrent, ... on the thread that runs it.
+        pool_.parallel_for(concurrent, [&](size_t task, unsigned thread) {
+            for (uint32_t h = static_cast<uint32_t>(task); h < H; h += static_cast<uint32_t>(concurrent)) one_head(h, head_scratch_[thread]);
+        });
     }
 }
 

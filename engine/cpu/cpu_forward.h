@@ -90,6 +90,12 @@ private:
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
     std::vector<float> buf_queries_, buf_gathered_, buf_projected_, buf_latents_;
+    // attention_decompressed's per-thread scratch (indexed by the pool's thread number).
+    struct HeadScratch {
+        std::vector<float> wk, wv, decoded, k_nope, values, keys, values_t, queries, scores, out;
+        std::vector<uint32_t> valid;
+    };
+    std::vector<HeadScratch> head_scratch_;
     std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_;
 };
 
