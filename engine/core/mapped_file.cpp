@@ -2,8 +2,12 @@
 
 #include "core/mapping_faults.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -27,6 +31,31 @@ FileIdentity identity_of(const struct stat& st) {
 }
 
 } // namespace
+
+void prefault_mapped(const void* data, size_t bytes) {
+#ifndef MADV_POPULATE_READ
+    constexpr int MADV_POPULATE_READ = 22; // Linux 5.14; older kernels answer EINVAL
+#endif
+    if (data == nullptr || bytes == 0) return;
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(data) / page * page;
+    const uintptr_t end = reinterpret_cast<uintptr_t>(data) + bytes;
+    // In 64 MiB steps, so that a truncated file (EFAULT) loses only its tail.
+    constexpr uintptr_t kStep = uintptr_t{64} << 20;
+    for (uintptr_t p = begin; p < end; p += kStep) {
+        if (::madvise(reinterpret_cast<void*>(p), std::min(kStep, end - p), MADV_POPULATE_READ) != 0 && errno == EINVAL) return;
+    }
+}
+
+uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string line;
+    while (std::getline(meminfo, line)) {
+        unsigned long long kib = 0;
+        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kib) == 1) return static_cast<uint64_t>(kib) * 1024;
+    }
+    return 0;
+}
 
 std::string file_kind_name(uint32_t st_mode) {
     const auto mode = static_cast<mode_t>(st_mode);

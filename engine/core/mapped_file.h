@@ -45,6 +45,15 @@ struct FileIdentity {
 // file".
 std::string file_kind_name(uint32_t st_mode);
 
+// Maps the pages of [data, data + bytes) of a file map into the process's page tables now
+// (Linux's MADV_POPULATE_READ; read from disk where they are not cached), so that the first
+// pass over them does not take one page fault per 4 KiB. Best effort: does nothing where the
+// kernel lacks it. Blocks for as long as the reads take; not for the GUI thread.
+void prefault_mapped(const void* data, size_t bytes);
+
+// MemAvailable of /proc/meminfo in bytes, 0 when unknown.
+uint64_t available_memory_bytes();
+
 class MappedFile {
 public:
     // Throws latent::Error naming the path and the OS error. Anything but a regular file (a
