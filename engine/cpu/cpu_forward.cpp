@@ -57,9 +57,9 @@ CpuForward::CpuForward(const Model& model, const BackendOptions& options, uint32
 }
 
 // The weights this object reads, mapped into the page tables before the first batch (as
-// llama.cpp's MAP_POPULATE does): otherwise the first prompt takes a page fault per 4 KiB of
-// weights, about a quarter of its time for a V2-Lite-sized file on a 2-core VM. Only when they
-// fit in the memory available with room to spare; else pages come in as they are touched.
+// llama.cpp's MAP_POPULATE does): otherwise the first batch takes the page faults, stalling the
+// kernels that first touch each page. Only when they fit in the memory available with room to
+// spare; else pages come in as they are touched.
 void CpuForward::prefault_weights() {
     std::vector<const gguf::TensorInfo*> tensors;
     if (n_layers_ == c_.n_layer) {
@@ -305,13 +305,14 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
                 std::copy_n(row.data() + rkv, dr, rope.data() + k * dr);
             }
         });
-        // Scratch per thread: about (2 d_n + d_qk + 2 d_v + block) × N floats. Fewer heads at once
-        // than threads when that would pass kScratchBudget (very long prompts on many threads).
+        // Scratch per task: about (d_n + d_qk + 2 d_v + block) × N floats. Fewer tasks (heads at
+        // once) than threads when that would pass kScratchBudget (very long prompts on many
+        // threads). Scratch belongs to a task, not a thread, so at most `concurrent` sets grow.
         constexpr size_t kScratchBudget = size_t{512} << 20;
         const size_t per_thread = (static_cast<size_t>(dn) + dqk + 2 * dv + kQueryBlock) * N * sizeof(float) +
                                   static_cast<size_t>(dn + dv) * rkv * sizeof(float);
         const size_t concurrent = std::clamp<size_t>(kScratchBudget / std::max<size_t>(1, per_thread), 1, pool_.size());
-        if (head_scratch_.size() < pool_.size()) head_scratch_.resize(pool_.size());
+        if (head_scratch_.size() < concurrent) head_scratch_.resize(concurrent);
         auto one_head = [&](uint32_t h, HeadScratch& s) {
             s.wk.resize(static_cast<size_t>(dn) * rkv);
             s.wv.resize(static_cast<size_t>(dv) * rkv);
@@ -355,9 +356,9 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
                 for (size_t i = 0; i < nb; ++i) std::copy_n(s.out.data() + i * dv, dv, o.data() + ((run.begin + b0 + i) * H + h) * dv);
             }
         };
-        // Task i handles heads i, i + concurrent, ... on the thread that runs it.
-        pool_.parallel_for(concurrent, [&](size_t task, unsigned thread) {
-            for (uint32_t h = static_cast<uint32_t>(task); h < H; h += static_cast<uint32_t>(concurrent)) one_head(h, head_scratch_[thread]);
+        // Task i handles heads i, i + concurrent, ... with scratch set i.
+        pool_.parallel_for(concurrent, [&](size_t task, unsigned) {
+            for (uint32_t h = static_cast<uint32_t>(task); h < H; h += static_cast<uint32_t>(concurrent)) one_head(h, head_scratch_[task]);
         });
     }
 }

@@ -91,7 +91,7 @@ private:
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
     std::vector<float> buf_queries_, buf_gathered_, buf_projected_, buf_latents_;
-    // attention_decompressed's per-thread scratch (indexed by the pool's thread number).
+    // attention_decompressed's scratch, one set per concurrent task (at most the pool's size).
     struct HeadScratch {
         std::vector<float> wk, wv, decoded, k_nope, values, keys, values_t, queries, scores, out;
         std::vector<uint32_t> valid;
