@@ -47,6 +47,15 @@ void prefault_mapped(const void* data, size_t bytes) {
     }
 }
 
+void touch_mapped(const void* data, size_t bytes) {
+    if (data == nullptr || bytes == 0) return;
+    const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const auto* p = static_cast<const volatile uint8_t*>(data);
+    const size_t first = (page - reinterpret_cast<uintptr_t>(data) % page) % page; // first page boundary
+    if (first > 0) (void)p[0];
+    for (size_t offset = first; offset < bytes; offset += page) (void)p[offset];
+}
+
 uint64_t available_memory_bytes() {
     std::ifstream meminfo("/proc/meminfo");
     std::string line;

@@ -123,6 +123,24 @@ inline void unpack_qk4_pair(const uint8_t* bytes, __m256i& high_bits, __m256i& l
     }
 }
 
+// Q4_K / Q5_K: the eight 6-bit scales and mins from the 12 packed bytes (get_scale_min_k4) as
+// 8 int16 each. Scales 0-3 and mins 0-3 are the low 6 bits of bytes 0-3 and 4-7; scales/mins 4-7
+// take their low nibbles from bytes 8-11 and their top 2 bits from the top of bytes 0-3 / 4-7.
+inline void k4_scales_and_mins(const uint8_t* packed, __m128i& scales, __m128i& mins) {
+    const uint32_t u0 = blocks::load_u32(packed);
+    const uint32_t u1 = blocks::load_u32(packed + 4);
+    const uint32_t u2 = blocks::load_u32(packed + 8);
+    const uint32_t scales_lo = u0 & 0x3F3F3F3Fu;
+    const uint32_t mins_lo = u1 & 0x3F3F3F3Fu;
+    const uint32_t scales_hi = (u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    const uint32_t mins_hi = ((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    scales = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(scales_hi), static_cast<int>(scales_lo)));
+    mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(mins_hi), static_cast<int>(mins_lo)));
+}
+
+// Each of 8 int16 twice, in a ymm: a Q4_K / Q5_K min per 16-value activation sum.
+inline __m256i each_int16_twice(__m128i v) { return _mm256_set_m128i(_mm_unpackhi_epi16(v, v), _mm_unpacklo_epi16(v, v)); }
+
 // Q6_K: the four 32-value planes of half n of a block, values 0..63 (the stored q + 32). Plane
 // t takes its low 4 bits from ql (t < 2: low nibbles of ql[32t..], else high nibbles of
 // ql[32(t-2)..]) and its high 2 bits from qh >> 2t.

@@ -39,22 +39,11 @@ inline __m256 scale_and_add(__m256 acc, __m256i isum, float d_scale) {
 
 // ---- Q4_K / Q5_K ------------------------------------------------------------------------------
 
-// Eight 6-bit scales and mins from the 12 packed bytes (get_scale_min_k4), four per 32-bit word:
-// scales 0-3 and mins 0-3 are the low 6 bits of bytes 0-3 and 4-7; scales/mins 4-7 take their low
-// nibbles from bytes 8-11 and their top 2 bits from the top of bytes 0-3 / 4-7.
 inline void unpack_k4_scales(const uint8_t* packed, __m256i& scales_both_lanes, __m256i& mins_per_16) {
-    const uint32_t u0 = load_u32(packed);
-    const uint32_t u1 = load_u32(packed + 4);
-    const uint32_t u2 = load_u32(packed + 8);
-    const uint32_t scales_lo = u0 & 0x3F3F3F3Fu;
-    const uint32_t mins_lo = u1 & 0x3F3F3F3Fu;
-    const uint32_t scales_hi = (u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4);
-    const uint32_t mins_hi = ((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4);
-    const __m128i scales = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(scales_hi), static_cast<int>(scales_lo)));
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, static_cast<int>(mins_hi), static_cast<int>(mins_lo)));
+    __m128i scales, mins;
+    k4_scales_and_mins(packed, scales, mins);
     scales_both_lanes = _mm256_broadcastsi128_si256(scales);
-    // Each min twice: it covers two 16-value activation sums.
-    mins_per_16 = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
+    mins_per_16 = each_int16_twice(mins); // each min covers two 16-value activation sums
 }
 
 template <bool kFiveBit>

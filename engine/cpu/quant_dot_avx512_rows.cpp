@@ -8,6 +8,7 @@
 // (before any header can pull in immintrin.h).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include "cpu/avx2_common.h"
@@ -72,6 +73,93 @@ struct SignedBlockRow {
         }
         if (b < n_blocks) accumulate(b, acc[0]);
         for (int i = 0; i < NT; ++i) out[i] = avx2::hsum(_mm256_add_ps(acc[0][i], acc[1][i]));
+    }
+};
+
+// ---- Q4_K / Q5_K ---------------------------------------------------------------------------------
+
+// The generated token's main type (the routed experts' gate and up projections of Q4_K_M files)
+// for few tokens. The AVX2 kernel spends 3 instructions per 32 products (maddubs, madd with the
+// sub-block's scale, add) and shuffles a scale vector per 32 values; it is bound by instructions
+// at about 18 GB/s per core, below what one core can read. Here one vpdpbusd does 64 products
+// into 16 int32 sums of 4, two of those are packed to int16 (|sum| <= 4 * 15 * 127 = 7620, and
+// 4 * 31 * 127 for Q5_K: no saturation) and one vpdpwssd weights them by their sub-blocks'
+// scales: 2.5 instructions per 64 products, the scale vectors made twice per block and shared by
+// the tokens.
+template <bool kFiveBit>
+struct RowQK4 {
+    static constexpr size_t kBytes = kFiveBit ? q5_k::bytes : q4_k::bytes;
+    static constexpr size_t kQs = kFiveBit ? q5_k::qs : q4_k::qs;
+
+    // The 256 values of a block as four zmm of 64 consecutive values (0..15, or 0..31 for Q5_K).
+    static void unpack(const uint8_t* block, __m512i (&values)[4]) {
+        const __m512i low_nibble = _mm512_set1_epi8(0x0F);
+        for (int h = 0; h < 2; ++h) {
+            // 64 bytes: low nibbles are values 128h + 0..31 and 128h + 64..95, high nibbles
+            // 128h + 32..63 and 128h + 96..127.
+            const __m512i packed = _mm512_loadu_si512(block + kQs + 64 * h);
+            const __m512i lo = _mm512_and_si512(packed, low_nibble);
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibble);
+            values[2 * h] = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+            values[2 * h + 1] = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        if constexpr (kFiveBit) {
+            // Bit 2k of qh byte l is the fifth bit of value 64k + l, bit 2k + 1 that of 64k + 32 + l:
+            // with qh in the low half and qh >> 1 in the high half, bit 2k of each byte is the one
+            // of values[k]; moved to bit 4 (16-bit shifts: bit 4 of a byte comes from the same byte).
+            const __m256i qh = load256(block + q5_k::qh);
+            const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 1), 1);
+            const __m512i bit4 = _mm512_set1_epi8(0x10);
+            values[0] = _mm512_or_si512(values[0], _mm512_and_si512(_mm512_slli_epi16(both, 4), bit4));
+            values[1] = _mm512_or_si512(values[1], _mm512_and_si512(_mm512_slli_epi16(both, 2), bit4));
+            values[2] = _mm512_or_si512(values[2], _mm512_and_si512(both, bit4));
+            values[3] = _mm512_or_si512(values[3], _mm512_and_si512(_mm512_srli_epi16(both, 2), bit4));
+        }
+    }
+
+    template <int NT>
+    static void run(const uint8_t* row, const avx2::TokenRows<NT>& x, int64_t cols, float* out) {
+        // packs_epi32(p[2j], p[2j + 1]) holds, in 128-bit lane L, four sums of sub-block 4j + L/2
+        // and then four of sub-block 4j + 2 + L/2; scale_index[j] picks those sub-blocks' scales.
+        const __m512i scale_index[2] = {
+            _mm512_set_epi16(3, 3, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0),
+            _mm512_set_epi16(7, 7, 7, 7, 5, 5, 5, 5, 7, 7, 7, 7, 5, 5, 5, 5, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4)};
+        __m512 acc[NT];
+        __m256 acc_min[NT];
+        for (int i = 0; i < NT; ++i) {
+            acc[i] = _mm512_setzero_ps();
+            acc_min[i] = _mm256_setzero_ps();
+        }
+        const int64_t n_blocks = cols / 256;
+        const int distance = avx2::prefetch_distance();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* block = row + b * static_cast<int64_t>(kBytes);
+            prefetch_block<kBytes>(block, distance);
+            const float d = f16_at(block + q4_k::d);
+            const float dmin = f16_at(block + q4_k::dmin);
+            __m128i scales8, mins8;
+            avx2::k4_scales_and_mins(block + q4_k::scales, scales8, mins8);
+            const __m512i scales_all = _mm512_castsi128_si512(scales8);
+            const __m512i scales[2] = {_mm512_permutexvar_epi16(scale_index[0], scales_all),
+                                       _mm512_permutexvar_epi16(scale_index[1], scales_all)};
+            const __m256i mins = avx2::each_int16_twice(mins8);
+            __m512i values[4];
+            unpack(block, values);
+            for (int i = 0; i < NT; ++i) {
+                const int8_t* xq = x.quants[i] + 256 * b;
+                __m512i p[4];
+                for (int k = 0; k < 4; ++k) {
+                    p[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), values[k], _mm512_loadu_si512(xq + 64 * k));
+                }
+                __m512i isum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_packs_epi32(p[0], p[1]), scales[0]);
+                isum = _mm512_dpwssd_epi32(isum, _mm512_packs_epi32(p[2], p[3]), scales[1]);
+                const float dx = x.scales[i][b];
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * dx), acc[i]);
+                const __m256i msum = _mm256_madd_epi16(load256(x.sums[i] + 16 * b), mins);
+                acc_min[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(-dmin * dx), acc_min[i]);
+            }
+        }
+        for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]) + avx2::hsum(acc_min[i]);
     }
 };
 
@@ -167,6 +255,8 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
     case TensorType::Q5_0: return avx2::matmul_rows<SignedBlockRow<RowQ5_0>>;
+    case TensorType::Q4_K: return avx2::matmul_rows<RowQK4<false>>;
+    case TensorType::Q5_K: return avx2::matmul_rows<RowQK4<true>>;
     default: return nullptr;
     }
 }

@@ -445,15 +445,18 @@ void TestCpuKernels::batchKernelsExtremeValues() {
     const int64_t n_terms = cols / 16 + cols / activation_block_size(activation_format(weight_type)) + 8;
     const double eps = 4.0 * static_cast<double>(n_terms + 16) * 0x1.0p-24;
     std::vector<float> decoded(static_cast<size_t>(cols));
+    // All kTokens take the batch kernel; the first 3 alone the per-row kernels (the VNNI ones
+    // pack int32 sums of 4 products into int16).
     for (const SimdLevel level : available_levels()) {
+      for (const int n_tokens : {kTokens, 3}) {
         SimdLevelScope scope(level);
         std::vector<float> y = poisoned(n_out);
-        matmul_f32(w, x.data(), kTokens, y.data());
+        matmul_f32(w, x.data(), n_tokens, y.data());
         for (int r = 0; r < kRows; ++r) {
             dequantize_row(weight_type, data.data() + row_bytes * static_cast<size_t>(r), decoded.data(), cols);
             double magnitude = 0.0;
             for (const float v : decoded) magnitude += std::fabs(static_cast<double>(v));
-            for (int t = 0; t < kTokens; ++t) {
+            for (int t = 0; t < n_tokens; ++t) {
                 const size_t k = static_cast<size_t>(t * kRows + r);
                 QVERIFY2(std::fabs(static_cast<double>(y[k]) - reference[k]) <= eps * magnitude + 1e-30,
                          qPrintable(QString("%1: token %2 row %3: %4, reference %5")
@@ -462,6 +465,7 @@ void TestCpuKernels::batchKernelsExtremeValues() {
                                         .arg(static_cast<double>(reference[k]), 0, 'g', 9)));
             }
         }
+      }
     }
 }
 
