@@ -9,7 +9,9 @@
 // speed can be compared with the machine's read bandwidth (`latent bench` measures it).
 //
 // With --file MODEL.gguf it also times the model's own routed experts (the *_exps tensors of the
-// listed types, up to --stream-mib of them) where they lie, in the file's read-only map.
+// listed types, up to --stream-mib of them) where they lie, in the file's read-only map
+// (BENCH_PREFAULT=1 in the environment: populated first; with BENCH_TOUCH=1 too: and read one
+// byte per page, as the CPU backend does at load).
 //
 //   bench_cpu_kernels [--types q4_k,q6_k,...] [--tokens 1,2,4] [--seconds S] [--stream-mib N] [--file MODEL]
 #include "core/error.h"
@@ -159,15 +161,10 @@ void bench_file(const Options& options) {
             const auto t0 = std::chrono::steady_clock::now();
             for (const WeightMatrix& w : m.list) prefault_mapped(w.data, matmul_weight_bytes(w));
             std::printf("prefault: %.3f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-            if (std::getenv("BENCH_TOUCH")) {
+            if (std::getenv("BENCH_TOUCH")) { // and one read per page, as the CPU backend does at load
                 const auto t1 = std::chrono::steady_clock::now();
-                const size_t step = static_cast<size_t>(std::atoi(std::getenv("BENCH_TOUCH")));
-                unsigned sum = 0;
-                for (const WeightMatrix& w : m.list) {
-                    const size_t n = matmul_weight_bytes(w);
-                    for (size_t k = 0; k < n; k += step) sum += *(volatile const uint8_t*)(w.data + k);
-                }
-                std::printf("touch: %.3f s (%u)\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), sum & 1);
+                for (const WeightMatrix& w : m.list) touch_mapped(w.data, matmul_weight_bytes(w));
+                std::printf("touch: %.3f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());
             }
         }
         const int64_t cols = m.list.front().cols;
