@@ -16,7 +16,7 @@ float silu(float x) { return x / (1.0f + std::exp(-x)); }
 } // namespace
 
 void FfnRunner::matmul(const WeightMatrix& wm, const float* x, size_t n, float* y) {
-    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
+    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, &pool_);
     cpu::matmul(wm, act_, y, &pool_);
 }
 
@@ -56,17 +56,97 @@ void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n,
     for (size_t i = 0; i < n * rows; ++i) y[i] += correction_[i];
 }
 
+void FfnRunner::gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n) {
+    s.gate.resize(n * static_cast<size_t>(gate.rows));
+    s.up.resize(n * static_cast<size_t>(up.rows));
+    quantize_activations(gate.type, x, gate.cols, static_cast<int64_t>(n), s.act, &pool_);
+    cpu::matmul(gate, s.act, s.gate.data(), &pool_);
+    if (up.type != gate.type) quantize_activations(up.type, x, up.cols, static_cast<int64_t>(n), s.act, &pool_);
+    cpu::matmul(up, s.act, s.up.data(), &pool_);
+    // silu(gate) ⊙ up over the pool in chunks (inline when this already runs in a pool task).
+    constexpr size_t kChunk = 16384;
+    const size_t total = s.gate.size();
+    float* g = s.gate.data();
+    const float* u = s.up.data();
+    pool_.parallel_for((total + kChunk - 1) / kChunk, [&](size_t task, unsigned) {
+        const size_t end = std::min(total, (task + 1) * kChunk);
+        for (size_t i = task * kChunk; i < end; ++i) g[i] = silu(g[i]) * u[i];
+    });
+}
+
 void FfnRunner::swiglu(const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, const float* x, size_t n,
                        float* out, bool precise_down) {
-    gate_.resize(n * static_cast<size_t>(gate.rows));
-    up_.resize(n * static_cast<size_t>(up.rows));
-    quantize_activations(gate.type, x, gate.cols, static_cast<int64_t>(n), act_);
-    cpu::matmul(gate, act_, gate_.data(), &pool_);
-    if (up.type != gate.type) quantize_activations(up.type, x, up.cols, static_cast<int64_t>(n), act_);
-    cpu::matmul(up, act_, up_.data(), &pool_);
-    for (size_t i = 0; i < gate_.size(); ++i) gate_[i] = silu(gate_[i]) * up_[i];
-    if (precise_down) matmul_precise(down, gate_.data(), n, out);
-    else matmul(down, gate_.data(), n, out);
+    gate_up(main_, gate, up, x, n);
+    if (precise_down) matmul_precise(down, main_.gate.data(), n, out);
+    else matmul(down, main_.gate.data(), n, out);
+}
+
+// The routed experts of a prompt batch, each run whole (gather, gate and up, silu, down) by one
+// pool thread, largest first: no pool round trip per product and no thread waiting for another
+// one's serial steps (quantising, silu). The experts go in waves of consecutive ids whose outputs
+// fit wave_rows_ rows (set_wave_rows), and each wave's outputs are added to out in expert order, so the result is
+// the same, bit for bit, as running the experts one after the other.
+void FfnRunner::routed_experts_per_thread(const LayerWeights& lw, const float* xn, size_t n, float* out) {
+    const size_t d = c_.n_embd;
+    thread_scratch_.resize(pool_.size());
+    expert_row_.assign(c_.n_expert, 0);
+    // Each token's experts in id order (the order add_weighted adds them in).
+    token_slots_.assign(n * c_.n_expert_used, TokenSlot{}); // unfilled slots name no expert
+    slot_fill_.assign(n, 0);
+    for (uint32_t e = 0; e < c_.n_expert; ++e) {
+        const auto& members = by_expert_[e];
+        for (size_t m = 0; m < members.size(); ++m) {
+            const uint32_t t = members[m].first;
+            if (slot_fill_[t] < c_.n_expert_used) token_slots_[t * c_.n_expert_used + slot_fill_[t]++] = TokenSlot{e, static_cast<uint32_t>(m)};
+        }
+    }
+    uint32_t first = 0;
+    while (first < c_.n_expert) {
+        expert_order_.clear();
+        size_t rows = 0;
+        uint32_t last = first;
+        for (; last < c_.n_expert; ++last) {
+            const size_t m = by_expert_[last].size();
+            if (m == 0) continue;
+            if (rows > 0 && rows + m > wave_rows_) break;
+            expert_row_[last] = rows;
+            rows += m;
+            expert_order_.push_back(last);
+        }
+        std::stable_sort(expert_order_.begin(), expert_order_.end(),
+                         [&](uint32_t a, uint32_t b) { return by_expert_[a].size() > by_expert_[b].size(); });
+        expert_out_.resize(rows * d);
+        pool_.parallel_for(expert_order_.size(), [&](size_t task, unsigned thread) {
+            const uint32_t e = expert_order_[task];
+            const auto& members = by_expert_[e];
+            const size_t m = members.size();
+            SwigluScratch& s = thread_scratch_[thread];
+            s.x.resize(m * d);
+            for (size_t i = 0; i < m; ++i) std::copy_n(xn + members[i].first * d, d, s.x.data() + i * d);
+            gate_up(s, weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e), s.x.data(), m);
+            const WeightMatrix down = weight_matrix(*lw.ffn_down_exps, e);
+            quantize_activations(down.type, s.gate.data(), down.cols, static_cast<int64_t>(m), s.act, &pool_);
+            cpu::matmul(down, s.act, expert_out_.data() + expert_row_[e] * d, &pool_);
+        });
+        // out[t] += w · output, over each token's experts of the wave in id order, tokens spread
+        // over the pool.
+        const float* outputs = expert_out_.data();
+                constexpr size_t kTokensPerTask = 16;
+        pool_.parallel_for((n + kTokensPerTask - 1) / kTokensPerTask, [&](size_t task, unsigned) {
+            const size_t end = std::min(n, (task + 1) * kTokensPerTask);
+            for (size_t t = task * kTokensPerTask; t < end; ++t) {
+                float* dst = out + t * d;
+                for (size_t j = 0; j < c_.n_expert_used; ++j) {
+                    const TokenSlot& slot = token_slots_[t * c_.n_expert_used + j];
+                    if (slot.expert < first || slot.expert >= last) continue;
+                    const auto& member = by_expert_[slot.expert][slot.member];
+                    const float* src = outputs + (expert_row_[slot.expert] + slot.member) * d;
+                    for (size_t i = 0; i < d; ++i) dst[i] += member.second * src[i];
+                }
+            }
+        });
+        first = last;
+    }
 }
 
 void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bias, const float* xn, size_t n, float* out,
@@ -91,16 +171,26 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
         return;
     }
     section.emplace("MoE: routed experts");
+    size_t active = 0;
     for (uint32_t e = 0; e < c_.n_expert; ++e) {
-        const auto& members = by_expert_[e];
-        if (members.empty()) continue;
+        if (by_expert_[e].empty()) continue;
+        ++active;
         section->add_bytes(expert_bytes(lw));
-        gathered_.resize(members.size() * d);
-        for (size_t m = 0; m < members.size(); ++m) std::copy_n(xn + members[m].first * d, d, gathered_.data() + m * d);
-        expert_out_.resize(members.size() * d);
-        swiglu(weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e), weight_matrix(*lw.ffn_down_exps, e),
-               gathered_.data(), members.size(), expert_out_.data());
-        add_weighted(members, expert_out_.data(), out);
+    }
+    if (active >= 4 * static_cast<size_t>(pool_.size())) {
+        // Enough experts to keep every thread busy with whole experts.
+        routed_experts_per_thread(lw, xn, n, out);
+    } else {
+        for (uint32_t e = 0; e < c_.n_expert; ++e) {
+            const auto& members = by_expert_[e];
+            if (members.empty()) continue;
+            gathered_.resize(members.size() * d);
+            for (size_t m = 0; m < members.size(); ++m) std::copy_n(xn + members[m].first * d, d, gathered_.data() + m * d);
+            expert_out_.resize(members.size() * d);
+            swiglu(weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e), weight_matrix(*lw.ffn_down_exps, e),
+                   gathered_.data(), members.size(), expert_out_.data());
+            add_weighted(members, expert_out_.data(), out);
+        }
     }
     if (shared) {
         section.emplace("MoE: shared experts", shared_bytes(lw));

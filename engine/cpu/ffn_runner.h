@@ -39,6 +39,10 @@ public:
     void moe(const LayerWeights& lw, std::span<const float> selection_bias, const float* xn, size_t n, float* out,
              bool include_shared = true);
 
+    // The most routed-expert output rows the per-thread path holds at once (default 8192); tests
+    // set a few to run the experts in several waves.
+    void set_wave_rows(size_t rows) { wave_rows_ = rows > 0 ? rows : 1; }
+
 private:
     // One expert (or the shared experts, expert -1) of a fused step and its buffers.
     struct Part {
@@ -50,6 +54,18 @@ private:
         std::vector<float> x, gate, up, out;
         ActivationBuffer gate_in, up_in, down_in;
     };
+    // The buffers of one SwiGLU: the caller's, and one per pool thread for the experts of a
+    // prompt run whole on one thread each.
+    struct SwigluScratch {
+        std::vector<float> x, gate, up;
+        ActivationBuffer act;
+    };
+    // s.gate (n × gate.rows) = silu(gate·x) ⊙ up·x.
+    void gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n);
+    void routed_experts_per_thread(const LayerWeights& lw, const float* xn, size_t n, float* out);
+    struct TokenSlot {
+        uint32_t expert = UINT32_MAX, member = 0; // by_expert_[expert][member]; UINT32_MAX: none
+    };
     void fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section);
     void add_weighted(std::span<const std::pair<uint32_t, float>> members, const float* expert_out, float* out) const;
     uint64_t expert_bytes(const LayerWeights& lw) const;
@@ -58,7 +74,14 @@ private:
     const ModelConfig& c_;
     ThreadPool& pool_;
     ActivationBuffer act_;
-    std::vector<float> residual_, correction_, gate_, up_, router_, gathered_, expert_out_, shared_;
+    std::vector<float> residual_, correction_, router_, gathered_, expert_out_, shared_;
+    SwigluScratch main_;
+    size_t wave_rows_ = 8192;
+    std::vector<SwigluScratch> thread_scratch_;
+    std::vector<uint32_t> expert_order_;
+    std::vector<TokenSlot> token_slots_; // n_expert_used per token, in expert id order
+    std::vector<uint32_t> slot_fill_;
+    std::vector<size_t> expert_row_;  // first row of each expert's output in expert_out_
     std::vector<std::vector<std::pair<uint32_t, float>>> by_expert_; // (token, weight) per expert
     std::vector<Part> parts_;
     std::vector<PartBuffers> part_buffers_;

@@ -4,6 +4,8 @@
 // with the `ref` oracle on several shapes and every supported weight type.
 #include "backend/backend.h"
 #include "backend/backend_common.h"
+#include "cpu/ffn_runner.h"
+#include "cpu/thread_pool.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
@@ -18,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <random>
 
 using namespace latent;
 
@@ -224,6 +227,65 @@ private slots:
             test::check_batch_errors_leave_cache_unchanged(*b);
             if (QTest::currentTestFailed()) return;
         }
+    }
+
+    // The thread count never changes a result: with one thread a prompt's routed experts run
+    // whole, one per task (FfnRunner's per-thread path); with 8 threads and at most 16 experts
+    // they run one after the other with each product split over the threads. Both must give the
+    // same logits bit for bit, for integer and float weights.
+    void threads_do_not_change_logits_data() {
+        QTest::addColumn<QString>("scheme");
+        QTest::newRow("q4_k_m") << "q4_k_m";
+        QTest::newRow("q8_0") << "q8_0";
+        QTest::newRow("f32") << "f32";
+    }
+    void threads_do_not_change_logits() {
+        QFETCH(QString, scheme);
+        const auto m = build_and_load(dir_, "threads-" + scheme + ".gguf", test::preset_shape("tiny-v3", 256),
+                                      test::scheme_build_options(scheme, -1, 99));
+        const auto tokens = test_tokens(*m, 40, 5);
+        BackendOptions options;
+        options.n_ctx = 48;
+        options.n_threads = 1;
+        const auto one = all_logits(*create_cpu_backend(*m, options), tokens);
+        options.n_threads = 8;
+        const auto eight = all_logits(*create_cpu_backend(*m, options), tokens);
+        QCOMPARE(one.size(), eight.size());
+        QVERIFY2(std::memcmp(one.data(), eight.data(), one.size() * sizeof(float)) == 0, "logits differ with the thread count");
+    }
+
+    // The per-thread expert path in waves of few output rows (each wave's outputs added in
+    // expert order) against one wave and against the expert-by-expert path: identical outputs.
+    void moe_waves_identical() {
+        const auto m = build_and_load(dir_, "waves.gguf", test::preset_shape("tiny-v3", 256), test::scheme_build_options("q4_k_m", -1, 7));
+        const ModelConfig& c = m->config();
+        const uint32_t layer = c.n_leading_dense;
+        QVERIFY(c.layer_is_moe(layer));
+        const LayerWeights& lw = m->weights().layers.at(layer);
+        const size_t n = 37;
+        std::vector<float> x(n * c.n_embd);
+        std::mt19937 rng(11);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (float& v : x) v = normal(rng);
+        std::vector<float> bias;
+        if (lw.exp_probs_b) {
+            bias.resize(lw.exp_probs_b->ne[0]);
+            dequantize_row(lw.exp_probs_b->type, lw.exp_probs_b->data, bias.data(), static_cast<int64_t>(bias.size()));
+        }
+        auto run = [&](unsigned threads, size_t wave_rows) {
+            cpu::ThreadPool pool(threads);
+            cpu::FfnRunner runner(c, pool);
+            if (wave_rows) runner.set_wave_rows(wave_rows);
+            std::vector<float> out(n * c.n_embd);
+            runner.moe(lw, bias, x.data(), n, out.data());
+            return out;
+        };
+        const auto whole = run(2, 0);
+        const auto waves = run(2, 5); // several experts per wave, and some alone in theirs
+        const auto serial = run(8, 0); // 8 threads, 16 experts: the expert-by-expert path
+        QVERIFY(std::memcmp(whole.data(), waves.data(), whole.size() * sizeof(float)) == 0);
+        QVERIFY(std::memcmp(whole.data(), serial.data(), whole.size() * sizeof(float)) == 0);
+        QVERIFY(std::any_of(whole.begin(), whole.end(), [](float v) { return v != 0.0f; }));
     }
 
     // The fast path against the oracle on fresh random models of several shapes and weight
