@@ -2,6 +2,7 @@
 
 #include "backend/backend_common.h"
 #include "core/error.h"
+#include "core/huge_pages.h"
 #include "core/mapped_file.h"
 #include "cpu/latent_attention.h"
 #include "cpu/section_profile.h"
@@ -91,7 +92,7 @@ void CpuForward::prefault_weights() {
 void CpuForward::embed(std::span<const int32_t> tokens, std::vector<float>& x) const {
     const gguf::TensorInfo& embd = *model_.weights().token_embd;
     const size_t d = c_.n_embd;
-    x.resize(tokens.size() * d);
+    resize_scratch(x, tokens.size() * d);
     const size_t row_bytes = tensor_row_bytes(embd.type, static_cast<int64_t>(d));
     for (size_t t = 0; t < tokens.size(); ++t) {
         dequantize_row(embd.type, embd.data + static_cast<size_t>(tokens[t]) * row_bytes, x.data() + t * d, static_cast<int64_t>(d));
@@ -185,13 +186,13 @@ void CpuForward::prepare_layers() {
 void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n, std::span<const TokenRun> runs) {
     const uint32_t H = c_.n_head, dqk = c_.qk_head_dim, dn = c_.qk_nope_dim, dr = c_.qk_rope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
     std::vector<float>& q = buf_q_;
-    q.resize(n * H * dqk);
+    resize_scratch(q, n * H * dqk);
     std::optional<ProfiledSection> section;
     section.emplace("attention: q, kv_a projections",
                     bytes_of(lw.attn_q) + bytes_of(lw.attn_q_a) + bytes_of(lw.attn_q_b) + bytes_of(lw.attn_kv_a_mqa));
     if (c_.q_compressed()) {
         std::vector<float>& qa = buf_tmp_;
-        qa.resize(n * c_.q_lora_rank);
+        resize_scratch(qa, n * c_.q_lora_rank);
         matmul_precise(matrix_of(*lw.attn_q_a), xn.data(), n, qa.data());
         rms_norm_rows(qa.data(), n, c_.q_lora_rank, lv.q_a_norm.data(), c_.rms_eps);
         matmul_precise(matrix_of(*lw.attn_q_b), qa.data(), n, q.data());
@@ -199,7 +200,7 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
         matmul_precise(matrix_of(*lw.attn_q), xn.data(), n, q.data());
     }
     std::vector<float>& kv = buf_kv_;
-    kv.resize(n * (rkv + dr));
+    resize_scratch(kv, n * (rkv + dr));
     matmul_precise(matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, kv.data());
 
     // Cache rows and roped queries.
@@ -225,13 +226,13 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
 
     section.reset();
     std::vector<float>& o = buf_o_;
-    o.resize(n * H * dv);
+    resize_scratch(o, n * H * dv);
     if (use_decompressed(runs)) {
         attention_decompressed(il, lv, runs, o);
     } else {
         attention_absorbed(il, lv, n, runs, o);
     }
-    buf_out_.resize(n * c_.n_embd);
+    resize_scratch(buf_out_, n * c_.n_embd);
     section.emplace("attention: output projection", bytes_of(lw.attn_output));
     matmul(matrix_of(*lw.attn_output), o.data(), n, buf_out_.data());
 }
@@ -299,8 +300,8 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
         // The run's cache rows as floats, shared by every head: latents C (N × r_kv), roped keys.
         std::vector<float>& latents = buf_latents_;
         std::vector<float>& rope = buf_gathered_;
-        latents.resize(N * rkv);
-        rope.resize(N * dr);
+        resize_scratch(latents, N * rkv);
+        resize_scratch(rope, N * dr);
         const uint8_t* cache = caches_[run.sequence][il].data();
         constexpr size_t kRowsPerTask = 64;
         pool_.parallel_for((N + kRowsPerTask - 1) / kRowsPerTask, [&](size_t task, unsigned) {
@@ -328,10 +329,10 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
             s.wk.resize(static_cast<size_t>(dn) * rkv);
             s.wv.resize(static_cast<size_t>(dv) * rkv);
             s.decoded.resize(std::max(rkv, dn));
-            s.k_nope.resize(N * dn);
-            s.values.resize(N * dv);
-            s.keys.resize(N * dqk);         // N × d_qk: [k_nope ‖ k_rope] of this head
-            s.values_t.resize(dv * N);      // d_v × N: this head's values, transposed
+            resize_scratch(s.k_nope, N * dn);
+            resize_scratch(s.values, N * dv);
+            resize_scratch(s.keys, N * dqk);         // N × d_qk: [k_nope ‖ k_rope] of this head
+            resize_scratch(s.values_t, dv * N);      // d_v × N: this head's values, transposed
             s.out.resize(kQueryBlock * dv);
             s.valid.resize(kQueryBlock);
             // W_UK,h (d_n × r_kv) from the stored W_UK,hᵀ, and W_UV,h, as floats.
@@ -357,7 +358,7 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
                 const size_t n_keys = run.first_pos + b1; // keys the block's last query sees
                 s.queries.resize(nb * dqk);
                 for (size_t i = 0; i < nb; ++i) std::copy_n(q.data() + ((run.begin + b0 + i) * H + h) * dqk, dqk, s.queries.data() + i * dqk);
-                s.scores.resize(nb * n_keys);
+                resize_scratch(s.scores, nb * n_keys);
                 matmul_f32(float_matrix(s.keys.data(), static_cast<int64_t>(n_keys), dqk, dqk), s.queries.data(), static_cast<int64_t>(nb),
                            s.scores.data());
                 for (size_t i = 0; i < nb; ++i) s.valid[i] = static_cast<uint32_t>(run.first_pos + b0 + i + 1);
@@ -384,13 +385,13 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     section.emplace("attention: W_UK (absorbed)", lv.wk_t_store.size());
     const size_t qw = row_width_;
     std::vector<float>& queries = buf_queries_;
-    queries.resize(n * H * qw);
+    resize_scratch(queries, n * H * qw);
     std::vector<float>& gathered = buf_gathered_;
     std::vector<float>& projected = buf_projected_;
     for (uint32_t h = 0; h < H; ++h) {
-        gathered.resize(n * dn);
+        resize_scratch(gathered, n * dn);
         for (size_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * H + h) * dqk, dn, gathered.data() + t * dn);
-        projected.resize(n * rkv);
+        resize_scratch(projected, n * rkv);
         matmul(lv.wk_t[h], gathered.data(), n, projected.data());
         for (size_t t = 0; t < n; ++t) {
             float* dst = queries.data() + (t * H + h) * qw;
@@ -404,7 +405,7 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     // step) splits each token's keys across the threads. The choice is made per run, so a
     // sequence in a batch with others is computed exactly as it would be alone.
     std::vector<float>& latents = buf_latents_;
-    latents.resize(n * H * rkv);
+    resize_scratch(latents, n * H * rkv);
     section.emplace("attention: scores and weighted latents");
     for (const TokenRun& run : runs) {
         for (size_t i = 0; i < run.count; ++i) section->add_bytes(uint64_t{run.first_pos + i + 1} * row_width_ * elem_bytes_);
@@ -430,22 +431,22 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     // Values: W_UV per head over the batch's attention-weighted latents.
     section.emplace("attention: W_UV (absorbed)", lv.wv_store.size());
     for (uint32_t h = 0; h < H; ++h) {
-        gathered.resize(n * rkv);
+        resize_scratch(gathered, n * rkv);
         for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, gathered.data() + t * rkv);
-        projected.resize(n * dv);
+        resize_scratch(projected, n * dv);
         matmul(lv.wv[h], gathered.data(), n, projected.data());
         for (size_t t = 0; t < n; ++t) std::copy_n(projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
     }
 }
 
 void CpuForward::dense_ffn(const gguf::TensorInfo& gate, const gguf::TensorInfo& up, const gguf::TensorInfo& down, const float* x, size_t n, std::vector<float>& out) {
-    out.resize(n * c_.n_embd);
+    resize_scratch(out, n * c_.n_embd);
     ProfiledSection section("dense FFN", gate.size_bytes + up.size_bytes + down.size_bytes);
     ffn_.swiglu(matrix_of(gate), matrix_of(up), matrix_of(down), x, n, out.data(), true);
 }
 
 void CpuForward::moe(const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n) {
-    buf_out_.resize(n * c_.n_embd);
+    resize_scratch(buf_out_, n * c_.n_embd);
     ffn_.moe(lw, lv.selection_bias, xn.data(), n, buf_out_.data());
 }
 

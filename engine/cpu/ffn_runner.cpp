@@ -1,6 +1,7 @@
 #include "cpu/ffn_runner.h"
 
 #include "backend/backend_common.h"
+#include "core/huge_pages.h"
 #include "cpu/section_profile.h"
 
 #include <algorithm>
@@ -31,7 +32,7 @@ void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n,
         // Few tokens (decode): x and its rounding remainder as 2n activation rows of one product,
         // so the weights are read once; the per-row kernels give each row what separate products
         // would.
-        residual_.resize(2 * n * cols);
+        resize_scratch(residual_, 2 * n * cols);
         std::copy_n(x, n * cols, residual_.data());
         for (size_t t = 0; t < n; ++t) {
             float* r = residual_.data() + (n + t) * cols;
@@ -39,26 +40,26 @@ void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n,
             for (size_t i = 0; i < cols; ++i) r[i] = x[t * cols + i] - r[i];
         }
         quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_);
-        correction_.resize(2 * n * rows);
+        resize_scratch(correction_, 2 * n * rows);
         matmul_per_row(wm, act_, correction_.data(), &pool_);
         for (size_t i = 0; i < n * rows; ++i) y[i] = correction_[i] + correction_[n * rows + i];
         return;
     }
     cpu::matmul(wm, act_, y, &pool_);
-    residual_.resize(n * cols);
+    resize_scratch(residual_, n * cols);
     for (size_t t = 0; t < n; ++t) {
         dequantize_activations(act_, static_cast<int64_t>(t), residual_.data() + t * cols);
         for (size_t i = 0; i < cols; ++i) residual_[t * cols + i] = x[t * cols + i] - residual_[t * cols + i];
     }
-    correction_.resize(n * rows);
+    resize_scratch(correction_, n * rows);
     quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(n), act_);
     cpu::matmul(wm, act_, correction_.data(), &pool_);
     for (size_t i = 0; i < n * rows; ++i) y[i] += correction_[i];
 }
 
 void FfnRunner::gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n) {
-    s.gate.resize(n * static_cast<size_t>(gate.rows));
-    s.up.resize(n * static_cast<size_t>(up.rows));
+    resize_scratch(s.gate, n * static_cast<size_t>(gate.rows));
+    resize_scratch(s.up, n * static_cast<size_t>(up.rows));
     quantize_activations(gate.type, x, gate.cols, static_cast<int64_t>(n), s.act, &pool_);
     cpu::matmul(gate, s.act, s.gate.data(), &pool_);
     if (up.type != gate.type) quantize_activations(up.type, x, up.cols, static_cast<int64_t>(n), s.act, &pool_);
@@ -115,13 +116,13 @@ void FfnRunner::routed_experts_per_thread(const LayerWeights& lw, const float* x
         }
         std::stable_sort(expert_order_.begin(), expert_order_.end(),
                          [&](uint32_t a, uint32_t b) { return by_expert_[a].size() > by_expert_[b].size(); });
-        expert_out_.resize(rows * d);
+        resize_scratch(expert_out_, rows * d);
         pool_.parallel_for(expert_order_.size(), [&](size_t task, unsigned thread) {
             const uint32_t e = expert_order_[task];
             const auto& members = by_expert_[e];
             const size_t m = members.size();
             SwigluScratch& s = thread_scratch_[thread];
-            s.x.resize(m * d);
+            resize_scratch(s.x, m * d);
             for (size_t i = 0; i < m; ++i) std::copy_n(xn + members[i].first * d, d, s.x.data() + i * d);
             gate_up(s, weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e), s.x.data(), m);
             const WeightMatrix down = weight_matrix(*lw.ffn_down_exps, e);
@@ -184,9 +185,9 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
         for (uint32_t e = 0; e < c_.n_expert; ++e) {
             const auto& members = by_expert_[e];
             if (members.empty()) continue;
-            gathered_.resize(members.size() * d);
+            resize_scratch(gathered_, members.size() * d);
             for (size_t m = 0; m < members.size(); ++m) std::copy_n(xn + members[m].first * d, d, gathered_.data() + m * d);
-            expert_out_.resize(members.size() * d);
+            resize_scratch(expert_out_, members.size() * d);
             swiglu(weight_matrix(*lw.ffn_gate_exps, e), weight_matrix(*lw.ffn_up_exps, e), weight_matrix(*lw.ffn_down_exps, e),
                    gathered_.data(), members.size(), expert_out_.data());
             add_weighted(members, expert_out_.data(), out);
@@ -194,7 +195,7 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
     }
     if (shared) {
         section.emplace("MoE: shared experts", shared_bytes(lw));
-        shared_.resize(n * d);
+        resize_scratch(shared_, n * d);
         swiglu(weight_matrix(*lw.ffn_gate_shexp), weight_matrix(*lw.ffn_up_shexp), weight_matrix(*lw.ffn_down_shexp), xn, n, shared_.data());
         for (size_t i = 0; i < n * d; ++i) out[i] += shared_[i];
     }

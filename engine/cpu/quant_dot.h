@@ -39,6 +39,7 @@
 // of the quantized operands).
 #pragma once
 
+#include "core/huge_pages.h"
 #include "tensor/tensor_types.h"
 
 #include <cstddef>
@@ -96,6 +97,7 @@ public:
         if (n > capacity_) {
             data_.reset(static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))));
             capacity_ = n;
+            advise_huge_pages(data_.get(), n * sizeof(T)); // before anything touches it
         }
         size_ = n;
     }
