@@ -386,19 +386,18 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     const size_t qw = row_width_;
     std::vector<float>& queries = buf_queries_;
     resize_scratch(queries, n * H * qw);
-    std::vector<float>& gathered = buf_gathered_;
-    std::vector<float>& projected = buf_projected_;
-    for (uint32_t h = 0; h < H; ++h) {
-        resize_scratch(gathered, n * dn);
-        for (size_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * H + h) * dqk, dn, gathered.data() + t * dn);
-        resize_scratch(projected, n * rkv);
-        matmul(lv.wk_t[h], gathered.data(), n, projected.data());
+    for_each_head([&](uint32_t h, AbsorbedScratch& s, ThreadPool* pool) {
+        resize_scratch(s.gathered, n * dn);
+        for (size_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * H + h) * dqk, dn, s.gathered.data() + t * dn);
+        resize_scratch(s.projected, n * rkv);
+        quantize_activations(lv.wk_t[h].type, s.gathered.data(), dn, static_cast<int64_t>(n), s.act, pool);
+        cpu::matmul(lv.wk_t[h], s.act, s.projected.data(), pool);
         for (size_t t = 0; t < n; ++t) {
             float* dst = queries.data() + (t * H + h) * qw;
-            std::copy_n(projected.data() + t * rkv, rkv, dst);
+            std::copy_n(s.projected.data() + t * rkv, rkv, dst);
             std::copy_n(q.data() + (t * H + h) * dqk + dn, dr, dst + rkv);
         }
-    }
+    });
 
     // Attention of each token over its sequence's cache rows up to its position: a run of
     // many tokens (prefill) runs in parallel, one token per thread; a shorter run (a decode
@@ -430,12 +429,29 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
 
     // Values: W_UV per head over the batch's attention-weighted latents.
     section.emplace("attention: W_UV (absorbed)", lv.wv_store.size());
-    for (uint32_t h = 0; h < H; ++h) {
-        resize_scratch(gathered, n * rkv);
-        for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, gathered.data() + t * rkv);
-        resize_scratch(projected, n * dv);
-        matmul(lv.wv[h], gathered.data(), n, projected.data());
-        for (size_t t = 0; t < n; ++t) std::copy_n(projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
+    for_each_head([&](uint32_t h, AbsorbedScratch& s, ThreadPool* pool) {
+        resize_scratch(s.gathered, n * rkv);
+        for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, s.gathered.data() + t * rkv);
+        resize_scratch(s.projected, n * dv);
+        quantize_activations(lv.wv[h].type, s.gathered.data(), rkv, static_cast<int64_t>(n), s.act, pool);
+        cpu::matmul(lv.wv[h], s.act, s.projected.data(), pool);
+        for (size_t t = 0; t < n; ++t) std::copy_n(s.projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
+    });
+}
+
+// body(h, scratch, pool) for every head. With at least as many heads as threads, one head per
+// pool task, its products single-threaded (pool = nullptr): two pool round trips per projection
+// instead of one per head, each of them tiny in a decode step. Otherwise head after head, each
+// product split over the pool. The kernels' results do not depend on the split, so both ways
+// give the same values.
+template <class Body>
+void CpuForward::for_each_head(Body&& body) {
+    const uint32_t H = c_.n_head;
+    if (absorbed_scratch_.size() < pool_.size()) absorbed_scratch_.resize(pool_.size());
+    if (H >= pool_.size() && pool_.size() > 1) {
+        pool_.parallel_for(H, [&](size_t h, unsigned thread) { body(static_cast<uint32_t>(h), absorbed_scratch_[thread], nullptr); });
+    } else {
+        for (uint32_t h = 0; h < H; ++h) body(h, absorbed_scratch_[0], &pool_);
     }
 }
 

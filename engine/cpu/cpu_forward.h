@@ -90,13 +90,21 @@ private:
     std::vector<std::vector<std::vector<uint8_t>>> caches_; // per sequence, per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
-    std::vector<float> buf_queries_, buf_gathered_, buf_projected_, buf_latents_;
+    std::vector<float> buf_queries_, buf_gathered_, buf_latents_;
     // attention_decompressed's scratch, one set per concurrent task (at most the pool's size).
     struct HeadScratch {
         std::vector<float> wk, wv, decoded, k_nope, values, keys, values_t, queries, scores, out;
         std::vector<uint32_t> valid;
     };
     std::vector<HeadScratch> head_scratch_;
+    // attention_absorbed's per-head projections: one set per pool thread.
+    struct AbsorbedScratch {
+        std::vector<float> gathered, projected;
+        ActivationBuffer act;
+    };
+    std::vector<AbsorbedScratch> absorbed_scratch_;
+    template <class Body>
+    void for_each_head(Body&& body);
     std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_;
 };
 

@@ -229,10 +229,13 @@ private slots:
         }
     }
 
-    // The thread count never changes a result: with one thread a prompt's routed experts run
-    // whole, one per task (FfnRunner's per-thread path); with 8 threads and at most 16 experts
-    // they run one after the other with each product split over the threads. Both must give the
-    // same logits bit for bit, for integer and float weights.
+    // The thread count never changes a result. A prompt batch and then single-token decode steps
+    // with 1, 2 and 8 threads: with one thread a prompt's routed experts run whole, one per task
+    // (FfnRunner's per-thread path), with 8 threads and at most 16 experts one after the other,
+    // each product split over the threads; decode steps take the absorbed attention, whose
+    // per-head projections run one head per task when there are at least as many heads (4) as
+    // threads (2) and head after head otherwise (1, 8). All must give the same logits bit for
+    // bit, for integer and float weights.
     void threads_do_not_change_logits_data() {
         QTest::addColumn<QString>("scheme");
         QTest::newRow("q4_k_m") << "q4_k_m";
@@ -244,14 +247,29 @@ private slots:
         const auto m = build_and_load(dir_, "threads-" + scheme + ".gguf", test::preset_shape("tiny-v3", 256),
                                       test::scheme_build_options(scheme, -1, 99));
         const auto tokens = test_tokens(*m, 40, 5);
-        BackendOptions options;
-        options.n_ctx = 48;
-        options.n_threads = 1;
-        const auto one = all_logits(*create_cpu_backend(*m, options), tokens);
-        options.n_threads = 8;
-        const auto eight = all_logits(*create_cpu_backend(*m, options), tokens);
-        QCOMPARE(one.size(), eight.size());
-        QVERIFY2(std::memcmp(one.data(), eight.data(), one.size() * sizeof(float)) == 0, "logits differ with the thread count");
+        const size_t V = m->config().n_vocab;
+        auto run = [&](uint32_t threads) {
+            BackendOptions options;
+            options.n_ctx = 48;
+            options.n_threads = threads;
+            auto b = create_cpu_backend(*m, options);
+            std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + 34);
+            std::vector<float> logits = all_logits(*b, prompt);
+            for (size_t i = prompt.size(); i < tokens.size(); ++i) {
+                const uint32_t row = 0;
+                std::vector<float> step(V);
+                b->evaluate(std::span<const int32_t>(&tokens[i], 1), std::span<const uint32_t>(&row, 1), step.data());
+                logits.insert(logits.end(), step.begin(), step.end());
+            }
+            return logits;
+        };
+        const auto one = run(1);
+        for (const uint32_t threads : {2u, 8u}) {
+            const auto other = run(threads);
+            QCOMPARE(one.size(), other.size());
+            QVERIFY2(std::memcmp(one.data(), other.data(), one.size() * sizeof(float)) == 0,
+                     qPrintable(QString("logits differ between 1 and %1 threads").arg(threads)));
+        }
     }
 
     // The per-thread expert path in waves of few output rows (each wave's outputs added in
