@@ -387,11 +387,7 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     std::vector<float>& queries = buf_queries_;
     resize_scratch(queries, n * H * qw);
     for_each_head([&](uint32_t h, AbsorbedScratch& s, ThreadPool* pool) {
-        resize_scratch(s.gathered, n * dn);
-        for (size_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * H + h) * dqk, dn, s.gathered.data() + t * dn);
-        resize_scratch(s.projected, n * rkv);
-        quantize_activations(lv.wk_t[h].type, s.gathered.data(), dn, static_cast<int64_t>(n), s.act, pool);
-        cpu::matmul(lv.wk_t[h], s.act, s.projected.data(), pool);
+        project_rows(s, lv.wk_t[h], q.data() + static_cast<size_t>(h) * dqk, static_cast<size_t>(H) * dqk, n, pool);
         for (size_t t = 0; t < n; ++t) {
             float* dst = queries.data() + (t * H + h) * qw;
             std::copy_n(s.projected.data() + t * rkv, rkv, dst);
@@ -430,13 +426,19 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     // Values: W_UV per head over the batch's attention-weighted latents.
     section.emplace("attention: W_UV (absorbed)", lv.wv_store.size());
     for_each_head([&](uint32_t h, AbsorbedScratch& s, ThreadPool* pool) {
-        resize_scratch(s.gathered, n * rkv);
-        for (size_t t = 0; t < n; ++t) std::copy_n(latents.data() + (t * H + h) * rkv, rkv, s.gathered.data() + t * rkv);
-        resize_scratch(s.projected, n * dv);
-        quantize_activations(lv.wv[h].type, s.gathered.data(), rkv, static_cast<int64_t>(n), s.act, pool);
-        cpu::matmul(lv.wv[h], s.act, s.projected.data(), pool);
+        project_rows(s, lv.wv[h], latents.data() + static_cast<size_t>(h) * rkv, static_cast<size_t>(H) * rkv, n, pool);
         for (size_t t = 0; t < n; ++t) std::copy_n(s.projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);
     });
+}
+
+// s.projected (n × w.rows) = w · the n vectors of w.cols floats at src + t · stride.
+void CpuForward::project_rows(AbsorbedScratch& s, const WeightMatrix& w, const float* src, size_t stride, size_t n, ThreadPool* pool) {
+    const size_t width = static_cast<size_t>(w.cols);
+    resize_scratch(s.gathered, n * width);
+    for (size_t t = 0; t < n; ++t) std::copy_n(src + t * stride, width, s.gathered.data() + t * width);
+    resize_scratch(s.projected, n * static_cast<size_t>(w.rows));
+    quantize_activations(w.type, s.gathered.data(), w.cols, static_cast<int64_t>(n), s.act, pool);
+    cpu::matmul(w, s.act, s.projected.data(), pool);
 }
 
 // body(h, scratch, pool) for every head. With at least as many heads as threads, one head per

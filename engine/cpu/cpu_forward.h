@@ -105,6 +105,7 @@ private:
     std::vector<AbsorbedScratch> absorbed_scratch_;
     template <class Body>
     void for_each_head(Body&& body);
+    static void project_rows(AbsorbedScratch& s, const WeightMatrix& w, const float* src, size_t stride, size_t n, ThreadPool* pool);
     std::vector<float> buf_x_, buf_xn_, buf_q_, buf_kv_, buf_o_, buf_out_, buf_tmp_;
 };
 
