@@ -190,18 +190,18 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
     std::optional<ProfiledSection> section;
     section.emplace("attention: q, kv_a projections",
                     bytes_of(lw.attn_q) + bytes_of(lw.attn_q_a) + bytes_of(lw.attn_q_b) + bytes_of(lw.attn_kv_a_mqa));
+    // The query (or its compression q_a) and kv_a read the same input: one step for both.
+    std::vector<float>& kv = buf_kv_;
+    resize_scratch(kv, n * (rkv + dr));
     if (c_.q_compressed()) {
         std::vector<float>& qa = buf_tmp_;
         resize_scratch(qa, n * c_.q_lora_rank);
-        matmul_precise(matrix_of(*lw.attn_q_a), xn.data(), n, qa.data());
+        ffn_.matmul_precise_pair(matrix_of(*lw.attn_q_a), matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, qa.data(), kv.data());
         rms_norm_rows(qa.data(), n, c_.q_lora_rank, lv.q_a_norm.data(), c_.rms_eps);
         matmul_precise(matrix_of(*lw.attn_q_b), qa.data(), n, q.data());
     } else {
-        matmul_precise(matrix_of(*lw.attn_q), xn.data(), n, q.data());
+        ffn_.matmul_precise_pair(matrix_of(*lw.attn_q), matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, q.data(), kv.data());
     }
-    std::vector<float>& kv = buf_kv_;
-    resize_scratch(kv, n * (rkv + dr));
-    matmul_precise(matrix_of(*lw.attn_kv_a_mqa), xn.data(), n, kv.data());
 
     // Cache rows and roped queries.
     section.emplace("attention: norm, rope, cache rows");

@@ -21,30 +21,37 @@ void FfnRunner::matmul(const WeightMatrix& wm, const float* x, size_t n, float* 
     cpu::matmul(wm, act_, y, &pool_);
 }
 
+// act_ = 2n activation rows for wm: x, then its rounding remainder x - dequantised(x).
+void FfnRunner::quantize_with_remainder(const WeightMatrix& wm, const float* x, size_t n) {
+    const size_t cols = static_cast<size_t>(wm.cols);
+    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
+    resize_scratch(residual_, 2 * n * cols);
+    std::copy_n(x, n * cols, residual_.data());
+    for (size_t t = 0; t < n; ++t) {
+        float* r = residual_.data() + (n + t) * cols;
+        dequantize_activations(act_, static_cast<int64_t>(t), r);
+        for (size_t i = 0; i < cols; ++i) r[i] = x[t * cols + i] - r[i];
+    }
+    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_);
+}
+
 void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) {
     if (activation_format(wm.type) == ActivationFormat::F32) {
         matmul(wm, x, n, y);
         return;
     }
     const size_t cols = static_cast<size_t>(wm.cols), rows = static_cast<size_t>(wm.rows);
-    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
     if (n < static_cast<size_t>(kBatchKernelMinTokens)) {
         // Few tokens (decode): x and its rounding remainder as 2n activation rows of one product,
         // so the weights are read once; the per-row kernels give each row what separate products
         // would.
-        resize_scratch(residual_, 2 * n * cols);
-        std::copy_n(x, n * cols, residual_.data());
-        for (size_t t = 0; t < n; ++t) {
-            float* r = residual_.data() + (n + t) * cols;
-            dequantize_activations(act_, static_cast<int64_t>(t), r);
-            for (size_t i = 0; i < cols; ++i) r[i] = x[t * cols + i] - r[i];
-        }
-        quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_);
+        quantize_with_remainder(wm, x, n);
         resize_scratch(correction_, 2 * n * rows);
         matmul_per_row(wm, act_, correction_.data(), &pool_);
         for (size_t i = 0; i < n * rows; ++i) y[i] = correction_[i] + correction_[n * rows + i];
         return;
     }
+    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, &pool_);
     cpu::matmul(wm, act_, y, &pool_);
     resize_scratch(residual_, n * cols);
     for (size_t t = 0; t < n; ++t) {
@@ -52,9 +59,29 @@ void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n,
         for (size_t i = 0; i < cols; ++i) residual_[t * cols + i] = x[t * cols + i] - residual_[t * cols + i];
     }
     resize_scratch(correction_, n * rows);
-    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(n), act_);
+    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(n), act_, &pool_);
     cpu::matmul(wm, act_, correction_.data(), &pool_);
     for (size_t i = 0; i < n * rows; ++i) y[i] += correction_[i];
+}
+
+void FfnRunner::matmul_precise_pair(const WeightMatrix& a, const WeightMatrix& b, const float* x, size_t n, float* ya, float* yb) {
+    if (a.type != b.type || a.cols != b.cols || activation_format(a.type) == ActivationFormat::F32 ||
+        2 * n >= static_cast<size_t>(kBatchKernelMinTokens)) {
+        matmul_precise(a, x, n, ya);
+        matmul_precise(b, x, n, yb);
+        return;
+    }
+    // Both products on the same 2n rows in one pool round trip (matmul_many's per-row kernels,
+    // which give what matmul_per_row gives).
+    quantize_with_remainder(a, x, n);
+    const size_t rows_a = static_cast<size_t>(a.rows), rows_b = static_cast<size_t>(b.rows);
+    resize_scratch(correction_, 2 * n * (rows_a + rows_b));
+    float* ca = correction_.data();
+    float* cb = correction_.data() + 2 * n * rows_a;
+    const MatmulJob jobs[2] = {{&a, &act_, ca}, {&b, &act_, cb}};
+    matmul_many(jobs, &pool_);
+    for (size_t i = 0; i < n * rows_a; ++i) ya[i] = ca[i] + ca[n * rows_a + i];
+    for (size_t i = 0; i < n * rows_b; ++i) yb[i] = cb[i] + cb[n * rows_b + i];
 }
 
 void FfnRunner::gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n) {

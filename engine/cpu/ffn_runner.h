@@ -27,6 +27,9 @@ public:
     // rounding (about 1/127 of the first) is lost. For the products whose inputs are heavy-tailed
     // or feed attention scores, where activation rounding costs the most accuracy.
     void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y);
+    // matmul_precise of a and b over the same x: the same values, in one pool round trip for
+    // few tokens (a decode step's query and kv_a projections).
+    void matmul_precise_pair(const WeightMatrix& a, const WeightMatrix& b, const float* x, size_t n, float* ya, float* yb);
 
     // out (n × D) = down(silu(gate·x) ⊙ up·x) for a 2-D or one matrix of a 3-D tensor.
     // precise_down: the down projection's input (a product of two projections) goes through
@@ -66,6 +69,7 @@ private:
     struct TokenSlot {
         uint32_t expert = UINT32_MAX, member = 0; // by_expert_[expert][member]; UINT32_MAX: none
     };
+    void quantize_with_remainder(const WeightMatrix& wm, const float* x, size_t n);
     void fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section);
     void add_weighted(std::span<const std::pair<uint32_t, float>> members, const float* expert_out, float* out) const;
     uint64_t expert_bytes(const LayerWeights& lw) const;

@@ -306,6 +306,30 @@ private slots:
         QVERIFY(std::any_of(whole.begin(), whole.end(), [](float v) { return v != 0.0f; }));
     }
 
+    // matmul_precise_pair (a decode step's q and kv_a in one pool round trip) gives what two
+    // matmul_precise calls give, bit for bit, for 1-2 tokens (the paired path) and 3 (two calls).
+    void precise_pair_identical() {
+        const auto m = build_and_load(dir_, "pair.gguf", test::preset_shape("tiny", 256), test::scheme_build_options("q4_k_m", -1, 5));
+        const ModelConfig& c = m->config();
+        const LayerWeights& lw = m->weights().layers.at(0);
+        QVERIFY(lw.attn_q && lw.attn_kv_a_mqa);
+        const cpu::WeightMatrix a = cpu::weight_matrix(*lw.attn_q), b = cpu::weight_matrix(*lw.attn_kv_a_mqa);
+        std::mt19937 rng(3);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        cpu::ThreadPool pool(2);
+        cpu::FfnRunner runner(c, pool);
+        for (const size_t n : {size_t{1}, size_t{2}, size_t{3}}) {
+            std::vector<float> x(n * c.n_embd);
+            for (float& v : x) v = normal(rng);
+            std::vector<float> ya(n * a.rows), yb(n * b.rows), pa(ya.size()), pb(yb.size());
+            runner.matmul_precise(a, x.data(), n, ya.data());
+            runner.matmul_precise(b, x.data(), n, yb.data());
+            runner.matmul_precise_pair(a, b, x.data(), n, pa.data(), pb.data());
+            QVERIFY2(std::memcmp(ya.data(), pa.data(), ya.size() * sizeof(float)) == 0, qPrintable(QString("a, %1 tokens").arg(n)));
+            QVERIFY2(std::memcmp(yb.data(), pb.data(), yb.size() * sizeof(float)) == 0, qPrintable(QString("b, %1 tokens").arg(n)));
+        }
+    }
+
     // The fast path against the oracle on fresh random models of several shapes and weight
     // types. Float weights with a float32 cache: the cpu backend computes in float32 over the
     // same decoded values, so it must agree closely; quantised weights: activations are rounded
