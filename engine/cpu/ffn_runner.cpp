@@ -114,20 +114,10 @@ void FfnRunner::swiglu(const WeightMatrix& gate, const WeightMatrix& up, const W
 // one's serial steps (quantising, silu). The experts go in waves of consecutive ids whose outputs
 // fit wave_rows_ rows (set_wave_rows), and each wave's outputs are added to out in expert order, so the result is
 // the same, bit for bit, as running the experts one after the other.
-void FfnRunner::routed_experts_per_thread(const LayerWeights& lw, const float* xn, size_t n, float* out) {
+void FfnRunner::routed_experts_per_thread(const LayerWeights& lw, const float* xn, float* out) {
     const size_t d = c_.n_embd;
     thread_scratch_.resize(pool_.size());
     expert_row_.assign(c_.n_expert, 0);
-    // Each token's experts in id order (the order add_weighted adds them in).
-    token_slots_.assign(n * c_.n_expert_used, TokenSlot{}); // unfilled slots name no expert
-    slot_fill_.assign(n, 0);
-    for (uint32_t e = 0; e < c_.n_expert; ++e) {
-        const auto& members = by_expert_[e];
-        for (size_t m = 0; m < members.size(); ++m) {
-            const uint32_t t = members[m].first;
-            if (slot_fill_[t] < c_.n_expert_used) token_slots_[t * c_.n_expert_used + slot_fill_[t]++] = TokenSlot{e, static_cast<uint32_t>(m)};
-        }
-    }
     uint32_t first = 0;
     while (first < c_.n_expert) {
         expert_order_.clear();
@@ -156,23 +146,9 @@ void FfnRunner::routed_experts_per_thread(const LayerWeights& lw, const float* x
             quantize_activations(down.type, s.gate.data(), down.cols, static_cast<int64_t>(m), s.act, &pool_);
             cpu::matmul(down, s.act, expert_out_.data() + expert_row_[e] * d, &pool_);
         });
-        // out[t] += w · output, over each token's experts of the wave in id order, tokens spread
-        // over the pool.
-        const float* outputs = expert_out_.data();
-                constexpr size_t kTokensPerTask = 16;
-        pool_.parallel_for((n + kTokensPerTask - 1) / kTokensPerTask, [&](size_t task, unsigned) {
-            const size_t end = std::min(n, (task + 1) * kTokensPerTask);
-            for (size_t t = task * kTokensPerTask; t < end; ++t) {
-                float* dst = out + t * d;
-                for (size_t j = 0; j < c_.n_expert_used; ++j) {
-                    const TokenSlot& slot = token_slots_[t * c_.n_expert_used + j];
-                    if (slot.expert < first || slot.expert >= last) continue;
-                    const auto& member = by_expert_[slot.expert][slot.member];
-                    const float* src = outputs + (expert_row_[slot.expert] + slot.member) * d;
-                    for (size_t i = 0; i < d; ++i) dst[i] += member.second * src[i];
-                }
-            }
-        });
+        for (uint32_t e = first; e < last; ++e) {
+            if (!by_expert_[e].empty()) add_weighted(by_expert_[e], expert_out_.data() + expert_row_[e] * d, out);
+        }
         first = last;
     }
 }
@@ -207,7 +183,7 @@ void FfnRunner::moe(const LayerWeights& lw, std::span<const float> selection_bia
     }
     if (active >= 4 * static_cast<size_t>(pool_.size())) {
         // Enough experts to keep every thread busy with whole experts.
-        routed_experts_per_thread(lw, xn, n, out);
+        routed_experts_per_thread(lw, xn, out);
     } else {
         for (uint32_t e = 0; e < c_.n_expert; ++e) {
             const auto& members = by_expert_[e];

@@ -65,10 +65,7 @@ private:
     };
     // s.gate (n × gate.rows) = silu(gate·x) ⊙ up·x.
     void gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n);
-    void routed_experts_per_thread(const LayerWeights& lw, const float* xn, size_t n, float* out);
-    struct TokenSlot {
-        uint32_t expert = UINT32_MAX, member = 0; // by_expert_[expert][member]; UINT32_MAX: none
-    };
+    void routed_experts_per_thread(const LayerWeights& lw, const float* xn, float* out);
     void quantize_with_remainder(const WeightMatrix& wm, const float* x, size_t n);
     void fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section);
     void add_weighted(std::span<const std::pair<uint32_t, float>> members, const float* expert_out, float* out) const;
@@ -83,8 +80,6 @@ private:
     size_t wave_rows_ = 8192;
     std::vector<SwigluScratch> thread_scratch_;
     std::vector<uint32_t> expert_order_;
-    std::vector<TokenSlot> token_slots_; // n_expert_used per token, in expert id order
-    std::vector<uint32_t> slot_fill_;
     std::vector<size_t> expert_row_;  // first row of each expert's output in expert_out_
     std::vector<std::vector<std::pair<uint32_t, float>>> by_expert_; // (token, weight) per expert
     std::vector<Part> parts_;
