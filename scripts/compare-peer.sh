@@ -12,7 +12,8 @@
 # at a time at depth 0; tgN@D = the same after a context of D tokens (only the generation is
 # timed: `latent bench -p 0 -n N -d D`, llama-bench `-gp D,N`). The peer runs with its own
 # defaults (ik_llama.cpp: MLA, fused MoE and flash attention for DeepSeek models) plus
-# --peer-args. The machine's read bandwidth is the one `latent bench` measures in the same run.
+# --peer-args. Both warm up the same way before timing (one prompt token, one generated token).
+# The machine's read bandwidth is the one `latent bench` measures in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
         --latent) latent=$2; shift 2 ;;
         --peer-args) peer_args=$2; shift 2 ;;
         --json) json_out=$2; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "compare-peer: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done

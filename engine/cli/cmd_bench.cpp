@@ -28,6 +28,7 @@ const std::vector<OptionSpec> kOptions = with_gpu_options({
     {"--gen", "-n", true, "tokens generated one at a time, 0 … 1048576 (default 128; 0 skips)"},
     {"--depth", "-d", true, "context already cached before the generation test, 0 … 1048576 (default 0)"},
     {"--reps", "-r", true, "repetitions, 1 … 1000; the median is reported (default 3)"},
+    {"--warmup", "-w", true, "1 (default): evaluate one prompt token and one generated token, untimed, before the runs (as llama-bench does); 0: none"},
     {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
     {"--backend", "-b", true, "auto (default), cuda, cpu or ref"},
     {"--cache-type", "", true, "f16 (default), bf16 (cuda) or f32"},
@@ -99,7 +100,7 @@ double read_bandwidth(unsigned threads) {
 int run_bench(const std::vector<std::string>& argv) {
     const Args args = Args::parse("bench", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [--backend auto|cuda|cpu|ref] [--kernels] [--profile] [--json]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [-w 0|1] [--backend auto|cuda|cpu|ref] [--kernels] [--profile] [--json]", kOptions).c_str(), stdout);
         return 0;
     }
     constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
@@ -130,6 +131,17 @@ int run_bench(const std::vector<std::string>& argv) {
     cpu::SectionProfile sections;        // the last repetition's generation run, with --profile
     cpu::SectionProfile prompt_sections; // and its prompt run
     std::vector<double> pp_runs, tg_runs;
+    const bool warmup = args.get_int("--warmup", 1, 0, 1) == 1;
+    if (warmup) {
+        // As llama-bench: one prompt token and one generated token first, so the timed runs do
+        // not pay for first use (page faults of fresh buffers, pool start-up, cold code).
+        const int32_t t = token(0);
+        const uint32_t row = 0;
+        backend->truncate(0);
+        if (n_prompt > 0) backend->evaluate(std::span<const int32_t>(&t, 1), std::span<const uint32_t>(&row, 1), logits.data());
+        if (n_gen > 0) backend->evaluate(std::span<const int32_t>(&t, 1), std::span<const uint32_t>(&row, 1), logits.data());
+        backend->truncate(0);
+    }
     for (int64_t rep = 0; rep < reps; ++rep) {
         if (n_prompt > 0) {
             backend->truncate(0);
@@ -188,6 +200,7 @@ int run_bench(const std::vector<std::string>& argv) {
             .key("n_gen").value(n_gen)
             .key("depth").value(depth)
             .key("reps").value(reps)
+            .key("warmup").value(warmup)
             .key("pp_tokens_per_s").value(pp, 6)
             .key("tg_tokens_per_s").value(tg, 6)
             .key("tg_bytes_per_token").value(bytes_at_start)
@@ -232,24 +245,11 @@ int run_bench(const std::vector<std::string>& argv) {
                     read_gb_per_s * 1e9 / static_cast<double>(bytes_at_start));
     }
     if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
-    const auto print_profile = [](const char* title, const cpu::SectionProfile& p, int64_t tokens) {
-        if (p.sections().empty()) return;
-        double total = 0;
-        for (const cpu::SectionTotals& t : p.sections()) total += t.microseconds;
-        std::printf("%s\n", title);
-        for (const cpu::SectionTotals& t : p.sections()) {
-            const double us = t.microseconds / static_cast<double>(tokens), mb = static_cast<double>(t.bytes) / static_cast<double>(tokens) / 1e6;
-            std::printf("  %-40s %9.1f us  %5.1f%%  %8.2f MB", t.name.c_str(), us, total > 0 ? 100.0 * t.microseconds / total : 0.0, mb);
-            if (t.bytes > 0 && us > 0) std::printf("  %6.2f GB/s", mb * 1e6 / (us * 1e3));
-            std::printf("\n");
-        }
-        std::printf("  %-40s %9.1f us\n", "total", total / static_cast<double>(tokens));
-    };
-    print_profile("prompt by section (last run, per prompt token; GB/s = bytes read / section time):", prompt_sections, n_prompt);
+    cpu::print_sections(stdout, "prompt by section (last run, per prompt token; GB/s = bytes read / section time):", prompt_sections, static_cast<double>(n_prompt));
     char title[160];
     std::snprintf(title, sizeof title, "generation by section (last run, per token; GB/s = bytes read / section time; %.2f GB/s read-only measured):",
                   read_gb_per_s);
-    print_profile(title, sections, n_gen);
+    cpu::print_sections(stdout, title, sections, static_cast<double>(n_gen));
     if (!kernel_times.empty()) {
         double total = 0;
         for (const KernelTiming& k : kernel_times) total += k.microseconds;

@@ -33,6 +33,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--gen", "-n", true, "decode steps timed, 1 … 65536 (default 32)"},
     {"--reps", "-r", true, "repetitions per count, 1 … 100; the median is reported (default 3)"},
     {"--threads", "-t", true, "CPU threads, 0 … 1024 (default 0: all)"},
+    {"--profile", "", false, "print each count's decode step section by section (last repetition, per step)"},
     {"--json", "", false, "print one JSON object"},
     {"--help", "-h", false, "show this help"},
 };
@@ -72,7 +73,7 @@ double run_once(const Model& model, const BackendOptions& options, uint32_t n_se
 int run_bench_parallel(const std::vector<std::string>& argv) {
     const Args args = Args::parse("bench-parallel", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("bench-parallel", "-m MODEL [--parallel 1,2,4,8] [-p 64] [-n 32] [-r 3] [--json]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("bench-parallel", "-m MODEL [--parallel 1,2,4,8] [-p 64] [-n 32] [-r 3] [--profile] [--json]", kOptions).c_str(), stdout);
         return 0;
     }
     std::vector<uint32_t> counts;
@@ -135,6 +136,11 @@ int run_bench_parallel(const std::vector<std::string>& argv) {
             std::printf(")  %.2fx the first row's total\n", ratio);
             std::printf("             reads %.1f MB per step (experts, routed and shared: %.1f MB), %.1f MB per token, %.2f GB/s; bandwidth ceiling %.2fx\n",
                         gb_per_step * 1e3, static_cast<double>(experts) / steps / 1e6, bytes_per_token / 1e6, gb_per_s, ceiling);
+            if (args.flag("--profile")) {
+                char title[96];
+                std::snprintf(title, sizeof title, "parallel %u, one decode step by section (last run, per step):", n);
+                cpu::print_sections(stdout, title, profile, steps);
+            }
             std::fflush(stdout);
         }
     }

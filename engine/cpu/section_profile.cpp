@@ -24,4 +24,18 @@ void SectionProfile::add(const char* name, double microseconds, uint64_t bytes) 
     it->bytes += bytes;
 }
 
+void print_sections(std::FILE* out, const char* title, const SectionProfile& profile, double per) {
+    if (profile.sections().empty() || per <= 0) return;
+    double total = 0;
+    for (const SectionTotals& t : profile.sections()) total += t.microseconds;
+    std::fprintf(out, "%s\n", title);
+    for (const SectionTotals& t : profile.sections()) {
+        const double us = t.microseconds / per, mb = static_cast<double>(t.bytes) / per / 1e6;
+        std::fprintf(out, "  %-40s %9.1f us  %5.1f%%  %8.2f MB", t.name.c_str(), us, total > 0 ? 100.0 * t.microseconds / total : 0.0, mb);
+        if (t.bytes > 0 && us > 0) std::fprintf(out, "  %6.2f GB/s", mb * 1e6 / (us * 1e3));
+        std::fprintf(out, "\n");
+    }
+    std::fprintf(out, "  %-40s %9.1f us\n", "total", total / per);
+}
+
 } // namespace latent::cpu

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ public:
 private:
     std::vector<SectionTotals> sections_;
 };
+
+// Prints `title`, then one line per section (time, share, bytes and GB/s per `per` units: tokens
+// or steps) and the total.
+void print_sections(std::FILE* out, const char* title, const SectionProfile& profile, double per);
 
 // Times its scope into the active profile, if any.
 class ProfiledSection {

@@ -374,6 +374,10 @@ private slots:
         QCOMPARE(r.exit_code, 0);
         const QJsonObject o = parse_object(r.out);
         for (const char* key : {"pp_tokens_per_s", "tg_tokens_per_s", "tg_gb_per_s", "copy_gb_per_s"}) QVERIFY2(o[key].toDouble() > 0, key);
+        QCOMPARE(o["warmup"].toBool(), true); // as llama-bench, unless -w 0
+        const Run cold = run_cli({"bench", "-m", str(tiny_), "-p", "4", "-n", "2", "-r", "1", "-w", "0", "--json", "--backend", "cpu"});
+        QCOMPARE(cold.exit_code, 0);
+        QCOMPARE(parse_object(cold.out)["warmup"].toBool(), false);
         const Run missing = run_cli({"dump", "-m", str(tiny_q_), "--tensor", "no.such.tensor"});
         QVERIFY(missing.exit_code != 0);
         QVERIFY(missing.err.contains("no tensor named 'no.such.tensor'"));
@@ -401,6 +405,12 @@ private slots:
         const double shared1 = one["gb_read_per_step"].toDouble() - routed1, shared4 = four["gb_read_per_step"].toDouble() - routed4;
         QVERIFY2(shared4 >= shared1 && shared4 < 2.0 * shared1, "the weights every token uses are read once per step");
         QVERIFY(four["bandwidth_ceiling"].toDouble() > 1.0 && four["bandwidth_ceiling"].toDouble() <= 4.0);
+        // --profile: each count's step section by section, the experts among them.
+        const Run p = run_cli({"bench-parallel", "-m", str(tiny_), "-p", "4", "-n", "3", "-r", "1", "--parallel", "1,2", "--profile", "-t", "1"});
+        QCOMPARE(p.exit_code, 0);
+        for (const char* line : {"parallel 1, one decode step by section", "parallel 2, one decode step by section", "MoE: experts", "output head"}) {
+            QVERIFY2(p.out.contains(line), p.out.constData());
+        }
     }
 
     void failures_exit_non_zero_data();
@@ -449,6 +459,7 @@ void TestCli::failures_exit_non_zero_data() {
     row("bench --reps 0", QStringList{"bench", "-m", "@model", "--reps", "0"}, 2, "--reps must be an integer from 1 to 1000");
     row("bench --prompt -1", QStringList{"bench", "-m", "@model", "--prompt", "-1"}, 2, "--prompt must be an integer from 0 to 1048576");
     row("bench --gen -1", QStringList{"bench", "-m", "@model", "--gen", "-1"}, 2, "--gen must be an integer from 0 to 1048576");
+    row("bench --warmup 2", QStringList{"bench", "-m", "@model", "--warmup", "2"}, 2, "--warmup must be an integer from 0 to 1");
     row("bench --depth -1", QStringList{"bench", "-m", "@model", "--depth", "-1"}, 2, "--depth must be an integer from 0 to 1048576");
     row("bench --cache-type f8", QStringList{"bench", "-m", "@model", "--cache-type", "f8"}, 2, "--cache-type must be f16, bf16 (cuda backend) or f32");
     row("make-model --seed -1", QStringList{"make-model", "--shape", "tiny", "--type", "f32", "--out", "@missing", "--seed", "-1"}, 2,
