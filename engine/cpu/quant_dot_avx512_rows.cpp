@@ -14,6 +14,7 @@
 #include "cpu/avx2_common.h"
 
 #include <cstdint>
+#include <vector>
 
 #if LATENT_HAVE_X86 && defined(__x86_64__)
 
@@ -91,39 +92,55 @@ struct RowQK4 {
     static constexpr size_t kBytes = kFiveBit ? q5_k::bytes : q4_k::bytes;
     static constexpr size_t kQs = kFiveBit ? q5_k::qs : q4_k::qs;
 
-    // The 256 values of a block as four zmm of 64 consecutive values (0..15, or 0..31 for Q5_K).
+    // The 256 values of a block (0..15, or 0..31 for Q5_K) as four zmm in the order the
+    // activations are rearranged to (rearrange_block below): zmm 2h holds the low nibbles of
+    // qs bytes 64h..64h+63, values 128h + 0..31 and 128h + 64..95 (sub-blocks 4h and 4h + 2);
+    // zmm 2h + 1 the high nibbles, values 128h + 32..63 and 128h + 96..127 (sub-blocks 4h + 1
+    // and 4h + 3). No lane shuffles: the activations are put in this order once per task.
     static void unpack(const uint8_t* block, __m512i (&values)[4]) {
         const __m512i low_nibble = _mm512_set1_epi8(0x0F);
         for (int h = 0; h < 2; ++h) {
-            // 64 bytes: low nibbles are values 128h + 0..31 and 128h + 64..95, high nibbles
-            // 128h + 32..63 and 128h + 96..127.
             const __m512i packed = _mm512_loadu_si512(block + kQs + 64 * h);
-            const __m512i lo = _mm512_and_si512(packed, low_nibble);
-            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibble);
-            values[2 * h] = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
-            values[2 * h + 1] = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
+            values[2 * h] = _mm512_and_si512(packed, low_nibble);
+            values[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibble);
         }
         if constexpr (kFiveBit) {
-            // Bit 2k of qh byte l is the fifth bit of value 64k + l, bit 2k + 1 that of 64k + 32 + l:
-            // with qh in the low half and qh >> 1 in the high half, bit 2k of each byte is the one
-            // of values[k]; moved to bit 4 (16-bit shifts: bit 4 of a byte comes from the same byte).
+            // Bit s of qh byte l is the fifth bit of value 32s + l (sub-block s). With qh in the
+            // low half and qh >> 2 in the high half, zmm k = 0, 1, 2, 3 (sub-blocks 0 | 2, 1 | 3,
+            // 4 | 6, 5 | 7) finds its bits at bit 0, 1, 4, 5 of each byte: moved to bit 4 (16-bit
+            // shifts; the bits used never cross a byte).
             const __m256i qh = load256(block + q5_k::qh);
-            const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 1), 1);
+            const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
             const __m512i bit4 = _mm512_set1_epi8(0x10);
             values[0] = _mm512_or_si512(values[0], _mm512_and_si512(_mm512_slli_epi16(both, 4), bit4));
-            values[1] = _mm512_or_si512(values[1], _mm512_and_si512(_mm512_slli_epi16(both, 2), bit4));
+            values[1] = _mm512_or_si512(values[1], _mm512_and_si512(_mm512_slli_epi16(both, 3), bit4));
             values[2] = _mm512_or_si512(values[2], _mm512_and_si512(both, bit4));
-            values[3] = _mm512_or_si512(values[3], _mm512_and_si512(_mm512_srli_epi16(both, 2), bit4));
+            values[3] = _mm512_or_si512(values[3], _mm512_and_si512(_mm512_srli_epi16(both, 1), bit4));
+        }
+    }
+
+    // One block's 256 activation bytes in unpack's order: in each half of 128, the 32-byte
+    // pieces 0, 2, 1, 3.
+    static void rearrange_block(const int8_t* from, int8_t* to) {
+        for (int h = 0; h < 2; ++h) {
+            const int8_t* f = from + 128 * h;
+            int8_t* t = to + 128 * h;
+            const __m256i a = load256(f), b = load256(f + 32), c = load256(f + 64), d = load256(f + 96);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(t), a);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(t + 32), c);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(t + 64), b);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(t + 96), d);
         }
     }
 
     template <int NT>
     static void run(const uint8_t* row, const avx2::TokenRows<NT>& x, int64_t cols, float* out) {
-        // packs_epi32(p[2j], p[2j + 1]) holds, in 128-bit lane L, four sums of sub-block 4j + L/2
-        // and then four of sub-block 4j + 2 + L/2; scale_index[j] picks those sub-blocks' scales.
+        // packs_epi32(p[2h], p[2h + 1]) holds, in 128-bit lanes 0 and 1, four sums of sub-block
+        // 4h and then four of 4h + 1, in lanes 2 and 3 four of 4h + 2 and four of 4h + 3;
+        // scale_index[h] picks those sub-blocks' scales.
         const __m512i scale_index[2] = {
-            _mm512_set_epi16(3, 3, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0),
-            _mm512_set_epi16(7, 7, 7, 7, 5, 5, 5, 5, 7, 7, 7, 7, 5, 5, 5, 5, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4)};
+            _mm512_set_epi16(3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0),
+            _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4)};
         __m512 acc[NT];
         __m256 acc_min[NT];
         for (int i = 0; i < NT; ++i) {
@@ -241,6 +258,30 @@ void matmul_rows_wide(const WeightMatrix& w, const ActivationView& x, int64_t ro
     }
 }
 
+// Q4_K / Q5_K: the tokens' activations of [token_begin, token_end) rearranged for RowQK4 once
+// (a thread-local copy, a few KiB), then the per-row kernel over the task's rows.
+template <bool kFiveBit>
+void matmul_rows_qk4(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
+                     int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {
+    using Row = RowQK4<kFiveBit>;
+    thread_local std::vector<int8_t> rearranged;
+    const int64_t n = token_end - token_begin, blocks = w.cols / 256;
+    if (n <= 0) return;
+    const size_t need = static_cast<size_t>(n * x.cols);
+    if (rearranged.size() < need) rearranged.resize(need);
+    for (int64_t t = 0; t < n; ++t) {
+        const int8_t* from = x.quants + (token_begin + t) * x.cols;
+        int8_t* to = rearranged.data() + t * x.cols;
+        for (int64_t b = 0; b < blocks; ++b) Row::rearrange_block(from + 256 * b, to + 256 * b);
+    }
+    ActivationView view = x;
+    view.n_tokens = n;
+    view.quants = rearranged.data();
+    view.scales = x.scales + token_begin * x.scales_per_token;
+    view.sums = x.sums + token_begin * x.sums_per_token;
+    avx2::matmul_rows<Row>(w, view, row_begin, row_end, 0, n, y + token_begin * y_stride, y_stride);
+}
+
 } // namespace
 } // namespace latent::cpu::avx512
 
@@ -255,8 +296,8 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
     case TensorType::Q5_0: return avx2::matmul_rows<SignedBlockRow<RowQ5_0>>;
-    case TensorType::Q4_K: return avx2::matmul_rows<RowQK4<false>>;
-    case TensorType::Q5_K: return avx2::matmul_rows<RowQK4<true>>;
+    case TensorType::Q4_K: return matmul_rows_qk4<false>;
+    case TensorType::Q5_K: return matmul_rows_qk4<true>;
     default: return nullptr;
     }
 }

@@ -500,6 +500,13 @@ void TestCpuKernels::batchEqualsSingleTokens() {
             matmul_f32(w, x.data() + t * kCols, chunk, chunked.data() + t * kRows);
         }
         QVERIFY2(bitwise_equal(batch, chunked), name.c_str());
+        // The per-row kernels over all 71 tokens (task chunks of 64 tokens: the second starts at
+        // token 64) give each token what it gets alone.
+        ActivationBuffer quantized;
+        quantize_activations(weight_type, x.data(), kCols, kTokens, quantized);
+        std::vector<float> per_row = poisoned(kTokens * kRows);
+        matmul_per_row(w, quantized, per_row.data(), &pool);
+        QVERIFY2(bitwise_equal(per_row, single), (name + ": per-row kernels, all tokens at once").c_str());
         if (!has_batch_kernel(level)) {
             QVERIFY2(bitwise_equal(batch, single), name.c_str());
             continue;
