@@ -230,6 +230,7 @@ ApplicationWindow {
         parent: Overlay.overlay
         settings: window.app.settings
         endpoint: window.app.endpoint
+        serve: window.app.serve
         modelLoaded: window.modelController.loaded
         onReloadRequested: window.modelController.reload()
     }

@@ -11,6 +11,7 @@ Dialog {
 
     required property SettingsController settings
     property EndpointController endpoint: null
+    property ServeController serve: null
     property bool modelLoaded: false
 
     signal reloadRequested()
@@ -178,6 +179,18 @@ Dialog {
                 sourceComponent: ModelSourceSettings {
                     endpoint: root.endpoint
                     onConnectRequested: root.close()
+                }
+            }
+
+            SectionTitle {
+                visible: root.serve !== null
+                text: qsTr("Serve to other apps")
+            }
+            Loader {
+                Layout.fillWidth: true
+                active: root.serve !== null
+                sourceComponent: ServeSettings {
+                    serve: root.serve
                 }
             }
 

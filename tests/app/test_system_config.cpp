@@ -54,6 +54,7 @@ Locked=systemPrompt, temperature
 SharedFolders=/srv/models, /mnt/llm/, /srv/models
 [Policy]
 AllowRemoteEndpoints=false
+AllowServing=no
 )";
 
 } // namespace
@@ -88,6 +89,7 @@ void TestSystemConfig::readsExample() {
     QCOMPARE(config.sharedModelFolders,
              (QStringList{SystemConfig::defaultSharedModelFolder(), QStringLiteral("/srv/models"), QStringLiteral("/mnt/llm")}));
     QVERIFY(!config.allowRemoteEndpoints);
+    QVERIFY(!config.allowServing);
 }
 
 void TestSystemConfig::badInput_data() {
@@ -102,6 +104,8 @@ void TestSystemConfig::badInput_data() {
                                           << QStringLiteral("Locked names backend") << QStringList{QStringLiteral("topK")} << true;
     QTest::newRow("relative folder") << QByteArray("[Models]\nSharedFolders=models\n") << QStringLiteral("not an absolute path") << QStringList() << true;
     QTest::newRow("garbled policy") << QByteArray("[Policy]\nAllowRemoteEndpoints=perhaps\n") << QStringLiteral("treated as false") << QStringList() << false;
+    QTest::newRow("garbled serving policy") << QByteArray("[Policy]\nAllowServing=2\n") << QStringLiteral("AllowServing: '2' is not true or false; treated as false")
+                                            << QStringList() << true;
     QTest::newRow("binary garbage") << QByteArray("\x00\xff[Settings\n=\n\x01", 8) << QString() << QStringList() << true;
 }
 
@@ -120,6 +124,8 @@ void TestSystemConfig::badInput() {
     }
     QCOMPARE(config.locked, locked);
     QCOMPARE(config.allowRemoteEndpoints, remote);
+    // Only the garbled AllowServing row turns serving off; the default is on.
+    QCOMPARE(config.allowServing, !text.contains("AllowServing"));
     QCOMPARE(config.sharedModelFolders.first(), SystemConfig::defaultSharedModelFolder());
 }
 

@@ -46,6 +46,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
     const SystemConfig system = SystemConfig::load();
     const EndpointPolicy policy = endpointPolicy(system);
     endpoint_ = std::make_unique<EndpointController>(model_.get(), store_.get(), policy.allowRemoteEndpoints, policy.source);
+    serve_ = std::make_unique<ServeController>(model_.get(), store_.get(), system.allowServing, system.path);
     const QString documentIndex = QDir(dataDir_).filePath(QStringLiteral("documents.db"));
     documents_ = std::make_unique<DocumentsController>(documentIndex);
     viewer_ = std::make_unique<DocumentViewerController>(documentIndex);
@@ -62,6 +63,7 @@ AppController::AppController(const QString& dataDir, std::unique_ptr<ChatEngine>
 }
 
 AppController::~AppController() {
+    serve_.reset(); // stops `latent serve` if the user started it
     // Stop whatever the worker is doing so the join below is quick.
     if (chat_->generating()) chat_->stop();
     worker_->cancelLoad();
@@ -232,6 +234,7 @@ void AppController::becomeReady(const QVariantMap& stored, qint64 nextConversati
     if (ready_) return;
     settings_->applyStored(stored);
     endpoint_->applyStored(stored);
+    serve_->applyStored(stored);
     QStringList recent;
     for (const QVariant& v : stored.value(QStringLiteral("recentModels")).toList())
         if (v.typeId() == QMetaType::QString) recent << v.toString();

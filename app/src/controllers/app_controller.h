@@ -8,6 +8,7 @@
 #include "controllers/documents_controller.h"
 #include "controllers/draft_controller.h"
 #include "controllers/endpoint_controller.h"
+#include "controllers/serve_controller.h"
 #include "controllers/model_controller.h"
 #include "controllers/settings_controller.h"
 #include "controllers/shared_model_list_model.h"
@@ -32,6 +33,7 @@ class AppController : public QObject {
     Q_PROPERTY(SettingsController* settings READ settings CONSTANT)
     Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
     Q_PROPERTY(EndpointController* endpoint READ endpoint CONSTANT) // Settings → Model source: an OpenAI-compatible endpoint
+    Q_PROPERTY(ServeController* serve READ serve CONSTANT) // Settings → Model source: serve the model to other apps
     Q_PROPERTY(DocumentsController* documents READ documents CONSTANT) // collections for document Q&A
     Q_PROPERTY(DocumentViewerController* viewer READ viewer CONSTANT)  // a cited passage, opened from its chip
     // The models of the shared model folders (SystemConfig), for every user.
@@ -69,6 +71,7 @@ public:
     SettingsController* settings() { return settings_.get(); }
     DraftController* draft() { return draft_.get(); }
     EndpointController* endpoint() { return endpoint_.get(); }
+    ServeController* serve() { return serve_.get(); }
     DocumentsController* documents() { return documents_.get(); }
     DocumentViewerController* viewer() { return viewer_.get(); }
     SharedModelListModel* sharedModels() { return &sharedModels_; }
@@ -133,6 +136,7 @@ private:
     std::unique_ptr<ChatController> chat_;
     std::unique_ptr<DraftController> draft_;
     std::unique_ptr<EndpointController> endpoint_;
+    std::unique_ptr<ServeController> serve_;
     std::unique_ptr<DocumentsController> documents_; // <data dir>/documents.db, its own thread
     std::unique_ptr<DocumentViewerController> viewer_;
     SharedModelListModel sharedModels_;

@@ -71,6 +71,22 @@ void readSettings(QSettings& file, SystemConfig& config) {
     file.endGroup();
 }
 
+// A yes/no policy of [Policy]; an unreadable value must not open what the administrator meant
+// to close: it counts as false.
+void readPolicy(QSettings& file, const QString& name, bool& value, QStringList& problems) {
+    const QVariant v = file.value(QStringLiteral("Policy/") + name);
+    if (!v.isValid()) return;
+    const QString text = v.toString().trimmed().toLower();
+    if (text == QLatin1String("true") || text == QLatin1String("1") || text == QLatin1String("yes")) {
+        value = true;
+    } else if (text == QLatin1String("false") || text == QLatin1String("0") || text == QLatin1String("no")) {
+        value = false;
+    } else {
+        value = false;
+        problems << QStringLiteral("[Policy] %1: '%2' is not true or false; treated as false").arg(name, v.toString());
+    }
+}
+
 void readModelsAndPolicy(QSettings& file, SystemConfig& config) {
     for (const QString& folder : listValue(file.value(QStringLiteral("Models/SharedFolders")))) {
         if (!QDir::isAbsolutePath(folder)) {
@@ -80,19 +96,8 @@ void readModelsAndPolicy(QSettings& file, SystemConfig& config) {
         const QString clean = QDir::cleanPath(folder);
         if (!config.sharedModelFolders.contains(clean)) config.sharedModelFolders << clean;
     }
-    const QVariant remote = file.value(QStringLiteral("Policy/AllowRemoteEndpoints"));
-    if (remote.isValid()) {
-        const QString text = remote.toString().trimmed().toLower();
-        if (text == QLatin1String("true") || text == QLatin1String("1") || text == QLatin1String("yes"))
-            config.allowRemoteEndpoints = true;
-        else if (text == QLatin1String("false") || text == QLatin1String("0") || text == QLatin1String("no"))
-            config.allowRemoteEndpoints = false;
-        else { // an unreadable policy must not open what the administrator meant to close
-            config.allowRemoteEndpoints = false;
-            config.problems << QStringLiteral("[Policy] AllowRemoteEndpoints: '%1' is not true or false; treated as false")
-                                   .arg(remote.toString());
-        }
-    }
+    readPolicy(file, QStringLiteral("AllowRemoteEndpoints"), config.allowRemoteEndpoints, config.problems);
+    readPolicy(file, QStringLiteral("AllowServing"), config.allowServing, config.problems);
 }
 
 } // namespace

@@ -10,6 +10,8 @@
 //   [Models]     SharedFolders=<folders>: .gguf models every user sees (read-only is fine);
 //                /usr/share/latent-chat/models is always one of them
 //   [Policy]     AllowRemoteEndpoints=<bool> (default true)
+//                AllowServing=<bool> (default true): Settings may serve the loaded model to other
+//                apps on this computer (controllers/serve_controller.h)
 //
 // The file is untrusted input too: unknown keys, names in Locked without a value, and values that
 // are not numbers where numbers belong are listed in `problems` (logged at start) and ignored.
@@ -25,6 +27,7 @@ struct SystemConfig {
     QStringList locked;             // setting names whose value is fixed (each has a value in `settings`)
     QStringList sharedModelFolders; // absolute folders, the built-in one first, no duplicates
     bool allowRemoteEndpoints = true;
+    bool allowServing = true;
     QStringList problems;           // what was ignored and why, one line each
 
     // The built-in shared model folder, always searched.
