@@ -108,6 +108,18 @@ bool fused_fits(const LatentCache& c) {
            c.latent_width <= c.row_width;
 }
 
+// Brings cache rows [k, min(k + count, end)) towards the core ahead of use: the fused kernels
+// call it for the next chunk's rows while they compute the current chunk, so a cache that lives
+// in memory (27 layers of a long context) waits less on it: 16 heads × 4,096 keys × 27 caches,
+// 2 threads, alternating runs: 552/538/577 vs 626/631/653 us per call (a cache held in L3:
+// 431/429 vs 412/414, within the noise).
+inline void prefetch_rows(const LatentCache& c, uint32_t k, uint32_t count, uint32_t end) {
+    if (k >= end) return;
+    const char* p = reinterpret_cast<const char*>(c.rows + static_cast<size_t>(k) * c.row_bytes);
+    const size_t bytes = static_cast<size_t>(std::min(count, end - k)) * c.row_bytes;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 #define LATENT_AVX512_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
 
 template <bool kF16>
@@ -173,6 +185,7 @@ LATENT_AVX512_TARGET void fused_range(const LatentCache& c, const float* qpad, u
             const float* q = qpad + static_cast<size_t>(g) * kGroup * W;
             // Scores of two keys × 8 heads at a time.
             for (uint32_t k = 0; k < n; k += 2) {
+                if (g == 0) prefetch_rows(c, k0 + kChunk + k, 2, end);
                 const uint8_t* r0 = base + static_cast<size_t>(k) * rb;
                 const uint8_t* r1 = k + 1 < n ? r0 + rb : r0;
                 __m512 a[16];
@@ -312,6 +325,7 @@ LATENT_AVX2_TARGET void fused_range_avx2(const LatentCache& c, const float* qt, 
             for (uint32_t d0 = 0; d0 < W; d0 += kScoreBlock2) {
                 const uint32_t d1 = std::min(W, d0 + kScoreBlock2);
                 for (uint32_t k = 0; k < n; k += kKeyTile2) {
+                    if (g == 0 && d0 == 0) prefetch_rows(c, k0 + kChunk + k, kKeyTile2, end);
                     const float* x0 = x + static_cast<size_t>(k) * W;
                     float* s = S + static_cast<size_t>(k) * kGroup2; // S has room for whole tiles: kChunk % 4 == 0
                     __m256 a0, a1, b0, b1, c0, c1, e0, e1;
