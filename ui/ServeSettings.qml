@@ -37,11 +37,12 @@ ColumnLayout {
         AppButton {
             objectName: "serveButton"
             text: root.serve.state === "stopped" ? qsTr("Start serving")
-                  : root.serve.state === "starting" ? qsTr("Starting…")
+                  : root.serve.state === "starting" ? qsTr("Cancel")
                   : root.serve.state === "stopping" ? qsTr("Stopping…") : qsTr("Stop serving")
-            enabled: root.serve.state === "running"
+            // A start can be cancelled (loading a big model takes a while).
+            enabled: root.serve.state === "running" || root.serve.state === "starting"
                      || (root.serve.state === "stopped" && root.serve.unavailableNote.length === 0)
-            onClicked: root.serve.state === "running" ? root.serve.stop() : root.serve.start()
+            onClicked: root.serve.state === "stopped" ? root.serve.start() : root.serve.stop()
         }
     }
     Text {

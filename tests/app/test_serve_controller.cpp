@@ -2,7 +2,8 @@
 // `latent serve` on the loaded generated model, other programs reach it on 127.0.0.1 with the key
 // it shows (and not without it), the key is not on the child's command line, the port is saved,
 // Stop and quitting the app end the child, and the failures are told plainly: port in use, the
-// server dying, no local model, the administrator's policy, the program missing.
+// server dying, no local model, the administrator's policy, the program missing or not runnable;
+// a start can be cancelled.
 #include "app_window_support.h"
 #include "controllers/app_controller.h"
 #include "controllers/serve_controller.h"
@@ -147,6 +148,7 @@ private slots:
         auto app = appWithModel(data.path());
         QVERIFY(app);
         const quint16 port = freePort();
+        QVERIFY(port != 0);
         app->serve()->setPort(port);
         app->serve()->start();
         QVERIFY2(QTest::qWaitFor([&] { return app->serve()->running(); }, 30000), qPrintable(app->serve()->error()));
@@ -172,7 +174,9 @@ private slots:
         taken.close();
 
         // The server dies while serving.
-        serve->setPort(freePort());
+        const quint16 port = freePort();
+        QVERIFY(port != 0);
+        serve->setPort(port);
         serve->start();
         QVERIFY(serve->error().isEmpty()); // a new start clears the last error
         QVERIFY2(QTest::qWaitFor([&] { return serve->running(); }, 30000), qPrintable(serve->error()));
@@ -193,7 +197,9 @@ private slots:
         AppController app(data.path(), std::make_unique<EngineChatEngine>());
         LoadedUi ui;
         QVERIFY(showWithModel(app, ui, model_));
-        app.serve()->setPort(freePort());
+        const quint16 port = freePort();
+        QVERIFY(port != 0);
+        app.serve()->setPort(port);
         QTest::keyClick(ui.window, Qt::Key_Comma, Qt::ControlModifier);
         QObject* button = nullptr;
         QVERIFY(QTest::qWaitFor([&] { return (button = ui.window->findChild<QObject*>(QStringLiteral("serveButton"))) != nullptr; }, 5000));
@@ -222,18 +228,51 @@ private slots:
         QCOMPARE(forbidden.state(), QStringLiteral("stopped"));
         QCOMPARE(forbidden.error(), forbidden.policyNote());
 
-        // The latent program is not there.
+        // The latent program is not there, or is not a program that runs.
         QTemporaryDir data;
         auto app = appWithModel(data.path());
         QVERIFY(app);
-        const QByteArray saved = qgetenv("LATENT_CLI");
+        struct RestoreCli {
+            QByteArray saved = qgetenv("LATENT_CLI");
+            ~RestoreCli() { qputenv("LATENT_CLI", saved); }
+        } restore;
         qputenv("LATENT_CLI", dir_.filePath(QStringLiteral("no-such-latent")).toUtf8());
         QCOMPARE(ServeController::cliPath(), QString());
         QVERIFY(app->serve()->unavailableNote().contains(QLatin1String("not installed")));
         app->serve()->start();
         QCOMPARE(app->serve()->state(), QStringLiteral("stopped"));
-        qputenv("LATENT_CLI", saved);
-        QCOMPARE(ServeController::cliPath(), QString::fromUtf8(saved));
+        qputenv("LATENT_CLI", dir_.path().toUtf8()); // a directory is not a program
+        QCOMPARE(ServeController::cliPath(), QString());
+        // An executable file the kernel cannot run: the start fails and says so.
+        const QString bogus = dir_.filePath(QStringLiteral("bogus-latent"));
+        {
+            QFile f(bogus);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("not a program\n");
+        }
+        QVERIFY(QFile::setPermissions(bogus, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner));
+        qputenv("LATENT_CLI", bogus.toUtf8());
+        QCOMPARE(ServeController::cliPath(), bogus);
+        app->serve()->start();
+        QVERIFY(QTest::qWaitFor([&] { return app->serve()->state() == QLatin1String("stopped"); }, 10000));
+        QVERIFY2(app->serve()->error().contains(QLatin1String("could not be started")), qPrintable(app->serve()->error()));
+    }
+
+    // Stop while the server is still starting cancels it: no server left, no error.
+    void cancelWhileStarting() {
+        QTemporaryDir data;
+        auto app = appWithModel(data.path());
+        QVERIFY(app);
+        const quint16 port = freePort();
+        QVERIFY(port != 0);
+        app->serve()->setPort(port);
+        app->serve()->start();
+        QCOMPARE(app->serve()->state(), QStringLiteral("starting"));
+        app->serve()->stop();
+        QVERIFY(QTest::qWaitFor([&] { return app->serve()->state() == QLatin1String("stopped"); }, 10000));
+        QCOMPARE(app->serve()->error(), QString());
+        QVERIFY(QTest::qWaitFor([&] { return servers(model_).empty(); }, 5000));
+        QCOMPARE(http(port, "GET", "/health").status, 0);
     }
 };
 

@@ -33,7 +33,7 @@ class AppController : public QObject {
     Q_PROPERTY(SettingsController* settings READ settings CONSTANT)
     Q_PROPERTY(DraftController* draft READ draft CONSTANT) // the composer's long text and token count
     Q_PROPERTY(EndpointController* endpoint READ endpoint CONSTANT) // Settings → Model source: an OpenAI-compatible endpoint
-    Q_PROPERTY(ServeController* serve READ serve CONSTANT) // Settings → Model source: serve the model to other apps
+    Q_PROPERTY(ServeController* serve READ serve CONSTANT) // Settings → Serve to other apps
     Q_PROPERTY(DocumentsController* documents READ documents CONSTANT) // collections for document Q&A
     Q_PROPERTY(DocumentViewerController* viewer READ viewer CONSTANT)  // a cited passage, opened from its chip
     // The models of the shared model folders (SystemConfig), for every user.

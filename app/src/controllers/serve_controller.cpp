@@ -12,13 +12,19 @@
 #include <QStandardPaths>
 #include <QTimer>
 
+#ifdef Q_OS_LINUX
+#include <csignal>
+#include <sys/prctl.h>
+#include <unistd.h>
+#endif
+
 namespace {
 
 constexpr int kDefaultPort = 8080;
 constexpr int kMinPort = 1024; // below: privileged ports, which a desktop app cannot open
 constexpr int kMaxPort = 65535;
 constexpr int kKillAfterMs = 3000;    // SIGTERM, then SIGKILL
-constexpr int kQuitWaitMs = 2000;     // how long quitting the app waits for the server to end
+constexpr int kQuitWaitMs = 1500;     // how long quitting the app waits for the server to end after SIGTERM
 constexpr qsizetype kKeepOutput = 8192; // bytes of the child's output kept for messages
 
 // 32 random bytes as 64 hex digits, from the operating system's generator.
@@ -34,7 +40,8 @@ void keepTail(QByteArray& buffer, const QByteArray& more) {
 }
 
 // The server's own reason ("cannot listen on 127.0.0.1:8080: Address already in use") from its
-// error output: the last "error:" line without its prefix, else the last line.
+// error output: the last "error:" line without its prefix; "" when it printed none (warnings are
+// not reasons).
 QString reasonFrom(const QByteArray& output) {
     const QStringList lines = QString::fromUtf8(output).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
     for (qsizetype i = lines.size() - 1; i >= 0; --i) {
@@ -42,7 +49,7 @@ QString reasonFrom(const QByteArray& output) {
         const qsizetype at = line.indexOf(QLatin1String("error: "));
         if (at >= 0) return line.mid(at + 7);
     }
-    return lines.isEmpty() ? QString() : lines.last().trimmed();
+    return {};
 }
 
 } // namespace
@@ -59,7 +66,7 @@ ServeController::~ServeController() {
         process_->terminate();
         if (!process_->waitForFinished(kQuitWaitMs)) {
             process_->kill();
-            process_->waitForFinished(kQuitWaitMs);
+            process_->waitForFinished(500);
         }
     }
     delete process_;
@@ -123,9 +130,13 @@ void ServeController::setPort(int port) {
 
 QString ServeController::cliPath() {
     const QString fromEnv = qEnvironmentVariable("LATENT_CLI");
-    if (!fromEnv.isEmpty()) return QFileInfo(fromEnv).isExecutable() ? fromEnv : QString();
+    const auto runnable = [](const QString& path) {
+        const QFileInfo info(path);
+        return info.isFile() && info.isExecutable();
+    };
+    if (!fromEnv.isEmpty()) return runnable(fromEnv) ? fromEnv : QString();
     const QString beside = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("latent"));
-    if (QFileInfo(beside).isExecutable()) return beside;
+    if (runnable(beside)) return beside;
     return QStandardPaths::findExecutable(QStringLiteral("latent"));
 }
 
@@ -157,6 +168,16 @@ void ServeController::start() {
     // Loopback only (latent serve's default host), the CPU backend, two conversations at once.
     process_->setArguments({QStringLiteral("serve"), QStringLiteral("-m"), servedPath_, QStringLiteral("--port"), QString::number(port_),
                             QStringLiteral("--parallel"), QStringLiteral("2")});
+#ifdef Q_OS_LINUX
+    // If the app dies without stopping it (a crash, SIGKILL), the server must not live on with the
+    // port and a key nobody has: the kernel sends it SIGTERM when the app's thread that started it
+    // ends (the GUI thread, which lives as long as the app).
+    const pid_t parent = ::getpid();
+    process_->setChildProcessModifier([parent] {
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(1); // the app ended before prctl took effect
+    });
+#endif
     connect(process_, &QProcess::readyReadStandardOutput, this, &ServeController::onOutput);
     connect(process_, &QProcess::readyReadStandardError, this, &ServeController::onOutput);
     connect(process_, &QProcess::finished, this, &ServeController::onFinished);
@@ -202,6 +223,7 @@ void ServeController::onFinished(int exitCode, QProcess::ExitStatus status) {
         else if (status == QProcess::CrashExit) error_ = tr("The server stopped unexpectedly (it crashed).");
         else error_ = tr("The server stopped unexpectedly (exit code %1).").arg(exitCode);
     }
+    process_->disconnect(this);
     process_->deleteLater();
     process_ = nullptr;
     apiKey_.clear();
@@ -212,6 +234,7 @@ void ServeController::onFinished(int exitCode, QProcess::ExitStatus status) {
 void ServeController::onProcessError(QProcess::ProcessError e) {
     if (e != QProcess::FailedToStart || !process_) return;
     error_ = tr("The server could not be started: %1").arg(process_->errorString());
+    process_->disconnect(this);
     process_->deleteLater();
     process_ = nullptr;
     apiKey_.clear();

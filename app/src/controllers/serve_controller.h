@@ -1,4 +1,4 @@
-// Settings → Model source → "Serve this model to other apps on this computer": runs
+// Settings → Serve to other apps ("serve this model to other apps on this computer"): runs
 // `latent serve` (the command-line program installed with the app) as a child process on the
 // local model file loaded now, so editors, scripts and agents on this computer can use it through
 // the OpenAI API while the app stays open.
@@ -8,7 +8,8 @@
 // child through its environment (not its command line, which other users can read in /proc) and
 // shown in Settings to copy; it is never saved or logged. The child serves on the CPU (the
 // app's own chats keep the GPU) and shares the model file's memory with the app through the page
-// cache. Quitting the app stops it (SIGTERM, then SIGKILL after a few seconds); so does Stop.
+// cache. Stop (also while it starts) and quitting the app stop it (SIGTERM, then SIGKILL after a
+// few seconds); on Linux it also gets SIGTERM if the app dies without stopping it.
 // The administrator's policy ([Policy] AllowServing=false, controllers/system_config.h) can
 // forbid it.
 #pragma once
@@ -62,6 +63,7 @@ public:
     // Starts serving the loaded local model (refused, with `error` set, when unavailableNote
     // says why); `running` once the server says it listens.
     Q_INVOKABLE void start();
+    // Stops the server, or cancels a start (loading a big model takes a while).
     Q_INVOKABLE void stop();
 
     // The `latent` program: $LATENT_CLI when set, else the one next to the app, else on PATH;
