@@ -72,6 +72,15 @@ class TestServeController : public QObject {
         return app;
     }
 
+    // Starts `serve` on a port free now; returns it (0 when none was found: nothing started).
+    static quint16 startOnFreePort(ServeController& serve) {
+        const quint16 port = freePort();
+        if (port == 0) return 0;
+        serve.setPort(port);
+        serve.start();
+        return port;
+    }
+
 private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
@@ -147,10 +156,8 @@ private slots:
         QTemporaryDir data;
         auto app = appWithModel(data.path());
         QVERIFY(app);
-        const quint16 port = freePort();
+        const quint16 port = startOnFreePort(*app->serve());
         QVERIFY(port != 0);
-        app->serve()->setPort(port);
-        app->serve()->start();
         QVERIFY2(QTest::qWaitFor([&] { return app->serve()->running(); }, 30000), qPrintable(app->serve()->error()));
         QCOMPARE(servers(model_).size(), size_t(1));
         app.reset();
@@ -263,10 +270,8 @@ private slots:
         QTemporaryDir data;
         auto app = appWithModel(data.path());
         QVERIFY(app);
-        const quint16 port = freePort();
+        const quint16 port = startOnFreePort(*app->serve());
         QVERIFY(port != 0);
-        app->serve()->setPort(port);
-        app->serve()->start();
         QCOMPARE(app->serve()->state(), QStringLiteral("starting"));
         app->serve()->stop();
         QVERIFY(QTest::qWaitFor([&] { return app->serve()->state() == QLatin1String("stopped"); }, 10000));
