@@ -259,7 +259,8 @@ void matmul_rows_wide(const WeightMatrix& w, const ActivationView& x, int64_t ro
 }
 
 // Q4_K / Q5_K: the tokens' activations of [token_begin, token_end) rearranged for RowQK4 once
-// (a thread-local copy, a few KiB), then the per-row kernel over the task's rows.
+// (a thread-local copy of the task's tokens × cols bytes, kept for the thread's next tasks), then
+// the per-row kernel over the task's rows.
 template <bool kFiveBit>
 void matmul_rows_qk4(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
                      int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {

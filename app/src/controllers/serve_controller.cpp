@@ -223,6 +223,10 @@ void ServeController::onFinished(int exitCode, QProcess::ExitStatus status) {
         else if (status == QProcess::CrashExit) error_ = tr("The server stopped unexpectedly (it crashed).");
         else error_ = tr("The server stopped unexpectedly (exit code %1).").arg(exitCode);
     }
+    endProcess();
+}
+
+void ServeController::endProcess() {
     process_->disconnect(this);
     process_->deleteLater();
     process_ = nullptr;
@@ -234,9 +238,5 @@ void ServeController::onFinished(int exitCode, QProcess::ExitStatus status) {
 void ServeController::onProcessError(QProcess::ProcessError e) {
     if (e != QProcess::FailedToStart || !process_) return;
     error_ = tr("The server could not be started: %1").arg(process_->errorString());
-    process_->disconnect(this);
-    process_->deleteLater();
-    process_ = nullptr;
-    apiKey_.clear();
-    setState(State::Stopped);
+    endProcess();
 }

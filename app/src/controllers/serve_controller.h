@@ -79,6 +79,7 @@ private:
     void onOutput();
     void onFinished(int exitCode, QProcess::ExitStatus status);
     void onProcessError(QProcess::ProcessError e);
+    void endProcess(); // the child ended (or never started): let it go, forget its key, Stopped
     QString localModelPath() const; // the loaded model's file, "" for none or a remote endpoint
 
     ModelController* models_;
