@@ -1,7 +1,7 @@
 // AVX-512 per-row kernels, used where they beat the AVX2 ones: the float types against up to 16
 // tokens per pass over a row (the attention scores multiply an F16 cache by every head's query,
 // 16 "tokens" per row, and converting each row once instead of four times is most of their
-// cost), and Q5_0 for fewer tokens than the batch kernel takes (quant_dot_avx512.cpp).
+// cost), Q5_0 and Q4_K / Q5_K for fewer tokens than the batch kernel takes (quant_dot_avx512.cpp).
 
 // GCC 12's AVX-512 intrinsics pass an "undefined" register as the unused merge source, which
 // -Wmaybe-uninitialized reports after inlining, located in the header: silence it for this file
@@ -14,6 +14,7 @@
 #include "cpu/avx2_common.h"
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #if LATENT_HAVE_X86 && defined(__x86_64__)
@@ -27,53 +28,89 @@ using namespace blocks;
 using detail::ActivationView;
 using avx2::f16_at;
 using avx2::load256;
-using avx2::nibbles_32;
 using avx2::prefetch_block;
 
 // ---- Q5_0 ---------------------------------------------------------------------------------------
 
-// Q5_0 for few tokens: the AVX2 signed-block kernel with two AVX-512 shortcuts, vpdpbusd for
-// maddubs + madd and the fifth bits straight from a mask register instead of a
-// shuffle-and-compare expansion. Q5_0 is the type whose one-token matmul is bound by arithmetic
-// rather than memory; this makes it ~15% faster. (The same change measured no gain for Q4_0,
-// Q8_0 and IQ4_NL, which keep the AVX2 kernel.)
-struct RowQ5_0 {
-    static constexpr size_t kBytes = q5_0::bytes;
-    static __m256i weights(const uint8_t* b) {
-        const __m256i low = nibbles_32(b + q5_0::qs);
-        // q - 16: the low nibble where the fifth bit is set, the nibble - 16 (| 0xF0) where not.
-        return _mm256_mask_blend_epi8(_cvtu32_mask32(load_u32(b + q5_0::qh)),
-                                      _mm256_or_si256(low, _mm256_set1_epi8(static_cast<char>(0xF0))), low);
-    }
-};
+// Q5_0, two blocks (44 bytes, one masked load) per step: 16 values of each of 4 byte groups in
+// the order [low nibbles of block A, of block B, high nibbles of A, of B], so that a word
+// permutation and one masked shift make the 64 nibbles without lane crossings of bytes. The
+// fifth bits come from a word permutation, a byte shuffle inside each 128-bit lane and a test
+// against the bit's mask; the weights stay unsigned (0..31, one masked OR) and the "- 16" is
+// folded into the int32 sums through the activations' block sums (-16 * sum x, prepared per task).
+// The two scales become a 16-float pattern by one more word permutation and a half-to-float
+// conversion. About 8 vector instructions per block for one token, against ~15 for the
+// block-at-a-time kernel, whose Q5_0 was bound by instructions, not memory.
+struct RowQ5_0Pairs {
+    // Per token and pair of blocks: 64 activation bytes in the weights' order, then the two
+    // blocks' scales and corrections -16 * (sum of the block's activations): 80 bytes, so that
+    // four tokens' activations of a 2,048-wide row stay in L1.
+    static constexpr int64_t kPairBytes = 64 + 16;
 
-template <class Block>
-struct SignedBlockRow {
-    template <int NT>
-    static void run(const uint8_t* row, const avx2::TokenRows<NT>& x, int64_t cols, float* out) {
-        __m256 acc[2][NT]; // even / odd blocks: two independent FMA chains
-        for (int i = 0; i < NT; ++i) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
-        const int distance = avx2::prefetch_distance();
-        auto accumulate = [&](int64_t b, __m256 (&sums)[NT]) {
-            const uint8_t* block = row + b * static_cast<int64_t>(Block::kBytes);
-            prefetch_block<Block::kBytes>(block, distance);
-            const __m256i w = Block::weights(block);
-            const __m256i w_abs = _mm256_abs_epi8(w);
-            const float dw = f16_at(block);
-            for (int i = 0; i < NT; ++i) {
-                const __m256i xs = _mm256_sign_epi8(load256(x.quants[i] + 32 * b), w);
-                const __m256 dot = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w_abs, xs));
-                sums[i] = _mm256_fmadd_ps(dot, _mm256_set1_ps(dw * x.scales[i][b]), sums[i]);
-            }
-        };
-        const int64_t n_blocks = cols / 32;
-        int64_t b = 0;
-        for (; b + 2 <= n_blocks; b += 2) {
-            accumulate(b, acc[0]);
-            accumulate(b + 1, acc[1]);
+    static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
+        std::memcpy(to, xa, 16);
+        std::memcpy(to + 32, xa + 16, 16);
+        if (xb) {
+            std::memcpy(to + 16, xb, 16);
+            std::memcpy(to + 48, xb + 16, 16);
+        } else {
+            std::memset(to + 16, 0, 16);
+            std::memset(to + 48, 0, 16);
         }
-        if (b < n_blocks) accumulate(b, acc[0]);
-        for (int i = 0; i < NT; ++i) out[i] = avx2::hsum(_mm256_add_ps(acc[0][i], acc[1][i]));
+        const int32_t corr[2] = {-16 * sa, -16 * sb};
+        std::memcpy(to + 64, &da, 4);
+        std::memcpy(to + 68, &db, 4);
+        std::memcpy(to + 72, corr, 8);
+    }
+
+    template <int NT>
+    static void run(const uint8_t* row, const uint8_t* const (&x)[NT], int64_t cols, float* out) {
+        // Word indices into the 44 bytes of a pair (A at bytes 0..21, B at 22..43): qs of A are
+        // words 3..10, of B words 14..21; qh of A words 1..2, of B words 12..13; d words 0, 11.
+        const __m512i qs_index = _mm512_set_epi16(21, 20, 19, 18, 17, 16, 15, 14, 10, 9, 8, 7, 6, 5, 4, 3, //
+                                                  21, 20, 19, 18, 17, 16, 15, 14, 10, 9, 8, 7, 6, 5, 4, 3);
+        const __m512i qh_index = _mm512_set_epi16(13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1, //
+                                                  13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1);
+        const __m512i d_index = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //
+                                                 11, 11, 11, 11, 0, 0, 0, 0, 11, 11, 11, 11, 0, 0, 0, 0);
+        // In 128-bit lane g (values 16j.. of group g: A low, B low, A high, B high) byte j takes
+        // qh byte (B ? 4 : 0) + (high ? 2 : 0) + j / 8 and tests bit j % 8.
+        alignas(64) static const int8_t shuffle_bytes[64] = {
+            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, //
+            4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, //
+            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, //
+            6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7};
+        const __m512i qh_shuffle = _mm512_load_si512(shuffle_bytes);
+        const __m512i bit = _mm512_set1_epi64(static_cast<int64_t>(0x8040201008040201ULL));
+        const __m512i low_nibble = _mm512_set1_epi8(0x0F), fifth = _mm512_set1_epi8(0x10);
+        // The token's meta (dx A, dx B, correction A, correction B) spread to the lanes' pattern.
+        const __m512i scale_index = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+        const __m512i corr_index = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2);
+        __m512 acc[NT];
+        for (int i = 0; i < NT; ++i) acc[i] = _mm512_setzero_ps();
+        const int distance = avx2::prefetch_distance();
+        const int64_t n_blocks = cols / 32;
+        for (int64_t b = 0; b < n_blocks; b += 2) {
+            const uint8_t* pair = row + b * static_cast<int64_t>(q5_0::bytes);
+            _mm_prefetch(reinterpret_cast<const char*>(pair) + distance, _MM_HINT_T0);
+            const __mmask64 bytes = b + 2 <= n_blocks ? 0xFFFFFFFFFFFull : 0x3FFFFFull;
+            const __m512i raw = _mm512_maskz_loadu_epi8(bytes, pair);
+            const __m512i qs = _mm512_permutexvar_epi16(qs_index, raw);
+            const __m512i nibbles = _mm512_and_si512(_mm512_mask_srli_epi16(qs, 0xFFFF0000u, qs, 4), low_nibble);
+            const __m512i qh = _mm512_shuffle_epi8(_mm512_permutexvar_epi16(qh_index, raw), qh_shuffle);
+            const __m512i weights = _mm512_mask_add_epi8(nibbles, _mm512_test_epi8_mask(qh, bit), nibbles, fifth);
+            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
+            const int64_t pair_offset = (b / 2) * kPairBytes;
+            for (int i = 0; i < NT; ++i) {
+                const uint8_t* p = x[i] + pair_offset;
+                const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
+                const __m512i corr = _mm512_maskz_permutexvar_epi32(0x0011, corr_index, meta);
+                const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
+                const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
+            }
+        }
+        for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
     }
 };
 
@@ -283,6 +320,39 @@ void matmul_rows_qk4(const WeightMatrix& w, const ActivationView& x, int64_t row
     avx2::matmul_rows<Row>(w, view, row_begin, row_end, 0, n, y + token_begin * y_stride, y_stride);
 }
 
+// Q5_0: the task's tokens prepared for RowQ5_0Pairs once (a thread-local buffer kept for the
+// thread's next tasks), then the per-row kernel over the task's rows, up to 4 tokens per pass.
+void matmul_rows_q5_0(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
+                      int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {
+    using Row = RowQ5_0Pairs;
+    thread_local std::vector<uint8_t> prepared;
+    const int64_t n = token_end - token_begin, blocks = w.cols / 32, pairs = (blocks + 1) / 2;
+    if (n <= 0) return;
+    const int64_t per_token = pairs * Row::kPairBytes;
+    const size_t need = static_cast<size_t>(n * per_token);
+    if (prepared.size() < need) prepared.resize(need);
+    for (int64_t t = 0; t < n; ++t) {
+        const int64_t token = token_begin + t;
+        const int8_t* q = x.quants + token * x.cols;
+        const float* d = x.scales + token * x.scales_per_token;
+        const int16_t* sums = x.sums + token * x.sums_per_token;
+        uint8_t* to = prepared.data() + t * per_token;
+        for (int64_t p = 0; p < pairs; ++p) {
+            const int64_t a = 2 * p, b = a + 1;
+            const bool has_b = b < blocks;
+            Row::prepare_pair(q + 32 * a, has_b ? q + 32 * b : nullptr, d[a], has_b ? d[b] : 0.0f, sums[a], has_b ? sums[b] : 0,
+                              to + p * Row::kPairBytes);
+        }
+    }
+    detail::for_each_tile<4>(row_begin, row_end, 0, n, [&]<int NT>(int64_t r, int64_t t0) {
+        const uint8_t* tokens[NT];
+        for (int i = 0; i < NT; ++i) tokens[i] = prepared.data() + (t0 + i) * per_token;
+        float out[NT];
+        Row::run<NT>(w.data + r * static_cast<int64_t>(w.row_bytes), tokens, w.cols, out);
+        for (int i = 0; i < NT; ++i) y[(token_begin + t0 + i) * y_stride + r] = out[i];
+    });
+}
+
 } // namespace
 } // namespace latent::cpu::avx512
 
@@ -296,7 +366,7 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F32: return matmul_rows_wide<FloatRow<Load512F32>>;
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
-    case TensorType::Q5_0: return avx2::matmul_rows<SignedBlockRow<RowQ5_0>>;
+    case TensorType::Q5_0: return matmul_rows_q5_0;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
     default: return nullptr;

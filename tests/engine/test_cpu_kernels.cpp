@@ -38,6 +38,11 @@
 #include <limits>
 #include <numbers>
 #include <random>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -216,6 +221,7 @@ private slots:
     void gatherActivations();
     void weightMatrixFromTensor();
     void rejectsMismatchedInputs();
+    void matrixEndingAtUnmappedPage();
 
     void threadPoolRunsEveryTaskOnce_data();
     void threadPoolRunsEveryTaskOnce();
@@ -240,7 +246,10 @@ void TestCpuKernels::matmulMatchesReference_data() {
     for (const TensorType type : kDecodableTypes) {
         const uint32_t block = tensor_type_info(type).block_size;
         std::vector<int> all_cols{256, 512, 2048};
-        if (block <= 32) all_cols.push_back(1408); // 1408 = 44 * 32 is not a multiple of 256
+        if (block <= 32) {
+            all_cols.push_back(1408); // 1408 = 44 * 32 is not a multiple of 256
+            all_cols.push_back(96);   // an odd number of blocks: Q5_0's two-block AVX-512 kernel ends on one
+        }
         if (block == 1) all_cols.push_back(37);    // float kernels: a ragged tail
         for (const int cols : all_cols) {
             for (const int rows : {1, 7, 64}) {
@@ -705,6 +714,56 @@ void TestCpuKernels::weightMatrixFromTensor() {
     const WeightMatrix w = weight_matrix(matrix);
     QCOMPARE(w.rows, int64_t{2});
     QCOMPARE(w.row_bytes, size_t{40});
+}
+
+// A tensor may end where the model file's mapping ends: no kernel may read past the last byte of
+// the last row (the wide kernels load several blocks at once and must mask the tail). The matrix
+// is put against a page that is not readable; every level and token count must still match the
+// same matrix in ordinary memory bit for bit.
+void TestCpuKernels::matrixEndingAtUnmappedPage() {
+#if defined(__linux__)
+    const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    for (const TensorType type : kDecodableTypes) {
+        const uint32_t block = tensor_type_info(type).block_size;
+        const int64_t cols = block <= 32 ? 96 : 256, rows = 3; // 96: an odd number of 32-blocks
+        const std::vector<uint8_t> data = random_matrix(type, rows, cols, 4242u + static_cast<uint32_t>(type));
+        QVERIFY(data.size() <= page);
+        void* region = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        QVERIFY(region != MAP_FAILED);
+        auto* base = static_cast<uint8_t*>(region);
+        QCOMPARE(::mprotect(base + page, page, PROT_NONE), 0);
+        uint8_t* at_end = base + page - data.size();
+        std::memcpy(at_end, data.data(), data.size());
+        WeightMatrix fenced = matrix_of(type, data, rows, cols);
+        fenced.data = at_end;
+        const WeightMatrix ordinary = matrix_of(type, data, rows, cols);
+        for (const int tokens : {1, 2, 3, 4, 5, static_cast<int>(kBatchKernelMinTokens)}) {
+            const std::vector<float> x = random_activations(tokens, cols, 99u + static_cast<uint32_t>(tokens));
+            for (const SimdLevel level : available_levels()) {
+                SimdLevelScope scope(level);
+                ActivationBuffer buffer;
+                quantize_activations(type, x.data(), cols, tokens, buffer);
+                std::vector<float> expected = poisoned(static_cast<size_t>(tokens * rows)), got = expected;
+                matmul(ordinary, buffer, expected.data());
+                matmul(fenced, buffer, got.data());
+                for (size_t i = 0; i < got.size(); ++i) {
+                    if (std::memcmp(&got[i], &expected[i], sizeof(float)) != 0) {
+                        QFAIL(qPrintable(QString("%1 %2, %3 tokens: output %4 = %5 next to an unreadable page, %6 elsewhere")
+                                             .arg(QString::fromStdString(std::string(tensor_type_name(type))),
+                                                  QString::fromStdString(std::string(simd_level_name(level))))
+                                             .arg(tokens)
+                                             .arg(i)
+                                             .arg(got[i])
+                                             .arg(expected[i])));
+                    }
+                }
+            }
+        }
+        ::munmap(region, 2 * page);
+    }
+#else
+    QSKIP("needs mmap/mprotect (Linux)");
+#endif
 }
 
 void TestCpuKernels::rejectsMismatchedInputs() {
