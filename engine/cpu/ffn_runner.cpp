@@ -3,18 +3,13 @@
 #include "backend/backend_common.h"
 #include "core/huge_pages.h"
 #include "cpu/section_profile.h"
+#include "cpu/vector_math.h"
 
 #include <algorithm>
 #include <cmath>
 #include <optional>
 
 namespace latent::cpu {
-
-namespace {
-
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
-
-} // namespace
 
 void FfnRunner::matmul(const WeightMatrix& wm, const float* x, size_t n, float* y) {
     quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, &pool_);
@@ -98,7 +93,7 @@ void FfnRunner::gate_up(SwigluScratch& s, const WeightMatrix& gate, const Weight
     const float* u = s.up.data();
     pool_.parallel_for((total + kChunk - 1) / kChunk, [&](size_t task, unsigned) {
         const size_t end = std::min(total, (task + 1) * kChunk);
-        for (size_t i = task * kChunk; i < end; ++i) g[i] = silu(g[i]) * u[i];
+        silu_mul(g + task * kChunk, u + task * kChunk, end - task * kChunk);
     });
 }
 
@@ -270,7 +265,7 @@ void FfnRunner::fused_experts(const LayerWeights& lw, const float* xn, size_t n,
     for (size_t p = 0; p < parts_.size(); ++p) {
         Part& part = parts_[p];
         PartBuffers& b = part_buffers_[p];
-        for (size_t i = 0; i < b.gate.size(); ++i) b.gate[i] = silu(b.gate[i]) * b.up[i];
+        silu_mul(b.gate.data(), b.up.data(), b.gate.size());
         quantize_activations(part.down.type, b.gate.data(), part.down.cols, static_cast<int64_t>(part.tokens), b.down_in);
         b.out.resize(part.tokens * d);
         jobs_.push_back(MatmulJob{&part.down, &b.down_in, b.out.data()});

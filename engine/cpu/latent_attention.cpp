@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "cpu/quant_dot_kernels.h"
 #include "cpu/thread_pool.h"
+#include "cpu/vector_exp.h"
 
 #include <algorithm>
 #include <atomic>
@@ -131,24 +132,6 @@ LATENT_AVX512_TARGET inline __m512 load16(const uint8_t* row, uint32_t i) {
     }
 }
 
-// exp(x) for x <= 0 (Cephes-style range reduction and polynomial, ~1 ulp); very negative
-// inputs, -inf included, give 0.
-LATENT_AVX512_TARGET inline __m512 exp16(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
-    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, fx);
-}
-
 // Lane i of the result = horizontal sum of v[i].
 LATENT_AVX512_TARGET inline __m512 reduce16(const __m512* v) {
     __m512 z[8];
@@ -264,24 +247,6 @@ constexpr uint32_t kKeyTile2 = 4;
 constexpr uint32_t kScoreBlock2 = 192;
 
 #define LATENT_AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
-
-// exp(x) for x <= 0 (as exp16): inputs below -87 give exp(-87) ≈ 1.6e-38, i.e. nothing next to
-// the running maximum's exp(0) = 1.
-LATENT_AVX2_TARGET inline __m256 exp8(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
 
 // Rows [k0, k0 + n) as float32 into x (row_width floats per row), then zero rows up to the next
 // multiple of the key tile.

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
+#include "cpu/vector_math.h"
 #include "gguf/gguf.h"
 #include "tensor/block_layouts.h"
 #include "tensor/tensor_types.h"
@@ -222,6 +223,7 @@ private slots:
     void weightMatrixFromTensor();
     void rejectsMismatchedInputs();
     void matrixEndingAtUnmappedPage();
+    void siluMulAgainstDouble();
 
     void threadPoolRunsEveryTaskOnce_data();
     void threadPoolRunsEveryTaskOnce();
@@ -764,6 +766,57 @@ void TestCpuKernels::matrixEndingAtUnmappedPage() {
 #else
     QSKIP("needs mmap/mprotect (Linux)");
 #endif
+}
+
+// silu(g) * u at every SIMD level against the formula in double precision: within 4 ulp-sized
+// steps of the result (plus 1e-30 absolute where the true value is about 0: for g < -88 the
+// vector paths give g * u / e^88), NaN in gives NaN out, and an element's result does not
+// depend on the array's length or where it sits in it (the vector paths' tails).
+void TestCpuKernels::siluMulAgainstDouble() {
+    std::mt19937 rng(20261206u);
+    std::uniform_real_distribution<float> wide(-120.0f, 120.0f), narrow(-8.0f, 8.0f), scale(-3.0f, 3.0f);
+    std::vector<float> g, u;
+    for (int i = 0; i < 4000; ++i) {
+        g.push_back(i % 2 ? wide(rng) : narrow(rng));
+        u.push_back(scale(rng));
+    }
+    for (const float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 89.0f, -89.0f, 104.0f, -104.0f, 200.0f, -200.0f}) {
+        g.push_back(v);
+        u.push_back(1.0f);
+    }
+    const size_t finite = g.size();
+    g.push_back(std::numeric_limits<float>::quiet_NaN());
+    u.push_back(1.0f);
+    g.push_back(1.0f);
+    u.push_back(std::numeric_limits<float>::quiet_NaN());
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        std::vector<float> out = g;
+        silu_mul(out.data(), u.data(), out.size());
+        for (size_t i = 0; i < finite; ++i) {
+            const double x = g[i], expected = x / (1.0 + std::exp(-x)) * u[i];
+            const double limit = 4.0 * 0x1.0p-24 * std::fabs(expected) + 1e-30; // below 1e-30: zero for any activation
+            if (!(std::fabs(out[i] - expected) <= limit)) {
+                QFAIL(qPrintable(QString("%1: silu(%2) * %3 = %4, expected %5")
+                                     .arg(QString::fromStdString(std::string(simd_level_name(level))))
+                                     .arg(static_cast<double>(g[i]), 0, 'g', 9)
+                                     .arg(static_cast<double>(u[i]), 0, 'g', 9)
+                                     .arg(static_cast<double>(out[i]), 0, 'g', 9)
+                                     .arg(expected, 0, 'g', 9)));
+            }
+        }
+        QVERIFY(std::isnan(out[finite]));
+        QVERIFY(std::isnan(out[finite + 1]));
+        // Lengths 1..40 from several offsets: the same bits as the whole array.
+        for (size_t offset : {size_t{0}, size_t{3}, size_t{17}}) {
+            for (size_t n = 1; n <= 40; ++n) {
+                std::vector<float> part(g.begin() + static_cast<std::ptrdiff_t>(offset), g.begin() + static_cast<std::ptrdiff_t>(offset + n));
+                silu_mul(part.data(), u.data() + offset, n);
+                QVERIFY2(std::memcmp(part.data(), out.data() + offset, n * sizeof(float)) == 0,
+                         qPrintable(QString("%1: length %2 at offset %3").arg(QString::fromStdString(std::string(simd_level_name(level)))).arg(n).arg(offset)));
+            }
+        }
+    }
 }
 
 void TestCpuKernels::rejectsMismatchedInputs() {

@@ -1,0 +1,67 @@
+#include "cpu/vector_math.h"
+
+#include "cpu/quant_dot.h"
+#include "cpu/vector_exp.h"
+
+#include <cmath>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics (_mm512_undefined_ps inside max/min/roundscale...) trigger
+// -Wmaybe-uninitialized after inlining, located in the header: silence it for this file.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace latent::cpu {
+namespace {
+
+#if defined(__x86_64__)
+// silu(g) * u = g * u / (1 + e^-g): e^-g from exp16 (clamped to [-104, 88]: for g < -88 the
+// quotient is g / 1.65e38, about -0; for g > 104, g). A NaN g stays NaN through g * u.
+__attribute__((target("avx512f,avx2,fma,f16c"))) inline __m512 silu_mul16(__m512 g, __m512 u) {
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    return _mm512_div_ps(_mm512_mul_ps(g, u), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+__attribute__((target("avx512f,avx2,fma,f16c"))) void silu_mul_avx512(float* gate, const float* up, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(gate + i, silu_mul16(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
+    if (i < n) {
+        const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(gate + i, mask, silu_mul16(_mm512_maskz_loadu_ps(mask, gate + i), _mm512_maskz_loadu_ps(mask, up + i)));
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline __m256 silu_mul8(__m256 g, __m256 u) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_div_ps(_mm256_mul_ps(g, u), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+__attribute__((target("avx2,fma,f16c"))) void silu_mul_avx2(float* gate, const float* up, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(gate + i, silu_mul8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        // The tail through the same vector code, so an element's result never depends on n.
+        alignas(32) float g[8] = {}, u[8] = {};
+        for (size_t k = i; k < n; ++k) g[k - i] = gate[k], u[k - i] = up[k];
+        _mm256_store_ps(g, silu_mul8(_mm256_load_ps(g), _mm256_load_ps(u)));
+        for (size_t k = i; k < n; ++k) gate[k] = g[k - i];
+    }
+}
+#endif
+
+} // namespace
+
+void silu_mul_portable(float* gate, const float* up, size_t n) {
+    for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void silu_mul(float* gate, const float* up, size_t n) {
+#if defined(__x86_64__)
+    const SimdLevel level = simd_level();
+    if (level == SimdLevel::Avx512) return silu_mul_avx512(gate, up, n);
+    if (level >= SimdLevel::Avx2) return silu_mul_avx2(gate, up, n);
+#endif
+    silu_mul_portable(gate, up, n);
+}
+
+} // namespace latent::cpu

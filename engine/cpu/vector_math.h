@@ -1,0 +1,17 @@
+// Elementwise float math over arrays, vectorised where the CPU allows (AVX-512, AVX2).
+#pragma once
+
+#include <cstddef>
+
+namespace latent::cpu {
+
+// gate[i] = silu(gate[i]) * up[i] for i < n, silu(x) = x / (1 + e^-x). The vector paths use a
+// ~1 ulp exp (vector_exp.h), so results may differ from the portable path's std::exp in the last
+// bits; each element's result depends only on its inputs and the SIMD level, not on n or on how
+// an array is split. A NaN gate or up gives NaN.
+void silu_mul(float* gate, const float* up, size_t n);
+
+// The portable path (std::exp), for comparisons.
+void silu_mul_portable(float* gate, const float* up, size_t n);
+
+} // namespace latent::cpu
