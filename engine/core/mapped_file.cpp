@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -54,6 +55,32 @@ void touch_mapped(const void* data, size_t bytes) {
     const size_t first = (page - reinterpret_cast<uintptr_t>(data) % page) % page; // first page boundary
     if (first > 0) (void)p[0];
     for (size_t offset = first; offset < bytes; offset += page) (void)p[offset];
+}
+
+HugePageUse huge_page_use(const std::vector<const void*>& addresses) {
+    HugePageUse use;
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool counted = false; // the current mapping holds one of the addresses
+    while (std::getline(smaps, line)) {
+        // A mapping's header: "start-end perms offset dev inode path"; its fields follow.
+        uintptr_t start = 0, end = 0;
+        char dash = 0;
+        std::istringstream header(line);
+        if (line.find(':') > line.find(' ') && (header >> std::hex >> start >> dash >> end) && dash == '-') {
+            counted = false;
+            for (const void* a : addresses) {
+                const auto p = reinterpret_cast<uintptr_t>(a);
+                if (p >= start && p < end) counted = true;
+            }
+            continue;
+        }
+        if (!counted) continue;
+        uint64_t kib = 0;
+        if (line.rfind("Size:", 0) == 0 && std::istringstream(line.substr(5)) >> kib) use.mapped_bytes += kib << 10;
+        if (line.rfind("FilePmdMapped:", 0) == 0 && std::istringstream(line.substr(14)) >> kib) use.huge_bytes += kib << 10;
+    }
+    return use;
 }
 
 uint64_t available_memory_bytes() {

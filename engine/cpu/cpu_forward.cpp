@@ -48,10 +48,11 @@ CpuForward::CpuForward(const Model& model, const BackendOptions& options, uint32
     if (options.cache_type == KvCacheType::BF16) throw Error("a bf16 KV cache needs the cuda backend; use --cache-type f16 or f32");
     row_width_ = c_.kv_lora_rank + c_.qk_rope_dim;
     elem_bytes_ = options.cache_type == KvCacheType::F16 ? 2 : 4;
+    layer_cache_bytes_ = static_cast<size_t>(options.n_ctx) * row_width_ * elem_bytes_;
     caches_.resize(n_sequences);
     for (auto& cache : caches_) {
-        cache.resize(n_layers_);
-        for (auto& layer : cache) layer.assign(static_cast<size_t>(options.n_ctx) * row_width_ * elem_bytes_, 0);
+        cache.resize(n_layers_ * layer_cache_bytes_); // asks for huge pages before the first touch
+        std::memset(cache.data(), 0, cache.size());
     }
     prepare_layers();
     prefault_weights();
@@ -212,7 +213,7 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
         rms_norm_rows(row, 1, rkv, lv.kv_a_norm.data(), c_.rms_eps);
         rope_angles(c_, pos, cos_table.data(), sin_table.data());
         apply_rope(row + rkv, dr, cos_table.data(), sin_table.data());
-        uint8_t* dst = caches_[run.sequence][il].data() + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
+        uint8_t* dst = cache_rows(run.sequence, il) + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
         if (elem_bytes_ == 2) {
             for (uint32_t i = 0; i < row_width_; ++i) {
                 const uint16_t h = fp32_to_fp16(row[i]);
@@ -302,7 +303,7 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
         std::vector<float>& rope = buf_gathered_;
         resize_scratch(latents, N * rkv);
         resize_scratch(rope, N * dr);
-        const uint8_t* cache = caches_[run.sequence][il].data();
+        const uint8_t* cache = cache_rows(run.sequence, il);
         constexpr size_t kRowsPerTask = 64;
         pool_.parallel_for((N + kRowsPerTask - 1) / kRowsPerTask, [&](size_t task, unsigned) {
             std::vector<float> row(row_width_);
@@ -405,7 +406,7 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     for (const TokenRun& run : runs) {
         for (size_t i = 0; i < run.count; ++i) section->add_bytes(uint64_t{run.first_pos + i + 1} * row_width_ * elem_bytes_);
         LatentCache cache;
-        cache.rows = caches_[run.sequence][il].data();
+        cache.rows = cache_rows(run.sequence, il);
         cache.type = options_.cache_type == KvCacheType::F16 ? TensorType::F16 : TensorType::F32;
         cache.row_width = row_width_;
         cache.latent_width = rkv;

@@ -87,7 +87,13 @@ private:
     FfnRunner ffn_;
     uint32_t row_width_ = 0;
     size_t elem_bytes_ = 4;
-    std::vector<std::vector<std::vector<uint8_t>>> caches_; // per sequence, per layer: n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or f32
+    // Per sequence, one buffer of every layer's cache (n_ctx rows of [c̃ ‖ RoPE(k_pe)] in f16 or
+    // f32 per layer, layer after layer), in 2 MiB pages where the system allows: a decode step
+    // at a long context reads every row of every layer, and with 4 KiB pages each one costs a
+    // TLB miss. cache_rows(sequence, layer) is a layer's first row.
+    std::vector<AlignedArray<uint8_t>> caches_;
+    size_t layer_cache_bytes_ = 0;
+    uint8_t* cache_rows(uint32_t sequence, uint32_t layer) { return caches_[sequence].data() + layer * layer_cache_bytes_; }
     std::vector<LayerViews> views_;
     std::vector<float> output_norm_;
     std::vector<float> buf_queries_, buf_gathered_, buf_latents_;

@@ -314,6 +314,24 @@ private slots:
         }
         QVERIFY_THROWS_EXCEPTION(Error, MappedFile::open(test::to_path(dir_.path())));
     }
+
+    // huge_page_use (latent bench's "pages:" line) finds the model file's map by an address
+    // inside it and counts it once however many addresses point into it; no address, nothing.
+    // (How much of it the kernel maps in 2 MiB pages depends on the
+    // file system and the page cache, so only the bounds are checked.)
+    void huge_page_use_counts_the_map() {
+#if defined(__linux__)
+        const auto map = MappedFile::open(pristine_);
+        const uint8_t* inside = map->data() + map->size() / 2;
+        const HugePageUse use = huge_page_use({map->data(), inside, map->data() + map->size() - 1});
+        const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+        QCOMPARE(use.mapped_bytes, (map->size() + page - 1) / page * page);
+        QVERIFY(use.huge_bytes <= use.mapped_bytes);
+        QCOMPARE(huge_page_use({}).mapped_bytes, uint64_t{0});
+#else
+        QSKIP("reads /proc/self/smaps (Linux)");
+#endif
+    }
 };
 
 QTEST_GUILESS_MAIN(TestModelFileChanged)
