@@ -36,7 +36,7 @@ using avx2::prefetch_block;
 // the order [low nibbles of block A, of block B, high nibbles of A, of B], so that a word
 // permutation and one masked shift make the 64 nibbles without lane crossings of bytes. The
 // fifth bits come from a word permutation, a byte shuffle inside each 128-bit lane and a test
-// against the bit's mask; the weights stay unsigned (0..31, one masked OR) and the "- 16" is
+// against the bit's mask; the weights stay unsigned (0..31, one masked add) and the "- 16" is
 // folded into the int32 sums through the activations' block sums (-16 * sum x, prepared per task).
 // The two scales become a 16-float pattern by one more word permutation and a half-to-float
 // conversion. About 8 vector instructions per block for one token, against ~15 for the
