@@ -13,7 +13,9 @@
 # timed: `latent bench -p 0 -n N -d D`, llama-bench `-gp D,N`). The peer runs with its own
 # defaults (ik_llama.cpp: MLA, fused MoE and flash attention for DeepSeek models) plus
 # --peer-args. Both warm up the same way before timing (one prompt token, one generated token).
-# The machine's read bandwidth is the one `latent bench` measures in the same run.
+# The machine's read bandwidth is the one `latent bench` measures in the same run; the last line
+# says how much of the model file latent found mapped in 2 MiB pages (the page cache both engines
+# share: a low share slows both, see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         --latent) latent=$2; shift 2 ;;
         --peer-args) peer_args=$2; shift 2 ;;
         --json) json_out=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "compare-peer: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +48,8 @@ run_latent() { # kind n depth
     if [ "$kind" = pp ]; then args=(-p "$n" -n 0); else args=(-p 0 -n "$n" -d "$depth"); fi
     "$latent" bench -m "$model" -t "$threads" -r 1 --backend cpu "${args[@]}" --json 2>/dev/null |
         python3 -c 'import json,sys; j=json.load(sys.stdin); k=sys.argv[1]
-print(j["pp_tokens_per_s" if k=="pp" else "tg_tokens_per_s"], j.get("read_gb_per_s", 0), j.get("tg_gb_per_s", 0))' "$kind"
+print(j["pp_tokens_per_s" if k=="pp" else "tg_tokens_per_s"], j.get("read_gb_per_s", 0), j.get("tg_gb_per_s", 0),
+      j.get("model_huge_page_percent", -1))' "$kind"
 }
 run_peer() { # kind n depth
     local kind=$1 n=$2 depth=$3 args
@@ -81,11 +84,11 @@ import json, statistics, sys
 rows = {}
 order = []
 for line in open(sys.argv[1]):
-    test, ours, read_bw, tg_bw, theirs = line.split()
+    test, ours, read_bw, tg_bw, huge, theirs = line.split()
     if test not in rows:
         rows[test] = []
         order.append(test)
-    rows[test].append((float(ours), float(read_bw), float(tg_bw), float(theirs)))
+    rows[test].append((float(ours), float(read_bw), float(tg_bw), float(theirs), float(huge)))
 out = []
 print("\n| test | latent tokens/s | peer tokens/s | ratio | latent GB/s read (% of machine) |")
 print("|---|---|---|---|---|")
@@ -99,6 +102,11 @@ for test in order:
     print("| %s | %.2f | %.2f | %.2fx | %s |" % (test, ours, theirs, ours / theirs if theirs else 0, bw))
     out.append({"test": test, "latent": ours, "peer": theirs, "ratio": ours / theirs if theirs else None,
                 "latent_gb_per_s": tg_bw, "machine_read_gb_per_s": machine, "runs": r})
+# Both engines read the same page cache: how much of the file it maps in 2 MiB pages moves both
+# engines' generation speed by ~30% (README, How inference works on the CPU).
+huge = [x[4] for r in rows.values() for x in r if x[4] >= 0]
+if huge:
+    print("\nmodel file in 2 MiB pages during latent's runs: %.0f-%.0f%%" % (min(huge), max(huge)))
 if sys.argv[2]:
     json.dump(out, open(sys.argv[2], "w"), indent=1)
 EOF
