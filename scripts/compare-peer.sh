@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
         --latent) latent=$2; shift 2 ;;
         --peer-args) peer_args=$2; shift 2 ;;
         --json) json_out=$2; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "compare-peer: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
