@@ -27,6 +27,15 @@ constexpr int64_t kTokens = 16; // tokens per tile (two vectors)
 constexpr int64_t kRowsPerTask = 96;
 constexpr int64_t kTokensPerTask = 64;
 
+// A tile's results, out[r][t] (rows of kTokens floats), into y for its first n_rows rows and
+// n_tokens tokens (both tiles end with this).
+void store_tile(const float* out, int n_rows, int64_t n_tokens, float* y, int64_t y_stride, int64_t t0, int64_t r0) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        float* dst = y + (t0 + t) * y_stride + r0;
+        for (int r = 0; r < n_rows; ++r) dst[r] = out[r * kTokens + t];
+    }
+}
+
 } // namespace
 } // namespace latent::cpu::detail
 
@@ -90,10 +99,7 @@ void tile(const float* const* rows, int n_rows, const float* packed, int64_t col
     _mm256_store_ps(out[3], d0), _mm256_store_ps(out[3] + 8, d1);
     _mm256_store_ps(out[4], e0), _mm256_store_ps(out[4] + 8, e1);
     _mm256_store_ps(out[5], f0), _mm256_store_ps(out[5] + 8, f1);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        float* dst = y + (t0 + t) * y_stride + r0;
-        for (int r = 0; r < n_rows; ++r) dst[r] = out[r][t];
-    }
+    store_tile(&out[0][0], n_rows, n_tokens, y, y_stride, t0, r0);
 }
 
 } // namespace
@@ -122,10 +128,7 @@ void tile512(const float* weights, int n_rows, const float* packed, int64_t cols
     }
     alignas(64) float out[kRows512][kTokens];
     for (int r = 0; r < kRows512; ++r) _mm512_store_ps(out[r], acc[r]);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        float* dst = y + (t0 + t) * y_stride + r0;
-        for (int r = 0; r < n_rows; ++r) dst[r] = out[r][t];
-    }
+    store_tile(&out[0][0], n_rows, n_tokens, y, y_stride, t0, r0);
 }
 
 } // namespace
