@@ -25,6 +25,7 @@ constexpr int kMinPort = 1024; // below: privileged ports, which a desktop app c
 constexpr int kMaxPort = 65535;
 constexpr int kKillAfterMs = 3000;    // SIGTERM, then SIGKILL
 constexpr int kQuitWaitMs = 1500;     // how long quitting the app waits for the server to end after SIGTERM
+constexpr int kQuitKillWaitMs = 500;  // and after SIGKILL
 constexpr qsizetype kKeepOutput = 8192; // bytes of the child's output kept for messages
 
 // 32 random bytes as 64 hex digits, from the operating system's generator.
@@ -66,7 +67,7 @@ ServeController::~ServeController() {
         process_->terminate();
         if (!process_->waitForFinished(kQuitWaitMs)) {
             process_->kill();
-            process_->waitForFinished(500);
+            process_->waitForFinished(kQuitKillWaitMs);
         }
     }
     delete process_;
