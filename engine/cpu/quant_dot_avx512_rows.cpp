@@ -12,6 +12,7 @@
 #endif
 
 #include "cpu/avx2_common.h"
+#include "cpu/q5_0_pairs.h"
 
 #include <cstdint>
 #include <cstring>
@@ -320,39 +321,6 @@ void matmul_rows_qk4(const WeightMatrix& w, const ActivationView& x, int64_t row
     avx2::matmul_rows<Row>(w, view, row_begin, row_end, 0, n, y + token_begin * y_stride, y_stride);
 }
 
-// Q5_0: the task's tokens prepared for RowQ5_0Pairs once (a thread-local buffer kept for the
-// thread's next tasks), then the per-row kernel over the task's rows, up to 4 tokens per pass.
-void matmul_rows_q5_0(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
-                      int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {
-    using Row = RowQ5_0Pairs;
-    thread_local std::vector<uint8_t> prepared;
-    const int64_t n = token_end - token_begin, blocks = w.cols / 32, pairs = (blocks + 1) / 2;
-    if (n <= 0) return;
-    const int64_t per_token = pairs * Row::kPairBytes;
-    const size_t need = static_cast<size_t>(n * per_token);
-    if (prepared.size() < need) prepared.resize(need);
-    for (int64_t t = 0; t < n; ++t) {
-        const int64_t token = token_begin + t;
-        const int8_t* q = x.quants + token * x.cols;
-        const float* d = x.scales + token * x.scales_per_token;
-        const int16_t* sums = x.sums + token * x.sums_per_token;
-        uint8_t* to = prepared.data() + t * per_token;
-        for (int64_t p = 0; p < pairs; ++p) {
-            const int64_t a = 2 * p, b = a + 1;
-            const bool has_b = b < blocks;
-            Row::prepare_pair(q + 32 * a, has_b ? q + 32 * b : nullptr, d[a], has_b ? d[b] : 0.0f, sums[a], has_b ? sums[b] : 0,
-                              to + p * Row::kPairBytes);
-        }
-    }
-    detail::for_each_tile<4>(row_begin, row_end, 0, n, [&]<int NT>(int64_t r, int64_t t0) {
-        const uint8_t* tokens[NT];
-        for (int i = 0; i < NT; ++i) tokens[i] = prepared.data() + (t0 + i) * per_token;
-        float out[NT];
-        Row::run<NT>(w.data + r * static_cast<int64_t>(w.row_bytes), tokens, w.cols, out);
-        for (int i = 0; i < NT; ++i) y[(token_begin + t0 + i) * y_stride + r] = out[i];
-    });
-}
-
 } // namespace
 } // namespace latent::cpu::avx512
 
@@ -366,7 +334,7 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F32: return matmul_rows_wide<FloatRow<Load512F32>>;
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
-    case TensorType::Q5_0: return matmul_rows_q5_0;
+    case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
     default: return nullptr;
