@@ -18,19 +18,35 @@ namespace {
 
 using namespace blocks;
 
-// shuffle_epi8 mask that copies int16 number k (0..7) of each 128-bit lane to all 8 positions.
-inline __m128i int16_picker(int k) { return _mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * k)); }
+// shuffle_epi8 masks that copy int16 number k (0..7) of a 128-bit lane to all 8 positions: in
+// both lanes (broadcast), or k in the low lane and k + 1 in the high one (pair). Kept in memory
+// and used as the shuffles' memory operands: built in registers (as _mm_set1_epi16 constants)
+// GCC rematerialised several of them on every block (4 instructions each) for want of registers.
+struct Int16Pickers {
+    alignas(32) uint8_t broadcast[8][32];
+    alignas(32) uint8_t pair[7][32];
+};
+constexpr Int16Pickers make_int16_pickers() {
+    Int16Pickers p{};
+    for (int k = 0; k < 8; ++k) {
+        for (int i = 0; i < 32; ++i) {
+            const int low_lane_k = k, high_lane_k = i < 16 ? k : k + 1;
+            p.broadcast[k][i] = static_cast<uint8_t>(2 * low_lane_k + (i & 1));
+            if (k < 7) p.pair[k][i] = static_cast<uint8_t>(2 * high_lane_k + (i & 1));
+        }
+    }
+    return p;
+}
+alignas(32) constexpr Int16Pickers kInt16Pickers = make_int16_pickers();
 
 // From 8 int16 held in both lanes: int16 k everywhere (32-value sub-blocks).
 inline __m256i broadcast_int16(__m256i both_lanes, int k) {
-    return _mm256_shuffle_epi8(both_lanes, _mm256_broadcastsi128_si256(int16_picker(k)));
+    return _mm256_shuffle_epi8(both_lanes, load256(kInt16Pickers.broadcast[k]));
 }
 
 // From 8 int16 held in both lanes: int16 k in the low lane and k + 1 in the high lane (two
 // 16-value sub-blocks that share 32 bytes).
-inline __m256i pair_int16(__m256i both_lanes, int k) {
-    return _mm256_shuffle_epi8(both_lanes, _mm256_set_m128i(int16_picker(k + 1), int16_picker(k)));
-}
+inline __m256i pair_int16(__m256i both_lanes, int k) { return _mm256_shuffle_epi8(both_lanes, load256(kInt16Pickers.pair[k])); }
 
 // The final float step shared by all types: acc += d_w * d_x * isum (- dmin_w * d_x * msum).
 inline __m256 scale_and_add(__m256 acc, __m256i isum, float d_scale) {
