@@ -19,9 +19,24 @@
 #include "cpu/quant_dot_kernels.h"
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace latent::cpu::detail {
+
+// The first 64 bytes of both kernels' prepared pair: block A's 32 activations and block B's as
+// [A 0-15, B 0-15, A 16-31, B 16-31], zeros for B when xb is nullptr.
+inline void interleave_pair_quants(const int8_t* xa, const int8_t* xb, uint8_t* to) {
+    std::memcpy(to, xa, 16);
+    std::memcpy(to + 32, xa + 16, 16);
+    if (xb) {
+        std::memcpy(to + 16, xb, 16);
+        std::memcpy(to + 48, xb + 16, 16);
+    } else {
+        std::memset(to + 16, 0, 16);
+        std::memset(to + 48, 0, 16);
+    }
+}
 
 template <class Row>
 void matmul_rows_q5_0_pairs(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,

@@ -118,15 +118,7 @@ struct RowQ5_0Pairs {
     static constexpr int64_t kPairBytes = 128;
 
     static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
-        std::memcpy(to, xa, 16);
-        std::memcpy(to + 32, xa + 16, 16);
-        if (xb) {
-            std::memcpy(to + 16, xb, 16);
-            std::memcpy(to + 48, xb + 16, 16);
-        } else {
-            std::memset(to + 16, 0, 16);
-            std::memset(to + 48, 0, 16);
-        }
+        detail::interleave_pair_quants(xa, xb, to);
         const int32_t corr[8] = {-16 * sa, 0, 0, 0, -16 * sb, 0, 0, 0};
         const float scales[8] = {da, da, da, da, db, db, db, db};
         std::memcpy(to + 64, corr, 32);

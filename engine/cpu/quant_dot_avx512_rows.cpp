@@ -49,15 +49,7 @@ struct RowQ5_0Pairs {
     static constexpr int64_t kPairBytes = 64 + 16;
 
     static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
-        std::memcpy(to, xa, 16);
-        std::memcpy(to + 32, xa + 16, 16);
-        if (xb) {
-            std::memcpy(to + 16, xb, 16);
-            std::memcpy(to + 48, xb + 16, 16);
-        } else {
-            std::memset(to + 16, 0, 16);
-            std::memset(to + 48, 0, 16);
-        }
+        detail::interleave_pair_quants(xa, xb, to);
         const int32_t corr[2] = {-16 * sa, -16 * sb};
         std::memcpy(to + 64, &da, 4);
         std::memcpy(to + 68, &db, 4);
