@@ -5,8 +5,12 @@
 // thread-local buffer kept for the thread's next tasks) and then runs the kernel over the task's
 // rows, up to 4 tokens per pass.
 //
-// Include it before the file's LATENT_*_BEGIN marker (it is plain C++: the preparation runs on any
-// CPU, and the kernel's run is a call into the file's target region).
+// Include it inside the file's target region (after LATENT_AVX2_BEGIN or LATENT_AVX512_BEGIN),
+// with the headers it names included before the marker, as quant_dot_batch_tiles.h is: its code
+// is then compiled for that file's target, so the kernel's run and prepare_pair inline into the
+// driver (compiled outside the region, each row paid a call: 2% of the AVX2 kernel's speed), and
+// it is in an unnamed namespace, so every file gets its own copy and the linker can never give
+// one file another's wider code.
 //
 // Row provides:
 //   static constexpr int64_t kPairBytes;  // bytes per token and pair of blocks
@@ -23,6 +27,7 @@
 #include <vector>
 
 namespace latent::cpu::detail {
+namespace {
 
 // The first 64 bytes of both kernels' prepared pair: block A's 32 activations and block B's as
 // [A 0-15, B 0-15, A 16-31, B 16-31], zeros for B when xb is nullptr.
@@ -69,4 +74,5 @@ void matmul_rows_q5_0_pairs(const WeightMatrix& w, const ActivationView& x, int6
     });
 }
 
+} // namespace
 } // namespace latent::cpu::detail

@@ -2,10 +2,10 @@
 // and the AVX2 kernel table (the K-quant kernels are in quant_dot_avx2_k.cpp).
 //
 // 32-value blocks: the weights of a block are expanded once into 32 bytes and dotted against up
-// to 4 tokens (Q5_0: two blocks per step, see RowQ5_0Pairs). Signed weights (Q4_0, Q8_0, IQ4_NL) use the sign trick: |w| (unsigned)
-// times x carrying w's sign, so one maddubs multiplies signed by signed.
+// to 4 tokens (Q5_0: two blocks per step, see RowQ5_0Pairs). Signed weights (Q4_0, Q8_0,
+// IQ4_NL) use the sign trick: |w| (unsigned) times x carrying w's sign, so one maddubs
+// multiplies signed by signed.
 #include "cpu/avx2_common.h"
-#include "cpu/q5_0_pairs.h"
 
 #if LATENT_HAVE_X86
 #include <cpuid.h>
@@ -14,6 +14,7 @@
 #include <cfloat>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace latent::cpu::detail {
 
@@ -43,6 +44,8 @@ constexpr float kQuietNaN = std::numeric_limits<float>::quiet_NaN();
 } // namespace latent::cpu::avx2
 
 LATENT_AVX2_BEGIN
+
+#include "cpu/q5_0_pairs.h"
 
 namespace latent::cpu::avx2 {
 namespace {

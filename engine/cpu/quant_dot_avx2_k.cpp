@@ -30,9 +30,8 @@ constexpr Int16Pickers make_int16_pickers() {
     Int16Pickers p{};
     for (int k = 0; k < 8; ++k) {
         for (int i = 0; i < 32; ++i) {
-            const int low_lane_k = k, high_lane_k = i < 16 ? k : k + 1;
-            p.broadcast[k][i] = static_cast<uint8_t>(2 * low_lane_k + (i & 1));
-            if (k < 7) p.pair[k][i] = static_cast<uint8_t>(2 * high_lane_k + (i & 1));
+            p.broadcast[k][i] = static_cast<uint8_t>(2 * k + (i & 1));                 // byte i & 1 of int16 k
+            if (k < 7) p.pair[k][i] = static_cast<uint8_t>(2 * (k + i / 16) + (i & 1)); // k + 1 in the high lane
         }
     }
     return p;

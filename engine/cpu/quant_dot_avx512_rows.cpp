@@ -12,7 +12,6 @@
 #endif
 
 #include "cpu/avx2_common.h"
-#include "cpu/q5_0_pairs.h"
 
 #include <cstdint>
 #include <cstring>
@@ -21,6 +20,8 @@
 #if LATENT_HAVE_X86 && defined(__x86_64__)
 
 LATENT_AVX512_BEGIN
+
+#include "cpu/q5_0_pairs.h"
 
 namespace latent::cpu::avx512 {
 namespace {
