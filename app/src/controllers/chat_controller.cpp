@@ -50,6 +50,15 @@ ChatController::ChatController(StorageThread* store, InferenceWorker* worker, Mo
     connect(&checkpointTimer_, &QTimer::timeout, this, [this] {
         if (activeRequest_ != 0 && answerDirty_) checkpoint();
     });
+    // The view follows the streamed text once per pass of the event loop, however many updates
+    // queued up meanwhile: when re-rendering a long answer takes longer than the worker's update
+    // interval, the queued updates cost an append each instead of a re-render each, back to back.
+    viewRefresh_.setSingleShot(true);
+    viewRefresh_.setInterval(0);
+    connect(&viewRefresh_, &QTimer::timeout, this, [this] {
+        if (activeRequest_ != 0 && answer_.conversationId == currentId_)
+            messages_.updateText(answer_.id, answer_.content, answer_.reasoning, answerReasoningOpen_);
+    });
 
     connect(worker_, &InferenceWorker::generationStarted, this, &ChatController::onGenerationStarted);
     connect(worker_, &InferenceWorker::textAppended, this, &ChatController::onTextAppended);
@@ -285,6 +294,7 @@ void ChatController::startAnswer(const std::vector<MessageRecord>& history) {
     answer_ = answer;
     answerText_.clear();
     answerStartedInReasoning_ = false;
+    answerReasoningOpen_ = false;
     answerDirty_ = false;
     sinceCheckpoint_.start();
     activeRequest_ = nextRequest_++;
@@ -430,8 +440,8 @@ void ChatController::onTextAppended(quint64 requestId, const QString& text) {
     const ChatEngine::Split split = ChatEngine::splitReasoning(answerText_, answerStartedInReasoning_);
     answer_.content = split.answer;
     answer_.reasoning = split.reasoning;
-    if (answer_.conversationId == currentId_)
-        messages_.updateText(answer_.id, split.answer, split.reasoning, split.reasoningOpen);
+    answerReasoningOpen_ = split.reasoningOpen;
+    if (answer_.conversationId == currentId_ && !viewRefresh_.isActive()) viewRefresh_.start();
 
     answerDirty_ = true;
     const qint64 elapsed = sinceCheckpoint_.elapsed();
@@ -453,6 +463,7 @@ void ChatController::checkpoint() {
 void ChatController::onGenerationFinished(quint64 requestId, const EngineResult& result) {
     if (requestId != activeRequest_) return;
     checkpointTimer_.stop();
+    viewRefresh_.stop(); // the record below replaces the row
     answerDirty_ = false;
 
     const QString text = result.text.isEmpty() ? answerText_ : result.text;

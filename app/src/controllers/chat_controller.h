@@ -170,6 +170,8 @@ private:
     MessageRecord answer_;        // its record (conversationId may differ from currentId_)
     QString answerText_;          // raw streamed text (reasoning included)
     bool answerStartedInReasoning_ = false;
+    bool answerReasoningOpen_ = false; // its reasoning block is still open (the view's "thinking")
+    QTimer viewRefresh_;          // single shot, 0 ms: shows answer_'s text on the next pass
     QElapsedTimer sinceCheckpoint_;
     int checkpointMs_ = kCheckpointMs;
     QTimer checkpointTimer_;     // single shot: commits text that arrived before a pause
