@@ -324,8 +324,9 @@ struct FloatRow {
     }
 };
 
-// Tiles of 16, 8, 4, 2 and 1 tokens (token groups outer, rows inner, as detail::for_each_tile).
-template <class Row>
+// Tiles of 16, 8, 4, 3, 2 and 1 tokens, none above kMaxTokens (token groups outer, rows inner, as
+// detail::for_each_tile). Compiled in this file's region, so Row::run inlines into the row loop.
+template <class Row, int kMaxTokens = 16>
 void matmul_rows_wide(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
                       int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {
     auto tile = [&]<int NT>(int64_t t0) {
@@ -338,16 +339,27 @@ void matmul_rows_wide(const WeightMatrix& w, const ActivationView& x, int64_t ro
     };
     for (int64_t t = token_begin; t < token_end;) {
         const int64_t left = token_end - t;
-        if (left >= 16) {
-            tile.template operator()<16>(t);
-            t += 16;
-        } else if (left >= 8) {
-            tile.template operator()<8>(t);
-            t += 8;
-        } else if (left >= 4) {
+        if constexpr (kMaxTokens >= 16) {
+            if (left >= 16) {
+                tile.template operator()<16>(t);
+                t += 16;
+                continue;
+            }
+        }
+        if constexpr (kMaxTokens >= 8) {
+            if (left >= 8) {
+                tile.template operator()<8>(t);
+                t += 8;
+                continue;
+            }
+        }
+        if (left >= 4) {
             tile.template operator()<4>(t);
             t += 4;
-        } else if (left >= 2) {
+        } else if (left == 3) {
+            tile.template operator()<3>(t);
+            t += 3;
+        } else if (left == 2) {
             tile.template operator()<2>(t);
             t += 2;
         } else {
@@ -379,7 +391,7 @@ void matmul_rows_qk4(const WeightMatrix& w, const ActivationView& x, int64_t row
     view.quants = rearranged.data();
     view.scales = x.scales + token_begin * x.scales_per_token;
     view.sums = x.sums + token_begin * x.sums_per_token;
-    avx2::matmul_rows<Row>(w, view, row_begin, row_end, 0, n, y + token_begin * y_stride, y_stride);
+    matmul_rows_wide<Row, 4>(w, view, row_begin, row_end, 0, n, y + token_begin * y_stride, y_stride);
 }
 
 } // namespace
