@@ -37,8 +37,9 @@ using avx2::prefetch_block;
 // Q5_0, two blocks (44 bytes, one masked load) per step: 16 values of each of 4 byte groups in
 // the order [low nibbles of block A, of block B, high nibbles of A, of B], so that a word
 // permutation and one masked shift make the 64 nibbles without lane crossings of bytes. The
-// fifth bits come from a word permutation, a byte shuffle inside each 128-bit lane and a test
-// against the bit's mask; the weights stay unsigned (0..31, one masked add) and the "- 16" is
+// fifth bits are the mask of one masked add, put together from the two qh words by integer
+// instructions (a word permutation, a byte shuffle and a test did it on the vector ports, 2-6%
+// slower); the weights stay unsigned (0..31) and the "- 16" is
 // folded into the int32 sums through the activations' block sums (-16 * sum x, prepared per task).
 // The two scales become a 16-float pattern by one more word permutation and a half-to-float
 // conversion. About 8 vector instructions per block for one token, against ~15 for the
@@ -57,25 +58,25 @@ struct RowQ5_0Pairs {
         std::memcpy(to + 72, corr, 8);
     }
 
+    // The fifth bits of the pair's 64 values in the weights' byte order, as a mask: bits 0-15
+    // of A's qh word, of B's, bits 16-31 of A's, of B's (integer instructions, which leave the
+    // vector ports to the products). has_b false: block A alone, nothing past it is read.
+    static __mmask64 fifth_bits(const uint8_t* pair, bool has_b) {
+        uint32_t qa = 0, qb = 0;
+        std::memcpy(&qa, pair + q5_0::qh, 4);
+        if (has_b) std::memcpy(&qb, pair + q5_0::bytes + q5_0::qh, 4);
+        const auto halves = [](uint64_t v) { return (v | (v << 16)) & 0x0000FFFF0000FFFFull; }; // lo16 at 0, hi16 at 32
+        return halves(qa) | (halves(qb) << 16);
+    }
+
     template <int NT>
     static void run(const uint8_t* row, const uint8_t* const (&x)[NT], int64_t cols, float* out) {
         // Word indices into the 44 bytes of a pair (A at bytes 0..21, B at 22..43): qs of A are
-        // words 3..10, of B words 14..21; qh of A words 1..2, of B words 12..13; d words 0, 11.
+        // words 3..10, of B words 14..21; d words 0, 11.
         const __m512i qs_index = _mm512_set_epi16(21, 20, 19, 18, 17, 16, 15, 14, 10, 9, 8, 7, 6, 5, 4, 3, //
                                                   21, 20, 19, 18, 17, 16, 15, 14, 10, 9, 8, 7, 6, 5, 4, 3);
-        const __m512i qh_index = _mm512_set_epi16(13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1, //
-                                                  13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1, 13, 12, 2, 1);
         const __m512i d_index = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //
                                                  11, 11, 11, 11, 0, 0, 0, 0, 11, 11, 11, 11, 0, 0, 0, 0);
-        // In 128-bit lane g (values 16j.. of group g: A low, B low, A high, B high) byte j takes
-        // qh byte (B ? 4 : 0) + (high ? 2 : 0) + j / 8 and tests bit j % 8.
-        alignas(64) static const int8_t shuffle_bytes[64] = {
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, //
-            4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, //
-            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, //
-            6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7};
-        const __m512i qh_shuffle = _mm512_load_si512(shuffle_bytes);
-        const __m512i bit = _mm512_set1_epi64(static_cast<int64_t>(0x8040201008040201ULL));
         const __m512i low_nibble = _mm512_set1_epi8(0x0F), fifth = _mm512_set1_epi8(0x10);
         // The token's meta (dx A, dx B, correction A, correction B) spread to the lanes' pattern.
         const __m512i scale_index = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
@@ -91,8 +92,7 @@ struct RowQ5_0Pairs {
             const __m512i raw = _mm512_maskz_loadu_epi8(bytes, pair);
             const __m512i qs = _mm512_permutexvar_epi16(qs_index, raw);
             const __m512i nibbles = _mm512_and_si512(_mm512_mask_srli_epi16(qs, 0xFFFF0000u, qs, 4), low_nibble);
-            const __m512i qh = _mm512_shuffle_epi8(_mm512_permutexvar_epi16(qh_index, raw), qh_shuffle);
-            const __m512i weights = _mm512_mask_add_epi8(nibbles, _mm512_test_epi8_mask(qh, bit), nibbles, fifth);
+            const __m512i weights = _mm512_mask_add_epi8(nibbles, fifth_bits(pair, b + 2 <= n_blocks), nibbles, fifth);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
             const int64_t pair_offset = (b / 2) * kPairBytes;
             for (int i = 0; i < NT; ++i) {
