@@ -15,6 +15,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include <sqlite3.h>
 
@@ -55,6 +56,7 @@ private slots:
     void sendStreamsAndCommits();
     void stopKeepsPartialAnswer();
     void reasoningStreamsIntoThinkingBlock();
+    void queuedUpdatesRenderOnce();
     void regenerateReplacesLastAnswer();
     void editAndResendReplacesLaterTurns();
     void engineFailureMarksError();
@@ -306,6 +308,38 @@ void TestChatController::reasoningStreamsIntoThinkingBlock() {
     QCOMPARE(app.messageData(1, MessageListModel::ReasoningRole).toString(), QStringLiteral("first I think then I conclude"));
     QCOMPARE(app.content(1), QStringLiteral("The answer is 4."));
     QCOMPARE(app.messageData(1, MessageListModel::ThinkingRole).toBool(), false);
+}
+
+void TestChatController::queuedUpdatesRenderOnce() {
+    // While the GUI thread is busy (re-rendering a long answer, say), the worker's text updates
+    // queue up. Delivered, they must not update the view once each, back to back (that stalled
+    // the GUI thread for 467 ms in CI): the view takes everything received on the next pass.
+    ChatApp app;
+    Script script;
+    script.reply = words(4000);
+    script.pieceDelayMs = 1; // at least 4 s of pieces, an update every 33 ms
+    QVERIFY(app.startWithModel(script));
+    ChatController* chat = app.chat();
+    QVERIFY(chat->send(QStringLiteral("flood me")));
+    QTRY_VERIFY(!app.content(1).isEmpty());
+
+    int contentChanges = 0;
+    connect(chat->messages(), &QAbstractItemModel::dataChanged, this,
+            [&](const QModelIndex&, const QModelIndex&, const QList<int>& roles) {
+                if (roles.contains(MessageListModel::ContentRole)) ++contentChanges;
+            });
+    const QString before = app.content(1);
+    QThread::msleep(500);                 // the GUI thread busy: ~15 updates queue up
+    QCoreApplication::sendPostedEvents(); // all of them delivered
+    QVERIFY2(chat->generating(), "the answer ended before updates could queue up");
+    QCOMPARE(contentChanges, 0);
+    QCOMPARE(app.content(1), before);
+    QTRY_VERIFY(contentChanges >= 1);
+    // The first refresh shows at once what arrived during the 500 ms (about a word a millisecond).
+    QVERIFY2(wordCount(app.content(1)) - wordCount(before) >= 100,
+             qPrintable(QStringLiteral("%1 words, then %2").arg(wordCount(before)).arg(wordCount(app.content(1)))));
+    QVERIFY(app.waitIdle(30000));
+    QCOMPARE(app.content(1), script.reply);
 }
 
 void TestChatController::regenerateReplacesLastAnswer() {
