@@ -34,6 +34,24 @@ using avx2::prefetch_block;
 
 // ---- Q5_0 ---------------------------------------------------------------------------------------
 
+// The per-token half of the two-block kernels below: one pair's unsigned weights (64 bytes) and
+// weight scales (16 floats, in the int32 sums' lane pattern) against NT tokens' prepared pairs at
+// `offset` (80 bytes each: 64 activation bytes in the weights' order, then dx A, dx B and the
+// corrections of A and B, spread to the sums' lanes by scale_index and, masked, corr_index):
+// acc[i] += (weights · x + corrections) · dw · dx.
+template <int NT>
+inline void accumulate_pair(__m512i weights, __m512 dw, const uint8_t* const (&x)[NT], int64_t offset, __m512i scale_index,
+                            __m512i corr_index, __mmask16 corr_lanes, __m512 (&acc)[NT]) {
+    for (int i = 0; i < NT; ++i) {
+        const uint8_t* p = x[i] + offset;
+        const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
+        const __m512i corr = _mm512_maskz_permutexvar_epi32(corr_lanes, corr_index, meta);
+        const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
+    }
+}
+
 // Q5_0, two blocks (44 bytes, one masked load) per step: 16 values of each of 4 byte groups in
 // the order [low nibbles of block A, of block B, high nibbles of A, of B], so that a word
 // permutation and one masked shift make the 64 nibbles without lane crossings of bytes. The
@@ -94,15 +112,7 @@ struct RowQ5_0Pairs {
             const __m512i nibbles = _mm512_and_si512(_mm512_mask_srli_epi16(qs, 0xFFFF0000u, qs, 4), low_nibble);
             const __m512i weights = _mm512_mask_add_epi8(nibbles, fifth_bits(pair, b + 2 <= n_blocks), nibbles, fifth);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
-            const int64_t pair_offset = (b / 2) * kPairBytes;
-            for (int i = 0; i < NT; ++i) {
-                const uint8_t* p = x[i] + pair_offset;
-                const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
-                const __m512i corr = _mm512_maskz_permutexvar_epi32(0x0011, corr_index, meta);
-                const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
-                const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
-            }
+            accumulate_pair<NT>(weights, dw, x, (b / 2) * kPairBytes, scale_index, corr_index, 0x0011, acc);
         }
         for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
     }
@@ -145,15 +155,7 @@ struct RowQ8_0Pairs {
         auto accumulate = [&](int64_t b, __m512i head, __m512i signed_weights) {
             const __m512i weights = _mm512_xor_si512(signed_weights, flip);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, head)));
-            const int64_t pair_offset = (b / 2) * kPairBytes;
-            for (int i = 0; i < NT; ++i) {
-                const uint8_t* p = x[i] + pair_offset;
-                const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
-                const __m512i corr = _mm512_maskz_permutexvar_epi32(0x0101, corr_index, meta);
-                const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
-                const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
-            }
+            accumulate_pair<NT>(weights, dw, x, (b / 2) * kPairBytes, scale_index, corr_index, 0x0101, acc);
         };
         const int distance = avx2::prefetch_distance();
         const int64_t n_blocks = cols / 32;
