@@ -1,6 +1,6 @@
 // Internal to engine/cpu: the driver of the row kernels that take two 32-value blocks per step
-// against Q8_32 activations: RowQ5_0Pairs of quant_dot_avx512_rows.cpp and of quant_dot_avx2.cpp,
-// RowQ8_0Pairs of quant_dot_avx512_rows.cpp. Such a kernel reads each token's activations
+// against Q8_32 activations: RowQ5_0Pairs of quant_dot_avx512_rows.cpp and of quant_dot_avx2.cpp.
+// Such a kernel reads each token's activations
 // rearranged per pair of blocks in its own order, with the blocks' scales and sums (for the
 // corrections of unsigned weights) beside them; the driver prepares them once per task (a
 // thread-local buffer kept for the thread's next tasks) and then runs the kernel over the task's

@@ -1,7 +1,7 @@
 // AVX-512 per-row kernels, used where they beat the AVX2 ones: the float types against up to 16
 // tokens per pass over a row (the attention scores multiply an F16 cache by every head's query,
 // 16 "tokens" per row, and converting each row once instead of four times is most of their
-// cost), Q5_0, Q8_0 and Q4_K / Q5_K for fewer tokens than the batch kernel takes (quant_dot_avx512.cpp).
+// cost), Q5_0 and Q4_K / Q5_K for fewer tokens than the batch kernel takes (quant_dot_avx512.cpp).
 
 // GCC 12's AVX-512 intrinsics pass an "undefined" register as the unused merge source, which
 // -Wmaybe-uninitialized reports after inlining, located in the header: silence it for this file
@@ -34,7 +34,7 @@ using avx2::prefetch_block;
 
 // ---- Q5_0 ---------------------------------------------------------------------------------------
 
-// The per-token half of the two-block kernels below: one pair's unsigned weights (64 bytes) and
+// The per-token half of the two-block Q5_0 kernel below: one pair's unsigned weights (64 bytes) and
 // weight scales (16 floats, in the int32 sums' lane pattern) against NT tokens' prepared pairs at
 // `offset` (80 bytes each: 64 activation bytes in the weights' order, then dx A, dx B and the
 // corrections of A and B, spread to the sums' lanes by scale_index and, masked, corr_index):
@@ -113,66 +113,6 @@ struct RowQ5_0Pairs {
             const __m512i weights = _mm512_mask_add_epi8(nibbles, fifth_bits(pair, b + 2 <= n_blocks), nibbles, fifth);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
             accumulate_pair<NT>(weights, dw, x, (b / 2) * kPairBytes, scale_index, corr_index, 0x0011, acc);
-        }
-        for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
-    }
-};
-
-// ---- Q8_0 ---------------------------------------------------------------------------------------
-
-// Q8_0, two blocks (68 bytes) per step: each block's 32 signed quants in one half of a zmm, made
-// unsigned by flipping their top bit (w + 128) so that one vpdpbusd multiplies them by the
-// activations; the "+ 128" comes back out through the activations' block sums (-128 * sum x is
-// the accumulator's starting value). The two scales are a word permutation of the pair's first
-// 64 bytes and a half-to-float conversion. The AVX2 kernel it replaces (sign trick, one block at
-// a time) spends about twice the instructions per block.
-struct RowQ8_0Pairs {
-    // Per token and pair of blocks: A's 32 activations, B's 32, then the blocks' scales and
-    // corrections -128 * (sum of the block's activations): 80 bytes, as RowQ5_0Pairs.
-    static constexpr int64_t kPairBytes = 64 + 16;
-
-    static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
-        std::memcpy(to, xa, 32);
-        if (xb) std::memcpy(to + 32, xb, 32);
-        else std::memset(to + 32, 0, 32);
-        const int32_t corr[2] = {-128 * sa, -128 * sb};
-        std::memcpy(to + 64, &da, 4);
-        std::memcpy(to + 68, &db, 4);
-        std::memcpy(to + 72, corr, 8);
-    }
-
-    template <int NT>
-    static void run(const uint8_t* row, const uint8_t* const (&x)[NT], int64_t cols, float* out) {
-        // d of block A is word 0 of the pair, d of B word 17 (byte 34): dwords 0-7 take A's.
-        const __m512i d_index = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //
-                                                 17, 17, 17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);
-        // The token's meta (dx A, dx B, correction A, correction B) spread the same way.
-        const __m512i scale_index = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-        const __m512i corr_index = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2);
-        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-        __m512 acc[NT];
-        for (int i = 0; i < NT; ++i) acc[i] = _mm512_setzero_ps();
-        auto accumulate = [&](int64_t b, __m512i head, __m512i signed_weights) {
-            const __m512i weights = _mm512_xor_si512(signed_weights, flip);
-            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, head)));
-            accumulate_pair<NT>(weights, dw, x, (b / 2) * kPairBytes, scale_index, corr_index, 0x0101, acc);
-        };
-        const int distance = avx2::prefetch_distance();
-        const int64_t n_blocks = cols / 32;
-        int64_t b = 0;
-        for (; b + 2 <= n_blocks; b += 2) {
-            const uint8_t* pair = row + b * static_cast<int64_t>(q8_0::bytes);
-            _mm_prefetch(reinterpret_cast<const char*>(pair) + distance, _MM_HINT_T0);
-            const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(load256(pair + q8_0::qs)),
-                                                 load256(pair + q8_0::bytes + q8_0::qs), 1);
-            accumulate(b, _mm512_loadu_si512(pair), w);
-        }
-        if (b < n_blocks) {
-            // The row's last, odd block alone: nothing past it is read (B's weights are zero,
-            // and so are its prepared activations and scale).
-            const uint8_t* block = row + b * static_cast<int64_t>(q8_0::bytes);
-            const __m512i head = _mm512_maskz_loadu_epi8((1ull << q8_0::bytes) - 1, block);
-            accumulate(b, head, _mm512_zextsi256_si512(load256(block + q8_0::qs)));
         }
         for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
     }
@@ -410,7 +350,6 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
     case TensorType::Q5_0: return matmul_rows_block_pairs<RowQ5_0Pairs>;
-    case TensorType::Q8_0: return matmul_rows_block_pairs<RowQ8_0Pairs>;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
     default: return nullptr;
