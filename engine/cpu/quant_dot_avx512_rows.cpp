@@ -21,7 +21,7 @@
 
 LATENT_AVX512_BEGIN
 
-#include "cpu/block_pairs.h"
+#include "cpu/q5_0_pairs.h"
 
 namespace latent::cpu::avx512 {
 namespace {
@@ -34,31 +34,13 @@ using avx2::prefetch_block;
 
 // ---- Q5_0 ---------------------------------------------------------------------------------------
 
-// The per-token half of the two-block Q5_0 kernel below: one pair's unsigned weights (64 bytes) and
-// weight scales (16 floats, in the int32 sums' lane pattern) against NT tokens' prepared pairs at
-// `offset` (80 bytes each: 64 activation bytes in the weights' order, then dx A, dx B and the
-// corrections of A and B, spread to the sums' lanes by scale_index and, masked, corr_index):
-// acc[i] += (weights · x + corrections) · dw · dx.
-template <int NT>
-inline void accumulate_pair(__m512i weights, __m512 dw, const uint8_t* const (&x)[NT], int64_t offset, __m512i scale_index,
-                            __m512i corr_index, __mmask16 corr_lanes, __m512 (&acc)[NT]) {
-    for (int i = 0; i < NT; ++i) {
-        const uint8_t* p = x[i] + offset;
-        const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
-        const __m512i corr = _mm512_maskz_permutexvar_epi32(corr_lanes, corr_index, meta);
-        const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
-        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
-    }
-}
-
 // Q5_0, two blocks (44 bytes, one masked load) per step: 16 values of each of 4 byte groups in
 // the order [low nibbles of block A, of block B, high nibbles of A, of B], so that a word
 // permutation and one masked shift make the 64 nibbles without lane crossings of bytes. The
 // fifth bits are the mask of one masked add, put together from the two qh words by integer
 // instructions (a word permutation, a byte shuffle and a test did it on the vector ports, 2-6%
-// slower); the weights stay unsigned (0..31) and the "- 16" is
-// folded into the int32 sums through the activations' block sums (-16 * sum x, prepared per task).
+// slower); the weights stay unsigned (0..31) and the "- 16" is folded into the int32 sums
+// through the activations' block sums (-16 * sum x, prepared per task).
 // The two scales become a 16-float pattern by one more word permutation and a half-to-float
 // conversion. About 8 vector instructions per block for one token, against ~15 for the
 // block-at-a-time kernel, whose Q5_0 was bound by instructions, not memory.
@@ -112,7 +94,15 @@ struct RowQ5_0Pairs {
             const __m512i nibbles = _mm512_and_si512(_mm512_mask_srli_epi16(qs, 0xFFFF0000u, qs, 4), low_nibble);
             const __m512i weights = _mm512_mask_add_epi8(nibbles, fifth_bits(pair, b + 2 <= n_blocks), nibbles, fifth);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
-            accumulate_pair<NT>(weights, dw, x, (b / 2) * kPairBytes, scale_index, corr_index, 0x0011, acc);
+            const int64_t pair_offset = (b / 2) * kPairBytes;
+            for (int i = 0; i < NT; ++i) {
+                const uint8_t* p = x[i] + pair_offset;
+                const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
+                const __m512i corr = _mm512_maskz_permutexvar_epi32(0x0011, corr_index, meta);
+                const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
+                const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i]);
+            }
         }
         for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
     }
@@ -349,7 +339,7 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F32: return matmul_rows_wide<FloatRow<Load512F32>>;
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
-    case TensorType::Q5_0: return matmul_rows_block_pairs<RowQ5_0Pairs>;
+    case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
     default: return nullptr;
