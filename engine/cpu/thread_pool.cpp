@@ -130,6 +130,48 @@ void ThreadPool::parallel_for(size_t n_tasks, const TaskFunction& fn) {
     }
 }
 
+void ThreadPool::parallel_for_shares(size_t n_tasks, const TaskFunction& fn) {
+    const unsigned n_shares = static_cast<unsigned>(std::min<size_t>(n_threads_, n_tasks));
+    if (n_shares <= 1 || t_active_pool == this) {
+        parallel_for(n_tasks, fn);
+        return;
+    }
+    if (n_tasks > UINT32_MAX) throw std::length_error("ThreadPool::parallel_for_shares: too many tasks");
+    // The calling thread's own share table (a pool is called from several threads only rarely,
+    // never for the same call); it grows once to the pool's size.
+    struct alignas(64) Share {
+        std::atomic<uint64_t> range{0}; // next task from the front << 32 | end (next from the back + 1)
+    };
+    thread_local std::vector<Share> table;
+    if (table.size() < n_shares) table = std::vector<Share>(n_shares);
+    Share* shares = table.data();
+    for (unsigned k = 0; k < n_shares; ++k) {
+        const uint64_t begin = n_tasks * k / n_shares, end = n_tasks * (k + 1) / n_shares;
+        shares[k].range.store(begin << 32 | end, std::memory_order_relaxed);
+    }
+    // Claims the front (owner) or back (thief) task of a share; false when it is empty.
+    auto claim = [](Share& share, bool front, uint32_t& task) {
+        uint64_t range = share.range.load(std::memory_order_relaxed);
+        for (;;) {
+            const uint32_t next = static_cast<uint32_t>(range >> 32), end = static_cast<uint32_t>(range);
+            if (next >= end) return false;
+            const uint64_t taken = front ? range + (uint64_t{1} << 32) : range - 1;
+            if (share.range.compare_exchange_weak(range, taken, std::memory_order_relaxed)) {
+                task = front ? next : end - 1;
+                return true;
+            }
+        }
+    };
+    // parallel_for publishes the table to the workers (release) before they claim a share.
+    parallel_for(n_shares, [&fn, &claim, shares, n_shares](size_t own, unsigned thread) {
+        uint32_t task;
+        while (claim(shares[own], true, task)) fn(task, thread);
+        for (unsigned k = 1; k < n_shares; ++k) {
+            while (claim(shares[(own + k) % n_shares], false, task)) fn(task, thread);
+        }
+    });
+}
+
 void ThreadPool::run_tasks(uint32_t generation, unsigned thread) {
     const Job& job = jobs_[generation & 1];
     // A late worker may read the slot while the caller refills it for a later call; the

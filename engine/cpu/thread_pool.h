@@ -50,6 +50,13 @@ public:
     // Allocates nothing (keep fn's captures small enough for std::function's local buffer).
     void parallel_for(size_t n_tasks, const TaskFunction& fn);
 
+    // As parallel_for, but in shares: thread k of the call first runs the k-th contiguous share
+    // of [0, n_tasks) in order, then takes what is left of the other shares from their ends.
+    // For tasks that read consecutive memory (a matrix's row chunks): each thread's reads stay
+    // one stream from task to task, where parallel_for's interleaved hand-out starts a new one
+    // every task. After a task throws, tasks already claimed still run.
+    void parallel_for_shares(size_t n_tasks, const TaskFunction& fn);
+
 private:
     // Job description of one generation; two slots so that the caller fills the next call's
     // slot while a late worker may still be reading the previous one.

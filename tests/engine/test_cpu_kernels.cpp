@@ -231,6 +231,7 @@ private slots:
     void threadPoolManySmallCalls_data();
     void threadPoolManySmallCalls();
     void threadPoolNestedAndConcurrentCalls();
+    void threadPoolSharesRunInOrder();
 };
 
 void TestCpuKernels::initTestCase() {
@@ -843,9 +844,12 @@ void TestCpuKernels::rejectsMismatchedInputs() {
 void TestCpuKernels::threadPoolRunsEveryTaskOnce_data() {
     QTest::addColumn<unsigned>("threads");
     QTest::addColumn<int>("tasks");
-    for (const unsigned threads : {1u, 2u, 4u}) {
-        for (const int tasks : {0, 1, 2, 3, 100, 10007}) {
-            QTest::addRow("threads=%u tasks=%d", threads, tasks) << threads << tasks;
+    QTest::addColumn<bool>("shares");
+    for (const bool shares : {false, true}) {
+        for (const unsigned threads : {1u, 2u, 4u}) {
+            for (const int tasks : {0, 1, 2, 3, 5, 100, 10007}) {
+                QTest::addRow("%s threads=%u tasks=%d", shares ? "shares" : "plain", threads, tasks) << threads << tasks << shares;
+            }
         }
     }
 }
@@ -853,6 +857,7 @@ void TestCpuKernels::threadPoolRunsEveryTaskOnce_data() {
 void TestCpuKernels::threadPoolRunsEveryTaskOnce() {
     QFETCH(unsigned, threads);
     QFETCH(int, tasks);
+    QFETCH(bool, shares);
     ThreadPool pool(threads);
     QCOMPARE(pool.size(), threads);
     std::vector<std::atomic<int>> runs(static_cast<size_t>(tasks));
@@ -860,14 +865,16 @@ void TestCpuKernels::threadPoolRunsEveryTaskOnce() {
     std::atomic<bool> bad_thread{false};
     for (int repeat = 0; repeat < 3; ++repeat) {
         for (auto& r : runs) r = 0;
-        pool.parallel_for(static_cast<size_t>(tasks), [&](size_t task, unsigned thread) {
+        const ThreadPool::TaskFunction body = [&](size_t task, unsigned thread) {
             if (thread >= threads) {
                 bad_thread = true;
                 return;
             }
             runs[task].fetch_add(1);
             per_thread[thread].fetch_add(1);
-        });
+        };
+        if (shares) pool.parallel_for_shares(static_cast<size_t>(tasks), body);
+        else pool.parallel_for(static_cast<size_t>(tasks), body);
         QVERIFY(!bad_thread.load());
         for (int task = 0; task < tasks; ++task) QCOMPARE(runs[static_cast<size_t>(task)].load(), 1);
     }
@@ -888,6 +895,19 @@ void TestCpuKernels::threadPoolPropagatesExceptions() {
             });
         } catch (const std::runtime_error& error) {
             caught = std::string(error.what()) == "task 37 failed";
+        }
+        QVERIFY(caught);
+        QVERIFY(ran.load() >= 1 && ran.load() <= 1000);
+        // In shares too (task 600 is in the second share of 2 or 4, or the caller's only one).
+        caught = false;
+        ran = 0;
+        try {
+            pool.parallel_for_shares(1000, [&](size_t task, unsigned) {
+                ran.fetch_add(1);
+                if (task == 600) throw std::runtime_error("task 600 failed");
+            });
+        } catch (const std::runtime_error& error) {
+            caught = std::string(error.what()) == "task 600 failed";
         }
         QVERIFY(caught);
         QVERIFY(ran.load() >= 1 && ran.load() <= 1000);
@@ -941,6 +961,55 @@ void TestCpuKernels::threadPoolNestedAndConcurrentCalls() {
     a.join();
     b.join();
     QCOMPARE(total.load(), 2 * 500 * 7);
+
+    // Shares: nested calls run inline, and two callers each keep their own share table.
+    inner = 0;
+    pool.parallel_for_shares(8, [&](size_t, unsigned) { pool.parallel_for_shares(5, [&](size_t, unsigned) { inner.fetch_add(1); }); });
+    QCOMPARE(inner.load(), 40);
+    std::atomic<int64_t> sums[2] = {0, 0};
+    auto share_caller = [&](int which) {
+        for (int call = 0; call < 500; ++call) {
+            pool.parallel_for_shares(static_cast<size_t>(3 + which * 10), [&](size_t task, unsigned) { sums[which].fetch_add(static_cast<int64_t>(task) + 1); });
+        }
+    };
+    std::thread c(share_caller, 0), d(share_caller, 1);
+    c.join();
+    d.join();
+    QCOMPARE(sums[0].load(), int64_t{500} * (3 * 4 / 2));
+    QCOMPARE(sums[1].load(), int64_t{500} * (13 * 14 / 2));
+}
+
+// parallel_for_shares: a thread runs consecutive tasks of one share in order, then takes tasks
+// from the ends of other shares, each such run counting down; every task runs once.
+void TestCpuKernels::threadPoolSharesRunInOrder() {
+    for (const unsigned threads : {2u, 3u, 4u}) {
+        ThreadPool pool(threads);
+        constexpr size_t kTasks = 2000;
+        for (int repeat = 0; repeat < 5; ++repeat) {
+            std::vector<std::vector<uint32_t>> order(threads);
+            std::atomic<uint64_t> sink{0};
+            pool.parallel_for_shares(kTasks, [&](size_t task, unsigned thread) {
+                order[thread].push_back(static_cast<uint32_t>(task));
+                uint64_t x = task; // a little work, so that threads overlap
+                for (int i = 0; i < 200; ++i) x = x * 6364136223846793005u + 1442695040888963407u;
+                sink.fetch_add(x & 1);
+            });
+            std::vector<int> runs(kTasks, 0);
+            for (const auto& list : order) {
+                // Once a step is not "one up" (the thread left its own share), no step is: the
+                // other shares are taken from their ends, one down at a time (the shares are
+                // large, so a jump to another share never lands one up by chance).
+                bool left_own_share = false;
+                for (size_t i = 1; i < list.size(); ++i) {
+                    const bool up = list[i] == list[i - 1] + 1;
+                    if (left_own_share) QVERIFY2(!up, "a thread stepped one up again after leaving its own share");
+                    left_own_share = left_own_share || !up;
+                }
+                for (const uint32_t task : list) ++runs[task];
+            }
+            for (size_t task = 0; task < kTasks; ++task) QCOMPARE(runs[task], 1);
+        }
+    }
 }
 
 QTEST_APPLESS_MAIN(TestCpuKernels)
