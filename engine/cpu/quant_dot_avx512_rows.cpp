@@ -172,6 +172,9 @@ struct RowQK4 {
         const __m512i scale_index[2] = {
             _mm512_set_epi16(3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0),
             _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4)};
+        // Each min twice (16-value activation sums), from lanes 8..15.
+        const __m512i min_index = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 14, 14, 13, 13, 12, 12, 11, 11,
+                                                   10, 10, 9, 9, 8, 8);
         __m512 acc[NT];
         __m256 acc_min[NT];
         for (int i = 0; i < NT; ++i) {
@@ -185,12 +188,11 @@ struct RowQK4 {
             prefetch_block<kBytes>(block, distance);
             const float d = f16_at(block + q4_k::d);
             const float dmin = f16_at(block + q4_k::dmin);
-            __m128i scales8, mins8;
-            avx2::k4_scales_and_mins(block + q4_k::scales, scales8, mins8);
-            const __m512i scales_all = _mm512_castsi128_si512(scales8);
+            // 8 scales then 8 mins, int16, from the 12 packed bytes (and 4 bytes of qs after them).
+            const __m512i scales_all = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(avx2::k4_scale_min_bytes(block + q4_k::scales)));
             const __m512i scales[2] = {_mm512_permutexvar_epi16(scale_index[0], scales_all),
                                        _mm512_permutexvar_epi16(scale_index[1], scales_all)};
-            const __m256i mins = avx2::each_int16_twice(mins8);
+            const __m256i mins = _mm512_castsi512_si256(_mm512_permutexvar_epi16(min_index, scales_all));
             __m512i values[4];
             unpack(block, values);
             for (int i = 0; i < NT; ++i) {
