@@ -232,7 +232,7 @@ namespace detail {
 int prefetch_distance() {
     static const int distance = [] {
         const char* env = std::getenv("LATENT_CPU_PREFETCH");
-        return env ? std::max(0, std::atoi(env)) : 2048;
+        return env ? std::max(0, std::atoi(env)) : 8192;
     }();
     return distance;
 }

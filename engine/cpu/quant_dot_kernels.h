@@ -53,7 +53,10 @@ void quantize_activations_avx2(const float* x, int64_t cols, int64_t n_tokens, i
 // How far ahead of the block being read the SIMD kernels prefetch weights (bytes). The hardware
 // prefetchers stop at 4 KiB pages and keep too few lines in flight while the core is busy
 // decoding, so a one-token matmul streaming from memory runs at half the read bandwidth
-// without it. LATENT_CPU_PREFETCH (bytes, read once) overrides it for tuning.
+// without it. 8 KiB: on a 2-core Zen 5 VM, V2-Lite Q4_K_M decode alternated in one process,
+// 2 threads +7% against 2 KiB (4 KiB +4%, 16 KiB +1%), 1 thread +4.5% (the AVX-512 Q4_K kernel
+// at 40 GB/s hot needs more lines in flight than the slower kernels that 2 KiB was chosen with).
+// LATENT_CPU_PREFETCH (bytes, read once) overrides it for tuning.
 int prefetch_distance();
 
 bool cpu_has_avx2();
