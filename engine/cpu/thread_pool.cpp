@@ -72,6 +72,7 @@ private:
 ThreadPool::ThreadPool(unsigned n_threads) {
     if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
     n_threads_ = n_threads;
+    shares_ = std::vector<Share>(n_threads);
     workers_.reserve(n_threads - 1);
     for (unsigned thread = 1; thread < n_threads; ++thread) {
         workers_.emplace_back([this, thread] { worker_main(thread); });
@@ -97,6 +98,10 @@ void ThreadPool::parallel_for(size_t n_tasks, const TaskFunction& fn) {
     if (n_tasks > UINT32_MAX) throw std::length_error("ThreadPool::parallel_for: too many tasks");
 
     std::lock_guard call_lock(call_mutex_);
+    run_call(n_tasks, fn);
+}
+
+void ThreadPool::run_call(size_t n_tasks, const TaskFunction& fn) {
     const uint32_t generation = generation_of(claim_.load(std::memory_order_relaxed)) + 1;
     Job& job = jobs_[generation & 1];
     job.fn.store(&fn, std::memory_order_relaxed);
@@ -137,37 +142,37 @@ void ThreadPool::parallel_for_shares(size_t n_tasks, const TaskFunction& fn) {
         return;
     }
     if (n_tasks > UINT32_MAX) throw std::length_error("ThreadPool::parallel_for_shares: too many tasks");
-    // The calling thread's own share table (a pool is called from several threads only rarely,
-    // never for the same call); it grows once to the pool's size.
-    struct alignas(64) Share {
-        std::atomic<uint64_t> range{0}; // next task from the front << 32 | end (next from the back + 1)
-    };
-    thread_local std::vector<Share> table;
-    if (table.size() < n_shares) table = std::vector<Share>(n_shares);
-    Share* shares = table.data();
+    std::lock_guard call_lock(call_mutex_); // the table is the pool's: one call at a time
+    Share* shares = shares_.data();
     for (unsigned k = 0; k < n_shares; ++k) {
         const uint64_t begin = n_tasks * k / n_shares, end = n_tasks * (k + 1) / n_shares;
         shares[k].range.store(begin << 32 | end, std::memory_order_relaxed);
     }
-    // Claims the front (owner) or back (thief) task of a share; false when it is empty.
-    auto claim = [](Share& share, bool front, uint32_t& task) {
-        uint64_t range = share.range.load(std::memory_order_relaxed);
-        for (;;) {
-            const uint32_t next = static_cast<uint32_t>(range >> 32), end = static_cast<uint32_t>(range);
-            if (next >= end) return false;
-            const uint64_t taken = front ? range + (uint64_t{1} << 32) : range - 1;
-            if (share.range.compare_exchange_weak(range, taken, std::memory_order_relaxed)) {
-                task = front ? next : end - 1;
-                return true;
+    // One reference in the body's captures, so that std::function stores it without allocating.
+    struct Call {
+        const TaskFunction* fn;
+        Share* shares;
+        unsigned n_shares;
+    } call{&fn, shares, n_shares};
+    // run_call publishes the table to the workers (release) before they claim a share.
+    run_call(n_shares, [&call](size_t own, unsigned thread) {
+        // Claims the front (owner) or back (thief) task of a share; false when it is empty.
+        const auto claim = [](Share& share, bool front, uint32_t& task) {
+            uint64_t range = share.range.load(std::memory_order_relaxed);
+            for (;;) {
+                const uint32_t next = static_cast<uint32_t>(range >> 32), end = static_cast<uint32_t>(range);
+                if (next >= end) return false;
+                const uint64_t taken = front ? range + (uint64_t{1} << 32) : range - 1;
+                if (share.range.compare_exchange_weak(range, taken, std::memory_order_relaxed)) {
+                    task = front ? next : end - 1;
+                    return true;
+                }
             }
-        }
-    };
-    // parallel_for publishes the table to the workers (release) before they claim a share.
-    parallel_for(n_shares, [&fn, &claim, shares, n_shares](size_t own, unsigned thread) {
+        };
         uint32_t task;
-        while (claim(shares[own], true, task)) fn(task, thread);
-        for (unsigned k = 1; k < n_shares; ++k) {
-            while (claim(shares[(own + k) % n_shares], false, task)) fn(task, thread);
+        while (claim(call.shares[own], true, task)) (*call.fn)(task, thread);
+        for (unsigned k = 1; k < call.n_shares; ++k) {
+            while (claim(call.shares[(own + k) % call.n_shares], false, task)) (*call.fn)(task, thread);
         }
     });
 }

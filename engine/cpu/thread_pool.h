@@ -50,11 +50,12 @@ public:
     // Allocates nothing (keep fn's captures small enough for std::function's local buffer).
     void parallel_for(size_t n_tasks, const TaskFunction& fn);
 
-    // As parallel_for, but in shares: thread k of the call first runs the k-th contiguous share
+    // As parallel_for, but in shares: each thread of the call first runs one contiguous share
     // of [0, n_tasks) in order, then takes what is left of the other shares from their ends.
     // For tasks that read consecutive memory (a matrix's row chunks): each thread's reads stay
     // one stream from task to task, where parallel_for's interleaved hand-out starts a new one
-    // every task. After a task throws, tasks already claimed still run.
+    // every task. After a task throws, the other threads may still run the tasks left; the
+    // first exception is rethrown. Allocates nothing either.
     void parallel_for_shares(size_t n_tasks, const TaskFunction& fn);
 
 private:
@@ -65,6 +66,14 @@ private:
         std::atomic<uint32_t> n_tasks{0};
     };
 
+    // One share of a parallel_for_shares call: the next task from the front << 32 | the end
+    // (the next task from the back + 1).
+    struct alignas(64) Share {
+        std::atomic<uint64_t> range{0};
+    };
+
+    // parallel_for's body, with call_mutex_ held.
+    void run_call(size_t n_tasks, const TaskFunction& fn);
     void worker_main(unsigned thread);
     // Claims and runs tasks of generation `generation` until none is left.
     void run_tasks(uint32_t generation, unsigned thread);
@@ -81,6 +90,7 @@ private:
     std::exception_ptr error_;                   // first exception of the current call
 
     std::mutex call_mutex_;                      // one parallel_for at a time
+    std::vector<Share> shares_;                  // parallel_for_shares' table, one per thread
     std::mutex sleep_mutex_;
     std::condition_variable wake_;
     std::atomic<unsigned> sleepers_{0};

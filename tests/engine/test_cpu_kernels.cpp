@@ -962,7 +962,8 @@ void TestCpuKernels::threadPoolNestedAndConcurrentCalls() {
     b.join();
     QCOMPARE(total.load(), 2 * 500 * 7);
 
-    // Shares: nested calls run inline, and two callers each keep their own share table.
+    // Shares: nested calls run inline, and two callers at once (serialised over the pool's share
+    // table) each get every one of their tasks once.
     inner = 0;
     pool.parallel_for_shares(8, [&](size_t, unsigned) { pool.parallel_for_shares(5, [&](size_t, unsigned) { inner.fetch_add(1); }); });
     QCOMPARE(inner.load(), 40);
@@ -977,6 +978,13 @@ void TestCpuKernels::threadPoolNestedAndConcurrentCalls() {
     d.join();
     QCOMPARE(sums[0].load(), int64_t{500} * (3 * 4 / 2));
     QCOMPARE(sums[1].load(), int64_t{500} * (13 * 14 / 2));
+    // Another pool's shares from inside this pool's tasks (its own table, its calls serialised).
+    ThreadPool other(2);
+    std::atomic<int64_t> across{0};
+    pool.parallel_for_shares(6, [&](size_t, unsigned) {
+        other.parallel_for_shares(40, [&](size_t task, unsigned) { across.fetch_add(static_cast<int64_t>(task) + 1); });
+    });
+    QCOMPARE(across.load(), int64_t{6} * (40 * 41 / 2));
 }
 
 // parallel_for_shares: a thread runs consecutive tasks of one share in order, then takes tasks
