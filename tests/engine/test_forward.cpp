@@ -178,12 +178,23 @@ private slots:
     // cold batch.
     void prefix_reuse_matches_cold_data() {
         QTest::addColumn<QString>("backend");
-        QTest::newRow("ref") << "ref";
-        QTest::newRow("cpu") << "cpu";
+        QTest::addColumn<QString>("scheme");
+        QTest::newRow("ref") << "ref" << "";
+        QTest::newRow("cpu") << "cpu" << "";
+        // Quantised weights: the pieces' products take the row kernels (few tokens per expert)
+        // where the whole prompt takes the batch kernels, which add in another order. On the
+        // "tiny" preset (softmax routing without near ties for this prompt) that stays at float
+        // rounding; on tiny-v3's group-limited routing such 1e-7 differences can pick another
+        // expert for a token and move logits by up to 1e-2 (not a guarantee the CPU gives).
+        QTest::newRow("cpu q4_k_m") << "cpu" << "q4_k_m";
+        QTest::newRow("cpu q8_0") << "cpu" << "q8_0";
     }
     void prefix_reuse_matches_cold() {
         QFETCH(QString, backend);
-        const auto m = build_and_load(dir_, "prefix-" + backend + ".gguf", *model_shape_preset("tiny-v3"), BuildOptions{});
+        QFETCH(QString, scheme);
+        const auto m = scheme.isEmpty()
+                           ? build_and_load(dir_, "prefix-" + backend + ".gguf", *model_shape_preset("tiny-v3"), BuildOptions{})
+                           : build_and_load(dir_, "prefix-" + scheme + ".gguf", test::preset_shape("tiny", 256), test::scheme_build_options(scheme, -1, 21));
         const auto tokens = test_tokens(*m, 30, 9);
         BackendOptions options;
         options.n_ctx = 64;
@@ -205,6 +216,7 @@ private slots:
         const uint32_t row = static_cast<uint32_t>(tokens.size() - 12 - 1);
         warm->evaluate(std::span<const int32_t>(tokens.data() + 12, tokens.size() - 12), std::span<const uint32_t>(&row, 1), last.data());
         const Diff d = compare(last_ref, last, V);
+        qInfo("prefix reuse vs cold: max rel %.3g", d.max_rel);
         if (backend == "ref") QVERIFY(last == last_ref);
         else QVERIFY2(d.max_rel < 1e-5, qPrintable(QString::number(d.max_rel)));
         bool threw = false;
