@@ -25,7 +25,6 @@ constexpr int64_t kRows = 6;    // weight rows per tile (AVX2)
 constexpr int64_t kRows512 = 12; // weight rows per tile (AVX-512: 12 zmm accumulators of 16 tokens)
 constexpr int64_t kTokens = 16; // tokens per tile (two vectors)
 constexpr int64_t kRowsPerTask = 96;
-constexpr int64_t kTokensPerTask = 64;
 
 // A tile's results, out[r][t] (rows of kTokens floats), into y for its first n_rows rows and
 // n_tokens tokens (both tiles end with this).
@@ -63,6 +62,62 @@ const float* float_row(const WeightMatrix& w, int64_t r, float* buffer) {
         for (; i < w.cols; ++i) buffer[i] = bf16_to_fp32(h[i]);
     }
     return buffer;
+}
+
+// Values [i, i + 8) of 8 rows transposed: dst[j * dst_stride + r] = rows[r][i + j] for r < width
+// (8 or 4: the first 4 rows only; the others are loaded, not stored).
+void transpose_8x8(const float* const* rows, int64_t i, float* dst, int64_t dst_stride, int width) {
+    __m256 u[8], v[8];
+    for (int k = 0; k < 4; ++k) {
+        const __m256 a = _mm256_loadu_ps(rows[2 * k] + i), b = _mm256_loadu_ps(rows[2 * k + 1] + i);
+        u[2 * k] = _mm256_unpacklo_ps(a, b);
+        u[2 * k + 1] = _mm256_unpackhi_ps(a, b);
+    }
+    for (int k = 0; k < 2; ++k) {
+        v[4 * k + 0] = _mm256_shuffle_ps(u[4 * k], u[4 * k + 2], 0x44);
+        v[4 * k + 1] = _mm256_shuffle_ps(u[4 * k], u[4 * k + 2], 0xEE);
+        v[4 * k + 2] = _mm256_shuffle_ps(u[4 * k + 1], u[4 * k + 3], 0x44);
+        v[4 * k + 3] = _mm256_shuffle_ps(u[4 * k + 1], u[4 * k + 3], 0xEE);
+    }
+    // v[j] (j < 4): value j of rows 0-3 in the low lane, value j + 4 in the high lane; v[4 + j]
+    // the same for rows 4-7.
+    for (int j = 0; j < 4; ++j) {
+        if (width == 8) {
+            _mm256_storeu_ps(dst + j * dst_stride, _mm256_permute2f128_ps(v[j], v[4 + j], 0x20));
+            _mm256_storeu_ps(dst + (j + 4) * dst_stride, _mm256_permute2f128_ps(v[j], v[4 + j], 0x31));
+        } else {
+            _mm_storeu_ps(dst + j * dst_stride, _mm256_castps256_ps128(v[j]));
+            _mm_storeu_ps(dst + (j + 4) * dst_stride, _mm256_extractf128_ps(v[j], 1));
+        }
+    }
+}
+
+// Tokens [t0, t0 + 16) of x (cols floats each), all present, into one packed block: dst[i * 16
+// + t] = x[t0 + t][i].
+void pack_full_block(const float* x, int64_t t0, int64_t cols, float* dst) {
+    const float* rows[16];
+    for (int t = 0; t < 16; ++t) rows[t] = x + (t0 + t) * cols;
+    int64_t i = 0;
+    for (; i + 8 <= cols; i += 8) {
+        transpose_8x8(rows, i, dst + i * 16, 16, 8);
+        transpose_8x8(rows + 8, i, dst + i * 16 + 8, 16, 8);
+    }
+    for (; i < cols; ++i) {
+        for (int t = 0; t < 16; ++t) dst[i * 16 + t] = rows[t][i];
+    }
+}
+
+// The AVX-512 tile's weights: out[i * 12 + r] = rows[r][i] for 12 rows (`rows` has 16 entries, the
+// last 4 readable, unused).
+void interleave_rows12(const float* const* rows, int64_t cols, float* out) {
+    int64_t i = 0;
+    for (; i + 8 <= cols; i += 8) {
+        transpose_8x8(rows, i, out + i * 12, 12, 8);
+        transpose_8x8(rows + 8, i, out + i * 12 + 8, 12, 4);
+    }
+    for (; i < cols; ++i) {
+        for (int r = 0; r < 12; ++r) out[i * 12 + r] = rows[r][i];
+    }
 }
 
 // y rows [r0, r0 + n_rows) (n_rows <= 6; missing rows read `zeros`) for the tokens of one packed
@@ -116,19 +171,32 @@ namespace latent::cpu::detail {
 namespace {
 
 // `weights` holds the tile's rows interleaved: weights[i * 12 + r] = row r's value i (missing
-// rows zero), so that the 12 broadcasts of a step come from one line.
-void tile512(const float* weights, int n_rows, const float* packed, int64_t cols, int64_t t0, int64_t n_tokens, float* y, int64_t y_stride,
-             int64_t r0) {
-    __m512 acc[kRows512];
-    for (int r = 0; r < kRows512; ++r) acc[r] = _mm512_setzero_ps();
+// rows zero), so that the 12 broadcasts of a step come from one line. kBlocks packed blocks of
+// 16 tokens at once (block b at packed + b * block_stride): with two, a step is 2 loads of
+// activations and 12 broadcasts for 24 FMAs instead of 1 and 12 for 12, which left the tile
+// bound by loads (12 rows x 16 tokens ran at ~50% of the FMA peak on a Zen 5 core).
+template <int kBlocks>
+void tile512(const float* weights, int n_rows, const float* packed, int64_t block_stride, int64_t cols, int64_t t0, int64_t n_tokens, float* y,
+             int64_t y_stride, int64_t r0) {
+    __m512 acc[kBlocks][kRows512];
+    for (int b = 0; b < kBlocks; ++b) {
+        for (int r = 0; r < kRows512; ++r) acc[b][r] = _mm512_setzero_ps();
+    }
     for (int64_t i = 0; i < cols; ++i) {
-        const __m512 x = _mm512_load_ps(packed + i * kTokens);
+        __m512 x[kBlocks];
+        for (int b = 0; b < kBlocks; ++b) x[b] = _mm512_load_ps(packed + b * block_stride + i * kTokens);
         const float* w = weights + i * kRows512;
-        for (int r = 0; r < kRows512; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(w[r]), x, acc[r]);
+        for (int r = 0; r < kRows512; ++r) {
+            const __m512 wr = _mm512_set1_ps(w[r]);
+            for (int b = 0; b < kBlocks; ++b) acc[b][r] = _mm512_fmadd_ps(wr, x[b], acc[b][r]);
+        }
     }
     alignas(64) float out[kRows512][kTokens];
-    for (int r = 0; r < kRows512; ++r) _mm512_store_ps(out[r], acc[r]);
-    store_tile(&out[0][0], n_rows, n_tokens, y, y_stride, t0, r0);
+    for (int b = 0; b < kBlocks; ++b) {
+        for (int r = 0; r < kRows512; ++r) _mm512_store_ps(out[r], acc[b][r]);
+        const int64_t n = std::min(kTokens, n_tokens - b * kTokens);
+        store_tile(&out[0][0], n_rows, n, y, y_stride, t0 + b * kTokens, r0);
+    }
 }
 
 } // namespace
@@ -150,6 +218,10 @@ void float_batch_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens,
         float* dst = packed + b * cols * kTokens;
         const int64_t n = std::min(kTokens, n_tokens - b * kTokens);
         if (n < kTokens) std::fill(dst, dst + cols * kTokens, 0.0f);
+        if (n == kTokens) {
+            pack_full_block(x, b * kTokens, cols, dst);
+            continue;
+        }
         for (int64_t t = 0; t < n; ++t) {
             const float* src = x + (b * kTokens + t) * cols;
             for (int64_t i = 0; i < cols; ++i) dst[i * kTokens + t] = src[i];
@@ -159,30 +231,41 @@ void float_batch_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens,
     const int64_t tile_rows = wide ? kRows512 : kRows;
     const int64_t n_rows = row_end - row_begin;
     const int64_t row_chunks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
-    const int64_t token_chunks = (n_tokens + kTokensPerTask - 1) / kTokensPerTask;
+    // Tokens per task: all of them, so that each tile of rows is decoded and interleaved once per
+    // product (with 64-token tasks that work was redone for every 64 tokens and cost about as much
+    // as the FMAs), unless the rows alone make too few tasks for the pool: then whole blocks of
+    // tokens are split among tasks.
+    const int64_t wanted_tasks = 2 * static_cast<int64_t>(pool ? pool->size() : 1);
+    const int64_t token_chunks = row_chunks >= wanted_tasks ? 1 : std::min(blocks, (wanted_tasks + row_chunks - 1) / row_chunks);
+    const int64_t tokens_per_task = (blocks + token_chunks - 1) / token_chunks * kTokens;
     auto run_task = [&](size_t task) {
         thread_local std::vector<float> panel, zeros, interleaved;
         panel.resize(static_cast<size_t>(tile_rows * cols));
         zeros.assign(static_cast<size_t>(cols), 0.0f);
         const int64_t r_first = row_begin + static_cast<int64_t>(task) % row_chunks * kRowsPerTask;
         const int64_t r_last = std::min(row_end, r_first + kRowsPerTask);
-        const int64_t t_first = static_cast<int64_t>(task) / row_chunks * kTokensPerTask;
-        const int64_t t_last = std::min(n_tokens, t_first + kTokensPerTask);
+        const int64_t t_first = static_cast<int64_t>(task) / row_chunks * tokens_per_task;
+        const int64_t t_last = std::min(n_tokens, t_first + tokens_per_task);
         for (int64_t r0 = r_first; r0 < r_last; r0 += tile_rows) {
             const int rows_here = static_cast<int>(std::min(tile_rows, r_last - r0));
-            const float* rows[kRows512];
-            for (int r = 0; r < tile_rows; ++r) rows[r] = r < rows_here ? float_row(w, r0 + r, panel.data() + r * cols) : zeros.data();
+            const float* rows[16]; // 16: interleave_rows12 reads 4 more, unused
+            for (int r = 0; r < 16; ++r) rows[r] = r < rows_here && r < tile_rows ? float_row(w, r0 + r, panel.data() + r * cols) : zeros.data();
             if (wide) {
                 interleaved.resize(static_cast<size_t>(kRows512 * cols));
-                for (int r = 0; r < kRows512; ++r) {
-                    for (int64_t i = 0; i < cols; ++i) interleaved[static_cast<size_t>(i * kRows512 + r)] = rows[r][i];
-                }
+                interleave_rows12(rows, cols, interleaved.data());
             }
-            for (int64_t t0 = t_first; t0 < t_last; t0 += kTokens) {
+            for (int64_t t0 = t_first; t0 < t_last;) {
                 const float* block = packed + t0 / kTokens * cols * kTokens;
-                const int64_t n = std::min(kTokens, t_last - t0);
-                if (wide) tile512(interleaved.data(), rows_here, block, cols, t0, n, y, y_stride, r0);
-                else tile(rows, rows_here, block, cols, t0, n, y, y_stride, r0);
+                const int64_t n = std::min(2 * kTokens, t_last - t0);
+                if (wide && n > kTokens) {
+                    tile512<2>(interleaved.data(), rows_here, block, cols * kTokens, cols, t0, n, y, y_stride, r0);
+                    t0 += n;
+                    continue;
+                }
+                const int64_t n1 = std::min(kTokens, n);
+                if (wide) tile512<1>(interleaved.data(), rows_here, block, cols * kTokens, cols, t0, n1, y, y_stride, r0);
+                else tile(rows, rows_here, block, cols, t0, n1, y, y_stride, r0);
+                t0 += n1;
             }
         }
     };

@@ -270,6 +270,17 @@ void TestCpuKernels::matmulMatchesReference_data() {
             QTest::addRow("%s cols=512 rows=37 tokens=%d", std::string(tensor_type_name(type)).c_str(), tokens)
                 << static_cast<int>(type) << 512 << 37 << tokens;
         }
+        // The float batch kernel: tiles of two 16-token blocks, a one-block tile after them, a
+        // ragged block, whole blocks transposed 8 values at a time with a ragged tail (cols 37),
+        // 12-row tiles with a ragged last one (37 rows), and tasks split by tokens (few rows).
+        if (block == 1) {
+            for (const int cols : {37, 512}) {
+                for (const int rows : {5, 37}) {
+                    QTest::addRow("%s cols=%d rows=%d tokens=53", std::string(tensor_type_name(type)).c_str(), cols, rows)
+                        << static_cast<int>(type) << cols << rows << 53;
+                }
+            }
+        }
     }
 }
 
