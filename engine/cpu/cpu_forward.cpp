@@ -452,7 +452,8 @@ void CpuForward::for_each_head(Body&& body) {
     const uint32_t H = c_.n_head;
     if (absorbed_scratch_.size() < pool_.size()) absorbed_scratch_.resize(pool_.size());
     if (H >= pool_.size() && pool_.size() > 1) {
-        pool_.parallel_for(H, [&](size_t h, unsigned thread) { body(static_cast<uint32_t>(h), absorbed_scratch_[thread], nullptr); });
+        // In shares: the heads' matrices lie one after another, so each thread reads one stream.
+        pool_.parallel_for_shares(H, [&](size_t h, unsigned thread) { body(static_cast<uint32_t>(h), absorbed_scratch_[thread], nullptr); });
     } else {
         for (uint32_t h = 0; h < H; ++h) body(h, absorbed_scratch_[0], &pool_);
     }
