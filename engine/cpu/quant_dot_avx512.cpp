@@ -182,13 +182,112 @@ struct MicroKernel {
     }
 };
 
+// Two panels (32 rows) against up to 6 tokens: each step loads the two panels' 64 bytes and
+// each token's 4 activation bytes once, for 2 * NT vpdpbusd (the one-panel tile: 1 + NT loads for
+// NT). The float half does the one-panel tile's operations in the same order, lane by lane (so
+// the results are bit-identical to it); the block accumulators stay in registers and the results
+// in memory (L1), for want of registers: 12 sums and 12 block accumulators take 24 of 32.
+struct PairKernel {
+    static constexpr int kMaxTileTokens = 6;
+
+    template <int NT, int kSub, int kPerBlock, bool kHasMin>
+    static void tile(const Panel& pa, const Panel& pb, const PreparedActivations& x, int64_t t0, float* out, int64_t out_stride,
+                     int n_rows_b) {
+        constexpr int kSteps = kSub / 4;
+        const TileTokens<NT, kHasMin> tokens(x, t0);
+        alignas(64) float acc[2][NT][kPanelRows];
+        __m512 block_acc[2][NT];
+        for (int p = 0; p < 2; ++p) {
+            for (int t = 0; t < NT; ++t) {
+                block_acc[p][t] = _mm512_setzero_ps();
+                _mm512_store_ps(acc[p][t], _mm512_setzero_ps());
+            }
+        }
+        const Panel* panels[2] = {&pa, &pb};
+        for (int64_t k = 0; k < pa.n_sub; ++k) {
+            __m512i isum[2][NT];
+            for (int p = 0; p < 2; ++p) {
+                const __m512i start = _mm512_load_si512(panels[p]->start.data() + k * kPanelRows);
+                for (int t = 0; t < NT; ++t) isum[p][t] = start;
+            }
+            for (int s = 0; s < kSteps; ++s) {
+                const __m512i wa = _mm512_load_si512(pa.quants.data() + (k * kSteps + s) * 64);
+                const __m512i wb = _mm512_load_si512(pb.quants.data() + (k * kSteps + s) * 64);
+                const int64_t offset = k * kSub + 4 * s;
+                for (int t = 0; t < NT; ++t) {
+                    const __m512i xt = _mm512_set1_epi32(load_i32(tokens.quants[t] + offset));
+                    isum[0][t] = _mm512_dpbusd_epi32(isum[0][t], xt, wa);
+                    isum[1][t] = _mm512_dpbusd_epi32(isum[1][t], xt, wb);
+                }
+            }
+            for (int p = 0; p < 2; ++p) {
+                const __m512 scale = _mm512_load_ps(panels[p]->scales.data() + k * kPanelRows);
+                for (int t = 0; t < NT; ++t) block_acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[p][t]), scale, block_acc[p][t]);
+                if constexpr (kHasMin) {
+                    const __m512 mins = _mm512_load_ps(panels[p]->mins.data() + k * kPanelRows);
+                    for (int t = 0; t < NT; ++t) {
+                        _mm512_store_ps(acc[p][t], _mm512_fnmadd_ps(mins, _mm512_set1_ps(tokens.sub_sums[t][k]), _mm512_load_ps(acc[p][t])));
+                    }
+                }
+            }
+            if ((k + 1) % kPerBlock == 0) {
+                const int64_t block = k / kPerBlock;
+                for (int t = 0; t < NT; ++t) {
+                    const __m512 d = _mm512_set1_ps(tokens.scales[t][block]);
+                    for (int p = 0; p < 2; ++p) {
+                        _mm512_store_ps(acc[p][t], _mm512_fmadd_ps(block_acc[p][t], d, _mm512_load_ps(acc[p][t])));
+                        block_acc[p][t] = _mm512_setzero_ps();
+                    }
+                }
+            }
+        }
+        const __mmask16 valid_b = static_cast<__mmask16>((1u << n_rows_b) - 1u);
+        for (int t = 0; t < NT; ++t) {
+            _mm512_storeu_ps(out + t * out_stride, _mm512_load_ps(acc[0][t]));
+            _mm512_mask_storeu_ps(out + t * out_stride + kPanelRows, valid_b, _mm512_load_ps(acc[1][t]));
+        }
+    }
+};
+
+// Tokens [t0, t1) of two panels: tiles of 6 tokens, then at most one of 4, 2 and 1.
+template <int kSub, int kPerBlock, bool kHasMin>
+void panel_pair_tokens(const Panel& a, const Panel& b, const PreparedActivations& x, int64_t t0, int64_t t1, float* y, int64_t y_stride,
+                       int64_t row0, int n_rows_b) {
+    int64_t t = t0;
+    for (; t + 6 <= t1; t += 6) PairKernel::tile<6, kSub, kPerBlock, kHasMin>(a, b, x, t, y + t * y_stride + row0, y_stride, n_rows_b);
+    if (t + 4 <= t1) {
+        PairKernel::tile<4, kSub, kPerBlock, kHasMin>(a, b, x, t, y + t * y_stride + row0, y_stride, n_rows_b);
+        t += 4;
+    }
+    if (t + 2 <= t1) {
+        PairKernel::tile<2, kSub, kPerBlock, kHasMin>(a, b, x, t, y + t * y_stride + row0, y_stride, n_rows_b);
+        t += 2;
+    }
+    if (t < t1) PairKernel::tile<1, kSub, kPerBlock, kHasMin>(a, b, x, t, y + t * y_stride + row0, y_stride, n_rows_b);
+}
+
+struct PickPair {
+    template <int kSub, int kPerBlock, bool kHasMin>
+    static PanelPairTokens tokens(const RowForm&) {
+        return panel_pair_tokens<kSub, kPerBlock, kHasMin>;
+    }
+};
+
+PanelPairTokens pair_tokens_for(const RowForm& form, ActivationFormat format) {
+    if (format == ActivationFormat::Q8_32) {
+        return form.has_min ? PickPair::tokens<32, 1, true>(form) : PickPair::tokens<32, 1, false>(form);
+    }
+    if (form.sub == 16) return form.has_min ? PickPair::tokens<16, 16, true>(form) : PickPair::tokens<16, 16, false>(form);
+    return form.has_min ? PickPair::tokens<32, 8, true>(form) : PickPair::tokens<32, 8, false>(form);
+}
+
 } // namespace
 } // namespace latent::cpu::avx512
 
 LATENT_AVX512_END
 
 const latent::cpu::detail::batch::BatchKernel latent::cpu::detail::batch::kAvx512Kernel{
-    avx512::interleave_panel, panel_tokens_for<SameForAnyMagnitude<avx512::MicroKernel>>};
+    avx512::interleave_panel, panel_tokens_for<SameForAnyMagnitude<avx512::MicroKernel>>, avx512::pair_tokens_for};
 
 #else // !LATENT_HAVE_AVX512
 

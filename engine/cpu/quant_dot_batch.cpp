@@ -315,28 +315,39 @@ bool batch_matmul(const BatchKernel& kernel, const WeightMatrix& w, const Activa
         prepared.sub_sums = sub_sums.data();
     }
     const PanelTokens run_tokens = kernel.tokens_for(form, x.format);
+    const PanelPairTokens run_pair = kernel.pair_tokens_for ? kernel.pair_tokens_for(form, x.format) : nullptr;
 
-    // Tasks: panels of 16 rows, times token chunks when there are too few panels to go round.
+    // Tasks: panels of 16 rows (pairs of them where the kernel takes two at once; a lone last
+    // panel alone), times token chunks when there are too few to go round.
     const int64_t n_panels = (row_end - row_begin + kPanelRows - 1) / kPanelRows;
+    const int64_t per_unit = run_pair ? 2 : 1;
+    const int64_t n_units = (n_panels + per_unit - 1) / per_unit;
     const unsigned n_threads = pool ? pool->size() : 1;
     int64_t token_chunks = 1;
-    if (static_cast<int64_t>(n_threads) * 4 > n_panels) {
-        token_chunks = std::min<int64_t>((static_cast<int64_t>(n_threads) * 4 + n_panels - 1) / n_panels,
+    if (static_cast<int64_t>(n_threads) * 4 > n_units) {
+        token_chunks = std::min<int64_t>((static_cast<int64_t>(n_threads) * 4 + n_units - 1) / n_units,
                                          std::max<int64_t>(1, x.n_tokens / 16));
     }
     const int64_t tokens_per_chunk = (x.n_tokens + token_chunks - 1) / token_chunks;
-    const int64_t n_tasks = n_panels * token_chunks;
+    const int64_t n_tasks = n_units * token_chunks;
     auto run_task = [&](size_t task, unsigned) {
-        thread_local Panel panel;
-        const int64_t p = static_cast<int64_t>(task) % n_panels;
-        const int64_t chunk = static_cast<int64_t>(task) / n_panels;
-        const int64_t row0 = row_begin + p * kPanelRows;
-        const int n_rows = static_cast<int>(std::min<int64_t>(kPanelRows, row_end - row0));
+        thread_local Panel panel, second;
+        const int64_t unit = static_cast<int64_t>(task) % n_units;
+        const int64_t chunk = static_cast<int64_t>(task) / n_units;
+        const int64_t row0 = row_begin + unit * per_unit * kPanelRows;
         const int64_t t0 = chunk * tokens_per_chunk;
         const int64_t t1 = std::min(x.n_tokens, t0 + tokens_per_chunk);
         if (t0 >= t1) return;
+        const int n_rows = static_cast<int>(std::min<int64_t>(kPanelRows, row_end - row0));
         decode_rows(w, form, row0, n_rows, panel);
         kernel.interleave(panel, form);
+        if (run_pair && row0 + kPanelRows < row_end) {
+            const int n_rows_b = static_cast<int>(std::min<int64_t>(kPanelRows, row_end - row0 - kPanelRows));
+            decode_rows(w, form, row0 + kPanelRows, n_rows_b, second);
+            kernel.interleave(second, form);
+            run_pair(panel, second, prepared, t0, t1, y, y_stride, row0, n_rows_b);
+            return;
+        }
         run_tokens(panel, prepared, t0, t1, y, y_stride, row0, n_rows);
     };
     if (pool && n_tasks > 1) {

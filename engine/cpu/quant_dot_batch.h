@@ -73,6 +73,12 @@ struct PreparedActivations {
 using PanelTokens = void (*)(const Panel& panel, const PreparedActivations& x, int64_t t0, int64_t t1, float* y,
                              int64_t y_stride, int64_t row0, int n_rows);
 
+// Runs a micro-kernel over tokens [t0, t1) of two panels at once, rows row0.. (a: 16 full rows)
+// and row0 + 16.. (b: its first n_rows_b rows): each token's activations are loaded once for
+// both, which halves the loads per multiply of the one-panel tiles.
+using PanelPairTokens = void (*)(const Panel& a, const Panel& b, const PreparedActivations& x, int64_t t0, int64_t t1, float* y,
+                                 int64_t y_stride, int64_t row0, int n_rows_b);
+
 // What one instruction set contributes.
 struct BatchKernel {
     // Fills panel.quants, start, scales and mins from the row-major rows, row_scales and
@@ -80,6 +86,8 @@ struct BatchKernel {
     void (*interleave)(Panel& panel, const RowForm& form) = nullptr;
     // The micro-kernel for a form and an activation format (Q8_32 or Q8_K).
     PanelTokens (*tokens_for)(const RowForm& form, ActivationFormat format) = nullptr;
+    // The two-panel micro-kernel, where the instruction set has one (nullptr: panels one by one).
+    PanelPairTokens (*pair_tokens_for)(const RowForm& form, ActivationFormat format) = nullptr;
 };
 
 // The kernels: AVX-512 VNNI on zmm registers (quant_dot_avx512.cpp); AVX-VNNI on ymm registers
