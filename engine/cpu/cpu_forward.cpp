@@ -6,6 +6,7 @@
 #include "core/mapped_file.h"
 #include "cpu/latent_attention.h"
 #include "cpu/section_profile.h"
+#include "cpu/vector_math.h"
 #include "tensor/tensor_types.h"
 
 #include <algorithm>
@@ -215,10 +216,7 @@ void CpuForward::attention(uint32_t il, const LayerWeights& lw, const LayerViews
         apply_rope(row + rkv, dr, cos_table.data(), sin_table.data());
         uint8_t* dst = cache_rows(run.sequence, il) + static_cast<size_t>(pos) * row_width_ * elem_bytes_;
         if (elem_bytes_ == 2) {
-            for (uint32_t i = 0; i < row_width_; ++i) {
-                const uint16_t h = fp32_to_fp16(row[i]);
-                std::memcpy(dst + i * 2, &h, 2);
-            }
+            fp32_to_fp16_row(row, dst, row_width_);
         } else {
             std::memcpy(dst, row, row_width_ * 4);
         }
@@ -310,7 +308,7 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
             for (size_t k = task * kRowsPerTask; k < std::min(N, (task + 1) * kRowsPerTask); ++k) {
                 const uint8_t* src = cache + k * row_width_ * elem_bytes_;
                 if (elem_bytes_ == 2) {
-                    dequantize_row(TensorType::F16, src, row.data(), row_width_);
+                    fp16_to_fp32_row(src, row.data(), row_width_);
                 } else {
                     std::memcpy(row.data(), src, row_width_ * 4);
                 }

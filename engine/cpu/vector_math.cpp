@@ -2,8 +2,10 @@
 
 #include "cpu/quant_dot.h"
 #include "cpu/vector_exp.h"
+#include "tensor/tensor_types.h"
 
 #include <cmath>
+#include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsics (_mm512_undefined_ps inside max/min/roundscale...) trigger
@@ -47,6 +49,21 @@ __attribute__((target("avx2,fma,f16c"))) void silu_mul_avx2(float* gate, const f
         for (size_t k = i; k < n; ++k) gate[k] = g[k - i];
     }
 }
+
+__attribute__((target("avx2,fma,f16c"))) size_t fp32_to_fp16_avx2(const float* src, uint8_t* dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i), h);
+    }
+    return i;
+}
+
+__attribute__((target("avx2,fma,f16c"))) size_t fp16_to_fp32_avx2(const uint8_t* src, float* dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i))));
+    return i;
+}
 #endif
 
 } // namespace
@@ -62,6 +79,29 @@ void silu_mul(float* gate, const float* up, size_t n) {
     if (level >= SimdLevel::Avx2) return silu_mul_avx2(gate, up, n);
 #endif
     silu_mul_portable(gate, up, n);
+}
+
+void fp32_to_fp16_row(const float* src, uint8_t* dst, size_t n) {
+    size_t i = 0;
+#if defined(__x86_64__)
+    if (simd_level() >= SimdLevel::Avx2) i = fp32_to_fp16_avx2(src, dst, n);
+#endif
+    for (; i < n; ++i) {
+        const uint16_t h = fp32_to_fp16(src[i]);
+        std::memcpy(dst + 2 * i, &h, 2);
+    }
+}
+
+void fp16_to_fp32_row(const uint8_t* src, float* dst, size_t n) {
+    size_t i = 0;
+#if defined(__x86_64__)
+    if (simd_level() >= SimdLevel::Avx2) i = fp16_to_fp32_avx2(src, dst, n);
+#endif
+    for (; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = fp16_to_fp32(h);
+    }
 }
 
 } // namespace latent::cpu

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace latent::cpu {
 
@@ -13,5 +14,12 @@ void silu_mul(float* gate, const float* up, size_t n);
 
 // The portable path (std::exp), for comparisons.
 void silu_mul_portable(float* gate, const float* up, size_t n);
+
+// n floats to IEEE binary16 (little-endian, 2 bytes each; dst need not be aligned) and back:
+// the same bits as fp32_to_fp16 / fp16_to_fp32 (tensor_types.h) element by element, round to
+// nearest even, by the F16C instructions where the CPU has AVX2. A NaN stays a NaN (its payload
+// may differ).
+void fp32_to_fp16_row(const float* src, uint8_t* dst, size_t n);
+void fp16_to_fp32_row(const uint8_t* src, float* dst, size_t n);
 
 } // namespace latent::cpu

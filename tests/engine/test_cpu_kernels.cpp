@@ -33,6 +33,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -224,6 +225,7 @@ private slots:
     void rejectsMismatchedInputs();
     void matrixEndingAtUnmappedPage();
     void siluMulAgainstDouble();
+    void halfRowsMatchScalarConversions();
 
     void threadPoolRunsEveryTaskOnce_data();
     void threadPoolRunsEveryTaskOnce();
@@ -829,6 +831,55 @@ void TestCpuKernels::siluMulAgainstDouble() {
                 silu_mul(part.data(), u.data() + offset, n);
                 QVERIFY2(std::memcmp(part.data(), out.data() + offset, n * sizeof(float)) == 0,
                          qPrintable(QString("%1: length %2 at offset %3").arg(QString::fromStdString(std::string(simd_level_name(level)))).arg(n).arg(offset)));
+            }
+        }
+    }
+}
+
+// fp32_to_fp16_row / fp16_to_fp32_row (the latent cache's rows) give fp32_to_fp16 / fp16_to_fp32's
+// bits at every SIMD level: every binary16 pattern, and floats around every rounding boundary
+// (ties between two halves, the subnormal range, overflow to infinity), at lengths that end in
+// the scalar tail. NaN stays NaN.
+void TestCpuKernels::halfRowsMatchScalarConversions() {
+    std::vector<uint8_t> all_halves(65536 * 2);
+    for (uint32_t h = 0; h < 65536; ++h) {
+        all_halves[2 * h] = static_cast<uint8_t>(h);
+        all_halves[2 * h + 1] = static_cast<uint8_t>(h >> 8);
+    }
+    std::vector<float> floats;
+    std::mt19937 rng(7u);
+    for (uint32_t h = 0; h < 65536; h += 7) { // each half, the ties next to it, and its neighbours
+        const float f = fp16_to_fp32(static_cast<uint16_t>(h));
+        if (std::isnan(f)) continue;
+        const uint32_t bits = std::bit_cast<uint32_t>(f);
+        for (const int delta : {-4097, -4096, -4095, -1, 0, 1, 4095, 4096, 4097}) floats.push_back(std::bit_cast<float>(bits + static_cast<uint32_t>(delta)));
+    }
+    for (int i = 0; i < 20000; ++i) floats.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
+    for (const float v : {65504.0f, 65519.99f, 65520.0f, 1e9f, -1e9f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-30f, -0.0f,
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min()}) {
+        floats.push_back(v);
+    }
+    floats.push_back(1.0f); // an odd length: the last element goes through the scalar tail
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        const QString name = QString::fromStdString(std::string(simd_level_name(level)));
+        std::vector<float> widened(65536);
+        fp16_to_fp32_row(all_halves.data(), widened.data(), 65536);
+        for (uint32_t h = 0; h < 65536; ++h) {
+            const float expected = fp16_to_fp32(static_cast<uint16_t>(h));
+            const bool same = std::isnan(expected) ? std::isnan(widened[h])
+                                                   : std::bit_cast<uint32_t>(widened[h]) == std::bit_cast<uint32_t>(expected);
+            if (!same) QFAIL(qPrintable(QString("%1: half 0x%2 widened to %3, expected %4").arg(name).arg(h, 4, 16).arg(widened[h]).arg(expected)));
+        }
+        std::vector<uint8_t> narrowed(floats.size() * 2);
+        fp32_to_fp16_row(floats.data(), narrowed.data(), floats.size());
+        for (size_t i = 0; i < floats.size(); ++i) {
+            const uint16_t got = static_cast<uint16_t>(narrowed[2 * i] | narrowed[2 * i + 1] << 8), expected = fp32_to_fp16(floats[i]);
+            const bool same = std::isnan(floats[i]) ? std::isnan(fp16_to_fp32(got)) : got == expected;
+            if (!same) {
+                QFAIL(qPrintable(QString("%1: %2 (bits 0x%3) narrowed to 0x%4, expected 0x%5").arg(name).arg(static_cast<double>(floats[i]), 0, 'g', 9)
+                                     .arg(std::bit_cast<uint32_t>(floats[i]), 8, 16).arg(got, 4, 16).arg(expected, 4, 16)));
             }
         }
     }
