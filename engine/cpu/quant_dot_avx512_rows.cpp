@@ -1,7 +1,8 @@
 // AVX-512 per-row kernels, used where they beat the AVX2 ones: the float types against up to 16
 // tokens per pass over a row (the attention scores multiply an F16 cache by every head's query,
 // 16 "tokens" per row, and converting each row once instead of four times is most of their
-// cost), Q5_0 and Q4_K / Q5_K for fewer tokens than the batch kernel takes (quant_dot_avx512.cpp).
+// cost), Q5_0, Q4_K / Q5_K and Q6_K for fewer tokens than the batch kernel takes
+// (quant_dot_avx512.cpp).
 
 // GCC 12's AVX-512 intrinsics pass an "undefined" register as the unused merge source, which
 // -Wmaybe-uninitialized reports after inlining, located in the header: silence it for this file
@@ -213,6 +214,64 @@ struct RowQK4 {
     }
 };
 
+// ---- Q6_K -----------------------------------------------------------------------------------------
+
+// Q6_K (the output head of Q4_K_M files, and every matrix of Q6_K files) for few tokens. A
+// block's half of 128 values unpacks, in the values' own order, into two zmm without a lane
+// shuffle: the 64 ql bytes' low nibbles are values 0-63 and their high nibbles values 64-127; the
+// two high bits come from the 32 qh bytes, shifted by 0, 2, 4 and 6 (qh and qh >> 2 side by side,
+// then one shift or none and a mask). Values 0..63 (the stored q + 32) times the activation
+// bytes by vpdpbusd give sums of 4 products, |sum| <= 4 * 63 * 127: packed to int16 and weighted
+// by the 16-value sub-blocks' int8 scales in one vpdpwssd; the + 32 comes off through the
+// activations' 16-value sums, in integers. About 5 vector instructions per 64 products for one
+// token, against 8 in the AVX2 kernel.
+struct RowQ6K {
+    template <int NT>
+    static void run(const uint8_t* row, const avx2::TokenRows<NT>& x, int64_t cols, float* out) {
+        // packs_epi32(p_low, p_high) holds in 128-bit lane L four sums of sub-block L of the half
+        // and then four of sub-block 4 + L; scale_index[n] picks those scales for half n.
+        const __m512i scale_index[2] = {
+            _mm512_set_epi16(7, 7, 7, 7, 3, 3, 3, 3, 6, 6, 6, 6, 2, 2, 2, 2, 5, 5, 5, 5, 1, 1, 1, 1, 4, 4, 4, 4, 0, 0, 0, 0),
+            _mm512_set_epi16(15, 15, 15, 15, 11, 11, 11, 11, 14, 14, 14, 14, 10, 10, 10, 10, 13, 13, 13, 13, 9, 9, 9, 9, 12, 12, 12, 12, 8, 8, 8, 8)};
+        const __m512i low_nibble = _mm512_set1_epi8(0x0F), high_bits = _mm512_set1_epi8(0x30);
+        __m512 acc[NT];
+        for (int i = 0; i < NT; ++i) acc[i] = _mm512_setzero_ps();
+        const int64_t n_blocks = cols / 256;
+        const int distance = avx2::prefetch_distance();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* block = row + b * static_cast<int64_t>(q6_k::bytes);
+            prefetch_block<q6_k::bytes>(block, distance);
+            const float d = f16_at(block + q6_k::d);
+            const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + q6_k::scales)));
+            const __m512i scales_all = _mm512_castsi256_si512(scales16);
+            const __m512i scales[2] = {_mm512_permutexvar_epi16(scale_index[0], scales_all),
+                                       _mm512_permutexvar_epi16(scale_index[1], scales_all)};
+            __m512i values[4]; // half n: values[2n] = values 0-63, values[2n + 1] = values 64-127
+            for (int n = 0; n < 2; ++n) {
+                const __m512i ql = _mm512_loadu_si512(block + q6_k::ql + 64 * n);
+                const __m256i qh = load256(block + q6_k::qh + 32 * n);
+                const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                values[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, low_nibble), _mm512_and_si512(_mm512_slli_epi16(qh2, 4), high_bits));
+                values[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low_nibble), _mm512_and_si512(qh2, high_bits));
+            }
+            for (int i = 0; i < NT; ++i) {
+                const int8_t* xq = x.quants[i] + 256 * b;
+                __m512i isum = _mm512_setzero_si512();
+                for (int n = 0; n < 2; ++n) {
+                    const __m512i lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), values[2 * n], _mm512_loadu_si512(xq + 128 * n));
+                    const __m512i hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), values[2 * n + 1], _mm512_loadu_si512(xq + 128 * n + 64));
+                    isum = _mm512_dpwssd_epi32(isum, _mm512_packs_epi32(lo, hi), scales[n]);
+                }
+                // The stored values are q + 32: subtract 32 * sum(scale * activation sum).
+                const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load256(x.sums[i] + 16 * b), scales16), 5);
+                isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(offset));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * x.scales[i][b]), acc[i]);
+            }
+        }
+        for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
+    }
+};
+
 // ---- float weights --------------------------------------------------------------------------
 
 // F32 / F16 / BF16 rows against up to 16 tokens at once (32 zmm registers hold 16 accumulators).
@@ -344,6 +403,7 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
+    case TensorType::Q6_K: return matmul_rows_wide<RowQ6K, 4>;
     default: return nullptr;
     }
 }
