@@ -16,6 +16,9 @@
 //     each sub-block the int32 sums are converted and scaled (S, and the activation scale d_x)
 //     into float accumulators. 8 multiply-accumulates of 64 bytes then cost about 3 more vector
 //     operations, instead of 3 per 32 bytes in the per-row AVX2 kernels.
+//  3. Where a product has two panels or more, they are taken in pairs (PairKernel: 32 rows by up
+//     to 6 tokens), so that each token's broadcast activation bytes serve 2 vpdpbusd; a lone last
+//     panel takes the one-panel tile. Both give the same bits.
 //
 // vpdpbusd multiplies unsigned by signed bytes; the activations are made unsigned by adding 128
 // (x ^ 0x80), and the excess 128 * sum(q) of each row and sub-block is subtracted exactly, in
