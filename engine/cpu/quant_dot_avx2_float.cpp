@@ -246,6 +246,7 @@ void float_batch_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens,
         const int64_t r_last = std::min(row_end, r_first + kRowsPerTask);
         const int64_t t_first = static_cast<int64_t>(task) / row_chunks * tokens_per_task;
         const int64_t t_last = std::min(n_tokens, t_first + tokens_per_task);
+        if (t_first >= t_last) return; // a token chunk past the end (the split rounds up to blocks)
         for (int64_t r0 = r_first; r0 < r_last; r0 += tile_rows) {
             const int rows_here = static_cast<int>(std::min(tile_rows, r_last - r0));
             const float* rows[16]; // 16: interleave_rows12 reads 4 more, unused
