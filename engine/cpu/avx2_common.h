@@ -189,15 +189,15 @@ inline __m128i q3_k_scale_bytes(const uint8_t* packed) {
     return _mm_sub_epi8(biased, _mm_set1_epi8(32));
 }
 
-// 8 rows x 8 dwords -> 8 x 8 dwords (out[s] = dword s of rows 0..7).
-inline void transpose_8x8(const int32_t* src, int64_t stride, __m256i (&out)[8]) {
+// 8 rows x 8 dwords -> 8 x 8 dwords (out[s] = dword s of rows 0..7), row r at rows[r] (any
+// 32-bit elements: the float batch kernel transposes floats with it).
+inline void transpose_8x8(const int32_t* const* rows, __m256i (&out)[8]) {
     __m256i u[8];
     for (int h = 0; h < 2; ++h) {
-        const int32_t* rows = src + 4 * h * stride;
-        const __m256i r0 = load256(rows);
-        const __m256i r1 = load256(rows + stride);
-        const __m256i r2 = load256(rows + 2 * stride);
-        const __m256i r3 = load256(rows + 3 * stride);
+        const __m256i r0 = load256(rows[4 * h]);
+        const __m256i r1 = load256(rows[4 * h + 1]);
+        const __m256i r2 = load256(rows[4 * h + 2]);
+        const __m256i r3 = load256(rows[4 * h + 3]);
         const __m256i t0 = _mm256_unpacklo_epi32(r0, r1);
         const __m256i t1 = _mm256_unpackhi_epi32(r0, r1);
         const __m256i t2 = _mm256_unpacklo_epi32(r2, r3);
@@ -211,6 +211,13 @@ inline void transpose_8x8(const int32_t* src, int64_t stride, __m256i (&out)[8])
         out[s] = _mm256_permute2x128_si256(u[s], u[4 + s], 0x20);
         out[s + 4] = _mm256_permute2x128_si256(u[s], u[4 + s], 0x31);
     }
+}
+
+// The same with row r at src + r * stride.
+inline void transpose_8x8(const int32_t* src, int64_t stride, __m256i (&out)[8]) {
+    const int32_t* rows[8];
+    for (int r = 0; r < 8; ++r) rows[r] = src + r * stride;
+    transpose_8x8(rows, out);
 }
 
 // The 16 IQ4_NL levels in both lanes, for shuffle_epi8 lookups.

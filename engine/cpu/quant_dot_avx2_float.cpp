@@ -64,31 +64,16 @@ const float* float_row(const WeightMatrix& w, int64_t r, float* buffer) {
     return buffer;
 }
 
-// Values [i, i + 8) of 8 rows transposed: dst[j * dst_stride + r] = rows[r][i + j] for r < width
-// (8 or 4: the first 4 rows only; the others are loaded, not stored).
-void transpose_8x8(const float* const* rows, int64_t i, float* dst, int64_t dst_stride, int width) {
-    __m256 u[8], v[8];
-    for (int k = 0; k < 4; ++k) {
-        const __m256 a = _mm256_loadu_ps(rows[2 * k] + i), b = _mm256_loadu_ps(rows[2 * k + 1] + i);
-        u[2 * k] = _mm256_unpacklo_ps(a, b);
-        u[2 * k + 1] = _mm256_unpackhi_ps(a, b);
-    }
-    for (int k = 0; k < 2; ++k) {
-        v[4 * k + 0] = _mm256_shuffle_ps(u[4 * k], u[4 * k + 2], 0x44);
-        v[4 * k + 1] = _mm256_shuffle_ps(u[4 * k], u[4 * k + 2], 0xEE);
-        v[4 * k + 2] = _mm256_shuffle_ps(u[4 * k + 1], u[4 * k + 3], 0x44);
-        v[4 * k + 3] = _mm256_shuffle_ps(u[4 * k + 1], u[4 * k + 3], 0xEE);
-    }
-    // v[j] (j < 4): value j of rows 0-3 in the low lane, value j + 4 in the high lane; v[4 + j]
-    // the same for rows 4-7.
-    for (int j = 0; j < 4; ++j) {
-        if (width == 8) {
-            _mm256_storeu_ps(dst + j * dst_stride, _mm256_permute2f128_ps(v[j], v[4 + j], 0x20));
-            _mm256_storeu_ps(dst + (j + 4) * dst_stride, _mm256_permute2f128_ps(v[j], v[4 + j], 0x31));
-        } else {
-            _mm_storeu_ps(dst + j * dst_stride, _mm256_castps256_ps128(v[j]));
-            _mm_storeu_ps(dst + (j + 4) * dst_stride, _mm256_extractf128_ps(v[j], 1));
-        }
+// Values [i, i + 8) of 8 rows transposed (avx2::transpose_8x8): dst[j * dst_stride + r] =
+// rows[r][i + j] for r < width (8, or 4: the first 4 rows only; all 8 are read).
+void store_transposed_8x8(const float* const* rows, int64_t i, float* dst, int64_t dst_stride, int width) {
+    const int32_t* words[8];
+    for (int r = 0; r < 8; ++r) words[r] = reinterpret_cast<const int32_t*>(rows[r] + i);
+    __m256i columns[8];
+    avx2::transpose_8x8(words, columns);
+    for (int j = 0; j < 8; ++j) {
+        if (width == 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j * dst_stride), columns[j]);
+        else _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j * dst_stride), _mm256_castsi256_si128(columns[j]));
     }
 }
 
@@ -99,8 +84,8 @@ void pack_full_block(const float* x, int64_t t0, int64_t cols, float* dst) {
     for (int t = 0; t < 16; ++t) rows[t] = x + (t0 + t) * cols;
     int64_t i = 0;
     for (; i + 8 <= cols; i += 8) {
-        transpose_8x8(rows, i, dst + i * 16, 16, 8);
-        transpose_8x8(rows + 8, i, dst + i * 16 + 8, 16, 8);
+        store_transposed_8x8(rows, i, dst + i * 16, 16, 8);
+        store_transposed_8x8(rows + 8, i, dst + i * 16 + 8, 16, 8);
     }
     for (; i < cols; ++i) {
         for (int t = 0; t < 16; ++t) dst[i * 16 + t] = rows[t][i];
@@ -112,8 +97,8 @@ void pack_full_block(const float* x, int64_t t0, int64_t cols, float* dst) {
 void interleave_rows12(const float* const* rows, int64_t cols, float* out) {
     int64_t i = 0;
     for (; i + 8 <= cols; i += 8) {
-        transpose_8x8(rows, i, out + i * 12, 12, 8);
-        transpose_8x8(rows + 8, i, out + i * 12 + 8, 12, 4);
+        store_transposed_8x8(rows, i, out + i * 12, 12, 8);
+        store_transposed_8x8(rows + 8, i, out + i * 12 + 8, 12, 4);
     }
     for (; i < cols; ++i) {
         for (int r = 0; r < 12; ++r) out[i * 12 + r] = rows[r][i];

@@ -276,21 +276,13 @@ struct PickPair {
     }
 };
 
-PanelPairTokens pair_tokens_for(const RowForm& form, ActivationFormat format) {
-    if (format == ActivationFormat::Q8_32) {
-        return form.has_min ? PickPair::tokens<32, 1, true>(form) : PickPair::tokens<32, 1, false>(form);
-    }
-    if (form.sub == 16) return form.has_min ? PickPair::tokens<16, 16, true>(form) : PickPair::tokens<16, 16, false>(form);
-    return form.has_min ? PickPair::tokens<32, 8, true>(form) : PickPair::tokens<32, 8, false>(form);
-}
-
 } // namespace
 } // namespace latent::cpu::avx512
 
 LATENT_AVX512_END
 
 const latent::cpu::detail::batch::BatchKernel latent::cpu::detail::batch::kAvx512Kernel{
-    avx512::interleave_panel, panel_tokens_for<SameForAnyMagnitude<avx512::MicroKernel>>, avx512::pair_tokens_for};
+    avx512::interleave_panel, panel_tokens_for<SameForAnyMagnitude<avx512::MicroKernel>>, panel_tokens_for<avx512::PickPair>};
 
 #else // !LATENT_HAVE_AVX512
 

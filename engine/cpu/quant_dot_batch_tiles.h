@@ -50,10 +50,11 @@ void panel_tokens(const Panel& panel, const PreparedActivations& x, int64_t t0, 
     if (t < t1) Micro::template tile<1, kSub, kPerBlock, kHasMin>(panel, x, t, y + t * y_stride + row0, y_stride, n_rows);
 }
 
-// BatchKernel::tokens_for: Pick::template tokens<kSub, kPerBlock, kHasMin>(form) gives the
-// PanelTokens of the form's sub-block size and minimum with the activation format's blocks.
+// BatchKernel::tokens_for (and pair_tokens_for): Pick::template tokens<kSub, kPerBlock,
+// kHasMin>(form) gives the PanelTokens (or PanelPairTokens) of the form's sub-block size and
+// minimum with the activation format's blocks.
 template <class Pick>
-PanelTokens panel_tokens_for(const RowForm& form, ActivationFormat format) {
+auto panel_tokens_for(const RowForm& form, ActivationFormat format) {
     if (format == ActivationFormat::Q8_32) {
         return form.has_min ? Pick::template tokens<32, 1, true>(form) : Pick::template tokens<32, 1, false>(form);
     }
