@@ -45,7 +45,7 @@ constexpr float kQuietNaN = std::numeric_limits<float>::quiet_NaN();
 
 LATENT_AVX2_BEGIN
 
-#include "cpu/block_pairs.h"
+#include "cpu/q5_0_pairs.h"
 
 namespace latent::cpu::avx2 {
 namespace {
@@ -373,7 +373,7 @@ MatmulKernel avx2_kernel(TensorType type) {
     case TensorType::F16: return matmul_rows<FloatRow<LoadF16>>;
     case TensorType::BF16: return matmul_rows<FloatRow<LoadBf16>>;
     case TensorType::Q4_0: return matmul_rows<SignedBlockRow<SignedQ4_0>>;
-    case TensorType::Q5_0: return matmul_rows_block_pairs<RowQ5_0Pairs>;
+    case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
     case TensorType::Q8_0: return matmul_rows<SignedBlockRow<SignedQ8_0>>;
     case TensorType::IQ4_NL: return matmul_rows<SignedBlockRow<SignedIq4Nl>>;
     case TensorType::Q4_1: return matmul_rows<UnsignedBlockRow<false>>;

@@ -1,7 +1,7 @@
 // AVX-512 per-row kernels, used where they beat the AVX2 ones: the float types against up to 16
 // tokens per pass over a row (the attention scores multiply an F16 cache by every head's query,
 // 16 "tokens" per row, and converting each row once instead of four times is most of their
-// cost), Q5_0, Q8_0, Q4_K / Q5_K and Q6_K for fewer tokens than the batch kernel takes
+// cost), Q5_0, Q4_K / Q5_K and Q6_K for fewer tokens than the batch kernel takes
 // (quant_dot_avx512.cpp).
 
 // GCC 12's AVX-512 intrinsics pass an "undefined" register as the unused merge source, which
@@ -22,7 +22,7 @@
 
 LATENT_AVX512_BEGIN
 
-#include "cpu/block_pairs.h"
+#include "cpu/q5_0_pairs.h"
 
 namespace latent::cpu::avx512 {
 namespace {
@@ -106,81 +106,6 @@ struct RowQ5_0Pairs {
             }
         }
         for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(acc[i]);
-    }
-};
-
-// ---- Q8_0 ---------------------------------------------------------------------------------------
-
-// Q8_0 (the routed experts' down projections of Q4_K_M files whose expert width is not a multiple
-// of 256, e.g. V2-Lite's 1,408), two blocks (68 bytes) per step: the two blocks' 32 quants side by
-// side in one zmm, made unsigned by flipping their sign bits (q + 128, 0..255) so that one
-// vpdpbusd multiplies 64 of them by the activations, the "+ 128" taken off through the blocks'
-// activation sums (-128 * sum x, the sums' starting value). The two scales become a 16-float
-// pattern by a word permutation and a half-to-float conversion, as in Q5_0. About 6 vector
-// instructions per block for one token, against ~9 in the AVX2 kernel (abs/sign, maddubs, madd).
-struct RowQ8_0Pairs {
-    // Per token and pair of blocks: the two blocks' 64 activation bytes in their own order, then
-    // the blocks' scales and corrections -128 * (sum of the block's activations).
-    static constexpr int64_t kPairBytes = 64 + 16;
-    static constexpr int64_t kStep = 2 * static_cast<int64_t>(q8_0::bytes);
-
-    static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
-        std::memcpy(to, xa, 32);
-        if (xb) {
-            std::memcpy(to + 32, xb, 32);
-        } else {
-            std::memset(to + 32, 0, 32);
-        }
-        const int32_t corr[2] = {-128 * sa, -128 * sb};
-        std::memcpy(to + 64, &da, 4);
-        std::memcpy(to + 68, &db, 4);
-        std::memcpy(to + 72, corr, 8);
-    }
-
-    template <int NT>
-    static void run(const uint8_t* row, const uint8_t* const (&x)[NT], int64_t cols, float* out) {
-        // Words of a pair's first 64 bytes: block A's d is word 0, block B's word 17 (byte 34).
-        const __m512i d_index = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, //
-                                                 17, 17, 17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);
-        const __m512i scale_index = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-        const __m512i corr_index = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2);
-        const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
-        // Two accumulators per token, pairs alternating: the FMA chain was as long as a step.
-        __m512 acc[2][NT];
-        for (int i = 0; i < NT; ++i) acc[0][i] = acc[1][i] = _mm512_setzero_ps();
-        const int distance = avx2::prefetch_distance();
-        const int64_t n_blocks = cols / 32;
-        auto step = [&]<bool kHasB>(int64_t b, __m512(&sums)[NT]) {
-            const uint8_t* pair = row + (b / 2) * kStep;
-            // A step covers 68 bytes: two lines keep every line of the stream prefetched.
-            _mm_prefetch(reinterpret_cast<const char*>(pair) + distance, _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(pair) + distance + 64, _MM_HINT_T0);
-            const __m512i raw = _mm512_maskz_loadu_epi8(kHasB ? ~__mmask64{0} : (__mmask64{1} << q8_0::bytes) - 1, pair);
-            const __m256i qa = load256(pair + q8_0::qs);
-            const __m256i qb = kHasB ? load256(pair + q8_0::bytes + q8_0::qs) : _mm256_setzero_si256();
-            const __m512i weights = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(qa), qb, 1), sign);
-            const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
-            const int64_t pair_offset = (b / 2) * kPairBytes;
-            for (int i = 0; i < NT; ++i) {
-                const uint8_t* p = x[i] + pair_offset;
-                const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));
-                const __m512i corr = _mm512_maskz_permutexvar_epi32(0x0101, corr_index, meta);
-                const __m512i dot = _mm512_dpbusd_epi32(corr, weights, _mm512_loadu_si512(p));
-                const __m512 scale = _mm512_mul_ps(dw, _mm512_permutexvar_ps(scale_index, _mm512_castsi512_ps(meta)));
-                sums[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, sums[i]);
-            }
-        };
-        int64_t b = 0;
-        for (; b + 4 <= n_blocks; b += 4) {
-            step.template operator()<true>(b, acc[0]);
-            step.template operator()<true>(b + 2, acc[1]);
-        }
-        if (b + 2 <= n_blocks) {
-            step.template operator()<true>(b, acc[0]);
-            b += 2;
-        }
-        if (b < n_blocks) step.template operator()<false>(b, acc[1]);
-        for (int i = 0; i < NT; ++i) out[i] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][i], acc[1][i]));
     }
 };
 
@@ -475,8 +400,7 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F32: return matmul_rows_wide<FloatRow<Load512F32>>;
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
-    case TensorType::Q5_0: return matmul_rows_block_pairs<RowQ5_0Pairs>;
-    case TensorType::Q8_0: return matmul_rows_block_pairs<RowQ8_0Pairs>;
+    case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
     case TensorType::Q6_K: return matmul_rows_wide<RowQ6K, 4>;

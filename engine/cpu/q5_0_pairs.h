@@ -1,10 +1,9 @@
-// Internal to engine/cpu: the driver of the row kernels that take two 32-value blocks per step:
-// RowQ5_0Pairs of quant_dot_avx512_rows.cpp and of quant_dot_avx2.cpp (44 bytes a step) and
-// RowQ8_0Pairs of quant_dot_avx512_rows.cpp (68 bytes). Such a kernel reads each token's
-// activations prepared per pair of blocks in its own order, with the blocks' scales and their
-// corrections (the weights' offset times the block's activation sum) beside them; the driver
-// prepares them once per task (a thread-local buffer kept for the thread's next tasks) and then
-// runs the kernel over the task's rows, up to 4 tokens per pass.
+// Internal to engine/cpu: the driver of the Q5_0 row kernels that take two blocks (44 bytes) per
+// step, RowQ5_0Pairs of quant_dot_avx512_rows.cpp and of quant_dot_avx2.cpp. Such a kernel reads
+// each token's activations rearranged per pair of blocks in its own order, with the blocks'
+// scales and their "- 16" corrections beside them; the driver prepares them once per task (a
+// thread-local buffer kept for the thread's next tasks) and then runs the kernel over the task's
+// rows, up to 4 tokens per pass.
 //
 // Include it inside the file's target region (after LATENT_AVX2_BEGIN or LATENT_AVX512_BEGIN),
 // with the headers it names included before the marker, as quant_dot_batch_tiles.h is: its code
@@ -45,7 +44,7 @@ inline void interleave_pair_quants(const int8_t* xa, const int8_t* xb, uint8_t* 
 }
 
 template <class Row>
-void matmul_rows_block_pairs(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
+void matmul_rows_q5_0_pairs(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
                             int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {
     thread_local std::vector<uint8_t> prepared;
     const int64_t n = token_end - token_begin, blocks = w.cols / 32, pairs = (blocks + 1) / 2;
