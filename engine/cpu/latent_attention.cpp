@@ -111,7 +111,7 @@ bool fused_fits(const LatentCache& c) {
 
 // Brings cache rows [k, min(k + count, end)) towards the core ahead of use: the AVX2 fused kernel
 // calls it for the next chunk's rows while it computes the current chunk (the AVX-512 kernel
-// spreads the same prefetches over its score steps, score_two_keys), so a cache that lives
+// spreads the same prefetches over its score steps, score_keys), so a cache that lives
 // in memory (27 layers of a long context) waits less on it: 16 heads × 4,096 keys × 27 caches,
 // 2 threads, alternating runs: 552/538/577 vs 626/631/653 us per call (a cache held in L3:
 // 431/429 vs 412/414, within the noise).
@@ -150,28 +150,54 @@ LATENT_AVX512_TARGET inline __m512 reduce16(const __m512* v) {
     return _mm512_shuffle_f32x4(f, f, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-// Scores of keys r0 and r1 for a group of 8 heads, unreduced: a[h] (key r0) and a[h + 8] (key r1)
-// hold 16 partial sums each. q is the group's queries in blocks of 16 row positions × 8 heads, so
-// that a step reads 8 consecutive vectors. kPrefetch: each step also prefetches `step` bytes
-// from pf on (the caller's rows to come, spread over the steps).
-template <bool kF16, bool kPrefetch>
-LATENT_AVX512_TARGET inline void score_two_keys(const float* q, const uint8_t* r0, const uint8_t* r1, uint32_t W, const uint8_t* pf, size_t step,
-                                                __m512 (&a)[16]) {
-    for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
+// Scores of K keys (rows[0..K)) for a group of 8 heads, unreduced: a[8 k + h] holds 16 partial
+// sums of key k and head h. q is the group's queries in blocks of 16 row positions × 8 heads, so
+// that a step reads 8 consecutive vectors, each loaded once for the K keys (K = 3: 24
+// accumulators, 8 query loads per 24 FMAs; caches in memory: 7-9% more multiply-adds per second
+// than K = 2). kPrefetch: each step also prefetches `step` bytes from pf on (the caller's rows to
+// come, spread over the steps).
+template <bool kF16, bool kPrefetch, int K>
+LATENT_AVX512_TARGET inline void score_keys(const float* q, const uint8_t* const (&rows)[K], uint32_t W, const uint8_t* pf, size_t step,
+                                            __m512 (&a)[8 * K]) {
+    for (int i = 0; i < 8 * K; ++i) a[i] = _mm512_setzero_ps();
     for (uint32_t d = 0; d < W; d += 16, q += 16 * kGroup) {
         if constexpr (kPrefetch) {
             for (size_t o = 0; o < step; o += 64) _mm_prefetch(reinterpret_cast<const char*>(pf) + o, _MM_HINT_T0);
             pf += step;
         }
-        const __m512 x0 = load16<kF16>(r0, d);
-        const __m512 x1 = load16<kF16>(r1, d);
+        __m512 x[K];
+        for (int k = 0; k < K; ++k) x[k] = load16<kF16>(rows[k], d);
 #pragma GCC unroll 8
         for (uint32_t h = 0; h < kGroup; ++h) {
             __m512 qv = _mm512_loadu_ps(q + h * 16);
-            __asm__("" : "+v"(qv)); // one load for both keys (GCC would fold it into each FMA: 16 loads a step)
-            a[h] = _mm512_fmadd_ps(qv, x0, a[h]);
-            a[h + 8] = _mm512_fmadd_ps(qv, x1, a[h + 8]);
+            __asm__("" : "+v"(qv)); // one load for the K keys (GCC would fold it into each FMA)
+            for (int k = 0; k < K; ++k) a[8 * k + h] = _mm512_fmadd_ps(qv, x[k], a[8 * k + h]);
         }
+    }
+}
+
+// The scores of K (2 or 3) keys from k on, for group g, into S[k * 8 ...]: the first group also
+// brings the next chunk's rows towards the core, spread over the steps (a burst of 36 prefetches
+// per key pair stalled on the core's miss buffers). The last key is repeated past the chunk's end.
+template <bool kF16, int K>
+LATENT_AVX512_TARGET inline void score_and_store(const uint8_t* base, size_t rb, uint32_t k, uint32_t n, bool prefetch, const float* q, uint32_t W,
+                                                 size_t prefetch_step, float* S) {
+    const uint8_t* rows[K];
+    for (int i = 0; i < K; ++i) rows[i] = base + static_cast<size_t>(std::min(k + i, n - 1)) * rb;
+    __m512 a[8 * K];
+    if (prefetch) {
+        score_keys<kF16, true, K>(q, rows, W, base + static_cast<size_t>(kChunk + k) * rb, prefetch_step, a);
+    } else {
+        score_keys<kF16, false, K>(q, rows, W, nullptr, 0, a);
+    }
+    _mm512_storeu_ps(S + k * kGroup, reduce16(a));
+    if constexpr (K == 3) {
+        __m512 third[16]; // the third key's 8 heads, reduced by the same tree
+        for (int i = 0; i < 8; ++i) {
+            third[i] = a[16 + i];
+            third[8 + i] = _mm512_setzero_ps();
+        }
+        _mm256_storeu_ps(S + (k + 2) * kGroup, _mm512_castps512_ps256(reduce16(third)));
     }
 }
 
@@ -190,25 +216,18 @@ LATENT_AVX512_TARGET void fused_range(const LatentCache& c, const float* qpad, u
     // Two rows' bytes over the W / 16 steps of a score pass, in whole lines (one line for F16).
     const size_t steps = W / 16;
     const size_t prefetch_step = (2 * rb + steps * 64 - 1) / (steps * 64) * 64;
+    const size_t prefetch_step3 = (3 * rb + steps * 64 - 1) / (steps * 64) * 64;
     for (uint32_t k0 = begin; k0 < end; k0 += kChunk) {
         const uint32_t n = std::min(kChunk, end - k0);
         const uint8_t* base = c.rows + static_cast<size_t>(k0) * rb;
         for (uint32_t g = 0; g < groups; ++g) {
             const float* q = qpad + static_cast<size_t>(g) * kGroup * W;
-            // Scores of two keys × 8 heads at a time.
-            for (uint32_t k = 0; k < n; k += 2) {
-                const uint8_t* r0 = base + static_cast<size_t>(k) * rb;
-                const uint8_t* r1 = k + 1 < n ? r0 + rb : r0;
-                __m512 a[16];
-                // The first group brings the next chunk's two rows towards the core, spread over
-                // the row's steps (a burst of 36 prefetches stalled on the core's miss buffers).
-                if (g == 0 && k0 + kChunk + k < end) {
-                    score_two_keys<kF16, true>(q, r0, r1, W, base + static_cast<size_t>(kChunk + k) * rb, prefetch_step, a);
-                } else {
-                    score_two_keys<kF16, false>(q, r0, r1, W, nullptr, 0, a);
-                }
-                _mm512_store_ps(S + k * kGroup, reduce16(a));
+            // Scores of three keys × 8 heads at a time, the chunk's last one or two keys together.
+            uint32_t key = 0;
+            for (; key + 3 <= n; key += 3) {
+                score_and_store<kF16, 3>(base, rb, key, n, g == 0 && k0 + kChunk + key < end, q, W, prefetch_step3, S);
             }
+            if (key < n) score_and_store<kF16, 2>(base, rb, key, n, g == 0 && k0 + kChunk + key < end, q, W, prefetch_step, S);
             // Online softmax update.
             const __m256 m_old = _mm256_loadu_ps(m + g * kGroup);
             __m256 mx = m_old;
@@ -424,7 +443,7 @@ void latent_attention_fused(bool avx512, const float* queries, uint32_t n_heads,
         for (uint32_t d = 0; d < W; ++d) {
             const float q = queries[static_cast<size_t>(h) * W + d] * scale;
             if (avx512) {
-                // per group: blocks of 16 row positions × 8 heads (score_two_keys)
+                // per group: blocks of 16 row positions × 8 heads (score_keys)
                 s.qpad[((static_cast<size_t>(h / group) * (W / 16) + d / 16) * group + h % group) * 16 + d % 16] = q;
             } else {
                 s.qpad[(static_cast<size_t>(h / group) * W + d) * group + h % group] = q; // per group: row × 16 heads
