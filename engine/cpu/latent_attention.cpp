@@ -176,9 +176,10 @@ LATENT_AVX512_TARGET inline void score_keys(const float* q, const uint8_t* const
     }
 }
 
-// The scores of K (2 or 3) keys from k on, for group g, into S[k * 8 ...]: the first group also
-// brings the next chunk's rows towards the core, spread over the steps (a burst of 36 prefetches
-// per key pair stalled on the core's miss buffers). The last key is repeated past the chunk's end.
+// The scores of K (2 or 3) keys from k on, for the group whose queries are q, into S[k * 8 ...].
+// prefetch (the first group): also bring the next chunk's K rows towards the core, prefetch_step
+// bytes a step (a burst of 36 prefetches per key pair stalled on the core's miss buffers). A key
+// past the chunk's end (n) repeats the last one; its scores land past S's n rows and are unused.
 template <bool kF16, int K>
 LATENT_AVX512_TARGET inline void score_and_store(const uint8_t* base, size_t rb, uint32_t k, uint32_t n, bool prefetch, const float* q, uint32_t W,
                                                  size_t prefetch_step, float* S) {
@@ -213,7 +214,8 @@ LATENT_AVX512_TARGET void fused_range(const LatentCache& c, const float* qpad, u
     std::fill(acc, acc + static_cast<size_t>(groups) * kGroup * L, 0.0f);
     std::fill(m, m + groups * kGroup, -std::numeric_limits<float>::infinity());
     std::fill(l, l + groups * kGroup, 0.0f);
-    // Two rows' bytes over the W / 16 steps of a score pass, in whole lines (one line for F16).
+    // Two (three) rows' bytes over the W / 16 steps of a score pass, in whole lines (one line a
+    // step for two F16 rows, two for three).
     const size_t steps = W / 16;
     const size_t prefetch_step = (2 * rb + steps * 64 - 1) / (steps * 64) * 64;
     const size_t prefetch_step3 = (3 * rb + steps * 64 - 1) / (steps * 64) * 64;
