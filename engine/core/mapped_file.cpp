@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +32,45 @@ FileIdentity identity_of(const struct stat& st) {
     const std::string kind = file_kind_name(mode);
     throw Error(path.string() + " is " + (kind == "not a regular file" ? kind : kind + ", not a regular file"));
 }
+
+#if defined(__linux__)
+constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+
+// PAGEMAP_SCAN (Linux 6.7, <linux/fs.h>), spelled out for older headers.
+struct PmScanArg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct PageRegion {
+    uint64_t start, end, categories;
+};
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+constexpr uint64_t kPageIsPresent = uint64_t{1} << 3;
+constexpr uint64_t kPageIsHuge = uint64_t{1} << 6;
+
+// Calls f(start, end) for each run of [begin, end) that is in memory in small pages; false when
+// the kernel cannot tell (before 6.7).
+template <class F>
+bool for_small_pages(int pagemap, uintptr_t begin, uintptr_t end, F&& f) {
+    PageRegion regions[64];
+    PmScanArg a{};
+    a.size = sizeof a;
+    a.start = begin;
+    a.end = end;
+    a.vec = reinterpret_cast<uintptr_t>(regions);
+    a.vec_len = 64;
+    a.category_inverted = kPageIsHuge; // present and not huge
+    a.category_mask = kPageIsHuge | kPageIsPresent;
+    a.return_mask = kPageIsHuge | kPageIsPresent;
+    while (a.start < end) {
+        const long n = ::ioctl(pagemap, kPagemapScan, &a);
+        if (n < 0) return false;
+        for (long i = 0; i < n; ++i) f(static_cast<uintptr_t>(regions[i].start), static_cast<uintptr_t>(regions[i].end));
+        if (a.walk_end <= a.start) break; // no progress: never loop
+        a.start = a.walk_end;
+    }
+    return true;
+}
+#endif
 
 } // namespace
 
@@ -148,6 +189,90 @@ MappedFile::~MappedFile() {
     mapping_faults::unregister_mapping(fault_slot_);
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
     if (fd_ >= 0) ::close(fd_);
+}
+
+HugePageReload MappedFile::reload_in_huge_pages(const std::vector<std::pair<const uint8_t*, size_t>>& ranges, double max_seconds) const {
+    HugePageReload r;
+#if defined(__linux__) && defined(MADV_DONTNEED)
+#ifndef MADV_POPULATE_READ
+    constexpr int MADV_POPULATE_READ = 22;
+#endif
+    const auto base = reinterpret_cast<uintptr_t>(data_);
+    if (data_ == nullptr || size_ < kHugePage) return r;
+    const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pagemap < 0) return r;
+    // The whole 2 MiB pieces of the map that the ranges touch, merged.
+    const uintptr_t first = (base + kHugePage - 1) / kHugePage * kHugePage, last = (base + size_) / kHugePage * kHugePage;
+    std::vector<std::pair<uintptr_t, uintptr_t>> spans;
+    for (const auto& [data, bytes] : ranges) {
+        if (bytes == 0) continue;
+        const auto p = reinterpret_cast<uintptr_t>(data);
+        const uintptr_t b = std::max(first, p / kHugePage * kHugePage), e = std::min(last, (p + bytes + kHugePage - 1) / kHugePage * kHugePage);
+        if (b < e) spans.emplace_back(b, e);
+    }
+    std::sort(spans.begin(), spans.end());
+    std::vector<uintptr_t> pieces; // starts of the pieces with small pages, ascending
+    r.supported = true;
+    for (size_t i = 0; i < spans.size() && r.supported; ++i) {
+        const uintptr_t b = std::max(spans[i].first, pieces.empty() ? 0 : pieces.back() + kHugePage);
+        if (b >= spans[i].second) continue;
+        r.supported = for_small_pages(pagemap, b, spans[i].second, [&](uintptr_t s, uintptr_t e) {
+            for (uintptr_t x = s / kHugePage * kHugePage; x < e; x += kHugePage) {
+                if (pieces.empty() || pieces.back() < x) pieces.push_back(x);
+            }
+        });
+    }
+    r.small_bytes = pieces.size() * kHugePage;
+    // A piece can be mapped by one entry only where its file offset is 2 MiB-aligned too.
+    if (!r.supported || pieces.empty() || base % kHugePage != 0) {
+        if (r.supported && !pieces.empty()) r.stopped = "the map does not start on a 2 MiB boundary";
+        ::close(pagemap);
+        return r;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto count_huge = [&](size_t from, size_t to) { // of pieces [from, to), bytes now wholly huge
+        uint64_t huge = 0;
+        for (size_t i = from; i < to; ++i) {
+            bool small = false;
+            for_small_pages(pagemap, pieces[i], pieces[i] + kHugePage, [&](uintptr_t, uintptr_t) { small = true; });
+            if (!small) huge += kHugePage;
+        }
+        return huge;
+    };
+    constexpr size_t kProbe = 4; // pieces read back before judging whether it works here
+    size_t done = 0;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        void* p = reinterpret_cast<void*>(pieces[i]);
+        if (::madvise(p, kHugePage, MADV_DONTNEED) != 0) {
+            r.stopped = std::string("unmapping a piece failed: ") + std::strerror(errno);
+            break;
+        }
+        ::posix_fadvise(fd_, static_cast<off_t>(pieces[i] - base), static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED);
+        const bool read = ::madvise(p, kHugePage, MADV_POPULATE_READ) == 0;
+        done = i + 1;
+        if (!read) { // the file shrank (EFAULT) or cannot be read
+            r.stopped = std::string("reading the file back failed: ") + std::strerror(errno);
+            break;
+        }
+        if (done == kProbe && count_huge(0, kProbe) == 0) {
+            r.stopped = "the pieces read back came in small pages again (no 2 MiB folios for this file here, or another program maps them)";
+            break;
+        }
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (done >= kProbe && done < pieces.size() && elapsed / static_cast<double>(done) * static_cast<double>(pieces.size()) > max_seconds) {
+            r.stopped = "reading it all back would take more than " + std::to_string(static_cast<int>(max_seconds)) + " s (a slow disk)";
+            break;
+        }
+    }
+    r.reloaded_bytes = done * kHugePage;
+    r.now_huge_bytes = count_huge(0, done);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ::close(pagemap);
+#else
+    (void)ranges;
+    (void)max_seconds;
+#endif
+    return r;
 }
 
 bool MappedFile::faulted() const { return mapping_faults::faulted(fault_slot_); }

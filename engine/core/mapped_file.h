@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace latent {
@@ -73,6 +74,16 @@ struct HugePageUse {
 };
 HugePageUse huge_page_use(const std::vector<const void*>& addresses);
 
+// What MappedFile::reload_in_huge_pages did.
+struct HugePageReload {
+    bool supported = false;       // the kernel tells which pages are huge (PAGEMAP_SCAN, Linux 6.7)
+    uint64_t small_bytes = 0;     // of the ranges' whole 2 MiB pieces, bytes mapped in small pages before
+    uint64_t reloaded_bytes = 0;  // pieces dropped from the page cache and read back
+    uint64_t now_huge_bytes = 0;  // of those, what came back in 2 MiB pages
+    double seconds = 0;
+    std::string stopped;          // why it stopped before the end ("" when it did not)
+};
+
 // MemAvailable of /proc/meminfo in bytes, 0 when unknown.
 uint64_t available_memory_bytes();
 
@@ -98,6 +109,19 @@ public:
     // exists is not a change: the map still holds the deleted file's bytes. One fstat and one
     // stat: checked before each request.
     void check_unchanged() const;
+
+    // Puts the given ranges of this map (addresses inside it) into 2 MiB pages where the page
+    // cache holds them in small ones: the file was cached earlier in small folios (while it was
+    // downloaded or copied, or read by a program that did not ask for huge pages), which costs
+    // about a quarter of the generation speed until the file leaves the cache. Each whole 2 MiB
+    // piece of the ranges that is in memory in small pages is unmapped, dropped from the page
+    // cache (posix_fadvise DONTNEED: clean pages that no other process maps) and read back
+    // through this map, which asks for huge pages. Stops when the first pieces do not come back
+    // huge (a kernel or file system without large folios, or the pages mapped elsewhere) and
+    // when the reads would take longer than max_seconds (a slow disk). Only before the map is in
+    // use: a reader of a piece in flight would fault it back in small pages (and still read the
+    // right bytes). Blocks on disk reads: not for the GUI thread.
+    HugePageReload reload_in_huge_pages(const std::vector<std::pair<const uint8_t*, size_t>>& ranges, double max_seconds) const;
 
 private:
     MappedFile() = default;

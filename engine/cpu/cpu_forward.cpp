@@ -15,6 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace latent::cpu {
 
@@ -79,6 +82,7 @@ void CpuForward::prefault_weights() {
     const uint64_t available = available_memory_bytes();
     if (available == 0 || total > available / 10 * 8) return;
     for (const gguf::TensorInfo* t : tensors) prefault_mapped(t->data, t->size_bytes);
+    reload_small_pages(tensors);
     // And one read per page on the pool (see touch_mapped: ~0.15 s per 2 GiB and thread where
     // it matters, so that the first tokens run at the speed of the later ones).
     constexpr size_t kChunk = size_t{32} << 20;
@@ -89,6 +93,26 @@ void CpuForward::prefault_weights() {
         }
     }
     pool_.parallel_for(chunks.size(), [&](size_t task, unsigned) { touch_mapped(chunks[task].first, chunks[task].second); });
+}
+
+// Where the page cache held the weights in small pages (the file was cached while it was
+// downloaded or copied), a generated token runs about a quarter slower: read those parts back in
+// 2 MiB pages (MappedFile::reload_in_huge_pages), at most ~30 s of disk reads per file.
+void CpuForward::reload_small_pages(const std::vector<const gguf::TensorInfo*>& tensors) {
+    for (const auto& part : model_.files().parts()) {
+        const MappedFile* map = part->mapping();
+        if (map == nullptr) continue;
+        std::vector<std::pair<const uint8_t*, size_t>> ranges;
+        for (const gguf::TensorInfo* t : tensors) {
+            if (t->data >= map->data() && t->data < map->data() + map->size()) ranges.emplace_back(t->data, t->size_bytes);
+        }
+        const HugePageReload r = map->reload_in_huge_pages(ranges, 30.0);
+        if (r.small_bytes == 0) continue;
+        auto mib = [](uint64_t bytes) { return bytes >> 20; };
+        spdlog::info("{}: {} MiB of the weights were cached in small pages; read {} MiB back in {:.1f} s, {} MiB now in 2 MiB pages{}{}",
+                     map->path().string(), mib(r.small_bytes), mib(r.reloaded_bytes), r.seconds, mib(r.now_huge_bytes),
+                     r.stopped.empty() ? "" : "; stopped: ", r.stopped);
+    }
 }
 
 void CpuForward::embed(std::span<const int32_t> tokens, std::vector<float>& x) const {

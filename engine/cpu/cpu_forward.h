@@ -71,6 +71,7 @@ private:
     void matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) { ffn_.matmul_precise(wm, x, n, y); }
     void prepare_layers();
     void prefault_weights();
+    void reload_small_pages(const std::vector<const gguf::TensorInfo*>& tensors);
     void attention(uint32_t il, const LayerWeights& lw, const LayerViews& lv, const std::vector<float>& xn, size_t n, std::span<const TokenRun> runs);
     bool use_decompressed(std::span<const TokenRun> runs) const;
     // Both fill o (n × H × d_v): each head's attention output before W_O.
