@@ -16,18 +16,42 @@ void FfnRunner::matmul(const WeightMatrix& wm, const float* x, size_t n, float* 
     cpu::matmul(wm, act_, y, &pool_);
 }
 
-// act_ = 2n activation rows for wm: x, then its rounding remainder x - dequantised(x).
+// act_ = 2n activation rows for wm: x, then its rounding remainder x - dequantised(x). A prompt's
+// rows are split over the pool (few tokens stay on this thread: a pool round trip would cost
+// more than the work).
 void FfnRunner::quantize_with_remainder(const WeightMatrix& wm, const float* x, size_t n) {
     const size_t cols = static_cast<size_t>(wm.cols);
-    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_);
+    ThreadPool* pool = n >= static_cast<size_t>(kBatchKernelMinTokens) ? &pool_ : nullptr;
+    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, pool);
     resize_scratch(residual_, 2 * n * cols);
-    std::copy_n(x, n * cols, residual_.data());
-    for (size_t t = 0; t < n; ++t) {
+    auto row = [&](size_t t, unsigned) {
+        std::copy_n(x + t * cols, cols, residual_.data() + t * cols);
         float* r = residual_.data() + (n + t) * cols;
         dequantize_activations(act_, static_cast<int64_t>(t), r);
         for (size_t i = 0; i < cols; ++i) r[i] = x[t * cols + i] - r[i];
+    };
+    if (pool) {
+        pool->parallel_for(n, row);
+    } else {
+        for (size_t t = 0; t < n; ++t) row(t, 0);
     }
-    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_);
+    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_, pool);
+}
+
+// y[i] = c[i] + c[count + i] for i < count: a product of x plus that of its remainder (the 2n
+// rows of quantize_with_remainder), in chunks over the pool for a prompt.
+void FfnRunner::sum_halves(float* y, const float* c, size_t count) {
+    constexpr size_t kChunk = 32768;
+    auto chunk = [&](size_t task, unsigned) {
+        const size_t end = std::min(count, (task + 1) * kChunk);
+        for (size_t i = task * kChunk; i < end; ++i) y[i] = c[i] + c[count + i];
+    };
+    const size_t chunks = (count + kChunk - 1) / kChunk;
+    if (chunks > 1) {
+        pool_.parallel_for(chunks, chunk);
+    } else if (chunks == 1) {
+        chunk(0, 0);
+    }
 }
 
 void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n, float* y) {
@@ -35,48 +59,43 @@ void FfnRunner::matmul_precise(const WeightMatrix& wm, const float* x, size_t n,
         matmul(wm, x, n, y);
         return;
     }
-    const size_t cols = static_cast<size_t>(wm.cols), rows = static_cast<size_t>(wm.rows);
+    // x and its rounding remainder as 2n activation rows of one product, so the weights are read
+    // (and for a prompt unpacked) once; the kernels give each row what separate products would.
+    const size_t rows = static_cast<size_t>(wm.rows);
+    quantize_with_remainder(wm, x, n);
+    resize_scratch(correction_, 2 * n * rows);
     if (n < static_cast<size_t>(kBatchKernelMinTokens)) {
-        // Few tokens (decode): x and its rounding remainder as 2n activation rows of one product,
-        // so the weights are read once; the per-row kernels give each row what separate products
-        // would.
-        quantize_with_remainder(wm, x, n);
-        resize_scratch(correction_, 2 * n * rows);
-        matmul_per_row(wm, act_, correction_.data(), &pool_);
-        for (size_t i = 0; i < n * rows; ++i) y[i] = correction_[i] + correction_[n * rows + i];
-        return;
+        matmul_per_row(wm, act_, correction_.data(), &pool_); // few tokens (decode)
+    } else {
+        cpu::matmul(wm, act_, correction_.data(), &pool_);
     }
-    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, &pool_);
-    cpu::matmul(wm, act_, y, &pool_);
-    resize_scratch(residual_, n * cols);
-    for (size_t t = 0; t < n; ++t) {
-        dequantize_activations(act_, static_cast<int64_t>(t), residual_.data() + t * cols);
-        for (size_t i = 0; i < cols; ++i) residual_[t * cols + i] = x[t * cols + i] - residual_[t * cols + i];
-    }
-    resize_scratch(correction_, n * rows);
-    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(n), act_, &pool_);
-    cpu::matmul(wm, act_, correction_.data(), &pool_);
-    for (size_t i = 0; i < n * rows; ++i) y[i] += correction_[i];
+    sum_halves(y, correction_.data(), n * rows);
 }
 
 void FfnRunner::matmul_precise_pair(const WeightMatrix& a, const WeightMatrix& b, const float* x, size_t n, float* ya, float* yb) {
-    if (a.type != b.type || a.cols != b.cols || activation_format(a.type) == ActivationFormat::F32 ||
-        2 * n >= static_cast<size_t>(kBatchKernelMinTokens)) {
+    const size_t batch = static_cast<size_t>(kBatchKernelMinTokens);
+    if (a.type != b.type || a.cols != b.cols || activation_format(a.type) == ActivationFormat::F32 || (2 * n >= batch && n < batch)) {
         matmul_precise(a, x, n, ya);
         matmul_precise(b, x, n, yb);
         return;
     }
-    // Both products on the same 2n rows in one pool round trip (matmul_many's per-row kernels,
+    const size_t rows_a = static_cast<size_t>(a.rows), rows_b = static_cast<size_t>(b.rows);
+    // Both products on the same 2n rows (x and its remainder), rounded once: a prompt's through
+    // the batch kernels, a decode step's in one pool round trip (matmul_many's per-row kernels,
     // which give what matmul_per_row gives).
     quantize_with_remainder(a, x, n);
-    const size_t rows_a = static_cast<size_t>(a.rows), rows_b = static_cast<size_t>(b.rows);
     resize_scratch(correction_, 2 * n * (rows_a + rows_b));
     float* ca = correction_.data();
     float* cb = correction_.data() + 2 * n * rows_a;
-    const MatmulJob jobs[2] = {{&a, &act_, ca}, {&b, &act_, cb}};
-    matmul_many(jobs, &pool_);
-    for (size_t i = 0; i < n * rows_a; ++i) ya[i] = ca[i] + ca[n * rows_a + i];
-    for (size_t i = 0; i < n * rows_b; ++i) yb[i] = cb[i] + cb[n * rows_b + i];
+    if (n >= batch) {
+        cpu::matmul(a, act_, ca, &pool_);
+        cpu::matmul(b, act_, cb, &pool_);
+    } else {
+        const MatmulJob jobs[2] = {{&a, &act_, ca}, {&b, &act_, cb}};
+        matmul_many(jobs, &pool_);
+    }
+    sum_halves(ya, ca, n * rows_a);
+    sum_halves(yb, cb, n * rows_b);
 }
 
 void FfnRunner::gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n) {

@@ -67,6 +67,7 @@ private:
     void gate_up(SwigluScratch& s, const WeightMatrix& gate, const WeightMatrix& up, const float* x, size_t n);
     void routed_experts_per_thread(const LayerWeights& lw, const float* xn, float* out);
     void quantize_with_remainder(const WeightMatrix& wm, const float* x, size_t n);
+    void sum_halves(float* y, const float* c, size_t count);
     void fused_experts(const LayerWeights& lw, const float* xn, size_t n, float* out, bool shared, ProfiledSection& section);
     void add_weighted(std::span<const std::pair<uint32_t, float>> members, const float* expert_out, float* out) const;
     uint64_t expert_bytes(const LayerWeights& lw) const;
