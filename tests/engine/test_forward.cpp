@@ -318,8 +318,10 @@ private slots:
         QVERIFY(std::any_of(whole.begin(), whole.end(), [](float v) { return v != 0.0f; }));
     }
 
-    // matmul_precise_pair (a decode step's q and kv_a in one pool round trip) gives what two
-    // matmul_precise calls give, bit for bit, for 1-2 tokens (the paired path) and 3 (two calls).
+    // matmul_precise_pair (a decode step's q and kv_a in one pool round trip; a prompt's rounded
+    // once for both) gives what two matmul_precise calls give, bit for bit, for 1-2 tokens (the
+    // paired path), 3 (two calls) and prompts; and a prompt's matmul_precise (x and its remainder
+    // as 2n rows of one batch product) gives what the two products of n rows each, added, give.
     void precise_pair_identical() {
         const auto m = build_and_load(dir_, "pair.gguf", test::preset_shape("tiny", 256), test::scheme_build_options("q4_k_m", -1, 5));
         const ModelConfig& c = m->config();
@@ -330,7 +332,7 @@ private slots:
         std::normal_distribution<float> normal(0.0f, 1.0f);
         cpu::ThreadPool pool(2);
         cpu::FfnRunner runner(c, pool);
-        for (const size_t n : {size_t{1}, size_t{2}, size_t{3}}) {
+        for (const size_t n : {size_t{1}, size_t{2}, size_t{3}, size_t{6}, size_t{41}}) {
             std::vector<float> x(n * c.n_embd);
             for (float& v : x) v = normal(rng);
             std::vector<float> ya(n * a.rows), yb(n * b.rows), pa(ya.size()), pb(yb.size());
@@ -339,6 +341,26 @@ private slots:
             runner.matmul_precise_pair(a, b, x.data(), n, pa.data(), pb.data());
             QVERIFY2(std::memcmp(ya.data(), pa.data(), ya.size() * sizeof(float)) == 0, qPrintable(QString("a, %1 tokens").arg(n)));
             QVERIFY2(std::memcmp(yb.data(), pb.data(), yb.size() * sizeof(float)) == 0, qPrintable(QString("b, %1 tokens").arg(n)));
+            if (n < static_cast<size_t>(cpu::kBatchKernelMinTokens)) continue;
+            // The prompt form against two separate products (x rounded; its remainder rounded).
+            const auto cols = static_cast<size_t>(a.cols), rows = static_cast<size_t>(a.rows);
+            cpu::ActivationBuffer q;
+            cpu::quantize_activations(a.type, x.data(), a.cols, static_cast<int64_t>(n), q);
+            std::vector<float> main(n * rows), remainder(n * cols), correction(n * rows);
+            cpu::matmul(a, q, main.data(), &pool);
+            for (size_t t = 0; t < n; ++t) {
+                cpu::dequantize_activations(q, static_cast<int64_t>(t), remainder.data() + t * cols);
+                for (size_t i = 0; i < cols; ++i) remainder[t * cols + i] = x[t * cols + i] - remainder[t * cols + i];
+            }
+            cpu::quantize_activations(a.type, remainder.data(), a.cols, static_cast<int64_t>(n), q);
+            cpu::matmul(a, q, correction.data(), &pool);
+            bool same = true, corrected = false;
+            for (size_t i = 0; i < main.size(); ++i) {
+                same = same && ya[i] == main[i] + correction[i];
+                corrected = corrected || correction[i] != 0.0f;
+            }
+            QVERIFY2(same, qPrintable(QString("%1 tokens: not the two products' sum").arg(n)));
+            QVERIFY(corrected); // the remainder product is not empty
         }
     }
 
