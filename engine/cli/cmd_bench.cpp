@@ -261,7 +261,7 @@ int run_bench(const std::vector<std::string>& argv) {
     if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
     if (huge_percent >= 0) {
         std::printf("pages:      %.0f%% of the model file's map in 2 MiB pages%s\n", huge_percent,
-                    huge_percent < 90 ? " (the page cache held the file in small pages; see README, CPU speed)" : "");
+                    huge_percent < 90 ? " (the page cache held the file in small pages and loading could not read it back in 2 MiB pages: a kernel before 6.7, a file system without large folios, or a model larger than the memory; see README, CPU speed)" : "");
     }
     cpu::print_sections(stdout, "prompt by section (last run, per prompt token; GB/s = bytes read / section time):", prompt_sections, static_cast<double>(n_prompt));
     char title[160];
