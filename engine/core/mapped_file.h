@@ -113,7 +113,8 @@ public:
     // Puts the given ranges of this map (addresses inside it) into 2 MiB pages where the page
     // cache holds them in small ones: the file was cached earlier in small folios (while it was
     // downloaded or copied, or read by a program that did not ask for huge pages), which costs
-    // about a quarter of the generation speed until the file leaves the cache. Each whole 2 MiB
+    // generation speed until the file leaves the cache (3.6% on one VM, about a quarter on another:
+    // see README, CPU speed). Each whole 2 MiB
     // piece of the ranges that is in memory in small pages is unmapped, dropped from the page
     // cache (posix_fadvise DONTNEED: clean pages that no other process maps) and read back
     // through this map, which asks for huge pages. Stops when the first pieces do not come back
