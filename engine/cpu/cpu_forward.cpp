@@ -181,6 +181,23 @@ void CpuForward::prepare_layers() {
     const uint32_t H = c_.n_head, dn = c_.qk_nope_dim, dv = c_.v_head_dim, rkv = c_.kv_lora_rank;
     output_norm_ = decode_vector(w.output_norm);
     views_.resize(n_layers_);
+    // Every layer's copies in one buffer, in 2 MiB pages where the system gives them (a decode
+    // step reads all of them, 4 MiB per layer of V2-Lite: in 4 KiB pages each of those pages
+    // cost a TLB miss), each layer's two copies 64-byte aligned.
+    auto source_of = [&](uint32_t il) {
+        const LayerWeights& lw = w.layers[il];
+        return lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
+    };
+    auto aligned = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
+    std::vector<size_t> offsets(n_layers_);
+    size_t total = 0;
+    for (uint32_t il = 0; il < n_layers_; ++il) {
+        const size_t elem = activation_format(source_of(il)->type) == ActivationFormat::F32 ? 4 : 2;
+        offsets[il] = total;
+        total += aligned(static_cast<size_t>(H) * rkv * dn * elem) + aligned(static_cast<size_t>(H) * dv * rkv * elem);
+    }
+    resize_scratch(absorbed_store_, total);
+    std::vector<uint8_t> wk_t, wv;
     for (uint32_t il = 0; il < n_layers_; ++il) {
         const LayerWeights& lw = w.layers[il];
         LayerViews& v = views_[il];
@@ -189,23 +206,28 @@ void CpuForward::prepare_layers() {
         v.q_a_norm = decode_vector(lw.attn_q_a_norm);
         v.kv_a_norm = decode_vector(lw.attn_kv_a_norm);
         v.selection_bias = decode_vector(lw.exp_probs_b);
-        const gguf::TensorInfo* source = lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
-        const bool float_source = activation_format(source->type) == ActivationFormat::F32;
+        const bool float_source = activation_format(source_of(il)->type) == ActivationFormat::F32;
         const TensorType copy_type = float_source ? TensorType::F32 : TensorType::F16;
         const size_t elem = float_source ? 4 : 2;
-        auto matrix = [&](const std::vector<uint8_t>& store, size_t offset, int64_t rows, int64_t cols) {
+        absorbed_head_matrices(model_, il, float_source, wk_t, wv);
+        uint8_t* wk_t_copy = absorbed_store_.data() + offsets[il];
+        uint8_t* wv_copy = wk_t_copy + aligned(wk_t.size());
+        std::memcpy(wk_t_copy, wk_t.data(), wk_t.size());
+        std::memcpy(wv_copy, wv.data(), wv.size());
+        v.wk_t_bytes = wk_t.size();
+        v.wv_bytes = wv.size();
+        auto matrix = [&](const uint8_t* store, size_t offset, int64_t rows, int64_t cols) {
             WeightMatrix m;
             m.type = copy_type;
             m.rows = rows;
             m.cols = cols;
             m.row_bytes = static_cast<size_t>(cols) * elem;
-            m.data = store.data() + offset * elem;
+            m.data = store + offset * elem;
             return m;
         };
-        absorbed_head_matrices(model_, il, float_source, v.wk_t_store, v.wv_store);
         for (uint32_t h = 0; h < H; ++h) {
-            v.wk_t.push_back(matrix(v.wk_t_store, static_cast<size_t>(h) * rkv * dn, rkv, dn));
-            v.wv.push_back(matrix(v.wv_store, static_cast<size_t>(h) * dv * rkv, dv, rkv));
+            v.wk_t.push_back(matrix(wk_t_copy, static_cast<size_t>(h) * rkv * dn, rkv, dn));
+            v.wv.push_back(matrix(wv_copy, static_cast<size_t>(h) * dv * rkv, dv, rkv));
         }
     }
 }
@@ -406,7 +428,7 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     std::optional<ProfiledSection> section;
     // Latent-space queries [W_UKᵀ q_nope ‖ q_rope] for every token and head: one matmul per
     // head over the whole batch, so each head's matrix is read once per batch.
-    section.emplace("attention: W_UK (absorbed)", lv.wk_t_store.size());
+    section.emplace("attention: W_UK (absorbed)", lv.wk_t_bytes);
     const size_t qw = row_width_;
     std::vector<float>& queries = buf_queries_;
     resize_scratch(queries, n * H * qw);
@@ -448,7 +470,7 @@ void CpuForward::attention_absorbed(uint32_t il, const LayerViews& lv, size_t n,
     }
 
     // Values: W_UV per head over the batch's attention-weighted latents.
-    section.emplace("attention: W_UV (absorbed)", lv.wv_store.size());
+    section.emplace("attention: W_UV (absorbed)", lv.wv_bytes);
     for_each_head([&](uint32_t h, AbsorbedScratch& s, ThreadPool* pool) {
         project_rows(s, lv.wv[h], latents.data() + static_cast<size_t>(h) * rkv, static_cast<size_t>(H) * rkv, n, pool);
         for (size_t t = 0; t < n; ++t) std::copy_n(s.projected.data() + t * dv, dv, o.data() + (t * H + h) * dv);

@@ -62,8 +62,7 @@ private:
     struct LayerViews {
         std::vector<WeightMatrix> wk_t; // per head: r_kv rows × d_n (W_UK,hᵀ): q_latent = wk_t · q_nope
         std::vector<WeightMatrix> wv;   // per head: d_v rows × r_kv (W_UV,h): o_h = wv · o_latent
-        std::vector<uint8_t> wk_t_store; // owns wk_t: H × r_kv × d_n in copy_type
-        std::vector<uint8_t> wv_store;   // owns wv: H × d_v × r_kv in copy_type
+        size_t wk_t_bytes = 0, wv_bytes = 0; // of the layer's copies in absorbed_store_
         std::vector<float> attn_norm, ffn_norm, q_a_norm, kv_a_norm, selection_bias;
     };
 
@@ -96,6 +95,7 @@ private:
     size_t layer_cache_bytes_ = 0;
     uint8_t* cache_rows(uint32_t sequence, uint32_t layer) { return caches_[sequence].data() + layer * layer_cache_bytes_; }
     std::vector<LayerViews> views_;
+    std::vector<uint8_t> absorbed_store_; // every layer's W_UK,hᵀ and W_UV,h copies (prepare_layers)
     std::vector<float> output_norm_;
     std::vector<float> buf_queries_, buf_gathered_, buf_latents_;
     // attention_decompressed's scratch, one set per concurrent task (at most the pool's size).
