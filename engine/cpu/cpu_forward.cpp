@@ -210,6 +210,9 @@ void CpuForward::prepare_layers() {
         const TensorType copy_type = float_source ? TensorType::F32 : TensorType::F16;
         const size_t elem = float_source ? 4 : 2;
         absorbed_head_matrices(model_, il, float_source, wk_t, wv);
+        if (wk_t.size() != static_cast<size_t>(H) * rkv * dn * elem || wv.size() != static_cast<size_t>(H) * dv * rkv * elem) {
+            throw Error("internal: layer " + std::to_string(il) + "'s absorbed head matrices differ from their expected size");
+        }
         uint8_t* wk_t_copy = absorbed_store_.data() + offsets[il];
         uint8_t* wv_copy = wk_t_copy + aligned(wk_t.size());
         std::memcpy(wk_t_copy, wk_t.data(), wk_t.size());
