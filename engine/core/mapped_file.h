@@ -114,10 +114,9 @@ public:
     // cache holds them in small ones: the file was cached earlier in small folios (while it was
     // downloaded or copied, or read by a program that did not ask for huge pages), which costs
     // generation speed until the file leaves the cache (3.6% on one VM, about a quarter on another:
-    // see README, CPU speed). Each whole 2 MiB
-    // piece of the ranges that is in memory in small pages is unmapped, dropped from the page
-    // cache (posix_fadvise DONTNEED: clean pages that no other process maps) and read back
-    // through this map, which asks for huge pages. Stops when the first pieces do not come back
+    // see README, CPU speed). Each whole 2 MiB piece of the ranges that is in memory in small
+    // pages is unmapped, dropped from the page cache (posix_fadvise DONTNEED: clean pages that no
+    // other process maps) and read back through this map, which asks for huge pages. Stops when the first pieces do not come back
     // huge (a kernel or file system without large folios, or the pages mapped elsewhere) and
     // when the reads would take longer than max_seconds (a slow disk). Only before the map is in
     // use: a reader of a piece in flight would fault it back in small pages (and still read the

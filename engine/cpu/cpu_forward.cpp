@@ -184,41 +184,47 @@ void CpuForward::prepare_layers() {
     // Every layer's copies in one buffer, in 2 MiB pages where the system gives them (a decode
     // step reads all of them, 4 MiB per layer of V2-Lite: in 4 KiB pages each of those pages
     // cost a TLB miss), each layer's two copies 64-byte aligned.
-    auto source_of = [&](uint32_t il) {
-        const LayerWeights& lw = w.layers[il];
-        return lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
+    struct Layout {
+        bool float_source;               // float weights stay float32, quantised ones become f16
+        size_t offset, wk_t_bytes, wv_bytes;
     };
     auto aligned = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
-    std::vector<size_t> offsets(n_layers_);
+    std::vector<Layout> layouts(n_layers_);
     size_t total = 0;
     for (uint32_t il = 0; il < n_layers_; ++il) {
-        const size_t elem = activation_format(source_of(il)->type) == ActivationFormat::F32 ? 4 : 2;
-        offsets[il] = total;
-        total += aligned(static_cast<size_t>(H) * rkv * dn * elem) + aligned(static_cast<size_t>(H) * dv * rkv * elem);
+        const LayerWeights& lw = w.layers[il];
+        const gguf::TensorInfo* source = lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
+        Layout& l = layouts[il];
+        l.float_source = activation_format(source->type) == ActivationFormat::F32;
+        const size_t elem = l.float_source ? 4 : 2;
+        l.offset = total;
+        l.wk_t_bytes = static_cast<size_t>(H) * rkv * dn * elem;
+        l.wv_bytes = static_cast<size_t>(H) * dv * rkv * elem;
+        total += aligned(l.wk_t_bytes) + aligned(l.wv_bytes);
     }
     resize_scratch(absorbed_store_, total);
     std::vector<uint8_t> wk_t, wv;
     for (uint32_t il = 0; il < n_layers_; ++il) {
         const LayerWeights& lw = w.layers[il];
+        const Layout& l = layouts[il];
         LayerViews& v = views_[il];
         v.attn_norm = decode_vector(lw.attn_norm);
         v.ffn_norm = decode_vector(lw.ffn_norm);
         v.q_a_norm = decode_vector(lw.attn_q_a_norm);
         v.kv_a_norm = decode_vector(lw.attn_kv_a_norm);
         v.selection_bias = decode_vector(lw.exp_probs_b);
-        const bool float_source = activation_format(source_of(il)->type) == ActivationFormat::F32;
-        const TensorType copy_type = float_source ? TensorType::F32 : TensorType::F16;
-        const size_t elem = float_source ? 4 : 2;
-        absorbed_head_matrices(model_, il, float_source, wk_t, wv);
-        if (wk_t.size() != static_cast<size_t>(H) * rkv * dn * elem || wv.size() != static_cast<size_t>(H) * dv * rkv * elem) {
+        const TensorType copy_type = l.float_source ? TensorType::F32 : TensorType::F16;
+        const size_t elem = l.float_source ? 4 : 2;
+        absorbed_head_matrices(model_, il, l.float_source, wk_t, wv);
+        if (wk_t.size() != l.wk_t_bytes || wv.size() != l.wv_bytes) {
             throw Error("internal: layer " + std::to_string(il) + "'s absorbed head matrices differ from their expected size");
         }
-        uint8_t* wk_t_copy = absorbed_store_.data() + offsets[il];
-        uint8_t* wv_copy = wk_t_copy + aligned(wk_t.size());
-        std::memcpy(wk_t_copy, wk_t.data(), wk_t.size());
-        std::memcpy(wv_copy, wv.data(), wv.size());
-        v.wk_t_bytes = wk_t.size();
-        v.wv_bytes = wv.size();
+        uint8_t* wk_t_copy = absorbed_store_.data() + l.offset;
+        uint8_t* wv_copy = wk_t_copy + aligned(l.wk_t_bytes);
+        std::memcpy(wk_t_copy, wk_t.data(), l.wk_t_bytes);
+        std::memcpy(wv_copy, wv.data(), l.wv_bytes);
+        v.wk_t_bytes = l.wk_t_bytes;
+        v.wv_bytes = l.wv_bytes;
         auto matrix = [&](const uint8_t* store, size_t offset, int64_t rows, int64_t cols) {
             WeightMatrix m;
             m.type = copy_type;
