@@ -13,8 +13,11 @@
 # timed: `latent bench -p 0 -n N -d D`, llama-bench `-gp D,N`). The peer runs with its own
 # defaults (ik_llama.cpp: MLA, fused MoE and flash attention for DeepSeek models) plus
 # --peer-args. Both warm up the same way before timing (one prompt token, one generated token).
-# The machine's read bandwidth is the one `latent bench` measures in the same run; the last line
-# says how much of the model file latent found mapped in 2 MiB pages (the page cache both engines
+# The machine's read bandwidth is the one `latent bench` measures in the same run, twice: right
+# before and after each generation run (the share printed first: a virtual machine's bandwidth
+# drifts by tens of percent within minutes, and this compares each run with what the memory gave
+# at the time), and once after all runs (best of 5 over 1 GiB, in brackets). The last line says
+# how much of the model file latent found mapped in 2 MiB pages (the page cache both engines
 # share: a low share slows both, see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
         --latent) latent=$2; shift 2 ;;
         --peer-args) peer_args=$2; shift 2 ;;
         --json) json_out=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "compare-peer: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -49,7 +52,7 @@ run_latent() { # kind n depth
     "$latent" bench -m "$model" -t "$threads" -r 1 --backend cpu "${args[@]}" --json 2>/dev/null |
         python3 -c 'import json,sys; j=json.load(sys.stdin); k=sys.argv[1]
 print(j["pp_tokens_per_s" if k=="pp" else "tg_tokens_per_s"], j.get("read_gb_per_s", 0), j.get("tg_gb_per_s", 0),
-      j.get("model_huge_page_percent", -1))' "$kind"
+      j.get("model_huge_page_percent", -1), j.get("read_gb_per_s_around_runs", 0))' "$kind"
 }
 run_peer() { # kind n depth
     local kind=$1 n=$2 depth=$3 args
@@ -84,13 +87,13 @@ import json, statistics, sys
 rows = {}
 order = []
 for line in open(sys.argv[1]):
-    test, ours, read_bw, tg_bw, huge, theirs = line.split()
+    test, ours, read_bw, tg_bw, huge, around, theirs = line.split()
     if test not in rows:
         rows[test] = []
         order.append(test)
-    rows[test].append((float(ours), float(read_bw), float(tg_bw), float(theirs), float(huge)))
+    rows[test].append((float(ours), float(read_bw), float(tg_bw), float(theirs), float(huge), float(around)))
 out = []
-print("\n| test | latent tokens/s | peer tokens/s | ratio | latent GB/s read (% of machine) |")
+print("\n| test | latent tokens/s | peer tokens/s | ratio | latent GB/s read: % of the machine's around each run [after all runs] |")
 print("|---|---|---|---|---|")
 for test in order:
     r = rows[test]
@@ -98,10 +101,17 @@ for test in order:
     theirs = statistics.median(x[3] for x in r)
     machine = statistics.median(x[1] for x in r)
     tg_bw = statistics.median(x[2] for x in r)
-    bw = "%.1f (%.0f%% of %.1f)" % (tg_bw, 100 * tg_bw / machine, machine) if test.startswith("tg") and machine else "-"
+    # Each run against the bandwidth measured around it, then the median run.
+    shares = [100 * x[2] / x[5] for x in r if x[5] > 0]
+    share = statistics.median(shares) if shares else 0
+    around = statistics.median(x[5] for x in r if x[5] > 0) if shares else 0
+    bw = "-"
+    if test.startswith("tg") and machine:
+        bw = "%.1f: %.0f%% of %.1f [%.0f%% of %.1f]" % (tg_bw, share, around, 100 * tg_bw / machine, machine)
     print("| %s | %.2f | %.2f | %.2fx | %s |" % (test, ours, theirs, ours / theirs if theirs else 0, bw))
     out.append({"test": test, "latent": ours, "peer": theirs, "ratio": ours / theirs if theirs else None,
-                "latent_gb_per_s": tg_bw, "machine_read_gb_per_s": machine, "runs": r})
+                "latent_gb_per_s": tg_bw, "machine_read_gb_per_s": machine, "machine_read_gb_per_s_around_runs": around,
+                "latent_percent_of_read_around_runs": share, "runs": r})
 # Both engines read the same page cache: how much of the file it maps in 2 MiB pages moves both
 # engines' generation speed by ~30% (README, How inference works on the CPU).
 huge = [x[4] for r in rows.values() for x in r if x[4] >= 0]

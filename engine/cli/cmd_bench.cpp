@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 namespace latent::cli {
@@ -36,6 +37,7 @@ const std::vector<OptionSpec> kOptions = with_gpu_options({
     {"--cache-type", "", true, "f16 (default), bf16 (cuda) or f32"},
     {"--kernels", "", false, "cuda: also time one decode step kernel family by kernel family"},
     {"--profile", "", false, "cpu: time the prompt and generation runs section by section (time and bytes read per token)"},
+    {"--probe-around", "", true, "cpu: 1 (default) measures the read bandwidth right before and after each generation run too (untimed); 0: only after all runs"},
     {"--json", "", false, "print one JSON object"},
     {"--help", "-h", false, "show this help"},
 });
@@ -69,45 +71,62 @@ double copy_bandwidth(unsigned threads) {
     return best;
 }
 
-// Read-only bandwidth (bytes read per second) of a buffer far larger than the caches: the limit
-// for generation, which only reads weights and cache. Best of 5.
-double read_bandwidth(unsigned threads) {
-    const size_t bytes = size_t{1} << 30;
-    std::vector<uint64_t> buffer; // in 2 MiB pages where the system allows, as the model's map asks
-    resize_scratch(buffer, bytes / 8);
-    std::fill(buffer.begin(), buffer.end(), uint64_t{1});
-    double best = 0.0;
-    std::vector<uint64_t> sums(threads);
-    for (int rep = 0; rep < 5; ++rep) {
-        const auto start = std::chrono::steady_clock::now();
-        std::vector<std::thread> pool;
-        const size_t chunk = buffer.size() / threads;
-        for (unsigned t = 0; t < threads; ++t) {
-            pool.emplace_back([&, t] {
-                uint64_t a = 0, b = 0, c = 0, d = 0; // independent chains so loads overlap
-                const uint64_t* p = buffer.data() + t * chunk;
-                for (size_t i = 0; i + 4 <= chunk; i += 4) {
-                    a += p[i];
-                    b += p[i + 1];
-                    c += p[i + 2];
-                    d += p[i + 3];
-                }
-                sums[t] = a + b + c + d;
-            });
-        }
-        for (auto& th : pool) th.join();
-        best = std::max(best, static_cast<double>(bytes) / seconds_since(start));
+// Read-only bandwidth (bytes read per second) of a buffer far larger than the caches, with
+// `threads` threads: the limit for generation, which only reads weights and cache. Best of
+// `passes` passes over the buffer.
+class ReadProbe {
+public:
+    ReadProbe(size_t bytes, unsigned threads) : threads_(threads), sums_(threads) {
+        resize_scratch(buffer_, bytes / 8); // in 2 MiB pages where the system allows, as the model's map asks
+        std::fill(buffer_.begin(), buffer_.end(), uint64_t{1});
     }
-    if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 0) std::fputs("", stderr); // keep the sums live
-    return best;
-}
+    double best_of(int passes) {
+        double best = 0.0;
+        for (int rep = 0; rep < passes; ++rep) {
+            const auto start = std::chrono::steady_clock::now();
+            std::vector<std::thread> pool;
+            const size_t chunk = buffer_.size() / threads_;
+            for (unsigned t = 0; t < threads_; ++t) {
+                pool.emplace_back([this, chunk, t] {
+                    uint64_t a = 0, b = 0, c = 0, d = 0; // independent chains so loads overlap
+                    const uint64_t* p = buffer_.data() + t * chunk;
+                    for (size_t i = 0; i + 4 <= chunk; i += 4) {
+                        a += p[i];
+                        b += p[i + 1];
+                        c += p[i + 2];
+                        d += p[i + 3];
+                    }
+                    sums_[t] = a + b + c + d;
+                });
+            }
+            for (auto& th : pool) th.join();
+            best = std::max(best, static_cast<double>(buffer_.size() * 8) / seconds_since(start));
+        }
+        if (std::accumulate(sums_.begin(), sums_.end(), uint64_t{0}) == 0) std::fputs("", stderr); // keep the sums live
+        return best;
+    }
+
+private:
+    unsigned threads_;
+    std::vector<uint64_t> buffer_, sums_;
+};
+
+// The whole-run figure: 1 GiB, best of 5, after the runs.
+double read_bandwidth(unsigned threads) { return ReadProbe(size_t{1} << 30, threads).best_of(5); }
+
+// Time-matched figure: on a machine whose memory bandwidth drifts between runs (virtual
+// machines sharing a host: the same VM read 37 and 67 GB/s twenty minutes apart), generation is
+// compared with what the memory gave at the time: 256 MiB (far beyond any L3), best of 3,
+// right before and right after each timed generation run.
+constexpr size_t kAroundProbeBytes = size_t{256} << 20;
+constexpr int kAroundProbePasses = 3;
 
 } // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
     const Args args = Args::parse("bench", kOptions, argv);
     if (args.flag("--help")) {
-        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [-w 0|1] [--backend auto|cuda|cpu|ref] [--kernels] [--profile] [--json]", kOptions).c_str(), stdout);
+        std::fputs(usage_text("bench", "-m MODEL [-p 512] [-n 128] [-t THREADS] [-d DEPTH] [-w 0|1] [--backend auto|cuda|cpu|ref] [--kernels] [--profile] [--probe-around 0|1] [--json]", kOptions).c_str(), stdout);
         return 0;
     }
     constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
@@ -138,6 +157,11 @@ int run_bench(const std::vector<std::string>& argv) {
     cpu::SectionProfile sections;        // the last repetition's generation run, with --profile
     cpu::SectionProfile prompt_sections; // and its prompt run
     std::vector<double> pp_runs, tg_runs;
+    // The CPU backend's generation runs, each with the read bandwidth measured around it.
+    const bool probe_around = n_gen > 0 && backend->name() != "cuda" && args.get_int("--probe-around", 1, 0, 1) == 1;
+    std::optional<ReadProbe> around_probe;
+    if (probe_around) around_probe.emplace(kAroundProbeBytes, threads);
+    std::vector<double> around_gb_per_s; // per generation run: mean of the probes before and after
     const bool warmup = args.get_int("--warmup", 1, 0, 1) == 1;
     if (warmup) {
         // As llama-bench: one prompt token and one generated token first, so the timed runs do
@@ -171,6 +195,7 @@ int run_bench(const std::vector<std::string>& argv) {
                 done += chunk;
             }
             const uint32_t row = 0;
+            const double before = around_probe ? around_probe->best_of(kAroundProbePasses) : 0.0;
             if (profile && rep + 1 == reps) cpu::SectionProfile::activate(&sections);
             const auto start = std::chrono::steady_clock::now();
             for (int64_t i = 0; i < n_gen; ++i) {
@@ -179,6 +204,7 @@ int run_bench(const std::vector<std::string>& argv) {
             }
             tg_runs.push_back(static_cast<double>(n_gen) / seconds_since(start));
             cpu::SectionProfile::activate(nullptr);
+            if (around_probe) around_gb_per_s.push_back((before + around_probe->best_of(kAroundProbePasses)) / 2e9);
         }
     }
     const double pp = median(pp_runs), tg = median(tg_runs);
@@ -196,6 +222,12 @@ int run_bench(const std::vector<std::string>& argv) {
         kernel_times = plugin->decode_kernel_times(*backend);
     }
     const double limit_tokens_per_s = copy_gb_per_s * 1e9 / static_cast<double>(bytes_at_start);
+    // Per generation run: its GB/s over the bandwidth measured around it; the median run's share.
+    std::vector<double> around_percent;
+    for (size_t i = 0; i < around_gb_per_s.size() && i < tg_runs.size(); ++i) {
+        if (around_gb_per_s[i] > 0) around_percent.push_back(100.0 * tg_runs[i] * static_cast<double>(bytes_at_start) / 1e9 / around_gb_per_s[i]);
+    }
+    const double around_read = median(around_gb_per_s), around_share = median(around_percent);
     // The share of the weights' file maps in 2 MiB pages (after the runs): a quarter of the
     // generation speed depends on it.
     std::vector<const void*> weight_addresses;
@@ -222,6 +254,8 @@ int run_bench(const std::vector<std::string>& argv) {
             .key("tg_percent_of_copy_bandwidth").value(copy_gb_per_s > 0 ? 100.0 * tg_gb_per_s / copy_gb_per_s : 0.0, 4)
             .key("read_gb_per_s").value(read_gb_per_s, 6)
             .key("tg_percent_of_read_bandwidth").value(read_gb_per_s > 0 ? 100.0 * tg_gb_per_s / read_gb_per_s : 0.0, 4)
+            .key("read_gb_per_s_around_runs").value(around_read, 6)
+            .key("tg_percent_of_read_bandwidth_around_runs").value(around_share, 4)
             .key("pp_speedup_per_token_vs_tg").value(tg > 0 ? pp / tg : 0.0, 4)
             .key("load_s").value(load_s, 4)
             .key("model_huge_page_percent").value(huge_percent, 4);
@@ -257,6 +291,10 @@ int run_bench(const std::vector<std::string>& argv) {
         std::printf("machine:    memcpy %.2f GB/s copied (%u threads): %.1f%%, limit %.2f tokens/s; read-only %.2f GB/s: %.1f%%, limit %.2f tokens/s\n",
                     copy_gb_per_s, threads, 100.0 * tg_gb_per_s / copy_gb_per_s, limit_tokens_per_s, read_gb_per_s, 100.0 * tg_gb_per_s / read_gb_per_s,
                     read_gb_per_s * 1e9 / static_cast<double>(bytes_at_start));
+        if (!around_percent.empty()) {
+            std::printf("around:     read-only %.2f GB/s measured right before and after each generation run (%d passes over %zu MiB each): %.1f%% (median of %zu runs)\n",
+                        around_read, kAroundProbePasses, kAroundProbeBytes >> 20, around_share, around_percent.size());
+        }
     }
     if (n_prompt > 0 && n_gen > 0) std::printf("prompt vs generation: %.1fx faster per token\n", pp / tg);
     if (huge_percent >= 0) {

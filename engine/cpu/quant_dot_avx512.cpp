@@ -48,7 +48,7 @@ bool cpu_has_avx512() {
 #if LATENT_HAVE_AVX512
     static const bool supported = cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
                                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                                  __builtin_cpu_supports("avx512vnni");
+                                  __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("bmi2");
     return supported;
 #else
     return false;

@@ -375,6 +375,16 @@ private slots:
         const QJsonObject o = parse_object(r.out);
         for (const char* key : {"pp_tokens_per_s", "tg_tokens_per_s", "tg_gb_per_s", "copy_gb_per_s"}) QVERIFY2(o[key].toDouble() > 0, key);
         QCOMPARE(o["warmup"].toBool(), true); // as llama-bench, unless -w 0
+        // The read bandwidth measured right before and after the generation run, and the run's
+        // share of it: with one run, its GB/s over that bandwidth.
+        const double around = o["read_gb_per_s_around_runs"].toDouble();
+        QVERIFY(around > 0);
+        QVERIFY(qAbs(o["tg_percent_of_read_bandwidth_around_runs"].toDouble() - 100.0 * o["tg_gb_per_s"].toDouble() / around) <
+                1e-3 * o["tg_percent_of_read_bandwidth_around_runs"].toDouble());
+        const Run unprobed = run_cli({"bench", "-m", str(tiny_), "-p", "0", "-n", "2", "-r", "1", "--probe-around", "0", "--json", "--backend", "cpu"});
+        QCOMPARE(unprobed.exit_code, 0);
+        QCOMPARE(parse_object(unprobed.out)["read_gb_per_s_around_runs"].toDouble(), 0.0);
+        QVERIFY(parse_object(unprobed.out)["read_gb_per_s"].toDouble() > 0); // the one after the runs stays
         const Run cold = run_cli({"bench", "-m", str(tiny_), "-p", "4", "-n", "2", "-r", "1", "-w", "0", "--json", "--backend", "cpu"});
         QCOMPARE(cold.exit_code, 0);
         QCOMPARE(parse_object(cold.out)["warmup"].toBool(), false);
@@ -460,6 +470,7 @@ void TestCli::failures_exit_non_zero_data() {
     row("bench --prompt -1", QStringList{"bench", "-m", "@model", "--prompt", "-1"}, 2, "--prompt must be an integer from 0 to 1048576");
     row("bench --gen -1", QStringList{"bench", "-m", "@model", "--gen", "-1"}, 2, "--gen must be an integer from 0 to 1048576");
     row("bench --warmup 2", QStringList{"bench", "-m", "@model", "--warmup", "2"}, 2, "--warmup must be an integer from 0 to 1");
+    row("bench --probe-around 2", QStringList{"bench", "-m", "@model", "--probe-around", "2"}, 2, "--probe-around must be an integer from 0 to 1");
     row("bench --depth -1", QStringList{"bench", "-m", "@model", "--depth", "-1"}, 2, "--depth must be an integer from 0 to 1048576");
     row("bench --cache-type f8", QStringList{"bench", "-m", "@model", "--cache-type", "f8"}, 2, "--cache-type must be f16, bf16 (cuda backend) or f32");
     row("make-model --seed -1", QStringList{"make-model", "--shape", "tiny", "--type", "f32", "--out", "@missing", "--seed", "-1"}, 2,
