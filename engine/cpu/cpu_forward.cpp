@@ -372,11 +372,11 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
                 std::copy_n(row.data() + rkv, dr, rope.data() + k * dr);
             }
         });
-        // Scratch per task: about (d_n + d_qk + 2 d_v + block) × N floats. Fewer tasks (heads at
+        // Scratch per task: about (d_n + d_qk + d_v + block) × N floats. Fewer tasks (heads at
         // once) than threads when that would pass kScratchBudget (very long prompts on many
         // threads). Scratch belongs to a task, not a thread, so at most `concurrent` sets grow.
         constexpr size_t kScratchBudget = size_t{512} << 20;
-        const size_t per_thread = (static_cast<size_t>(dn) + dqk + 2 * dv + kQueryBlock) * N * sizeof(float) +
+        const size_t per_thread = (static_cast<size_t>(dn) + dqk + dv + kQueryBlock) * N * sizeof(float) +
                                   static_cast<size_t>(dn + dv) * rkv * sizeof(float);
         const size_t concurrent = std::clamp<size_t>(kScratchBudget / std::max<size_t>(1, per_thread), 1, pool_.size());
         if (head_scratch_.size() < concurrent) head_scratch_.resize(concurrent);
@@ -385,7 +385,6 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
             s.wv.resize(static_cast<size_t>(dv) * rkv);
             s.decoded.resize(std::max(rkv, dn));
             resize_scratch(s.k_nope, N * dn);
-            resize_scratch(s.values, N * dv);
             resize_scratch(s.keys, N * dqk);         // N × d_qk: [k_nope ‖ k_rope] of this head
             resize_scratch(s.values_t, dv * N);      // d_v × N: this head's values, transposed
             s.out.resize(kQueryBlock * dv);
@@ -401,11 +400,13 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
                 dequantize_row(t.type, t.data + j * t.row_bytes, s.wv.data() + static_cast<size_t>(j) * rkv, rkv);
             }
             matmul_f32(float_matrix(s.wk.data(), dn, rkv, rkv), latents.data(), static_cast<int64_t>(N), s.k_nope.data());
-            matmul_f32(float_matrix(s.wv.data(), dv, rkv, rkv), latents.data(), static_cast<int64_t>(N), s.values.data());
+            // The values transposed straight away: the latents as the "weights" (N rows) and
+            // W_UV,h's rows as the "tokens", values_t[j][k] = latents[k] · W_UV,h[j] (the same dot
+            // products, each the same chain of FMAs, as latents × W_UV,hᵀ and a transpose).
+            matmul_f32(float_matrix(latents.data(), static_cast<int64_t>(N), rkv, rkv), s.wv.data(), dv, s.values_t.data());
             for (size_t k = 0; k < N; ++k) {
                 std::copy_n(s.k_nope.data() + k * dn, dn, s.keys.data() + k * dqk);
                 std::copy_n(rope.data() + k * dr, dr, s.keys.data() + k * dqk + dn);
-                for (uint32_t j = 0; j < dv; ++j) s.values_t[static_cast<size_t>(j) * N + k] = s.values[k * dv + j];
             }
             // Queries of this head, block by block.
             for (size_t b0 = 0; b0 < run.count; b0 += kQueryBlock) {

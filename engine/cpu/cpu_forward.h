@@ -100,7 +100,7 @@ private:
     std::vector<float> buf_queries_, buf_gathered_, buf_latents_;
     // attention_decompressed's scratch, one set per concurrent task (at most the pool's size).
     struct HeadScratch {
-        std::vector<float> wk, wv, decoded, k_nope, values, keys, values_t, queries, scores, out;
+        std::vector<float> wk, wv, decoded, k_nope, keys, values_t, queries, scores, out;
         std::vector<uint32_t> valid;
     };
     std::vector<HeadScratch> head_scratch_;
