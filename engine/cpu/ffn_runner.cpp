@@ -16,26 +16,12 @@ void FfnRunner::matmul(const WeightMatrix& wm, const float* x, size_t n, float* 
     cpu::matmul(wm, act_, y, &pool_);
 }
 
-// act_ = 2n activation rows for wm: x, then its rounding remainder x - dequantised(x). A prompt's
-// rows are split over the pool (few tokens stay on this thread: a pool round trip would cost
-// more than the work).
+// act_ = 2n activation rows for wm: x, then its rounding remainder (quantize_activations_with_remainder).
+// A prompt's rows are split over the pool (few tokens stay on this thread: a pool round trip
+// would cost more than the work).
 void FfnRunner::quantize_with_remainder(const WeightMatrix& wm, const float* x, size_t n) {
-    const size_t cols = static_cast<size_t>(wm.cols);
     ThreadPool* pool = n >= static_cast<size_t>(kBatchKernelMinTokens) ? &pool_ : nullptr;
-    quantize_activations(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, pool);
-    resize_scratch(residual_, 2 * n * cols);
-    auto row = [&](size_t t, unsigned) {
-        std::copy_n(x + t * cols, cols, residual_.data() + t * cols);
-        float* r = residual_.data() + (n + t) * cols;
-        dequantize_activations(act_, static_cast<int64_t>(t), r);
-        for (size_t i = 0; i < cols; ++i) r[i] = x[t * cols + i] - r[i];
-    };
-    if (pool) {
-        pool->parallel_for(n, row);
-    } else {
-        for (size_t t = 0; t < n; ++t) row(t, 0);
-    }
-    quantize_activations(wm.type, residual_.data(), wm.cols, static_cast<int64_t>(2 * n), act_, pool);
+    quantize_activations_with_remainder(wm.type, x, wm.cols, static_cast<int64_t>(n), act_, pool);
 }
 
 // y[i] = c[i] + c[count + i] for i < count: a product of x plus that of its remainder (the 2n

@@ -76,7 +76,7 @@ private:
     const ModelConfig& c_;
     ThreadPool& pool_;
     ActivationBuffer act_;
-    std::vector<float> residual_, correction_, router_, gathered_, expert_out_, shared_;
+    std::vector<float> correction_, router_, gathered_, expert_out_, shared_;
     SwigluScratch main_;
     size_t wave_rows_ = 8192;
     std::vector<SwigluScratch> thread_scratch_;

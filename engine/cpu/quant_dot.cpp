@@ -334,6 +334,59 @@ void quantize_activations(TensorType weight_type, const float* x, int64_t cols, 
     }
 }
 
+void quantize_activations_with_remainder(TensorType weight_type, const float* x, int64_t cols, int64_t n_tokens, ActivationBuffer& out,
+                                         ThreadPool* pool) {
+    const ActivationFormat format = activation_format(weight_type);
+    if (format == ActivationFormat::None || format == ActivationFormat::F32) {
+        throw Error("quantize_activations_with_remainder: " + type_name(weight_type) + " weights take no quantised activations");
+    }
+    const int64_t block = activation_block_size(format);
+    if (cols < 0 || n_tokens < 0 || cols % block != 0) {
+        throw Error("quantize_activations_with_remainder: " + std::to_string(cols) + " values per token is not a whole number of " +
+                    std::to_string(block) + "-value blocks (" + type_name(weight_type) + " weights)");
+    }
+    out.format = format;
+    out.cols = cols;
+    out.n_tokens = 2 * n_tokens;
+    const auto count = static_cast<size_t>(cols * 2 * n_tokens);
+    out.quants.resize(count);
+    out.scales.resize(count / static_cast<size_t>(block));
+    out.sums.resize(count / static_cast<size_t>(activation_sum_group(format)));
+    const detail::ActivationQuantizer quantize = simd_level() >= SimdLevel::Avx2
+                                                     ? detail::quantize_activations_avx2
+                                                     : detail::quantize_activations_portable;
+    const int64_t scales_per_token = cols / block;
+    const int64_t sums_per_token = cols / activation_sum_group(format);
+    auto quantize_row = [&](const float* row, int64_t slot) {
+        quantize(row, cols, 1, block, out.quants.data() + slot * cols, out.scales.data() + slot * scales_per_token,
+                 out.sums.data() + slot * sums_per_token);
+    };
+    // Row t: x_t into slot t, then x_t minus what slot t holds into slot n + t, through one row
+    // of floats per thread.
+    auto run = [&](int64_t t0, int64_t t1) {
+        thread_local std::vector<float> remainder;
+        remainder.resize(static_cast<size_t>(cols));
+        for (int64_t t = t0; t < t1; ++t) {
+            const float* row = x + t * cols;
+            quantize_row(row, t);
+            dequantize_activations(out, t, remainder.data());
+            for (int64_t i = 0; i < cols; ++i) remainder[static_cast<size_t>(i)] = row[i] - remainder[static_cast<size_t>(i)];
+            quantize_row(remainder.data(), n_tokens + t);
+        }
+    };
+    constexpr int64_t kQuantizeTokensPerTask = 16;
+    if (pool && n_tokens > kQuantizeTokensPerTask) {
+        const int64_t n_tasks = (n_tokens + kQuantizeTokensPerTask - 1) / kQuantizeTokensPerTask;
+        auto run_task = [&](size_t task) {
+            const int64_t t0 = static_cast<int64_t>(task) * kQuantizeTokensPerTask;
+            run(t0, std::min(n_tokens, t0 + kQuantizeTokensPerTask));
+        };
+        pool->parallel_for(static_cast<size_t>(n_tasks), [&run_task](size_t task, unsigned) { run_task(task); });
+    } else {
+        run(0, n_tokens);
+    }
+}
+
 void gather_activations(const ActivationBuffer& src, std::span<const int32_t> tokens, ActivationBuffer& dst) {
     if (&src == &dst) throw Error("gather_activations: source and destination are the same buffer");
     const auto n = static_cast<int64_t>(tokens.size());

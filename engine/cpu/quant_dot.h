@@ -137,6 +137,14 @@ struct ActivationBuffer {
 void quantize_activations(TensorType weight_type, const float* x, int64_t cols, int64_t n_tokens,
                           ActivationBuffer& out, ThreadPool* pool = nullptr);
 
+// out = 2 n_tokens activation rows for weight_type (a quantised type): x's rows as
+// quantize_activations gives them, then each row's rounding remainder x - dequantised(x),
+// quantised the same way. A product with them whose two halves are summed loses only the
+// remainder's rounding (about 1/127 of one rounding): near-float precision from the integer
+// kernels. Needs no float copy of the rows (one row of floats per thread).
+void quantize_activations_with_remainder(TensorType weight_type, const float* x, int64_t cols, int64_t n_tokens, ActivationBuffer& out,
+                                         ThreadPool* pool = nullptr);
+
 // dst = the tokens of src listed in `tokens`, in that order (MoE: the tokens routed to one
 // expert, quantized once for all experts).
 void gather_activations(const ActivationBuffer& src, std::span<const int32_t> tokens, ActivationBuffer& dst);

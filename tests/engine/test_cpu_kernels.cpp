@@ -221,6 +221,8 @@ private slots:
     void activationQuantizationBounds();
     void nonFiniteActivationsGiveNaN();
     void gatherActivations();
+    void remainderActivations_data();
+    void remainderActivations();
     void weightMatrixFromTensor();
     void rejectsMismatchedInputs();
     void matrixEndingAtUnmappedPage();
@@ -699,6 +701,63 @@ void TestCpuKernels::gatherActivations() {
     }
     const std::vector<int32_t> bad{6};
     QVERIFY_THROWS_EXCEPTION(Error, gather_activations(all, bad, some));
+}
+
+// quantize_activations_with_remainder: rows 0..n-1 are quantize_activations' rows bit for bit,
+// rows n..2n-1 those of each row's remainder x - dequantised(x), computed here from the first
+// rows; and the two halves' products, summed, are far closer to the float product (the
+// reference on the same decoded weights) than the plain product is. On the pool and inline.
+void TestCpuKernels::remainderActivations_data() {
+    QTest::addColumn<int>("type");
+    QTest::addColumn<int>("tokens");
+    for (TensorType t : {TensorType::Q4_K, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q6_K}) {
+        for (int tokens : {1, 5, 40}) {
+            QTest::newRow(qPrintable(QString("%1 x%2").arg(QString::fromLatin1(tensor_type_name(t).data())).arg(tokens)))
+                << static_cast<int>(t) << tokens;
+        }
+    }
+}
+
+void TestCpuKernels::remainderActivations() {
+    QFETCH(int, type);
+    QFETCH(int, tokens);
+    const auto weight_type = static_cast<TensorType>(type);
+    constexpr int kCols = 512, kRows = 24;
+    const std::vector<float> x = random_activations(tokens, kCols, 17u + static_cast<uint32_t>(tokens));
+    ActivationBuffer plain, both;
+    quantize_activations(weight_type, x.data(), kCols, tokens, plain);
+    ThreadPool pool(3);
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        quantize_activations_with_remainder(weight_type, x.data(), kCols, tokens, both, p);
+        QCOMPARE(both.n_tokens, int64_t{2} * tokens);
+        std::vector<float> remainder(static_cast<size_t>(tokens) * kCols), row(kCols);
+        for (int t = 0; t < tokens; ++t) {
+            dequantize_activations(plain, t, row.data());
+            for (int i = 0; i < kCols; ++i) remainder[static_cast<size_t>(t * kCols + i)] = x[static_cast<size_t>(t * kCols + i)] - row[static_cast<size_t>(i)];
+        }
+        ActivationBuffer rest;
+        quantize_activations(weight_type, remainder.data(), kCols, tokens, rest);
+        const size_t quants = static_cast<size_t>(tokens) * kCols, scales = quants / static_cast<size_t>(activation_block_size(plain.format));
+        QVERIFY(std::memcmp(both.quants.data(), plain.quants.data(), quants) == 0);
+        QVERIFY(std::memcmp(both.quants.data() + quants, rest.quants.data(), quants) == 0);
+        QVERIFY(std::memcmp(both.scales.data(), plain.scales.data(), scales * sizeof(float)) == 0);
+        QVERIFY(std::memcmp(both.scales.data() + scales, rest.scales.data(), scales * sizeof(float)) == 0);
+    }
+    const std::vector<uint8_t> data = random_matrix(weight_type, kRows, kCols, 23);
+    const WeightMatrix w = matrix_of(weight_type, data, kRows, kCols);
+    std::vector<float> y_plain = poisoned(tokens * kRows), y_both = poisoned(2 * tokens * kRows), y_ref(static_cast<size_t>(tokens * kRows));
+    matmul(w, plain, y_plain.data());
+    matmul(w, both, y_both.data());
+    matmul_reference(w, x.data(), tokens, y_ref.data());
+    double err_plain = 0, err_both = 0;
+    for (size_t i = 0; i < y_ref.size(); ++i) {
+        err_plain = std::max(err_plain, std::abs(static_cast<double>(y_plain[i]) - y_ref[i]));
+        err_both = std::max(err_both, std::abs(static_cast<double>(y_both[i]) + y_both[y_ref.size() + i] - y_ref[i]));
+    }
+    qInfo("max |error|: plain %.3g, with the remainder %.3g", err_plain, err_both);
+    QVERIFY(err_both < err_plain / 20);
+    QVERIFY_THROWS_EXCEPTION(Error, quantize_activations_with_remainder(TensorType::F16, x.data(), kCols, tokens, both));
+    QVERIFY_THROWS_EXCEPTION(Error, quantize_activations_with_remainder(weight_type, x.data(), kCols - 16, tokens, both));
 }
 
 void TestCpuKernels::weightMatrixFromTensor() {
