@@ -401,8 +401,10 @@ void CpuForward::attention_decompressed(uint32_t il, const LayerViews& lv, std::
             }
             matmul_f32(float_matrix(s.wk.data(), dn, rkv, rkv), latents.data(), static_cast<int64_t>(N), s.k_nope.data());
             // The values transposed straight away: the latents as the "weights" (N rows) and
-            // W_UV,h's rows as the "tokens", values_t[j][k] = latents[k] · W_UV,h[j] (the same dot
-            // products, each the same chain of FMAs, as latents × W_UV,hᵀ and a transpose).
+            // W_UV,h's rows as the "tokens", values_t[j][k] = latents[k] · W_UV,h[j]. The same dot
+            // products as latents × W_UV,hᵀ and a transpose, and with both sides past the float
+            // batch kernel's threshold (every prompt that takes this form) the same FMA chains,
+            // bit for bit.
             matmul_f32(float_matrix(latents.data(), static_cast<int64_t>(N), rkv, rkv), s.wv.data(), dv, s.values_t.data());
             for (size_t k = 0; k < N; ++k) {
                 std::copy_n(s.k_nope.data() + k * dn, dn, s.keys.data() + k * dqk);
