@@ -289,38 +289,49 @@ WeightMatrix weight_matrix(const gguf::TensorInfo& tensor, int64_t index) {
     return w;
 }
 
-void quantize_activations(TensorType weight_type, const float* x, int64_t cols, int64_t n_tokens,
-                          ActivationBuffer& out, ThreadPool* pool) {
-    const ActivationFormat format = activation_format(weight_type);
-    if (format == ActivationFormat::None) {
-        throw Error("quantize_activations: no CPU kernel for tensor type " + type_name(weight_type));
+namespace {
+
+// What quantize_activations and quantize_activations_with_remainder write a row with.
+struct RowQuantizer {
+    ActivationFormat format = ActivationFormat::None;
+    int64_t block = 0, scales_per_token = 0, sums_per_token = 0;
+    detail::ActivationQuantizer quantize = nullptr;
+};
+
+// Checks cols against weight_type's activation blocks and sizes `out` for `rows` rows of cols
+// values (quantised, or floats where the type takes them); `what` names the caller in errors.
+RowQuantizer prepare_activations(const char* what, TensorType weight_type, int64_t cols, int64_t n_tokens, int64_t rows,
+                                 ActivationBuffer& out) {
+    RowQuantizer q;
+    q.format = activation_format(weight_type);
+    if (q.format == ActivationFormat::None) {
+        throw Error(std::string(what) + ": no CPU kernel for tensor type " + type_name(weight_type));
     }
-    const int64_t block = activation_block_size(format);
-    if (cols < 0 || n_tokens < 0 || cols % block != 0) {
-        throw Error("quantize_activations: " + std::to_string(cols) + " values per token is not a whole number of " +
-                    std::to_string(block) + "-value blocks (" + type_name(weight_type) + " weights)");
+    q.block = activation_block_size(q.format);
+    if (cols < 0 || n_tokens < 0 || cols % q.block != 0) {
+        throw Error(std::string(what) + ": " + std::to_string(cols) + " values per token is not a whole number of " +
+                    std::to_string(q.block) + "-value blocks (" + type_name(weight_type) + " weights)");
     }
-    out.format = format;
+    out.format = q.format;
     out.cols = cols;
-    out.n_tokens = n_tokens;
-    const auto count = static_cast<size_t>(cols * n_tokens);
-    if (format == ActivationFormat::F32) {
+    out.n_tokens = rows;
+    const auto count = static_cast<size_t>(cols * rows);
+    if (q.format == ActivationFormat::F32) {
         out.values.resize(count);
-        if (count) std::memcpy(out.values.data(), x, count * sizeof(float));
-        return;
+        return q;
     }
     out.quants.resize(count);
-    out.scales.resize(count / static_cast<size_t>(block));
-    out.sums.resize(count / static_cast<size_t>(activation_sum_group(format)));
-    const detail::ActivationQuantizer quantize = simd_level() >= SimdLevel::Avx2
-                                                     ? detail::quantize_activations_avx2
-                                                     : detail::quantize_activations_portable;
-    const int64_t scales_per_token = cols / block;
-    const int64_t sums_per_token = cols / activation_sum_group(format);
-    auto run = [&](int64_t t0, int64_t t1) {
-        quantize(x + t0 * cols, cols, t1 - t0, block, out.quants.data() + t0 * cols,
-                 out.scales.data() + t0 * scales_per_token, out.sums.data() + t0 * sums_per_token);
-    };
+    out.scales.resize(count / static_cast<size_t>(q.block));
+    out.sums.resize(count / static_cast<size_t>(activation_sum_group(q.format)));
+    q.quantize = simd_level() >= SimdLevel::Avx2 ? detail::quantize_activations_avx2 : detail::quantize_activations_portable;
+    q.scales_per_token = cols / q.block;
+    q.sums_per_token = cols / activation_sum_group(q.format);
+    return q;
+}
+
+// run(t0, t1) over [0, n_tokens): in tasks of 16 tokens on the pool, or at once on this thread.
+template <class Run>
+void over_token_tasks(int64_t n_tokens, ThreadPool* pool, Run&& run) {
     constexpr int64_t kQuantizeTokensPerTask = 16;
     if (pool && n_tokens > kQuantizeTokensPerTask) {
         const int64_t n_tasks = (n_tokens + kQuantizeTokensPerTask - 1) / kQuantizeTokensPerTask;
@@ -334,36 +345,36 @@ void quantize_activations(TensorType weight_type, const float* x, int64_t cols, 
     }
 }
 
+} // namespace
+
+void quantize_activations(TensorType weight_type, const float* x, int64_t cols, int64_t n_tokens,
+                          ActivationBuffer& out, ThreadPool* pool) {
+    const RowQuantizer q = prepare_activations("quantize_activations", weight_type, cols, n_tokens, n_tokens, out);
+    if (q.format == ActivationFormat::F32) {
+        const auto count = static_cast<size_t>(cols * n_tokens);
+        if (count > 0) std::memcpy(out.values.data(), x, count * sizeof(float));
+        return;
+    }
+    over_token_tasks(n_tokens, pool, [&](int64_t t0, int64_t t1) {
+        q.quantize(x + t0 * cols, cols, t1 - t0, q.block, out.quants.data() + t0 * cols, out.scales.data() + t0 * q.scales_per_token,
+                   out.sums.data() + t0 * q.sums_per_token);
+    });
+}
+
 void quantize_activations_with_remainder(TensorType weight_type, const float* x, int64_t cols, int64_t n_tokens, ActivationBuffer& out,
                                          ThreadPool* pool) {
-    const ActivationFormat format = activation_format(weight_type);
-    if (format == ActivationFormat::None || format == ActivationFormat::F32) {
-        throw Error("quantize_activations_with_remainder: " + type_name(weight_type) + " weights take no quantised activations");
+    const char* what = "quantize_activations_with_remainder";
+    if (activation_format(weight_type) == ActivationFormat::F32) {
+        throw Error(std::string(what) + ": " + type_name(weight_type) + " weights take no quantised activations");
     }
-    const int64_t block = activation_block_size(format);
-    if (cols < 0 || n_tokens < 0 || cols % block != 0) {
-        throw Error("quantize_activations_with_remainder: " + std::to_string(cols) + " values per token is not a whole number of " +
-                    std::to_string(block) + "-value blocks (" + type_name(weight_type) + " weights)");
-    }
-    out.format = format;
-    out.cols = cols;
-    out.n_tokens = 2 * n_tokens;
-    const auto count = static_cast<size_t>(cols * 2 * n_tokens);
-    out.quants.resize(count);
-    out.scales.resize(count / static_cast<size_t>(block));
-    out.sums.resize(count / static_cast<size_t>(activation_sum_group(format)));
-    const detail::ActivationQuantizer quantize = simd_level() >= SimdLevel::Avx2
-                                                     ? detail::quantize_activations_avx2
-                                                     : detail::quantize_activations_portable;
-    const int64_t scales_per_token = cols / block;
-    const int64_t sums_per_token = cols / activation_sum_group(format);
+    const RowQuantizer q = prepare_activations(what, weight_type, cols, n_tokens, 2 * n_tokens, out);
     auto quantize_row = [&](const float* row, int64_t slot) {
-        quantize(row, cols, 1, block, out.quants.data() + slot * cols, out.scales.data() + slot * scales_per_token,
-                 out.sums.data() + slot * sums_per_token);
+        q.quantize(row, cols, 1, q.block, out.quants.data() + slot * cols, out.scales.data() + slot * q.scales_per_token,
+                   out.sums.data() + slot * q.sums_per_token);
     };
     // Row t: x_t into slot t, then x_t minus what slot t holds into slot n + t, through one row
     // of floats per thread.
-    auto run = [&](int64_t t0, int64_t t1) {
+    over_token_tasks(n_tokens, pool, [&](int64_t t0, int64_t t1) {
         thread_local std::vector<float> remainder;
         remainder.resize(static_cast<size_t>(cols));
         for (int64_t t = t0; t < t1; ++t) {
@@ -373,18 +384,7 @@ void quantize_activations_with_remainder(TensorType weight_type, const float* x,
             for (int64_t i = 0; i < cols; ++i) remainder[static_cast<size_t>(i)] = row[i] - remainder[static_cast<size_t>(i)];
             quantize_row(remainder.data(), n_tokens + t);
         }
-    };
-    constexpr int64_t kQuantizeTokensPerTask = 16;
-    if (pool && n_tokens > kQuantizeTokensPerTask) {
-        const int64_t n_tasks = (n_tokens + kQuantizeTokensPerTask - 1) / kQuantizeTokensPerTask;
-        auto run_task = [&](size_t task) {
-            const int64_t t0 = static_cast<int64_t>(task) * kQuantizeTokensPerTask;
-            run(t0, std::min(n_tokens, t0 + kQuantizeTokensPerTask));
-        };
-        pool->parallel_for(static_cast<size_t>(n_tasks), [&run_task](size_t task, unsigned) { run_task(task); });
-    } else {
-        run(0, n_tokens);
-    }
+    });
 }
 
 void gather_activations(const ActivationBuffer& src, std::span<const int32_t> tokens, ActivationBuffer& dst) {
