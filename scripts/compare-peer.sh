@@ -14,11 +14,11 @@
 # defaults (ik_llama.cpp: MLA, fused MoE and flash attention for DeepSeek models) plus
 # --peer-args. Both warm up the same way before timing (one prompt token, one generated token).
 # The machine's read bandwidth is the one `latent bench` measures in the same run, twice: right
-# before and after each generation run, the higher of the two (the share printed first: a virtual
-# machine's bandwidth drifts by tens of percent within minutes, and this compares each run with
-# what the memory gave at the time), and once after all runs (best of 5 over 1 GiB, in brackets). The last line says
-# how much of the model file latent found mapped in 2 MiB pages (the page cache both engines
-# share: a low share slows both, see README).
+# before and after each generation run, the higher of the two (the share printed first: a
+# virtual machine's bandwidth drifts by tens of percent within minutes, and this compares each
+# run with what the memory gave at the time), and once after all runs (best of 5 over 1 GiB, in
+# brackets). The last line says how much of the model file latent found mapped in 2 MiB pages
+# (the page cache both engines share: a low share slows both, see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
