@@ -9,6 +9,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
+#include <utility>
 
 namespace latent {
 
@@ -163,12 +165,27 @@ void SequenceBackend::truncate(uint32_t n) {
     n_cached_ = n;
 }
 
+std::pair<size_t, size_t> absorbed_head_bytes(const ModelConfig& c, bool as_float32) {
+    const size_t elem = as_float32 ? 4 : 2;
+    return {static_cast<size_t>(c.n_head) * c.kv_lora_rank * c.qk_nope_dim * elem, static_cast<size_t>(c.n_head) * c.v_head_dim * c.kv_lora_rank * elem};
+}
+
 void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, std::vector<uint8_t>& wk_t, std::vector<uint8_t>& wv) {
+    const auto [wk_t_bytes, wv_bytes] = absorbed_head_bytes(model.config(), as_float32);
+    wk_t.resize(wk_t_bytes);
+    wv.resize(wv_bytes);
+    absorbed_head_matrices(model, il, as_float32, std::span<uint8_t>(wk_t), std::span<uint8_t>(wv));
+}
+
+void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, std::span<uint8_t> wk_t, std::span<uint8_t> wv) {
     const ModelConfig& c = model.config();
+    if (const auto [wk_t_bytes, wv_bytes] = absorbed_head_bytes(c, as_float32); wk_t.size() != wk_t_bytes || wv.size() != wv_bytes) {
+        throw Error("internal: layer " + std::to_string(il) + "'s absorbed head matrices were given " + std::to_string(wk_t.size()) + " + " +
+                    std::to_string(wv.size()) + " bytes, not " + std::to_string(wk_t_bytes) + " + " + std::to_string(wv_bytes));
+    }
     const LayerWeights& lw = model.weights().layers.at(il);
     const uint32_t H = c.n_head, dn = c.qk_nope_dim, dv = c.v_head_dim, rkv = c.kv_lora_rank;
-    const size_t elem = as_float32 ? 4 : 2;
-    auto put = [&](std::vector<uint8_t>& store, size_t index, float value) {
+    auto put = [&](std::span<uint8_t> store, size_t index, float value) {
         if (as_float32) {
             std::memcpy(store.data() + index * 4, &value, 4);
         } else {
@@ -177,8 +194,6 @@ void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, st
         }
     };
     std::vector<float> row(std::max(rkv, dn));
-    wk_t.resize(static_cast<size_t>(H) * rkv * dn * elem);
-    wv.resize(static_cast<size_t>(H) * dv * rkv * elem);
     for (uint32_t h = 0; h < H; ++h) {
         const size_t k0 = static_cast<size_t>(h) * rkv * dn, v0 = static_cast<size_t>(h) * dv * rkv;
         if (lw.attn_kv_b) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace latent {
@@ -39,6 +40,11 @@ uint64_t bytes_read_per_token(const Model& model, uint32_t n_cached, KvCacheType
 // r_kv, row-major, each value exactly decoded and stored as float32 (as_float32) or rounded to
 // float16 (quantised sources: their own rounding is far coarser than f16's).
 void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, std::vector<uint8_t>& wk_t, std::vector<uint8_t>& wv);
+// The same into caller-owned memory: wk_t and wv must be exactly H·r_kv·d_n and H·d_v·r_kv
+// elements of 4 (as_float32) or 2 bytes (absorbed_head_bytes); throws latent::Error otherwise.
+void absorbed_head_matrices(const Model& model, uint32_t il, bool as_float32, std::span<uint8_t> wk_t, std::span<uint8_t> wv);
+// Bytes of one layer's wk_t and wv in that form.
+std::pair<size_t, size_t> absorbed_head_bytes(const ModelConfig& c, bool as_float32);
 
 // Throws latent::Error unless the batch is valid for a backend holding n_cached of n_ctx, and
 // ModelFileChanged when the model's file was truncated under an earlier batch.

@@ -113,14 +113,15 @@ public:
     // Puts the given ranges of this map (addresses inside it) into 2 MiB pages where the page
     // cache holds them in small ones: the file was cached earlier in small folios (while it was
     // downloaded or copied, or read by a program that did not ask for huge pages), which costs
-    // generation speed until the file leaves the cache (3.6% on one VM, about a quarter on another:
-    // see README, CPU speed). Each whole 2 MiB piece of the ranges that is in memory in small
-    // pages is unmapped, dropped from the page cache (posix_fadvise DONTNEED: clean pages that no
-    // other process maps) and read back through this map, which asks for huge pages. Stops when the first pieces do not come back
-    // huge (a kernel or file system without large folios, or the pages mapped elsewhere) and
-    // when the reads would take longer than max_seconds (a slow disk). Only before the map is in
-    // use: a reader of a piece in flight would fault it back in small pages (and still read the
-    // right bytes). Blocks on disk reads: not for the GUI thread.
+    // generation speed until the file leaves the cache (3.6% on one VM, about a quarter on
+    // another: see README, CPU speed). Each whole 2 MiB piece of the ranges that is in memory in
+    // small pages is unmapped, dropped from the page cache (posix_fadvise DONTNEED: clean pages
+    // that no other process maps) and read back through this map, which asks for huge pages.
+    // Stops when the first pieces do not come back huge (a kernel or file system without large
+    // folios, or the pages mapped elsewhere) and when the reads would take longer than
+    // max_seconds (a slow disk). Only before the map is in use: a reader of a piece in flight
+    // would fault it back in small pages (and still read the right bytes). Blocks on disk reads:
+    // not for the GUI thread.
     HugePageReload reload_in_huge_pages(const std::vector<std::pair<const uint8_t*, size_t>>& ranges, double max_seconds) const;
 
 private:

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -196,14 +197,11 @@ void CpuForward::prepare_layers() {
         const gguf::TensorInfo* source = lw.attn_kv_b ? lw.attn_kv_b : lw.attn_k_b;
         Layout& l = layouts[il];
         l.float_source = activation_format(source->type) == ActivationFormat::F32;
-        const size_t elem = l.float_source ? 4 : 2;
         l.offset = total;
-        l.wk_t_bytes = static_cast<size_t>(H) * rkv * dn * elem;
-        l.wv_bytes = static_cast<size_t>(H) * dv * rkv * elem;
+        std::tie(l.wk_t_bytes, l.wv_bytes) = absorbed_head_bytes(c_, l.float_source);
         total += aligned(l.wk_t_bytes) + aligned(l.wv_bytes);
     }
     resize_scratch(absorbed_store_, total);
-    std::vector<uint8_t> wk_t, wv;
     for (uint32_t il = 0; il < n_layers_; ++il) {
         const LayerWeights& lw = w.layers[il];
         const Layout& l = layouts[il];
@@ -215,14 +213,9 @@ void CpuForward::prepare_layers() {
         v.selection_bias = decode_vector(lw.exp_probs_b);
         const TensorType copy_type = l.float_source ? TensorType::F32 : TensorType::F16;
         const size_t elem = l.float_source ? 4 : 2;
-        absorbed_head_matrices(model_, il, l.float_source, wk_t, wv);
-        if (wk_t.size() != l.wk_t_bytes || wv.size() != l.wv_bytes) {
-            throw Error("internal: layer " + std::to_string(il) + "'s absorbed head matrices differ from their expected size");
-        }
         uint8_t* wk_t_copy = absorbed_store_.data() + l.offset;
         uint8_t* wv_copy = wk_t_copy + aligned(l.wk_t_bytes);
-        std::memcpy(wk_t_copy, wk_t.data(), l.wk_t_bytes);
-        std::memcpy(wv_copy, wv.data(), l.wv_bytes);
+        absorbed_head_matrices(model_, il, l.float_source, std::span<uint8_t>(wk_t_copy, l.wk_t_bytes), std::span<uint8_t>(wv_copy, l.wv_bytes));
         v.wk_t_bytes = l.wk_t_bytes;
         v.wv_bytes = l.wv_bytes;
         auto matrix = [&](const uint8_t* store, size_t offset, int64_t rows, int64_t cols) {
