@@ -9,8 +9,10 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 intrinsics (_mm512_undefined_ps inside max/min/roundscale...) trigger
-// -Wmaybe-uninitialized after inlining, located in the header: silence it for this file.
+// -Wmaybe-uninitialized (and _mm512_reduce_add_epi64 -Wuninitialized) after inlining, located
+// in the header: silence them for this file.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace latent::cpu {
@@ -64,9 +66,59 @@ __attribute__((target("avx2,fma,f16c"))) size_t fp16_to_fp32_avx2(const uint8_t*
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i))));
     return i;
 }
+__attribute__((target("avx512f"))) size_t sum_words_avx512(const uint8_t* p, size_t bytes, uint64_t& sum) {
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 256 <= bytes; i += 256) {
+        a = _mm512_add_epi64(a, _mm512_loadu_si512(p + i));
+        b = _mm512_add_epi64(b, _mm512_loadu_si512(p + i + 64));
+        c = _mm512_add_epi64(c, _mm512_loadu_si512(p + i + 128));
+        d = _mm512_add_epi64(d, _mm512_loadu_si512(p + i + 192));
+    }
+    sum += static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d))));
+    return i;
+}
+
+__attribute__((target("avx2"))) size_t sum_words_avx2(const uint8_t* p, size_t bytes, uint64_t& sum) {
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 128 <= bytes; i += 128) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        b = _mm256_add_epi64(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+        c = _mm256_add_epi64(c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+        d = _mm256_add_epi64(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+    }
+    alignas(32) uint64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+    sum += lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    return i;
+}
 #endif
 
+uint64_t sum_words_from(const uint8_t* p, size_t begin, size_t bytes, uint64_t sum) {
+    for (size_t i = begin; i + 8 <= bytes; i += 8) {
+        uint64_t word;
+        std::memcpy(&word, p + i, 8);
+        sum += word;
+    }
+    return sum;
+}
+
 } // namespace
+
+uint64_t sum_words_portable(const void* data, size_t bytes) { return sum_words_from(static_cast<const uint8_t*>(data), 0, bytes, 0); }
+
+uint64_t sum_words(const void* data, size_t bytes) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    uint64_t sum = 0;
+    size_t done = 0;
+#if defined(__x86_64__)
+    const SimdLevel level = simd_level();
+    if (level == SimdLevel::Avx512) done = sum_words_avx512(p, bytes, sum);
+    else if (level >= SimdLevel::Avx2) done = sum_words_avx2(p, bytes, sum);
+#endif
+    return sum_words_from(p, done, bytes, sum);
+}
 
 void silu_mul_portable(float* gate, const float* up, size_t n) {
     for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];

@@ -1,4 +1,4 @@
-// Benchmark of the CPU matmul kernels, one thread, per weight type and SIMD level (not a test:
+// Benchmark of the CPU matmul kernels, one thread (or --threads N), per weight type and SIMD level (not a test:
 // build/bin/bench_cpu_kernels, for BENCHMARKS.md and kernel work).
 //
 // For each type it times the product of a few tokens with
@@ -13,10 +13,17 @@
 // (BENCH_PREFAULT=1 in the environment: populated first; with BENCH_TOUCH=1 too: and read one
 // byte per page, as the CPU backend does at load).
 //
-//   bench_cpu_kernels [--types q4_k,q6_k,...] [--tokens 1,2,4] [--seconds S] [--stream-mib N] [--file MODEL]
+// --threads N runs every product on a pool of N threads, 8 matrices per pool round trip (as a
+// generated token's fused expert step: matmul_many), and prints beside each kernel's stream and
+// file rates the rate at which the same N threads merely read the same bytes (cpu::sum_words,
+// the same tasks): how far each kernel is from what the memory gives at that place.
+//
+//   bench_cpu_kernels [--types q4_k,q6_k,...] [--tokens 1,2,4] [--seconds S] [--stream-mib N] [--threads N] [--file MODEL]
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "cpu/quant_dot.h"
+#include "cpu/thread_pool.h"
+#include "cpu/vector_math.h"
 #include "gguf/gguf.h"
 #include "tensor/tensor_types.h"
 
@@ -26,6 +33,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -41,6 +50,7 @@ struct Options {
     std::vector<int> tokens{1, 2, 4};
     double seconds = 0.5;
     int64_t stream_mib = 1024;
+    unsigned threads = 1;
     std::string file; // a GGUF model: also time its routed experts where they lie in the file's map
 };
 
@@ -57,7 +67,7 @@ std::vector<std::string> split(std::string_view list) {
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr, "bench_cpu_kernels: %s\nusage: bench_cpu_kernels [--types q4_k,q6_k,...] [--tokens 1,2,4] "
-                         "[--seconds S] [--stream-mib N] [--file MODEL]\n", message);
+                         "[--seconds S] [--stream-mib N] [--threads N] [--file MODEL]\n", message);
     std::exit(2);
 }
 
@@ -81,6 +91,8 @@ Options parse(int argc, char** argv) {
             options.seconds = std::clamp(std::atof(std::string(value).c_str()), 0.05, 60.0);
         } else if (arg == "--file") {
             options.file = std::string(value);
+        } else if (arg == "--threads") {
+            options.threads = static_cast<unsigned>(std::clamp(std::atoi(std::string(value).c_str()), 1, 256));
         } else if (arg == "--stream-mib") {
             options.stream_mib = std::clamp<int64_t>(std::atoll(std::string(value).c_str()), 16, 1 << 16);
         } else {
@@ -124,15 +136,30 @@ Matrices make_matrices(TensorType type, int64_t rows, int64_t cols, int64_t coun
 }
 
 // Seconds per pass over all matrices (the best of passes run for about `seconds`); the first
-// pass's time in *first.
-double time_passes(const Matrices& m, const ActivationBuffer& x, std::vector<float>& y, double seconds, double* first = nullptr) {
+// pass's time in *first. With a pool: 8 matrices per matmul_many call, y holding 8 outputs.
+double time_passes(const Matrices& m, const ActivationBuffer& x, std::vector<float>& y, double seconds, double* first = nullptr,
+                   ThreadPool* pool = nullptr) {
     using Clock = std::chrono::steady_clock;
+    constexpr size_t kGroup = 8;
+    int64_t max_rows = 0;
+    for (const WeightMatrix& w : m.list) max_rows = std::max(max_rows, w.rows);
+    const size_t stride = static_cast<size_t>(max_rows * x.n_tokens);
+    if (pool && y.size() < kGroup * stride) y.resize(kGroup * stride);
+    std::vector<MatmulJob> jobs;
     double best = 1e30;
     const auto start = Clock::now();
     int passes = 0;
     while (passes < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
         const auto t0 = Clock::now();
-        for (const WeightMatrix& w : m.list) matmul(w, x, y.data());
+        if (pool) {
+            for (size_t g = 0; g < m.list.size(); g += kGroup) {
+                jobs.clear();
+                for (size_t k = g; k < std::min(m.list.size(), g + kGroup); ++k) jobs.push_back(MatmulJob{&m.list[k], &x, y.data() + (k - g) * stride});
+                matmul_many(jobs, pool);
+            }
+        } else {
+            for (const WeightMatrix& w : m.list) matmul(w, x, y.data());
+        }
         const double pass = std::chrono::duration<double>(Clock::now() - t0).count();
         if (passes == 0 && first) *first = pass;
         best = std::min(best, pass);
@@ -141,11 +168,44 @@ double time_passes(const Matrices& m, const ActivationBuffer& x, std::vector<flo
     return best;
 }
 
+// Seconds per pass in which the pool only reads the matrices' bytes (8 matrices per round trip
+// in 256 KiB tasks, as time_passes' products): the memory's rate for the same bytes and threads.
+double time_reads(const Matrices& m, ThreadPool& pool, double seconds) {
+    using Clock = std::chrono::steady_clock;
+    constexpr size_t kGroup = 8, kTask = 256 * 1024;
+    struct Piece {
+        const uint8_t* data;
+        size_t bytes;
+    };
+    std::vector<std::vector<Piece>> groups;
+    for (size_t g = 0; g < m.list.size(); g += kGroup) {
+        auto& pieces = groups.emplace_back();
+        for (size_t k = g; k < std::min(m.list.size(), g + kGroup); ++k) {
+            const size_t bytes = matmul_weight_bytes(m.list[k]);
+            for (size_t o = 0; o < bytes; o += kTask) pieces.push_back(Piece{m.list[k].data + o, std::min(kTask, bytes - o)});
+        }
+    }
+    std::vector<uint64_t> sums(pool.size());
+    double best = 1e30;
+    const auto start = Clock::now();
+    int passes = 0;
+    while (passes < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+        const auto t0 = Clock::now();
+        for (const auto& pieces : groups) {
+            pool.parallel_for_shares(pieces.size(), [&](size_t task, unsigned thread) { sums[thread] += sum_words(pieces[task].data, pieces[task].bytes); });
+        }
+        best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+        ++passes;
+    }
+    if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 1) std::puts(""); // keep the sums live
+    return best;
+}
+
 // The routed experts of a model file, type by type, from its map (1 token).
-void bench_file(const Options& options) {
+void bench_file(const Options& options, ThreadPool* pool) {
     const auto file = gguf::File::open(options.file);
-    std::printf("\n%s: routed experts in the file's map, 1 token\n", options.file.c_str());
-    std::printf("%-7s %-9s %8s %12s %12s %16s\n", "type", "simd", "MiB", "GB/s", "ns", "first pass GB/s");
+    std::printf("\n%s: routed experts in the file's map, 1 token, %u thread(s)\n", options.file.c_str(), options.threads);
+    std::printf("%-7s %-9s %8s %12s %12s %16s %12s\n", "type", "simd", "MiB", "GB/s", "ns", "first pass GB/s", "read GB/s");
     for (const TensorType type : options.types) {
         Matrices m; // no data of its own: the list points into the map
         size_t bytes = 0;
@@ -184,11 +244,12 @@ void bench_file(const Options& options) {
             ActivationBuffer buffer;
             quantize_activations(type, x.data(), cols, 1, buffer);
             double first = 0;
-            const double s = time_passes(m, buffer, y, options.seconds, &first);
-            std::printf("%-7s %-9s %8.0f %12.2f %12.2f %16.2f\n", std::string(tensor_type_name(type)).c_str(),
+            const double s = time_passes(m, buffer, y, options.seconds, &first, pool);
+            const double read_s = pool ? time_reads(m, *pool, options.seconds) : 0.0;
+            std::printf("%-7s %-9s %8.0f %12.2f %12.2f %16.2f %12.2f\n", std::string(tensor_type_name(type)).c_str(),
                         std::string(simd_level_name(level)).c_str(), static_cast<double>(bytes) / (1 << 20),
                         static_cast<double>(bytes) / s * 1e-9, s * 1e9 / (static_cast<double>(weights) / 256.0),
-                        static_cast<double>(bytes) / first * 1e-9);
+                        static_cast<double>(bytes) / first * 1e-9, pool ? static_cast<double>(bytes) / read_s * 1e-9 : 0.0);
         }
     }
 }
@@ -203,8 +264,12 @@ int main(int argc, char** argv) {
         set_simd_level(level);
         if (simd_level() == level) levels.push_back(level);
     }
-    std::printf("one thread; GB/s of weights read; ns per 256 weights per token\n");
-    std::printf("%-7s %-9s %6s %10s %10s %12s %12s\n", "type", "simd", "tokens", "hot GB/s", "hot ns", "stream GB/s", "stream ns");
+    std::optional<ThreadPool> pool_storage;
+    if (options.threads > 1) pool_storage.emplace(options.threads);
+    ThreadPool* pool = pool_storage ? &*pool_storage : nullptr;
+    std::printf("%u thread(s); GB/s of weights read; ns per 256 weights per token%s\n", options.threads,
+                pool ? "; read: the threads only reading the stream's bytes" : "");
+    std::printf("%-7s %-9s %6s %10s %10s %12s %12s %12s\n", "type", "simd", "tokens", "hot GB/s", "hot ns", "stream GB/s", "stream ns", "read GB/s");
     for (const TensorType type : options.types) {
         // The routed-expert shape of DeepSeek-V2-Lite (up/gate: 1408 x 2048; types of 32-value
         // blocks take the down projection's 1408 columns), and a hot matrix of 1/8 of its rows.
@@ -225,22 +290,24 @@ int main(int argc, char** argv) {
                 set_simd_level(level);
                 ActivationBuffer buffer;
                 quantize_activations(type, x.data(), cols, n_tokens, buffer);
-                const double hot_s = time_passes(hot, buffer, y, options.seconds);
-                const double stream_s = time_passes(stream, buffer, y, options.seconds);
+                const double hot_s = time_passes(hot, buffer, y, options.seconds, nullptr, pool);
+                const double stream_s = time_passes(stream, buffer, y, options.seconds, nullptr, pool);
+                const double read_s = pool ? time_reads(stream, *pool, options.seconds) : 0.0;
                 const double hot_bytes = static_cast<double>(hot.data.size());
                 const double stream_bytes = static_cast<double>(stream.data.size());
                 const double hot_units = static_cast<double>(rows / 8 * cols) / 256.0 * n_tokens;
                 const double stream_units = static_cast<double>(rows * cols * stream_count) / 256.0 * n_tokens;
-                std::printf("%-7s %-9s %6d %10.2f %10.2f %12.2f %12.2f\n", std::string(tensor_type_name(type)).c_str(),
+                std::printf("%-7s %-9s %6d %10.2f %10.2f %12.2f %12.2f %12.2f\n", std::string(tensor_type_name(type)).c_str(),
                             std::string(simd_level_name(level)).c_str(), n_tokens, hot_bytes / hot_s * 1e-9,
-                            hot_s * 1e9 / hot_units, stream_bytes / stream_s * 1e-9, stream_s * 1e9 / stream_units);
+                            hot_s * 1e9 / hot_units, stream_bytes / stream_s * 1e-9, stream_s * 1e9 / stream_units,
+                            pool ? stream_bytes / read_s * 1e-9 : 0.0);
                 std::fflush(stdout);
             }
         }
     }
     if (!options.file.empty()) {
         try {
-            bench_file(options);
+            bench_file(options, pool);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "bench_cpu_kernels: %s\n", e.what());
             return 1;

@@ -228,6 +228,7 @@ private slots:
     void matrixEndingAtUnmappedPage();
     void siluMulAgainstDouble();
     void halfRowsMatchScalarConversions();
+    void sumWordsMatchesPlainSum();
 
     void threadPoolRunsEveryTaskOnce_data();
     void threadPoolRunsEveryTaskOnce();
@@ -939,6 +940,30 @@ void TestCpuKernels::halfRowsMatchScalarConversions() {
             if (!same) {
                 QFAIL(qPrintable(QString("%1: %2 (bits 0x%3) narrowed to 0x%4, expected 0x%5").arg(name).arg(static_cast<double>(floats[i]), 0, 'g', 9)
                                      .arg(std::bit_cast<uint32_t>(floats[i]), 8, 16).arg(got, 4, 16).arg(expected, 4, 16)));
+            }
+        }
+    }
+}
+
+// sum_words (latent bench's read probe) gives the plain 64-bit sum at every SIMD level, for
+// every start offset 0..7 (unaligned loads) and lengths that end in each path's tail (not a
+// multiple of 256, 128, 8 bytes), with carries (random words wrap the sum).
+void TestCpuKernels::sumWordsMatchesPlainSum() {
+    std::vector<uint8_t> bytes(4096 + 64);
+    std::mt19937 rng(11u);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    for (const SimdLevel level : available_levels()) {
+        SimdLevelScope scope(level);
+        for (size_t offset = 0; offset < 8; ++offset) {
+            for (const size_t n : {size_t{0}, size_t{7}, size_t{8}, size_t{136}, size_t{255}, size_t{256}, size_t{1000}, size_t{4096}}) {
+                uint64_t expected = 0;
+                for (size_t i = 0; i + 8 <= n; i += 8) {
+                    uint64_t word = 0;
+                    for (int k = 7; k >= 0; --k) word = word << 8 | bytes[offset + i + static_cast<size_t>(k)];
+                    expected += word;
+                }
+                QCOMPARE(sum_words(bytes.data() + offset, n), expected);
+                QCOMPARE(sum_words_portable(bytes.data() + offset, n), expected);
             }
         }
     }
