@@ -52,6 +52,22 @@ double median(std::vector<double> v) {
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+// Bytes per second when `threads` threads each run share(t, chunk) over their chunk =
+// bytes / threads of a buffer, the threads started and joined per pass; best of `passes`.
+template <class Share>
+double best_threaded_rate(size_t bytes, unsigned threads, int passes, Share&& share) {
+    const size_t chunk = bytes / threads;
+    double best = 0.0;
+    for (int rep = 0; rep < passes; ++rep) {
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> pool;
+        for (unsigned t = 0; t < threads; ++t) pool.emplace_back([&share, t, chunk] { share(t, chunk); });
+        for (auto& th : pool) th.join();
+        best = std::max(best, static_cast<double>(chunk * threads) / seconds_since(start));
+    }
+    return best;
+}
+
 // memcpy bandwidth (bytes copied per second; STREAM's "Copy" counts read + write, twice this)
 // of a buffer far larger than the caches, with `threads` threads; best of 5.
 double copy_bandwidth(unsigned threads) {
@@ -60,16 +76,7 @@ double copy_bandwidth(unsigned threads) {
     resize_scratch(src, bytes);
     resize_scratch(dst, bytes);
     std::fill(src.begin(), src.end(), uint8_t{1});
-    double best = 0.0;
-    for (int rep = 0; rep < 5; ++rep) {
-        const auto start = std::chrono::steady_clock::now();
-        std::vector<std::thread> pool;
-        const size_t chunk = bytes / threads;
-        for (unsigned t = 0; t < threads; ++t) pool.emplace_back([&, t] { std::memcpy(dst.data() + t * chunk, src.data() + t * chunk, chunk); });
-        for (auto& th : pool) th.join();
-        best = std::max(best, static_cast<double>(bytes) / seconds_since(start));
-    }
-    return best;
+    return best_threaded_rate(bytes, threads, 5, [&](unsigned t, size_t chunk) { std::memcpy(dst.data() + t * chunk, src.data() + t * chunk, chunk); });
 }
 
 // Read-only bandwidth (bytes read per second) of a buffer far larger than the caches, with
@@ -79,22 +86,14 @@ double copy_bandwidth(unsigned threads) {
 class ReadProbe {
 public:
     ReadProbe(size_t bytes, unsigned threads) : threads_(threads), sums_(threads) {
-        resize_scratch(buffer_, bytes / 8); // in 2 MiB pages where the system allows, as the model's map asks
+        resize_scratch(buffer_, bytes / 8 / threads * threads); // in 2 MiB pages where the system allows, as the model's map asks
         std::fill(buffer_.begin(), buffer_.end(), uint64_t{1});
     }
     double best_of(int passes) {
-        double best = 0.0;
-        for (int rep = 0; rep < passes; ++rep) {
-            const auto start = std::chrono::steady_clock::now();
-            std::vector<std::thread> pool;
-            const size_t chunk = buffer_.size() / threads_;
-            for (unsigned t = 0; t < threads_; ++t) {
-                pool.emplace_back([this, chunk, t] { sums_[t] = cpu::sum_words(buffer_.data() + t * chunk, chunk * 8); });
-            }
-            for (auto& th : pool) th.join();
-            best = std::max(best, static_cast<double>(buffer_.size() * 8) / seconds_since(start));
-        }
-        if (std::accumulate(sums_.begin(), sums_.end(), uint64_t{0}) != buffer_.size() / threads_ * threads_) {
+        const double best = best_threaded_rate(buffer_.size() * 8, threads_, passes, [this](unsigned t, size_t chunk) {
+            sums_[t] = cpu::sum_words(reinterpret_cast<const uint8_t*>(buffer_.data()) + t * chunk, chunk);
+        });
+        if (std::accumulate(sums_.begin(), sums_.end(), uint64_t{0}) != buffer_.size()) {
             throw Error("bench: the read probe summed its buffer wrongly");
         }
         return best;

@@ -108,8 +108,6 @@ uint64_t sum_words_from(const uint8_t* p, size_t begin, size_t bytes, uint64_t s
 
 } // namespace
 
-uint64_t sum_words_portable(const void* data, size_t bytes) { return sum_words_from(static_cast<const uint8_t*>(data), 0, bytes, 0); }
-
 uint64_t sum_words(const void* data, size_t bytes) {
     const auto* p = static_cast<const uint8_t*>(data);
     uint64_t sum = 0;

@@ -28,7 +28,4 @@ void fp16_to_fp32_row(const uint8_t* src, float* dst, size_t n);
 // limit. Scalar 8-byte loads read a 2-thread VM's memory at 57 GB/s where 64-byte loads read 75.
 uint64_t sum_words(const void* data, size_t bytes);
 
-// The same sum with plain 64-bit loads, for comparisons.
-uint64_t sum_words_portable(const void* data, size_t bytes);
-
 } // namespace latent::cpu

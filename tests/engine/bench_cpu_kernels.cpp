@@ -1,5 +1,5 @@
-// Benchmark of the CPU matmul kernels, one thread (or --threads N), per weight type and SIMD level (not a test:
-// build/bin/bench_cpu_kernels, for BENCHMARKS.md and kernel work).
+// Benchmark of the CPU matmul kernels, one thread (or --threads N), per weight type and SIMD
+// level (not a test: build/bin/bench_cpu_kernels, for BENCHMARKS.md and kernel work).
 //
 // For each type it times the product of a few tokens with
 //   hot:    a matrix small enough to stay in L2 (the kernel's own speed: instructions, not memory)
@@ -135,68 +135,72 @@ Matrices make_matrices(TensorType type, int64_t rows, int64_t cols, int64_t coun
     return m;
 }
 
-// Seconds per pass over all matrices (the best of passes run for about `seconds`); the first
-// pass's time in *first. With a pool: 8 matrices per matmul_many call, y holding 8 outputs.
-double time_passes(const Matrices& m, const ActivationBuffer& x, std::vector<float>& y, double seconds, double* first = nullptr,
-                   ThreadPool* pool = nullptr) {
+// Matrices per pool round trip with --threads (a decode step's fused expert step: matmul_many).
+constexpr size_t kMatricesPerCall = 8;
+
+// The best time of passes run for about `seconds` (at least 3); the first pass's in *first.
+template <class Pass>
+double best_pass_seconds(double seconds, Pass&& pass, double* first = nullptr) {
     using Clock = std::chrono::steady_clock;
-    constexpr size_t kGroup = 8;
-    int64_t max_rows = 0;
-    for (const WeightMatrix& w : m.list) max_rows = std::max(max_rows, w.rows);
-    const size_t stride = static_cast<size_t>(max_rows * x.n_tokens);
-    if (pool && y.size() < kGroup * stride) y.resize(kGroup * stride);
-    std::vector<MatmulJob> jobs;
     double best = 1e30;
     const auto start = Clock::now();
     int passes = 0;
     while (passes < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
         const auto t0 = Clock::now();
-        if (pool) {
-            for (size_t g = 0; g < m.list.size(); g += kGroup) {
-                jobs.clear();
-                for (size_t k = g; k < std::min(m.list.size(), g + kGroup); ++k) jobs.push_back(MatmulJob{&m.list[k], &x, y.data() + (k - g) * stride});
-                matmul_many(jobs, pool);
-            }
-        } else {
-            for (const WeightMatrix& w : m.list) matmul(w, x, y.data());
-        }
-        const double pass = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (passes == 0 && first) *first = pass;
-        best = std::min(best, pass);
+        pass();
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (passes == 0 && first) *first = elapsed;
+        best = std::min(best, elapsed);
         ++passes;
     }
     return best;
 }
 
-// Seconds per pass in which the pool only reads the matrices' bytes (8 matrices per round trip
-// in 256 KiB tasks, as time_passes' products): the memory's rate for the same bytes and threads.
+// Seconds per pass over all matrices; the first pass's time in *first. With a pool:
+// kMatricesPerCall matrices per matmul_many call, y holding that many outputs.
+double time_passes(const Matrices& m, const ActivationBuffer& x, std::vector<float>& y, double seconds, double* first = nullptr,
+                   ThreadPool* pool = nullptr) {
+    int64_t max_rows = 0;
+    for (const WeightMatrix& w : m.list) max_rows = std::max(max_rows, w.rows);
+    const size_t stride = static_cast<size_t>(max_rows * x.n_tokens);
+    if (pool && y.size() < kMatricesPerCall * stride) y.resize(kMatricesPerCall * stride);
+    std::vector<MatmulJob> jobs;
+    return best_pass_seconds(seconds, [&] {
+        if (!pool) {
+            for (const WeightMatrix& w : m.list) matmul(w, x, y.data());
+            return;
+        }
+        for (size_t g = 0; g < m.list.size(); g += kMatricesPerCall) {
+            jobs.clear();
+            for (size_t k = g; k < std::min(m.list.size(), g + kMatricesPerCall); ++k) jobs.push_back(MatmulJob{&m.list[k], &x, y.data() + (k - g) * stride});
+            matmul_many(jobs, pool);
+        }
+    }, first);
+}
+
+// Seconds per pass in which the pool only reads the matrices' bytes (kMatricesPerCall matrices
+// per round trip in 256 KiB tasks, as time_passes' products): the memory's rate for the same
+// bytes and threads.
 double time_reads(const Matrices& m, ThreadPool& pool, double seconds) {
-    using Clock = std::chrono::steady_clock;
-    constexpr size_t kGroup = 8, kTask = 256 * 1024;
+    constexpr size_t kTask = 256 * 1024;
     struct Piece {
         const uint8_t* data;
         size_t bytes;
     };
     std::vector<std::vector<Piece>> groups;
-    for (size_t g = 0; g < m.list.size(); g += kGroup) {
+    for (size_t g = 0; g < m.list.size(); g += kMatricesPerCall) {
         auto& pieces = groups.emplace_back();
-        for (size_t k = g; k < std::min(m.list.size(), g + kGroup); ++k) {
+        for (size_t k = g; k < std::min(m.list.size(), g + kMatricesPerCall); ++k) {
             const size_t bytes = matmul_weight_bytes(m.list[k]);
             for (size_t o = 0; o < bytes; o += kTask) pieces.push_back(Piece{m.list[k].data + o, std::min(kTask, bytes - o)});
         }
     }
     std::vector<uint64_t> sums(pool.size());
-    double best = 1e30;
-    const auto start = Clock::now();
-    int passes = 0;
-    while (passes < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
-        const auto t0 = Clock::now();
+    const double best = best_pass_seconds(seconds, [&] {
         for (const auto& pieces : groups) {
             pool.parallel_for_shares(pieces.size(), [&](size_t task, unsigned thread) { sums[thread] += sum_words(pieces[task].data, pieces[task].bytes); });
         }
-        best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-        ++passes;
-    }
+    });
     if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 1) std::puts(""); // keep the sums live
     return best;
 }
