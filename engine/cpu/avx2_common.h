@@ -2,9 +2,10 @@
 //
 // Everything between LATENT_AVX2_BEGIN and LATENT_AVX2_END is compiled for AVX2 + FMA + F16C
 // through a target pragma (LATENT_AVX512_BEGIN / END: plus AVX-512 F, BW, VL, VNNI and BMI2;
-// LATENT_AVXVNNI_BEGIN / END: plus the VEX-encoded 256-bit VNNI of AVX-VNNI), so the library
-// itself is built for plain x86-64 and these functions run only after cpu_has_avx2()
-// (cpu_has_avx512(), cpu_has_avxvnni()) said yes. All headers must be included before the
+// LATENT_AVX512_VBMI_BEGIN / END: plus AVX-512 VBMI and BITALG; LATENT_AVXVNNI_BEGIN / END: plus
+// the VEX-encoded 256-bit VNNI of AVX-VNNI), so the library itself is built for plain x86-64 and
+// these functions run only after cpu_has_avx2() (cpu_has_avx512(), cpu_has_avx512_vbmi(),
+// cpu_has_avxvnni()) said yes. All headers must be included before the
 // BEGIN marker: code of a header included inside the region would be compiled for the wider
 // target and could be picked by the linker for callers on any CPU.
 #pragma once
@@ -30,6 +31,9 @@
 #define LATENT_AVX512_BEGIN                                                                                   \
     _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c,bmi2\"))), apply_to = function)")
 #define LATENT_AVX512_END _Pragma("clang attribute pop")
+#define LATENT_AVX512_VBMI_BEGIN                                                                                   \
+    _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx512bitalg,avx2,fma,f16c,bmi2\"))), apply_to = function)")
+#define LATENT_AVX512_VBMI_END _Pragma("clang attribute pop")
 #define LATENT_AVXVNNI_BEGIN \
     _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c,avxvnni\"))), apply_to = function)")
 #define LATENT_AVXVNNI_END _Pragma("clang attribute pop")
@@ -39,6 +43,9 @@
 #define LATENT_AVX512_BEGIN \
     _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c,bmi2\")")
 #define LATENT_AVX512_END _Pragma("GCC pop_options")
+#define LATENT_AVX512_VBMI_BEGIN \
+    _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx512bitalg,avx2,fma,f16c,bmi2\")")
+#define LATENT_AVX512_VBMI_END _Pragma("GCC pop_options")
 #define LATENT_AVXVNNI_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c,avxvnni\")")
 #define LATENT_AVXVNNI_END _Pragma("GCC pop_options")
 #endif

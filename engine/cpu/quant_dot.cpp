@@ -41,6 +41,7 @@ SimdLevel initial_simd_level() {
         if (value == "off" || value == "portable" || value == "0") level = SimdLevel::Portable;
         if (value == "avx2" && level > SimdLevel::Avx2) level = SimdLevel::Avx2;
         if (value == "avxvnni" && level > SimdLevel::AvxVnni) level = clamp_to_cpu(SimdLevel::AvxVnni);
+        if (value == "avx512" && level > SimdLevel::Avx512) level = SimdLevel::Avx512;
     }
     return level;
 }
@@ -85,7 +86,8 @@ void check_activations(const WeightMatrix& w, const ActivationBuffer& x) {
 
 MatmulKernel kernel_for(TensorType type) {
     MatmulKernel kernel = nullptr;
-    if (simd_level() >= SimdLevel::Avx512) kernel = detail::avx512_kernel(type);
+    if (simd_level() >= SimdLevel::Avx512Vbmi) kernel = detail::avx512_vbmi_kernel(type);
+    if (!kernel && simd_level() >= SimdLevel::Avx512) kernel = detail::avx512_kernel(type);
     if (!kernel && simd_level() >= SimdLevel::Avx2) kernel = detail::avx2_kernel(type);
     if (!kernel) kernel = detail::portable_kernel(type);
     if (!kernel) throw Error("matmul: no CPU kernel for tensor type " + type_name(type));
@@ -128,7 +130,7 @@ void run_matmul(MatmulKernel kernel, const WeightMatrix& w, const ActivationView
             detail::float_batch_matmul(w, x.values, n_tokens, y, w.rows, row_begin, row_end, pool);
             return;
         }
-        const detail::batch::BatchKernel* batch_kernel = level == SimdLevel::Avx512    ? &detail::batch::kAvx512Kernel
+        const detail::batch::BatchKernel* batch_kernel = level >= SimdLevel::Avx512    ? &detail::batch::kAvx512Kernel
                                                          : level == SimdLevel::AvxVnni ? &detail::batch::kAvxVnniKernel
                                                          : level == SimdLevel::Avx2    ? &detail::batch::kAvx2Kernel
                                                                                        : nullptr;
@@ -554,11 +556,13 @@ std::string_view simd_level_name(SimdLevel level) {
     case SimdLevel::Avx2: return "avx2";
     case SimdLevel::AvxVnni: return "avxvnni";
     case SimdLevel::Avx512: return "avx512";
+    case SimdLevel::Avx512Vbmi: return "avx512vbmi";
     }
     return "unknown";
 }
 
 SimdLevel simd_level_supported() {
+    if (detail::cpu_has_avx512_vbmi()) return SimdLevel::Avx512Vbmi;
     if (detail::cpu_has_avx512()) return SimdLevel::Avx512;
     if (detail::cpu_has_avxvnni()) return SimdLevel::AvxVnni;
     return detail::cpu_has_avx2() ? SimdLevel::Avx2 : SimdLevel::Portable;

@@ -205,6 +205,7 @@ enum class SimdLevel : uint8_t {
     Avx2,     // AVX2 + FMA + F16C kernels, and an AVX2 batch kernel for batches of kBatchKernelMinTokens or more
     AvxVnni,  // plus the AVX-VNNI (256-bit) batch kernel for batches of kBatchKernelMinTokens or more
     Avx512,   // AVX2 plus AVX-512 (F, BW, VL, VNNI) kernels: per-row ones, and the 512-bit batch kernel
+    Avx512Vbmi, // plus VBMI and BITALG (Ice Lake, Zen 4 and later): Q5_0's four-block row kernel
 };
 
 // Batches of at least this many tokens take the batch kernel of the Avx2, AvxVnni or Avx512 level.

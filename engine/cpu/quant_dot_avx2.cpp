@@ -45,7 +45,7 @@ constexpr float kQuietNaN = std::numeric_limits<float>::quiet_NaN();
 
 LATENT_AVX2_BEGIN
 
-#include "cpu/q5_0_pairs.h"
+#include "cpu/q5_0_steps.h"
 
 namespace latent::cpu::avx2 {
 namespace {
@@ -115,10 +115,11 @@ struct SignedBlockRow {
 // half-to-float conversion. About 15 instructions per block for one token, against ~22 for the
 // block-at-a-time signed form (SignedBlockRow with the sign trick), which was bound by
 // instructions (10 GB/s on one Zen 3 core, a third below Q4_K).
-struct RowQ5_0Pairs {
+struct RowQ5_0Pairs : detail::PairSteps<RowQ5_0Pairs> {
     // Per token and pair: 64 activation bytes [A 0-15, B 0-15, A 16-31, B 16-31], then 8 int32
     // [-16 sum A, 0, 0, 0, -16 sum B, 0, 0, 0] and 8 floats [d_x A x4, d_x B x4].
     static constexpr int64_t kPairBytes = 128;
+    static constexpr int64_t kStepBytes = kPairBytes;
 
     static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
         detail::interleave_pair_quants(xa, xb, to);
@@ -373,7 +374,7 @@ MatmulKernel avx2_kernel(TensorType type) {
     case TensorType::F16: return matmul_rows<FloatRow<LoadF16>>;
     case TensorType::BF16: return matmul_rows<FloatRow<LoadBf16>>;
     case TensorType::Q4_0: return matmul_rows<SignedBlockRow<SignedQ4_0>>;
-    case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
+    case TensorType::Q5_0: return matmul_rows_q5_0_steps<RowQ5_0Pairs>;
     case TensorType::Q8_0: return matmul_rows<SignedBlockRow<SignedQ8_0>>;
     case TensorType::IQ4_NL: return matmul_rows<SignedBlockRow<SignedIq4Nl>>;
     case TensorType::Q4_1: return matmul_rows<UnsignedBlockRow<false>>;

@@ -212,7 +212,7 @@ void float_batch_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens,
             for (int64_t i = 0; i < cols; ++i) dst[i * kTokens + t] = src[i];
         }
     }
-    const bool wide = simd_level() == SimdLevel::Avx512;
+    const bool wide = simd_level() >= SimdLevel::Avx512;
     const int64_t tile_rows = wide ? kRows512 : kRows;
     const int64_t n_rows = row_end - row_begin;
     const int64_t row_chunks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;

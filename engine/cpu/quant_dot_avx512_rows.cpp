@@ -22,7 +22,7 @@
 
 LATENT_AVX512_BEGIN
 
-#include "cpu/q5_0_pairs.h"
+#include "cpu/q5_0_steps.h"
 
 namespace latent::cpu::avx512 {
 namespace {
@@ -45,11 +45,12 @@ using avx2::prefetch_block;
 // The two scales become a 16-float pattern by one more word permutation and a half-to-float
 // conversion. About 8 vector instructions per block for one token, against ~15 for the
 // block-at-a-time kernel, whose Q5_0 was bound by instructions, not memory.
-struct RowQ5_0Pairs {
+struct RowQ5_0Pairs : detail::PairSteps<RowQ5_0Pairs> {
     // Per token and pair of blocks: 64 activation bytes in the weights' order, then the two
     // blocks' scales and corrections -16 * (sum of the block's activations): 80 bytes, so that
     // four tokens' activations of a 2,048-wide row stay in L1.
     static constexpr int64_t kPairBytes = 64 + 16;
+    static constexpr int64_t kStepBytes = kPairBytes;
 
     static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
         detail::interleave_pair_quants(xa, xb, to);
@@ -369,7 +370,7 @@ template <bool kFiveBit>
 void matmul_rows_qk4(const WeightMatrix& w, const ActivationView& x, int64_t row_begin, int64_t row_end,
                      int64_t token_begin, int64_t token_end, float* y, int64_t y_stride) {
     using Row = RowQK4<kFiveBit>;
-    thread_local std::vector<int8_t> rearranged;
+    thread_local AlignedArray<int8_t> rearranged; // 64-byte aligned: the kernel loads it 64 bytes at a time
     const int64_t n = token_end - token_begin, blocks = w.cols / 256;
     if (n <= 0) return;
     const size_t need = static_cast<size_t>(n * x.cols);
@@ -400,7 +401,7 @@ MatmulKernel avx512_kernel(TensorType type) {
     case TensorType::F32: return matmul_rows_wide<FloatRow<Load512F32>>;
     case TensorType::F16: return matmul_rows_wide<FloatRow<Load512F16>>;
     case TensorType::BF16: return matmul_rows_wide<FloatRow<Load512Bf16>>;
-    case TensorType::Q5_0: return matmul_rows_q5_0_pairs<RowQ5_0Pairs>;
+    case TensorType::Q5_0: return matmul_rows_q5_0_steps<RowQ5_0Pairs>;
     case TensorType::Q4_K: return matmul_rows_qk4<false>;
     case TensorType::Q5_K: return matmul_rows_qk4<true>;
     case TensorType::Q6_K: return matmul_rows_wide<RowQ6K, 4>;

@@ -34,6 +34,7 @@ MatmulKernel portable_kernel(TensorType type);
 MatmulKernel avx2_kernel(TensorType type);
 MatmulKernel avx2_k_kernel(TensorType type); // the super-block types, quant_dot_avx2_k.cpp
 MatmulKernel avx512_kernel(TensorType type);  // per-row kernels that beat AVX2's (float types, Q5_0)
+MatmulKernel avx512_vbmi_kernel(TensorType type); // those that also need VBMI and BITALG (Q5_0, four blocks a step)
 
 // The AVX2 GEMM-style kernel for float weights (F32, F16, BF16; quant_dot_avx2_float.cpp):
 // y[t * y_stride + r] for rows [row_begin, row_end) and all n_tokens tokens of x (n_tokens, cols).
@@ -61,6 +62,7 @@ int prefetch_distance();
 
 bool cpu_has_avx2();
 bool cpu_has_avx512(); // F, BW, VL and VNNI, on top of AVX2
+bool cpu_has_avx512_vbmi(); // VBMI and BITALG, on top of cpu_has_avx512() (Ice Lake, Zen 4 and later)
 bool cpu_has_avxvnni(); // AVX-VNNI (VEX vpdpbusd on ymm, CPUID leaf 7 subleaf 1 EAX bit 4), on top of AVX2
 
 // Runs body.template operator()<NT>(row, token) for every row in [row_begin, row_end) and every

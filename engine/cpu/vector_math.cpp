@@ -114,7 +114,7 @@ uint64_t sum_words(const void* data, size_t bytes) {
     size_t done = 0;
 #if defined(__x86_64__)
     const SimdLevel level = simd_level();
-    if (level == SimdLevel::Avx512) done = sum_words_avx512(p, bytes, sum);
+    if (level >= SimdLevel::Avx512) done = sum_words_avx512(p, bytes, sum);
     else if (level >= SimdLevel::Avx2) done = sum_words_avx2(p, bytes, sum);
 #endif
     return sum_words_from(p, done, bytes, sum);
@@ -127,7 +127,7 @@ void silu_mul_portable(float* gate, const float* up, size_t n) {
 void silu_mul(float* gate, const float* up, size_t n) {
 #if defined(__x86_64__)
     const SimdLevel level = simd_level();
-    if (level == SimdLevel::Avx512) return silu_mul_avx512(gate, up, n);
+    if (level >= SimdLevel::Avx512) return silu_mul_avx512(gate, up, n);
     if (level >= SimdLevel::Avx2) return silu_mul_avx2(gate, up, n);
 #endif
     silu_mul_portable(gate, up, n);

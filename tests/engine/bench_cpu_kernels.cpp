@@ -242,7 +242,7 @@ void bench_file(const Options& options, ThreadPool* pool) {
             weights += w.rows * w.cols;
         }
         std::vector<float> y(static_cast<size_t>(max_rows));
-        for (const SimdLevel level : {SimdLevel::Avx2, SimdLevel::Avx512}) {
+        for (const SimdLevel level : {SimdLevel::Avx2, SimdLevel::Avx512, SimdLevel::Avx512Vbmi}) {
             set_simd_level(level);
             if (simd_level() != level) continue;
             ActivationBuffer buffer;
@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
     const Options options = parse(argc, argv);
     std::mt19937 random(12345);
     std::vector<SimdLevel> levels;
-    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512}) {
+    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512, SimdLevel::Avx512Vbmi}) {
         set_simd_level(level);
         if (simd_level() == level) levels.push_back(level);
     }

@@ -178,7 +178,7 @@ bool level_runs(SimdLevel level) {
 // Portable first, then every SIMD level this CPU can run.
 std::vector<SimdLevel> available_levels() {
     std::vector<SimdLevel> levels;
-    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::AvxVnni, SimdLevel::Avx512}) {
+    for (const SimdLevel level : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::AvxVnni, SimdLevel::Avx512, SimdLevel::Avx512Vbmi}) {
         if (level_runs(level)) levels.push_back(level);
     }
     return levels;
@@ -256,7 +256,9 @@ void TestCpuKernels::matmulMatchesReference_data() {
         std::vector<int> all_cols{256, 512, 2048};
         if (block <= 32) {
             all_cols.push_back(1408); // 1408 = 44 * 32 is not a multiple of 256
-            all_cols.push_back(96);   // an odd number of blocks: Q5_0's two-block AVX-512 kernel ends on one
+            all_cols.push_back(96);   // an odd number of blocks: Q5_0's two-block kernels end on one
+            all_cols.push_back(160);  // 5 and 6 blocks: Q5_0's four-block kernel ends on one and on two
+            all_cols.push_back(192);
         }
         if (block == 1) all_cols.push_back(37);    // float kernels: a ragged tail
         for (const int cols : all_cols) {
@@ -425,7 +427,7 @@ void TestCpuKernels::batchKernels() {
                          qPrintable(QString("token %1 row %2: AVX2 batch %3, per row %4").arg(t).arg(r).arg(avx2[k]).arg(per_row[k])));
             }
         }
-        for (const SimdLevel level : {SimdLevel::AvxVnni, SimdLevel::Avx512}) {
+        for (const SimdLevel level : {SimdLevel::AvxVnni, SimdLevel::Avx512, SimdLevel::Avx512Vbmi}) {
             if (!level_runs(level)) continue;
             QVERIFY2(bitwise_equal(avx2, run_at(level)),
                      qPrintable(QString("the AVX2 and %1 batch kernels differ (%2 rows)").arg(std::string(simd_level_name(level)).c_str()).arg(kRows)));
@@ -804,41 +806,45 @@ void TestCpuKernels::matrixEndingAtUnmappedPage() {
     const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     for (const TensorType type : kDecodableTypes) {
         const uint32_t block = tensor_type_info(type).block_size;
-        const int64_t cols = block <= 32 ? 96 : 256, rows = 3; // 96: an odd number of 32-blocks
-        const std::vector<uint8_t> data = random_matrix(type, rows, cols, 4242u + static_cast<uint32_t>(type));
-        QVERIFY(data.size() <= page);
-        void* region = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        QVERIFY(region != MAP_FAILED);
-        auto* base = static_cast<uint8_t*>(region);
-        QCOMPARE(::mprotect(base + page, page, PROT_NONE), 0);
-        uint8_t* at_end = base + page - data.size();
-        std::memcpy(at_end, data.data(), data.size());
-        WeightMatrix fenced = matrix_of(type, data, rows, cols);
-        fenced.data = at_end;
-        const WeightMatrix ordinary = matrix_of(type, data, rows, cols);
-        for (const int tokens : {1, 2, 3, 4, 5, static_cast<int>(kBatchKernelMinTokens)}) {
-            const std::vector<float> x = random_activations(tokens, cols, 99u + static_cast<uint32_t>(tokens));
-            for (const SimdLevel level : available_levels()) {
-                SimdLevelScope scope(level);
-                ActivationBuffer buffer;
-                quantize_activations(type, x.data(), cols, tokens, buffer);
-                std::vector<float> expected = poisoned(static_cast<size_t>(tokens * rows)), got = expected;
-                matmul(ordinary, buffer, expected.data());
-                matmul(fenced, buffer, got.data());
-                for (size_t i = 0; i < got.size(); ++i) {
-                    if (std::memcmp(&got[i], &expected[i], sizeof(float)) != 0) {
-                        QFAIL(qPrintable(QString("%1 %2, %3 tokens: output %4 = %5 next to an unreadable page, %6 elsewhere")
-                                             .arg(QString::fromStdString(std::string(tensor_type_name(type))),
-                                                  QString::fromStdString(std::string(simd_level_name(level))))
-                                             .arg(tokens)
-                                             .arg(i)
-                                             .arg(got[i])
-                                             .arg(expected[i])));
+        // 96, 160, 192: 3, 5 and 6 32-blocks (the two- and four-block Q5_0 kernels' tails)
+        const std::vector<int64_t> all_cols = block <= 32 ? std::vector<int64_t>{96, 160, 192} : std::vector<int64_t>{256};
+        for (const int64_t cols : all_cols) {
+            const int64_t rows = 3;
+            const std::vector<uint8_t> data = random_matrix(type, rows, cols, 4242u + static_cast<uint32_t>(type));
+            QVERIFY(data.size() <= page);
+            void* region = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            QVERIFY(region != MAP_FAILED);
+            auto* base = static_cast<uint8_t*>(region);
+            QCOMPARE(::mprotect(base + page, page, PROT_NONE), 0);
+            uint8_t* at_end = base + page - data.size();
+            std::memcpy(at_end, data.data(), data.size());
+            WeightMatrix fenced = matrix_of(type, data, rows, cols);
+            fenced.data = at_end;
+            const WeightMatrix ordinary = matrix_of(type, data, rows, cols);
+            for (const int tokens : {1, 2, 3, 4, 5, static_cast<int>(kBatchKernelMinTokens)}) {
+                const std::vector<float> x = random_activations(tokens, cols, 99u + static_cast<uint32_t>(tokens));
+                for (const SimdLevel level : available_levels()) {
+                    SimdLevelScope scope(level);
+                    ActivationBuffer buffer;
+                    quantize_activations(type, x.data(), cols, tokens, buffer);
+                    std::vector<float> expected = poisoned(static_cast<size_t>(tokens * rows)), got = expected;
+                    matmul(ordinary, buffer, expected.data());
+                    matmul(fenced, buffer, got.data());
+                    for (size_t i = 0; i < got.size(); ++i) {
+                        if (std::memcmp(&got[i], &expected[i], sizeof(float)) != 0) {
+                            QFAIL(qPrintable(QString("%1 %2, %3 tokens: output %4 = %5 next to an unreadable page, %6 elsewhere")
+                                                 .arg(QString::fromStdString(std::string(tensor_type_name(type))),
+                                                      QString::fromStdString(std::string(simd_level_name(level))))
+                                                 .arg(tokens)
+                                                 .arg(i)
+                                                 .arg(got[i])
+                                                 .arg(expected[i])));
+                        }
                     }
                 }
             }
+            ::munmap(region, 2 * page);
         }
-        ::munmap(region, 2 * page);
     }
 #else
     QSKIP("needs mmap/mprotect (Linux)");
