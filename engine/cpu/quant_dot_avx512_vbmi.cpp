@@ -98,8 +98,8 @@ using detail::ActivationView;
 // four scales for a half-to-float conversion. So both halves' products land in the same 16
 // int32 lanes (4 per block): one chain of two vpdpbusd, one conversion and one multiply-add per
 // token and 128 weights, about 17 vector instructions where the two-block kernel spends ~24, and
-// no scalar work for the masks. On a Zen 5 core: 34.7 against 24.1 GB/s, one thread, one token,
-// weights in cache (see BENCHMARKS.md).
+// no scalar work for the masks. On a Zen 5 core, one token, weights in cache: 40 against 23
+// GB/s (see BENCHMARKS.md).
 // The weights stay unsigned (0..31); the "- 16" is folded into the int32 sums through the
 // activations' block sums (-16 * sum x, prepared per task).
 struct RowQ5_0Quads {
@@ -124,7 +124,12 @@ struct RowQ5_0Quads {
     }
 
     template <int NT>
-    static void step(const __m512i l0, const __m512i l1, const uint8_t* const (&x)[NT], int64_t offset, __m512 (&acc)[NT]) {
+    static void step(__m512i l0, __m512i l1, const uint8_t* const (&x)[NT], int64_t offset, __m512 (&acc)[NT]) {
+        // Keep the two loads in registers: left to itself, GCC folds them into each permute as a
+        // memory operand (vpermt2b overwrites a source, so a register would need a copy), which
+        // reads every weight byte three times; a one-token stream then ran at 16-20 GB/s per
+        // core against 27 that the memory gives, and 28 hot against 40 with the loads kept.
+        asm("" : "+v"(l0), "+v"(l1));
         const __m512i low_nibble = _mm512_set1_epi8(0x0F), fifth = _mm512_set1_epi8(0x10);
         const auto* ix = &kQuadIndices;
         const __m512i qs = _mm512_permutex2var_epi8(l0, _mm512_load_si512(ix->qs.data()), l1);
