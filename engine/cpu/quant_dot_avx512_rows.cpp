@@ -249,7 +249,8 @@ struct RowQ6K {
                                        _mm512_permutexvar_epi16(scale_index[1], scales_all)};
             __m512i values[4]; // half n: values[2n] = values 0-63, values[2n + 1] = values 64-127
             for (int n = 0; n < 2; ++n) {
-                const __m512i ql = _mm512_loadu_si512(block + q6_k::ql + 64 * n);
+                __m512i ql = _mm512_loadu_si512(block + q6_k::ql + 64 * n);
+                asm("" : "+v"(ql)); // one load, not one per use (see quant_dot_avx512_vbmi.cpp)
                 const __m256i qh = load256(block + q6_k::qh + 32 * n);
                 const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
                 values[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, low_nibble), _mm512_and_si512(_mm512_slli_epi16(qh2, 4), high_bits));
