@@ -46,7 +46,7 @@ inline void interleave_pair_quants(const int8_t* xa, const int8_t* xb, uint8_t* 
 }
 
 // Steps of two blocks for a Row with prepare_pair(xa, xb, da, db, sa, sb, to) (xb nullptr: block
-// A alone) and kPairBytes.
+// A alone).
 template <class Row>
 struct PairSteps {
     static constexpr int64_t kStepBlocks = 2;

@@ -31,7 +31,8 @@
 // attributes, chosen at run time, so the library is built for plain x86-64) exist for every
 // type, and the batch kernels cover every block type. LATENT_CPU_SIMD=off in the environment
 // (read once) forces the portable code; =avx2 stops at AVX2; =avxvnni stops at the AVX-VNNI
-// batch kernel (on an AVX-512 CPU too, where it also has AVX-VNNI).
+// batch kernel (on an AVX-512 CPU too, where it also has AVX-VNNI); =avx512 stops before the
+// kernels that also need VBMI and BITALG.
 //
 // Results do not depend on the thread count, the row range or how tokens are grouped into
 // calls, except that a batch of kBatchKernelMinTokens or more may take the batch kernel, whose

@@ -118,8 +118,7 @@ struct SignedBlockRow {
 struct RowQ5_0Pairs : detail::PairSteps<RowQ5_0Pairs> {
     // Per token and pair: 64 activation bytes [A 0-15, B 0-15, A 16-31, B 16-31], then 8 int32
     // [-16 sum A, 0, 0, 0, -16 sum B, 0, 0, 0] and 8 floats [d_x A x4, d_x B x4].
-    static constexpr int64_t kPairBytes = 128;
-    static constexpr int64_t kStepBytes = kPairBytes;
+    static constexpr int64_t kStepBytes = 128;
 
     static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
         detail::interleave_pair_quants(xa, xb, to);
@@ -172,7 +171,7 @@ struct RowQ5_0Pairs : detail::PairSteps<RowQ5_0Pairs> {
             __m256i lo, hi;
             __m256 dw;
             weights<kPair>(pair, lo, hi, dw);
-            const int64_t pair_offset = (b / 2) * kPairBytes;
+            const int64_t pair_offset = (b / 2) * kStepBytes;
             for (int i = 0; i < NT; ++i) {
                 const uint8_t* p = x[i] + pair_offset;
                 // Pair sums of at most 2 * 31 * 128 each, two of them added: no int16 overflow.

@@ -49,8 +49,7 @@ struct RowQ5_0Pairs : detail::PairSteps<RowQ5_0Pairs> {
     // Per token and pair of blocks: 64 activation bytes in the weights' order, then the two
     // blocks' scales and corrections -16 * (sum of the block's activations): 80 bytes, so that
     // four tokens' activations of a 2,048-wide row stay in L1.
-    static constexpr int64_t kPairBytes = 64 + 16;
-    static constexpr int64_t kStepBytes = kPairBytes;
+    static constexpr int64_t kStepBytes = 64 + 16;
 
     static void prepare_pair(const int8_t* xa, const int8_t* xb, float da, float db, int sa, int sb, uint8_t* to) {
         detail::interleave_pair_quants(xa, xb, to);
@@ -96,7 +95,7 @@ struct RowQ5_0Pairs : detail::PairSteps<RowQ5_0Pairs> {
             const __m512i nibbles = _mm512_and_si512(_mm512_mask_srli_epi16(qs, 0xFFFF0000u, qs, 4), low_nibble);
             const __m512i weights = _mm512_mask_add_epi8(nibbles, fifth_bits(pair, b + 2 <= n_blocks), nibbles, fifth);
             const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_index, raw)));
-            const int64_t pair_offset = (b / 2) * kPairBytes;
+            const int64_t pair_offset = (b / 2) * kStepBytes;
             for (int i = 0; i < NT; ++i) {
                 const uint8_t* p = x[i] + pair_offset;
                 const __m512i meta = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64)));

@@ -16,7 +16,6 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 namespace latent::cpu::detail {
 
@@ -89,8 +88,6 @@ LATENT_AVX512_VBMI_BEGIN
 namespace latent::cpu::avx512_vbmi {
 namespace {
 
-using detail::ActivationView;
-
 // Q5_0, four blocks (88 bytes, two loads) a step. Two-source byte permutes put the four blocks'
 // 16 qs bytes side by side (one register: low nibbles are values 0-15 of each block, high
 // nibbles values 16-31, no lane fix-ups), the four qh words into a register from which two bit
@@ -110,7 +107,7 @@ struct RowQ5_0Quads {
     static constexpr int64_t kStepBytes = 256;
 
     static void prepare_step(const int8_t* q, const float* d, const int16_t* sums, int64_t n, uint8_t* to) {
-        std::memset(to, 0, kStepBytes);
+        std::memset(to, 0, 128); // the quants of blocks past n; scales and corrections are written whole below
         float scales[16] = {};
         int32_t corr[16] = {};
         for (int64_t g = 0; g < n; ++g) {
