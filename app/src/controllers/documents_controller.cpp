@@ -16,11 +16,11 @@ DocumentsController::DocumentsController(const QString& databasePath, bool resca
         startRun();
         QMetaObject::invokeMethod(worker_, [w = worker_, collection] { w->rescanChanged(collection); }, Qt::QueuedConnection);
     });
-    thread_.setObjectName(QStringLiteral("documents"));
-    thread_.start(QThread::LowPriority);
-    QMetaObject::invokeMethod(worker_, &DocumentIndexWorker::refresh, Qt::QueuedConnection);
     if (rescanOnStart) {
-        // Every collection, once the list arrives (onListed starts them).
+        // Every collection, once the list arrives. Connected before the worker is asked for the
+        // list: a signal reaches only the connections made before it is emitted, and the worker
+        // thread may list the collections before this constructor would get to a later connect
+        // (then no rescan ran at all: seen under load in CI).
         connect(worker_, &DocumentIndexWorker::listed, this, [this](const QList<CollectionRow>& rows) {
             for (const CollectionRow& c : rows) {
                 startRun();
@@ -28,6 +28,9 @@ DocumentsController::DocumentsController(const QString& databasePath, bool resca
             }
         }, Qt::SingleShotConnection);
     }
+    thread_.setObjectName(QStringLiteral("documents"));
+    thread_.start(QThread::LowPriority);
+    QMetaObject::invokeMethod(worker_, &DocumentIndexWorker::refresh, Qt::QueuedConnection);
 }
 
 DocumentsController::~DocumentsController() {
